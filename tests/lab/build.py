@@ -1,0 +1,302 @@
+"""Builds what every lab host shares: the RPMs and yum repositories, and the two distro layers.
+
+    rpm/*.spec + files/ + the machine's docker binaries ─▶ repo/ (createrepo_c, real layout)
+    repo/ base packages + whiteouts + opaque dirs       ─▶ layers/el6, layers/el7 (on a tmpfs)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FILES = HERE / "files"
+SPECS = HERE / "rpm"
+
+DOCKER_VERSION = "20.10.24"  # Debian 12's docker.io, the payload of the lab's docker RPMs
+CONTAINERD_VERSION = "1.6.20"
+# The real engine binaries on the lab machine (Debian's docker.io, containerd and runc packages).
+PAYLOAD = {
+    "docker": "/usr/bin/docker",
+    "dockerd": "/usr/sbin/dockerd",
+    "docker-proxy": "/usr/sbin/docker-proxy",
+    "docker-init": "/usr/bin/tini-static",
+    "containerd": "/usr/bin/containerd",
+    "containerd-shim": "/usr/bin/containerd-shim",
+    "containerd-shim-runc-v1": "/usr/bin/containerd-shim-runc-v1",
+    "containerd-shim-runc-v2": "/usr/bin/containerd-shim-runc-v2",
+    "runc": "/usr/sbin/runc",
+}
+TINI = "/usr/bin/tini-static"
+
+
+@dataclass(frozen=True)
+class Package:
+    spec: str
+    arch: str  # rpmbuild --target
+    repos: tuple[str, ...]  # repo dirs below repo/, before the arch part
+    defines: tuple[tuple[str, str], ...] = ()
+    layer: tuple[str, ...] = field(default=())  # layers it is pre-installed in
+
+    @property
+    def key(self) -> str:
+        return "-".join([self.spec.removesuffix(".spec"), *(v for _, v in self.defines)])
+
+
+def _el(n: str, **more: str) -> tuple[tuple[str, str], ...]:
+    return (("el", n), *more.items())
+
+
+PACKAGES = (
+    Package("centos-release.spec", "noarch", ("centos/6/os",), _el("6"), ("el6",)),
+    Package("centos-release.spec", "noarch", ("centos/7/os",), _el("7"), ("el7",)),
+    Package("lab-base.spec", "noarch", ("centos/6/os",), _el("6"), ("el6",)),
+    Package("lab-base.spec", "noarch", ("centos/7/os",), _el("7"), ("el7",)),
+    Package("initscripts.spec", "noarch", ("centos/6/os",), layer=("el6",)),
+    Package("chkconfig.spec", "noarch", ("centos/6/os",), layer=("el6",)),
+    Package("systemd.spec", "noarch", ("centos/7/os",), layer=("el7",)),
+    Package("libcgroup.spec", "noarch", ("centos/6/os",)),
+    # EL6 shipped an older device-mapper-libs than docker-io needs: "yum update" fetches the newer one.
+    Package("device-mapper-libs.spec", "noarch", ("centos/6/os",),
+            (("dmversion", "1.02.79"), ("dmrelease", "8.el6")), ("el6",)),
+    Package("device-mapper-libs.spec", "noarch", ("centos/6/updates",),
+            (("dmversion", "1.02.117"), ("dmrelease", "12.el6"))),
+    Package("device-mapper-libs.spec", "noarch", ("centos/7/os",),
+            (("dmversion", "1.02.170"), ("dmrelease", "6.el7_9.5")), ("el7",)),
+    Package("epel-release.spec", "noarch", ("centos/6/extras",), _el("6")),
+    Package("epel-release.spec", "noarch", ("centos/7/extras",), _el("7")),
+    Package("docker-io.spec", "x86_64", ("epel/6",)),
+    Package("docker.spec", "x86_64", ("centos/7/extras",)),
+    Package("docker-ce.spec", "x86_64", ("docker-ce/linux/centos/7",)),
+)
+# Every repository, per release, with the arches whose directories exist on a real mirror.
+REPOS = {
+    "centos/6/os": ("x86_64", "i386"),
+    "centos/6/updates": ("x86_64", "i386"),
+    "centos/6/extras": ("x86_64", "i386"),
+    "epel/6": ("x86_64", "i386"),
+    "centos/7/os": ("x86_64",),
+    "centos/7/updates": ("x86_64",),
+    "centos/7/extras": ("x86_64",),
+    "epel/7": ("x86_64",),
+    "docker-ce/linux/centos/7": ("x86_64",),
+}
+
+DOCKER_CE_REPO = """\
+[docker-ce-stable]
+name=Docker CE Stable - $basearch
+baseurl=file:///srv/lab-repo/docker-ce/linux/centos/$releasever/$basearch/stable
+enabled=1
+gpgcheck=0
+"""
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    if proc.returncode != 0:
+        raise BuildError(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def systemctl_script() -> Path:
+    """docker-systemctl-replacement's single-file systemctl, from the installed PyPI package."""
+    spec = importlib.util.find_spec("systemctl2")
+    script = spec and Path(next(iter(spec.submodule_search_locations)), "systemctl3.py")
+    if not script or not script.is_file():
+        raise BuildError("docker-systemctl-replacement is not installed: pip install -e '.[test]'")
+    return script
+
+
+def _digest() -> str:
+    """What the repository depends on: spec files, lab files, the payload and systemctl."""
+    h = hashlib.sha256()
+    for path in sorted([*SPECS.rglob("*"), *FILES.rglob("*"), Path(__file__)]):
+        if path.is_file():
+            h.update(str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
+    for path in [*PAYLOAD.values(), str(systemctl_script())]:
+        st = os.stat(path)
+        h.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _rpmbuild(pkg: Package, out: Path, payload: Path, systemctl: Path) -> list[Path]:
+    with tempfile.TemporaryDirectory(prefix="lab-rpmbuild-") as top:
+        defines = {
+            "_topdir": top,
+            "_rpmdir": f"{top}/RPMS",
+            "_build_id_links": "none",
+            "_binary_payload": "w1.zstdio",  # fast: the docker payload is ~200 MB
+            "labfiles": str(FILES),
+            "payload": str(payload),
+            "systemctl": str(systemctl),
+            "docker_version": DOCKER_VERSION,
+            "containerd_version": CONTAINERD_VERSION,
+            "el": "6",
+            **dict(pkg.defines),
+        }
+        argv = ["rpmbuild", "-bb", "--nodeps", "--target", pkg.arch]
+        for key, value in defines.items():
+            argv += ["--define", f"{key} {value}"]
+        run([*argv, str(SPECS / pkg.spec)])
+        built = list(Path(top, "RPMS").rglob("*.rpm"))
+        dest = out / pkg.key
+        dest.mkdir(parents=True, exist_ok=True)
+        result = []
+        for rpm in built:
+            shutil.move(str(rpm), dest / rpm.name)
+            result.append(dest / rpm.name)
+        return result
+
+
+def repo_is_current(repo: Path) -> bool:
+    stamp = repo / ".digest"
+    return stamp.exists() and stamp.read_text() == _digest()
+
+
+def build_repo(repo: Path) -> None:
+    """Build every RPM and lay the repositories out like the real mirrors. Skipped when up to date."""
+    digest = _digest()
+    stamp = repo / ".digest"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    _empty(repo)  # in place: running hosts keep it bind-mounted
+    rpms = repo / ".rpms"
+    payload = repo / ".payload"
+    payload.mkdir(parents=True)
+    for name, src in PAYLOAD.items():
+        shutil.copy2(os.path.realpath(src), payload / name)
+    systemctl = systemctl_script()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        built = dict(zip(PACKAGES, pool.map(lambda p: _rpmbuild(p, rpms, payload, systemctl), PACKAGES)))
+    shutil.rmtree(payload)
+    for dirname, arches in REPOS.items():
+        for arch in arches:
+            target = repo / dirname / arch
+            if dirname.startswith("docker-ce/"):
+                target = target / "stable"
+            target.mkdir(parents=True, exist_ok=True)
+            for pkg, files in built.items():
+                if dirname in pkg.repos:
+                    for rpm in files:
+                        if rpm.name.endswith((".noarch.rpm", f".{arch}.rpm")):
+                            os.link(rpm, target / rpm.name)
+            run(["createrepo_c", "--quiet", "--no-database", str(target)])
+    (repo / "docker-ce/linux/centos/docker-ce.repo").write_text(DOCKER_CE_REPO)
+    stamp.write_text(digest)
+
+
+def _empty(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def layer_rpms(repo: Path, family: str) -> list[Path]:
+    return [rpm for pkg in PACKAGES if family in pkg.layer for rpm in (repo / ".rpms" / pkg.key).glob("*.rpm")]
+
+
+# Paths of the lab machine (Debian) that an EL host must not see, per family.
+WHITEOUTS_COMMON = [
+    "etc/debian_version", "etc/lsb-release", "usr/bin/lsb_release", "etc/apt", "etc/dpkg", "var/lib/dpkg",
+    "usr/bin/apt", "usr/bin/apt-get", "usr/bin/apt-cache", "usr/bin/apt-key", "usr/bin/apt-mark",
+    "usr/bin/apt-config", "usr/bin/dpkg", "usr/bin/dpkg-query", "usr/bin/dpkg-deb", "usr/bin/dpkg-divert",
+    "usr/bin/dpkg-split", "usr/bin/dpkg-trigger", "usr/bin/dpkg-statoverride", "usr/sbin/invoke-rc.d",
+    "usr/sbin/update-rc.d", "usr/bin/docker", "usr/sbin/dockerd", "usr/sbin/docker-proxy",
+    "usr/bin/docker-init", "usr/bin/containerd", "usr/bin/containerd-shim", "usr/bin/containerd-shim-runc-v1",
+    "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr", "usr/bin/runc", "usr/sbin/runc",
+    "usr/lib/systemd/system/docker.service", "usr/lib/systemd/system/docker.socket",
+    "usr/lib/systemd/system/containerd.service", "etc/default/docker", "etc/init.d", "etc/rc0.d", "etc/rc1.d",
+    "etc/rc2.d", "etc/rc3.d", "etc/rc4.d", "etc/rc5.d", "etc/rc6.d", "etc/rcS.d", "usr/sbin/service",
+]
+WHITEOUTS = {
+    "el6": ["etc/os-release", "usr/lib/os-release", "usr/bin/systemctl"],
+    "el7": [],
+}
+# Directories every host starts with empty (its own), whatever the machine has there.
+OPAQUE = [
+    "tmp", "var/tmp", "var/log", "var/cache", "var/lib/rpm", "var/lib/dnf", "var/lib/yum", "root", "home",
+    "run", "srv", "usr/local", "etc/docker", "var/lib/docker", "var/lib/containerd", "etc/yum.repos.d",
+    "etc/dnf", "etc/systemd/system", "etc/sysconfig", "etc/ssh/sshd_config.d",
+]
+
+DNF_CONF = """\
+[main]
+gpgcheck=0
+installonly_limit=3
+clean_requirements_on_remove=True
+best=False
+skip_if_unavailable=False
+keepcache=0
+"""
+
+
+def build_layer(layer: Path, family: str, repo: Path) -> None:
+    """Lay out one distro layer: identity RPMs, init system, shims, whiteouts and opaque dirs."""
+    stamp = (repo / ".digest").read_text()
+    if (layer / ".built").exists() and (layer / ".built").read_text() == stamp:
+        return
+    if layer.exists():
+        shutil.rmtree(layer)
+    layer.mkdir(parents=True)
+    # The machine is /usr-merged: keep the links, or a layer dir would hide the machine's /sbin etc.
+    for link in ("bin", "sbin", "lib", "lib64"):
+        os.symlink(f"usr/{link}", layer / link)
+    for d in ("usr/bin", "usr/sbin", "usr/lib", "usr/libexec/lab", "etc/rpm", "etc/popt.d", "var/lib/rpm"):
+        (layer / d).mkdir(parents=True, exist_ok=True)
+
+    rpms = [str(p) for p in layer_rpms(repo, family)]
+    root = ["rpm", f"--root={layer}", "--dbpath=/var/lib/rpm"]
+    run([*root, "--initdb"])
+    run([*root, "-i", "--nodeps", "--noscripts", "--force-debian", *rpms])
+
+    for rel in ("usr/libexec/lab/boot", "usr/bin/uname", "usr/bin/yum"):
+        shutil.copy2(FILES / Path(rel).name, layer / rel)
+    shutil.copy2(os.path.realpath("/usr/bin/uname"), layer / "usr/libexec/lab/uname.real")
+    (layer / "etc/ssh").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(FILES / "sshd_config", layer / "etc/ssh/sshd_config")
+    (layer / "usr/bin/sh").unlink(missing_ok=True)
+    os.symlink("bash", layer / "usr/bin/sh")  # CentOS's sh; dash breaks init scripts using [[ ]]
+    if family == "el6":
+        shutil.copy2(TINI, layer / "usr/sbin/init")
+    else:
+        (layer / "usr/lib/systemd").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(TINI, layer / "usr/lib/systemd/systemd")
+        os.symlink("../lib/systemd/systemd", layer / "usr/sbin/init")
+    (layer / "etc/dnf").mkdir(parents=True, exist_ok=True)
+    (layer / "etc/dnf/dnf.conf").write_text(DNF_CONF)
+    os.symlink("dnf/dnf.conf", layer / "etc/yum.conf")
+    (layer / "etc/rpm/macros.dbpath").write_text("%_dbpath /var/lib/rpm\n")
+    # Debian's rpm refuses to install without --force-debian; an EL host's rpm just installs.
+    (layer / "etc/popt.d/rpm-lab").write_text(
+        "".join(f"rpm alias {opt} --force-debian {opt}\n" for opt in ("-i", "-U", "-F", "--install", "--upgrade"))
+    )
+
+    ssh_keys = [f"etc/ssh/{p.name}" for p in Path("/etc/ssh").glob("ssh_host_*")]
+    for rel in WHITEOUTS_COMMON + WHITEOUTS[family] + ssh_keys:
+        path = layer / rel
+        if path.is_symlink() or path.exists():
+            continue  # the layer provides its own
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mknod(path, 0o600 | 0o020000, os.makedev(0, 0))
+    for rel in OPAQUE:
+        path = layer / rel
+        path.mkdir(parents=True, exist_ok=True)
+        os.setxattr(path, "trusted.overlay.opaque", b"y")
+    os.chmod(layer / "tmp", 0o1777)
+    os.chmod(layer / "var/tmp", 0o1777)
+    os.chmod(layer / "root", 0o550)
+    (layer / ".built").write_text(stamp)

@@ -1,0 +1,239 @@
+"""A lab: one root directory holding the shared repo and layers, the hosts, and their inventory.
+
+    <root>/lab.json         hosts (name, kind, store, address), the subnet
+    <root>/repo/            yum repositories (build.py), bind-mounted read-only at /srv/lab-repo
+    <root>/layers/el6, el7  distro layers, on their own tmpfs (overlay refuses a lower on the same fs as /)
+    <root>/hosts/NAME/      upper, work, merged, console.log, pid, docker store
+    <root>/id_ed25519       the lab's key pair, authorized for root on every host
+    <root>/known_hosts      every host's key
+    <root>/inventory.ini    Ansible INI inventory of the hosts
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import build
+from . import host as hostlib
+from .host import Host
+from .spec import KINDS, HostSpec, parse
+
+SSH_PORT = 22
+FIRST_OCTET = 10  # 127.0.0.1-9 are left to the machine's own services
+
+
+class LabError(RuntimeError):
+    pass
+
+
+def check_prerequisites() -> list[str]:
+    """What this machine lacks to run a lab (empty when it can)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root (namespaces, mounts, cgroups)")
+    for tool in ("unshare", "setarch", "sshd", "ssh-keygen", "rpm", "rpmbuild", "dnf", "createrepo_c",
+                 "mkfs.ext4", "chroot"):
+        if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
+            missing.append(tool)
+    for path in [build.TINI, *build.PAYLOAD.values()]:
+        if not os.path.exists(path):
+            missing.append(path)
+    try:
+        build.systemctl_script()
+    except build.BuildError:
+        missing.append("docker-systemctl-replacement (pip)")
+    return missing
+
+
+class Lab:
+    def __init__(self, root: str | os.PathLike, subnet: str = "127.0.0") -> None:
+        self.root = Path(root).resolve()
+        self._subnet = subnet
+
+    # ------------------------------------------------------------ state
+    @property
+    def state_file(self) -> Path:
+        return self.root / "lab.json"
+
+    def _load(self) -> dict:
+        if self.state_file.exists():
+            return json.loads(self.state_file.read_text())
+        return {"subnet": self._subnet, "hosts": {}}
+
+    def _save(self, state: dict) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.state_file)
+
+    @contextmanager
+    def _locked(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def hosts(self, names: list[str] | None = None) -> list[Host]:
+        state = self._load()
+        known = state["hosts"]
+        for name in names or []:
+            if name not in known:
+                raise LabError(f"no host {name!r} in {self.root} (known: {', '.join(known) or 'none'})")
+        return [self._host(name, h) for name, h in known.items() if names is None or name in names]
+
+    def host(self, name: str) -> Host:
+        return self.hosts([name])[0]
+
+    def _host(self, name: str, h: dict) -> Host:
+        return Host(name, h["kind"], h["store"], h["address"], SSH_PORT, self.root / "hosts" / name)
+
+    @property
+    def key(self) -> Path:
+        return self.root / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.root / "known_hosts"
+
+    @property
+    def repo(self) -> Path:
+        return self.root / "repo"
+
+    def layer(self, family: str) -> Path:
+        return self.root / "layers" / family
+
+    # ------------------------------------------------------------ shared parts
+    def prepare(self) -> None:
+        """Build (or reuse) the repo and layers, and the lab key. Idempotent."""
+        missing = check_prerequisites()
+        if missing:
+            raise LabError("this machine cannot run the lab; missing: " + ", ".join(missing))
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pyinstall-lab",
+                            "-f", str(self.key)], check=True)
+        if not build.repo_is_current(self.repo) and any(running for _, running in self.status()):
+            raise LabError(f"the lab's RPM sources changed since {self.root} was built; "
+                           f"run `python -m tests.lab down --root {self.root}` first, then `up` again")
+        build.build_repo(self.repo)
+        layers = self.root / "layers"
+        layers.mkdir(exist_ok=True)
+        if not os.path.ismount(layers):
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=256m", "lab-layers", str(layers)],
+                           check=True)
+        for family in ("el6", "el7"):
+            build.build_layer(self.layer(family), family, self.repo)
+
+    # ------------------------------------------------------------ hosts
+    def up(self, spec: str, prefix: str = "", inventory: Path | None = None) -> list[Host]:
+        """Ensure the hosts of SPEC exist and run; write the inventory. Idempotent."""
+        wanted = parse(spec, prefix)
+        with self._locked():
+            self.prepare()
+            state = self._load()
+            self._allocate(state, wanted)
+            self._save(state)
+            hosts = self.hosts([h.name for h in wanted])
+            pub = (self.key.with_suffix(".pub")).read_text()
+            for h in hosts:
+                hostlib.first_boot(h, pub)
+            self._write_known_hosts()
+        self._start(hosts)
+        self.write_inventory(inventory or self.root / "inventory.ini", hosts)
+        return hosts
+
+    def _allocate(self, state: dict, wanted: list[HostSpec]) -> None:
+        used = {h["address"] for h in state["hosts"].values()}
+        free = (f"{state['subnet']}.{x}" for x in range(FIRST_OCTET, 255) if f"{state['subnet']}.{x}" not in used)
+        for spec in wanted:
+            existing = state["hosts"].get(spec.name)
+            if existing:
+                if (existing["kind"], existing["store"]) != (spec.kind, spec.store):
+                    raise LabError(f"{spec.name} already exists as {existing['kind']}+{existing['store']}; "
+                                   f"run `down --purge` first to change its kind")
+                continue
+            address = next(free, None)
+            if address is None:
+                raise LabError(f"no free address left in {state['subnet']}.{FIRST_OCTET}-254")
+            state["hosts"][spec.name] = {"kind": spec.kind, "store": spec.store, "address": address}
+
+    def _start(self, hosts: list[Host]) -> None:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda h: hostlib.start(h, self.layer(h.family), self.repo), hosts))
+            ready = list(pool.map(hostlib.wait_ssh, hosts))
+        failed = [h for h, ok in zip(hosts, ready) if not ok]
+        if failed:
+            details = "\n".join(f"  {h.name}: see {h.dir / 'console.log'} and {h.dir}/upper/var/log/"
+                                for h in failed)
+            raise LabError(f"{len(failed)} host(s) did not answer SSH:\n{details}")
+
+    def start(self, names: list[str]) -> None:
+        self._start(self.hosts(names))
+
+    def stop(self, names: list[str] | None = None) -> None:
+        hosts = self.hosts(names)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(hostlib.stop, hosts))
+
+    def restart(self, names: list[str]) -> None:
+        self.stop(names)
+        self.start(names)
+
+    def status(self) -> list[tuple[Host, bool]]:
+        return [(h, hostlib.running_pid(h) is not None) for h in self.hosts()]
+
+    def down(self, purge: bool = False) -> None:
+        """Stop every host and unmount the layers; ``purge`` also deletes the root."""
+        if not self.state_file.exists() and not self.root.exists():
+            return
+        with self._locked():
+            self.stop()
+            layers = self.root / "layers"
+            if os.path.ismount(layers):
+                subprocess.run(["umount", str(layers)], check=True)
+        if purge:
+            shutil.rmtree(self.root)
+
+    # ------------------------------------------------------------ ssh material
+    def _write_known_hosts(self) -> None:
+        lines = []
+        for h in self.hosts():
+            keytype, key = h.host_key.read_text().split()[:2]
+            target = h.address if h.port == 22 else f"[{h.address}]:{h.port}"
+            lines.append(f"{target} {keytype} {key}\n")
+        tmp = self.known_hosts.with_suffix(".tmp")
+        tmp.write_text("".join(lines))
+        tmp.replace(self.known_hosts)
+
+    def write_inventory(self, path: Path, hosts: list[Host]) -> Path:
+        groups: dict[str, list[Host]] = {}
+        for h in hosts:
+            groups.setdefault(h.kind.replace("-", "_"), []).append(h)
+        out = [f"# pyinstall lab fleet in {self.root}: `python -m tests.lab status --root {self.root}`\n"]
+        for group, members in groups.items():
+            out.append(f"\n[{group}]\n")
+            for h in members:
+                out.append(f"{h.name} ansible_host={h.address} lab_kind={h.kind} lab_store={h.store}\n")
+        out.append("\n[lab:children]\n" + "".join(f"{g}\n" for g in groups))
+        out.append(
+            "\n[all:vars]\n"
+            "ansible_user=root\n"
+            f"ansible_port={SSH_PORT}\n"
+            f"ansible_ssh_private_key_file={self.key}\n"
+            f"pyinstall_known_hosts_file={self.known_hosts}\n"
+            "# The lab's hosts share the machine's network: their dockerd must not touch it.\n"
+            "docker_daemon_extra_options='--bridge=none --iptables=false'\n"
+        )
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(out))
+        return path
+
+
+__all__ = ["KINDS", "Lab", "LabError", "check_prerequisites"]

@@ -1,0 +1,258 @@
+"""One lab host's life: first-boot identity, cgroups, namespaces, start and stop.
+
+A host is a process tree in its own mount/uts/pid/cgroup namespaces (network is shared, so each sshd
+listens on its own 127.0.0.X), whose root is an overlay of the host's upper dir, a distro layer and the
+machine's own root. Stopping PID 1 of the namespace ends everything in it and every mount with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .build import FILES
+from .spec import KINDS
+
+LOOP_STORE_BYTES = 4 << 30  # sparse
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    kind: str
+    store: str
+    address: str
+    port: int
+    dir: Path  # <lab>/hosts/NAME
+
+    @property
+    def family(self) -> str:
+        return KINDS[self.kind].family
+
+    @property
+    def pidfile(self) -> Path:
+        return self.dir / "pid"
+
+    @property
+    def host_key(self) -> Path:
+        return self.dir / "upper/etc/ssh/ssh_host_ed25519_key.pub"
+
+    @property
+    def store_path(self) -> Path | None:
+        return {"ext4": self.dir / "docker-store", "loop": self.dir / "docker.img"}.get(self.store)
+
+
+# ---------------------------------------------------------------- cgroups
+
+def _cgroup_dirs(name: str) -> list[Path]:
+    """This process's cgroup in every mounted hierarchy, plus ``lab-NAME`` below it."""
+    member: dict[frozenset[str], str] = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            member[frozenset(controllers.split(",")) if controllers else frozenset()] = path
+    dirs: list[Path] = []
+    seen: set[frozenset[str]] = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields, (fstype, _source, superopts) = pre.split(), post.split()[:3]
+            if fstype not in ("cgroup", "cgroup2"):
+                continue
+            root, mountpoint = fields[3], fields[4]
+            opts = set(superopts.split(","))
+            key = next((k for k in member if (k and k <= opts) or (not k and fstype == "cgroup2")), None)
+            if key is None or key in seen:
+                continue
+            seen.add(key)
+            path = member[key]
+            rel = path[len(root):] if path.startswith(root) else path
+            dirs.append(Path(mountpoint, rel.lstrip("/"), f"lab-{name}"))
+    return dirs
+
+
+def _make_cgroups(name: str) -> list[Path]:
+    procs = []
+    for d in _cgroup_dirs(name):
+        d.mkdir(exist_ok=True)
+        for knob in ("cpuset.cpus", "cpuset.mems"):  # a new cpuset is empty: inherit the parent's
+            if (d / knob).exists() and not (d / knob).read_text().strip():
+                (d / knob).write_text((d.parent / knob).read_text())
+        procs.append(d / "cgroup.procs")
+    return procs
+
+
+def _remove_cgroups(name: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    for top in _cgroup_dirs(name):
+        if not top.exists():
+            continue
+        while True:
+            try:
+                for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                    d.rmdir()
+                top.rmdir()
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY) or time.monotonic() > deadline:
+                    raise
+                for pid in _cgroup_pids(top):  # stragglers that outlived the namespace's init
+                    _kill(pid, signal.SIGKILL)
+                time.sleep(0.05)
+
+
+def _cgroup_pids(top: Path) -> list[int]:
+    pids = []
+    for procs in top.rglob("cgroup.procs"):
+        with contextlib.suppress(OSError):
+            pids += [int(p) for p in procs.read_text().split()]
+    return pids
+
+
+# ---------------------------------------------------------------- processes
+
+def _kill(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie child of ours is reaped and counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    if state == "Z":
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        return False
+    return True
+
+
+def running_pid(host: Host) -> int | None:
+    """The pid of the host's `unshare`, if it is running (its environment names the host's root)."""
+    try:
+        pid = int(host.pidfile.read_text())
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    if f"LAB_MERGED={host.dir / 'merged'}".encode() not in environ:
+        return None
+    return pid if _alive(pid) else None
+
+
+def _ns_init(unshare_pid: int) -> int | None:
+    try:
+        children = Path(f"/proc/{unshare_pid}/task/{unshare_pid}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+# ---------------------------------------------------------------- life cycle
+
+def first_boot(host: Host, authorized_key: str) -> None:
+    """Write the host's identity into its upper dir (once): host key, root's key, names, kernel."""
+    upper = host.dir / "upper"
+    if (upper / "etc/lab/host.conf").exists():
+        return
+    for d in ("upper", "work", "merged", "upper/etc/lab", "upper/etc/ssh", "upper/root/.ssh"):
+        (host.dir / d).mkdir(parents=True, exist_ok=True)
+    (upper / "root").chmod(0o550)
+    (upper / "root/.ssh").chmod(0o700)
+    key = upper / "etc/ssh/ssh_host_ed25519_key"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}", "-f", str(key)],
+                       check=True)
+    auth = upper / "root/.ssh/authorized_keys"
+    auth.write_text(authorized_key)
+    auth.chmod(0o600)
+    (upper / "etc/hostname").write_text(host.name + "\n")
+    (upper / "etc/hosts").write_text(
+        f"127.0.0.1   localhost localhost.localdomain\n{host.address}   {host.name}\n")
+    kind = KINDS[host.kind]
+    (upper / "etc/lab/kernel-release").write_text(kind.kernel_release + "\n")
+    (upper / "etc/lab/kernel-version").write_text(kind.kernel_version + "\n")
+    if host.store == "ext4":
+        host.store_path.mkdir(exist_ok=True)
+    elif host.store == "loop" and not host.store_path.exists():
+        with open(host.store_path, "wb") as f:
+            f.truncate(LOOP_STORE_BYTES)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(host.store_path)], check=True)
+    # Written last: its presence marks a complete first boot.
+    (upper / "etc/lab/host.conf").write_text(
+        f"LAB_FAMILY={host.family}\nLAB_ADDRESS={host.address}\nLAB_PORT={host.port}\n")
+
+
+def start(host: Host, layer: Path, repo: Path) -> int:
+    """Start the host; returns the pid of its `unshare`. A running host is left alone."""
+    pid = running_pid(host)
+    if pid:
+        return pid
+    _remove_cgroups(host.name)  # left by a crash
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "LAB_CGROUP_PROCS": ":".join(str(p) for p in _make_cgroups(host.name)),
+        "LAB_NAME": host.name,
+        "LAB_LAYER": str(layer),
+        "LAB_UPPER": str(host.dir / "upper"),
+        "LAB_WORK": str(host.dir / "work"),
+        "LAB_MERGED": str(host.dir / "merged"),
+        "LAB_REPO": str(repo),
+        "LAB_ARCH": KINDS[host.kind].arch,
+        "LAB_FAMILY": host.family,
+        "LAB_STORE": host.store,
+        "LAB_STORE_PATH": str(host.store_path or ""),
+    }
+    # Join the host's cgroups before unshare, so the whole host (and its dockerd) stays inside them.
+    join = 'IFS=:; for f in $LAB_CGROUP_PROCS; do echo $$ > "$f"; done; exec "$@"'
+    with open(host.dir / "console.log", "ab") as console:
+        proc = subprocess.Popen(
+            ["bash", "-c", join, "lab", "unshare", "--mount", "--uts", "--pid", "--cgroup", "--fork",
+             "--kill-child=SIGKILL", "--propagation", "private", str(FILES / "enter-ns")],
+            env=env, stdin=subprocess.DEVNULL, stdout=console, stderr=console, start_new_session=True,
+        )
+    host.pidfile.write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def stop(host: Host, timeout: float = 30.0) -> None:
+    """TERM the namespace's init (boot stops the services), KILL it after ``timeout``."""
+    pid = running_pid(host)
+    if pid:
+        init = _ns_init(pid)
+        if init:
+            _kill(init, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                _kill(_ns_init(pid) or pid, signal.SIGKILL)
+                deadline += timeout
+            time.sleep(0.05)
+    host.pidfile.unlink(missing_ok=True)
+    _remove_cgroups(host.name)
+
+
+def wait_ssh(host: Host, timeout: float = 30.0) -> bool:
+    """Wait until the host's sshd sends its banner."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host.address, host.port), timeout=2) as s:
+                s.settimeout(2)
+                if s.recv(8).startswith(b"SSH-"):
+                    return True
+        except OSError:
+            pass
+        if not running_pid(host):
+            return False
+        time.sleep(0.05)
+    return False

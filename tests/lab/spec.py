@@ -1,0 +1,74 @@
+"""Host kinds and the SPEC syntax of `python -m tests.lab up --hosts SPEC`.
+
+SPEC is a comma list of ``KIND[+STORE]:COUNT`` items, e.g. ``el6:3,el7+tmpfs:2,el6-i686:1``.
+Names and addresses are deterministic: hosts are named ``KIND[-STORE]-NN`` in SPEC order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    family: str  # el6 | el7: selects the distro layer and the init system
+    arch: str  # what `uname -m` says (setarch)
+    kernel_release: str  # what `uname -r` says
+    kernel_version: str  # what `uname -v` says
+
+
+KINDS: dict[str, Kind] = {
+    "el6": Kind("el6", "x86_64", "2.6.32-754.35.1.el6.x86_64", "#1 SMP Tue Sep 15 14:55:54 UTC 2020"),
+    "el7": Kind("el7", "x86_64", "3.10.0-1160.el7.x86_64", "#1 SMP Mon Oct 19 16:18:59 UTC 2020"),
+    "el6-i686": Kind("el6", "i686", "2.6.32-754.35.1.el6.i686", "#1 SMP Tue Sep 15 14:55:54 UTC 2020"),
+    # A 6.4-era kernel (below the 2.6.32-431 that Docker needs) under an updated userland.
+    "el6-oldkernel": Kind("el6", "x86_64", "2.6.32-358.el6.x86_64", "#1 SMP Fri Feb 22 00:31:26 UTC 2013"),
+}
+
+# Where a host's /var/lib/docker lives: on the host's own overlay root ("none": only the vfs driver
+# works there), a tmpfs, a bind-mounted directory of the lab root's ext4 filesystem, or an ext4
+# image on a loop device.
+STORES = ("none", "tmpfs", "ext4", "loop")
+
+_ITEM = re.compile(r"^(?P<kind>[a-z0-9-]+?)(?:\+(?P<store>[a-z0-9]+))?:(?P<count>\d+)$")
+
+
+class SpecError(ValueError):
+    """A SPEC string that cannot be understood."""
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str
+    kind: str
+    store: str
+
+    @property
+    def spec(self) -> Kind:
+        return KINDS[self.kind]
+
+
+def parse(spec: str, prefix: str = "") -> list[HostSpec]:
+    """Expand SPEC into hosts, in order. ``prefix`` is prepended to every name."""
+    hosts: list[HostSpec] = []
+    seen: set[tuple[str, str]] = set()
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        match = _ITEM.match(item)
+        if not match:
+            raise SpecError(f"bad host item {item!r}: expected KIND[+STORE]:COUNT, e.g. el6:2 or el7+tmpfs:1")
+        kind, store, count = match["kind"], match["store"] or "none", int(match["count"])
+        if kind not in KINDS:
+            raise SpecError(f"unknown host kind {kind!r} in {item!r}: choose from {', '.join(KINDS)}")
+        if store not in STORES:
+            raise SpecError(f"unknown docker store {store!r} in {item!r}: choose from {', '.join(STORES)}")
+        if (kind, store) in seen:
+            raise SpecError(f"{kind}+{store} appears twice in {spec!r}: give one count")
+        seen.add((kind, store))
+        stem = kind if store == "none" else f"{kind}-{store}"
+        hosts.extend(HostSpec(f"{prefix}{stem}-{i:02d}", kind, store) for i in range(1, count + 1))
+    if not hosts:
+        raise SpecError(f"no hosts in {spec!r}")
+    return hosts
