@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             getattr(lab, args.command)(args.names)
         elif args.command == "ssh":
             h = lab.host(args.name)
-            print(f"ssh -i {lab.key} -o UserKnownHostsFile={lab.known_hosts} -o StrictHostKeyChecking=yes "
-                  f"root@{h.address}")
+            print(
+                f"ssh -i {lab.key} -o UserKnownHostsFile={lab.known_hosts} -o StrictHostKeyChecking=yes "
+                f"root@{h.address}"
+            )
     except (LabError, SpecError) as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 2

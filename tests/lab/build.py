@@ -1,7 +1,7 @@
 """Builds what every lab host shares: the RPMs and yum repositories, and the two distro layers.
 
-    rpm/*.spec + files/ + the machine's docker binaries ─▶ repo/ (createrepo_c, real layout)
-    repo/ base packages + whiteouts + opaque dirs       ─▶ layers/el6, layers/el7 (on a tmpfs)
+rpm/*.spec + files/ + the machine's docker binaries ─▶ repo/ (createrepo_c, real layout)
+repo/ base packages + whiteouts + opaque dirs       ─▶ layers/el6, layers/el7 (on a tmpfs)
 """
 
 from __future__ import annotations
@@ -64,12 +64,23 @@ PACKAGES = (
     Package("systemd.spec", "noarch", ("centos/7/os",), layer=("el7",)),
     Package("libcgroup.spec", "noarch", ("centos/6/os",)),
     # EL6 shipped an older device-mapper-libs than docker-io needs: "yum update" fetches the newer one.
-    Package("device-mapper-libs.spec", "noarch", ("centos/6/os",),
-            (("dmversion", "1.02.79"), ("dmrelease", "8.el6")), ("el6",)),
-    Package("device-mapper-libs.spec", "noarch", ("centos/6/updates",),
-            (("dmversion", "1.02.117"), ("dmrelease", "12.el6"))),
-    Package("device-mapper-libs.spec", "noarch", ("centos/7/os",),
-            (("dmversion", "1.02.170"), ("dmrelease", "6.el7_9.5")), ("el7",)),
+    Package(
+        "device-mapper-libs.spec",
+        "noarch",
+        ("centos/6/os",),
+        (("dmversion", "1.02.79"), ("dmrelease", "8.el6")),
+        ("el6",),
+    ),
+    Package(
+        "device-mapper-libs.spec", "noarch", ("centos/6/updates",), (("dmversion", "1.02.117"), ("dmrelease", "12.el6"))
+    ),
+    Package(
+        "device-mapper-libs.spec",
+        "noarch",
+        ("centos/7/os",),
+        (("dmversion", "1.02.170"), ("dmrelease", "6.el7_9.5")),
+        ("el7",),
+    ),
     Package("epel-release.spec", "noarch", ("centos/6/extras",), _el("6")),
     Package("epel-release.spec", "noarch", ("centos/7/extras",), _el("7")),
     Package("docker-io.spec", "x86_64", ("epel/6",)),
@@ -211,16 +222,52 @@ def layer_rpms(repo: Path, family: str) -> list[Path]:
 
 # Paths of the lab machine (Debian) that an EL host must not see, per family.
 WHITEOUTS_COMMON = [
-    "etc/debian_version", "etc/lsb-release", "usr/bin/lsb_release", "etc/apt", "etc/dpkg", "var/lib/dpkg",
-    "usr/bin/apt", "usr/bin/apt-get", "usr/bin/apt-cache", "usr/bin/apt-key", "usr/bin/apt-mark",
-    "usr/bin/apt-config", "usr/bin/dpkg", "usr/bin/dpkg-query", "usr/bin/dpkg-deb", "usr/bin/dpkg-divert",
-    "usr/bin/dpkg-split", "usr/bin/dpkg-trigger", "usr/bin/dpkg-statoverride", "usr/sbin/invoke-rc.d",
-    "usr/sbin/update-rc.d", "usr/bin/docker", "usr/sbin/dockerd", "usr/sbin/docker-proxy",
-    "usr/bin/docker-init", "usr/bin/containerd", "usr/bin/containerd-shim", "usr/bin/containerd-shim-runc-v1",
-    "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr", "usr/bin/runc", "usr/sbin/runc",
-    "usr/lib/systemd/system/docker.service", "usr/lib/systemd/system/docker.socket",
-    "usr/lib/systemd/system/containerd.service", "etc/default/docker", "etc/init.d", "etc/rc0.d", "etc/rc1.d",
-    "etc/rc2.d", "etc/rc3.d", "etc/rc4.d", "etc/rc5.d", "etc/rc6.d", "etc/rcS.d", "usr/sbin/service",
+    "etc/debian_version",
+    "etc/lsb-release",
+    "usr/bin/lsb_release",
+    "etc/apt",
+    "etc/dpkg",
+    "var/lib/dpkg",
+    "usr/bin/apt",
+    "usr/bin/apt-get",
+    "usr/bin/apt-cache",
+    "usr/bin/apt-key",
+    "usr/bin/apt-mark",
+    "usr/bin/apt-config",
+    "usr/bin/dpkg",
+    "usr/bin/dpkg-query",
+    "usr/bin/dpkg-deb",
+    "usr/bin/dpkg-divert",
+    "usr/bin/dpkg-split",
+    "usr/bin/dpkg-trigger",
+    "usr/bin/dpkg-statoverride",
+    "usr/sbin/invoke-rc.d",
+    "usr/sbin/update-rc.d",
+    "usr/bin/docker",
+    "usr/sbin/dockerd",
+    "usr/sbin/docker-proxy",
+    "usr/bin/docker-init",
+    "usr/bin/containerd",
+    "usr/bin/containerd-shim",
+    "usr/bin/containerd-shim-runc-v1",
+    "usr/bin/containerd-shim-runc-v2",
+    "usr/bin/ctr",
+    "usr/bin/runc",
+    "usr/sbin/runc",
+    "usr/lib/systemd/system/docker.service",
+    "usr/lib/systemd/system/docker.socket",
+    "usr/lib/systemd/system/containerd.service",
+    "etc/default/docker",
+    "etc/init.d",
+    "etc/rc0.d",
+    "etc/rc1.d",
+    "etc/rc2.d",
+    "etc/rc3.d",
+    "etc/rc4.d",
+    "etc/rc5.d",
+    "etc/rc6.d",
+    "etc/rcS.d",
+    "usr/sbin/service",
 ]
 WHITEOUTS = {
     "el6": ["etc/os-release", "usr/lib/os-release", "usr/bin/systemctl"],
@@ -228,9 +275,26 @@ WHITEOUTS = {
 }
 # Directories every host starts with empty (its own), whatever the machine has there.
 OPAQUE = [
-    "tmp", "var/tmp", "var/log", "var/cache", "var/lib/rpm", "var/lib/dnf", "var/lib/yum", "root", "home",
-    "run", "srv", "usr/local", "etc/docker", "var/lib/docker", "var/lib/containerd", "etc/yum.repos.d",
-    "etc/dnf", "etc/systemd/system", "etc/sysconfig", "etc/ssh/sshd_config.d",
+    "tmp",
+    "var/tmp",
+    "var/log",
+    "var/cache",
+    "var/lib/rpm",
+    "var/lib/dnf",
+    "var/lib/yum",
+    "root",
+    "home",
+    "run",
+    "srv",
+    "usr/local",
+    "etc/docker",
+    "var/lib/docker",
+    "var/lib/containerd",
+    "etc/yum.repos.d",
+    "etc/dnf",
+    "etc/systemd/system",
+    "etc/sysconfig",
+    "etc/ssh/sshd_config.d",
 ]
 
 DNF_CONF = """\

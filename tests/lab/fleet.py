@@ -1,12 +1,12 @@
 """A lab: one root directory holding the shared repo and layers, the hosts, and their inventory.
 
-    <root>/lab.json         hosts (name, kind, store, address), the subnet
-    <root>/repo/            yum repositories (build.py), bind-mounted read-only at /srv/lab-repo
-    <root>/layers/el6, el7  distro layers, on their own tmpfs (overlay refuses a lower on the same fs as /)
-    <root>/hosts/NAME/      upper, work, merged, console.log, pid, docker store
-    <root>/id_ed25519       the lab's key pair, authorized for root on every host
-    <root>/known_hosts      every host's key
-    <root>/inventory.ini    Ansible INI inventory of the hosts
+<root>/lab.json         hosts (name, kind, store, address), the subnet
+<root>/repo/            yum repositories (build.py), bind-mounted read-only at /srv/lab-repo
+<root>/layers/el6, el7  distro layers, on their own tmpfs (overlay refuses a lower on the same fs as /)
+<root>/hosts/NAME/      upper, work, merged, console.log, pid, docker store
+<root>/id_ed25519       the lab's key pair, authorized for root on every host
+<root>/known_hosts      every host's key
+<root>/inventory.ini    Ansible INI inventory of the hosts
 """
 
 from __future__ import annotations
@@ -38,8 +38,18 @@ def check_prerequisites() -> list[str]:
     missing = []
     if os.geteuid() != 0:
         missing.append("root (namespaces, mounts, cgroups)")
-    for tool in ("unshare", "setarch", "sshd", "ssh-keygen", "rpm", "rpmbuild", "dnf", "createrepo_c",
-                 "mkfs.ext4", "chroot"):
+    for tool in (
+        "unshare",
+        "setarch",
+        "sshd",
+        "ssh-keygen",
+        "rpm",
+        "rpmbuild",
+        "dnf",
+        "createrepo_c",
+        "mkfs.ext4",
+        "chroot",
+    ):
         if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
             missing.append(tool)
     for path in [build.TINI, *build.PAYLOAD.values()]:
@@ -116,17 +126,19 @@ class Lab:
             raise LabError("this machine cannot run the lab; missing: " + ", ".join(missing))
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.key.exists():
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pyinstall-lab",
-                            "-f", str(self.key)], check=True)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pyinstall-lab", "-f", str(self.key)], check=True
+            )
         if not build.repo_is_current(self.repo) and any(running for _, running in self.status()):
-            raise LabError(f"the lab's RPM sources changed since {self.root} was built; "
-                           f"run `python -m tests.lab down --root {self.root}` first, then `up` again")
+            raise LabError(
+                f"the lab's RPM sources changed since {self.root} was built; "
+                f"run `python -m tests.lab down --root {self.root}` first, then `up` again"
+            )
         build.build_repo(self.repo)
         layers = self.root / "layers"
         layers.mkdir(exist_ok=True)
         if not os.path.ismount(layers):
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=256m", "lab-layers", str(layers)],
-                           check=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=256m", "lab-layers", str(layers)], check=True)
         for family in ("el6", "el7"):
             build.build_layer(self.layer(family), family, self.repo)
 
@@ -155,8 +167,10 @@ class Lab:
             existing = state["hosts"].get(spec.name)
             if existing:
                 if (existing["kind"], existing["store"]) != (spec.kind, spec.store):
-                    raise LabError(f"{spec.name} already exists as {existing['kind']}+{existing['store']}; "
-                                   f"run `down --purge` first to change its kind")
+                    raise LabError(
+                        f"{spec.name} already exists as {existing['kind']}+{existing['store']}; "
+                        f"run `down --purge` first to change its kind"
+                    )
                 continue
             address = next(free, None)
             if address is None:
@@ -169,8 +183,7 @@ class Lab:
             ready = list(pool.map(hostlib.wait_ssh, hosts))
         failed = [h for h, ok in zip(hosts, ready) if not ok]
         if failed:
-            details = "\n".join(f"  {h.name}: see {h.dir / 'console.log'} and {h.dir}/upper/var/log/"
-                                for h in failed)
+            details = "\n".join(f"  {h.name}: see {h.dir / 'console.log'} and {h.dir}/upper/var/log/" for h in failed)
             raise LabError(f"{len(failed)} host(s) did not answer SSH:\n{details}")
 
     def start(self, names: list[str]) -> None:

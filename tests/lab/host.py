@@ -51,6 +51,7 @@ class Host:
 
 # ---------------------------------------------------------------- cgroups
 
+
 def _cgroup_dirs(name: str) -> list[Path]:
     """This process's cgroup in every mounted hierarchy, plus ``lab-NAME`` below it."""
     member: dict[frozenset[str], str] = {}
@@ -73,7 +74,7 @@ def _cgroup_dirs(name: str) -> list[Path]:
                 continue
             seen.add(key)
             path = member[key]
-            rel = path[len(root):] if path.startswith(root) else path
+            rel = path[len(root) :] if path.startswith(root) else path
             dirs.append(Path(mountpoint, rel.lstrip("/"), f"lab-{name}"))
     return dirs
 
@@ -118,6 +119,7 @@ def _cgroup_pids(top: Path) -> list[int]:
 
 # ---------------------------------------------------------------- processes
 
+
 def _kill(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
@@ -159,6 +161,7 @@ def _ns_init(unshare_pid: int) -> int | None:
 
 # ---------------------------------------------------------------- life cycle
 
+
 def first_boot(host: Host, authorized_key: str) -> None:
     """Write the host's identity into its upper dir (once): host key, root's key, names, kernel."""
     upper = host.dir / "upper"
@@ -170,14 +173,14 @@ def first_boot(host: Host, authorized_key: str) -> None:
     (upper / "root/.ssh").chmod(0o700)
     key = upper / "etc/ssh/ssh_host_ed25519_key"
     if not key.exists():
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}", "-f", str(key)],
-                       check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}", "-f", str(key)], check=True
+        )
     auth = upper / "root/.ssh/authorized_keys"
     auth.write_text(authorized_key)
     auth.chmod(0o600)
     (upper / "etc/hostname").write_text(host.name + "\n")
-    (upper / "etc/hosts").write_text(
-        f"127.0.0.1   localhost localhost.localdomain\n{host.address}   {host.name}\n")
+    (upper / "etc/hosts").write_text(f"127.0.0.1   localhost localhost.localdomain\n{host.address}   {host.name}\n")
     kind = KINDS[host.kind]
     (upper / "etc/lab/kernel-release").write_text(kind.kernel_release + "\n")
     (upper / "etc/lab/kernel-version").write_text(kind.kernel_version + "\n")
@@ -189,7 +192,8 @@ def first_boot(host: Host, authorized_key: str) -> None:
         subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(host.store_path)], check=True)
     # Written last: its presence marks a complete first boot.
     (upper / "etc/lab/host.conf").write_text(
-        f"LAB_FAMILY={host.family}\nLAB_ADDRESS={host.address}\nLAB_PORT={host.port}\n")
+        f"LAB_FAMILY={host.family}\nLAB_ADDRESS={host.address}\nLAB_PORT={host.port}\n"
+    )
 
 
 def start(host: Host, layer: Path, repo: Path) -> int:
@@ -216,9 +220,27 @@ def start(host: Host, layer: Path, repo: Path) -> int:
     join = 'IFS=:; for f in $LAB_CGROUP_PROCS; do echo $$ > "$f"; done; exec "$@"'
     with open(host.dir / "console.log", "ab") as console:
         proc = subprocess.Popen(
-            ["bash", "-c", join, "lab", "unshare", "--mount", "--uts", "--pid", "--cgroup", "--fork",
-             "--kill-child=SIGKILL", "--propagation", "private", str(FILES / "enter-ns")],
-            env=env, stdin=subprocess.DEVNULL, stdout=console, stderr=console, start_new_session=True,
+            [
+                "bash",
+                "-c",
+                join,
+                "lab",
+                "unshare",
+                "--mount",
+                "--uts",
+                "--pid",
+                "--cgroup",
+                "--fork",
+                "--kill-child=SIGKILL",
+                "--propagation",
+                "private",
+                str(FILES / "enter-ns"),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=console,
+            start_new_session=True,
         )
     host.pidfile.write_text(f"{proc.pid}\n")
     return proc.pid

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.lab import Lab
+from tests.lab.testing import Fleet, require_lab
+
+# The test fleets use their own subnet, so a demo lab (127.0.0.X) can run beside them.
+TEST_SUBNET = "127.0.77"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """One lab per test session: its repo and layers are built once and shared by every fleet."""
+    require_lab()
+    root = (
+        Path(os.environ["PYINSTALL_LAB_ROOT"])
+        if "PYINSTALL_LAB_ROOT" in os.environ
+        else (tmp_path_factory.mktemp("lab"))
+    )
+    lab = Lab(root, subnet=TEST_SUBNET)
+    yield lab
+    lab.down(purge="PYINSTALL_LAB_ROOT" not in os.environ)
+
+
+@pytest.fixture(scope="session")
+def make_fleet(lab: Lab) -> Callable[[str, str], Fleet]:
+    """``make_fleet(name, spec)``: hosts named ``NAME-...``, started once per session and shared."""
+    fleets: dict[str, Fleet] = {}
+
+    def make(name: str, spec: str) -> Fleet:
+        if name not in fleets:
+            inventory = lab.root / f"{name}.ini"
+            fleets[name] = Fleet(lab, lab.up(spec, prefix=f"{name}-", inventory=inventory), inventory, f"{name}-")
+        return fleets[name]
+
+    return make

@@ -1,0 +1,69 @@
+"""What tests need from a lab: fleets of named hosts, and strict-host-key SSH into them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+import pytest
+import testinfra
+
+from .fleet import Lab, check_prerequisites
+from .host import Host
+
+
+def require_lab() -> None:
+    """Skip (or, in CI, fail) when this machine cannot run the lab."""
+    missing = check_prerequisites()
+    if missing:
+        reason = "the simulated fleet needs: " + ", ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must be able to run the lab; {reason}")
+        pytest.skip(reason)
+
+
+@dataclass
+class Fleet:
+    lab: Lab
+    hosts: list[Host]
+    inventory: Path
+    prefix: str = ""
+
+    def __getitem__(self, name: str) -> Host:
+        """A host by its name without the fleet's prefix, e.g. ``fleet["el6-01"]``."""
+        for h in self.hosts:
+            if h.name == self.prefix + name:
+                return h
+        raise KeyError(f"{name} (hosts: {', '.join(h.name for h in self.hosts)})")
+
+    def testinfra(self, host: Host):
+        """A testinfra host over the ssh CLI, verifying the host key against the lab's known_hosts."""
+        extra = (
+            f"-o UserKnownHostsFile={self.lab.known_hosts} -o StrictHostKeyChecking=yes -o BatchMode=yes "
+            "-o LogLevel=ERROR"
+        )
+        return testinfra.get_host(
+            f"ssh://root@{host.address}:{host.port}",
+            ssh_identity_file=str(self.lab.key),
+            ssh_extra_args=extra,
+            controlpersist=0,
+            timeout=10,
+        )
+
+    def paramiko(self, host: Host, timeout: float = 10.0) -> paramiko.SSHClient:
+        """A connected paramiko client that refuses any host key not in the lab's known_hosts."""
+        client = paramiko.SSHClient()
+        client.load_host_keys(str(self.lab.known_hosts))
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        client.connect(
+            host.address,
+            port=host.port,
+            username="root",
+            key_filename=str(self.lab.key),
+            timeout=timeout,
+            allow_agent=False,
+            look_for_keys=False,
+        )
+        return client

@@ -1,0 +1,40 @@
+"""SPEC parsing of the lab (no hosts needed)."""
+
+import re
+
+import pytest
+
+from tests.lab import SpecError, parse
+
+
+def test_names_follow_spec_order() -> None:
+    hosts = parse("el6:2,el7+tmpfs:1,el6-i686:1")
+    assert [(h.name, h.kind, h.store) for h in hosts] == [
+        ("el6-01", "el6", "none"),
+        ("el6-02", "el6", "none"),
+        ("el7-tmpfs-01", "el7", "tmpfs"),
+        ("el6-i686-01", "el6-i686", "none"),
+    ]
+
+
+def test_prefix_and_kind_facts() -> None:
+    (host,) = parse("el6-oldkernel:1", prefix="t-")
+    assert host.name == "t-el6-oldkernel-01"
+    assert host.spec.kernel_release == "2.6.32-358.el6.x86_64"
+    assert host.spec.family == "el6"
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("el5:1", "unknown host kind 'el5'"),
+        ("el7+nfs:1", "unknown docker store 'nfs'"),
+        ("el6", "expected KIND[+STORE]:COUNT"),
+        ("el6:1,el6:2", "appears twice"),
+        ("", "no hosts"),
+        ("el6:0", "no hosts"),
+    ],
+)
+def test_bad_specs_say_what_is_wrong(spec: str, message: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(message)):
+        parse(spec)
