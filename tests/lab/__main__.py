@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--inventory", type=Path, help="where to write the inventory (default ROOT/inventory.ini)")
     up.add_argument("--prefix", default="", help="prepended to every host name")
     up.add_argument("--subnet", default="127.0.0", help="first three octets of the hosts' addresses")
+    up.add_argument("--port", type=int, default=22, help="the port every host's sshd listens on")
     down = sub.add_parser("down", parents=[common], help="stop every host, unmount the layers")
     down.add_argument("--purge", action="store_true", help="also delete the lab directory")
     sub.add_parser("status", parents=[common], help="list the hosts and whether they run")
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ssh.add_argument("name")
     args = parser.parse_args(argv)
 
-    lab = Lab(args.root, subnet=getattr(args, "subnet", "127.0.0"))
+    lab = Lab(args.root, subnet=getattr(args, "subnet", "127.0.0"), port=getattr(args, "port", 22))
     try:
         if args.command == "up":
             hosts = lab.up(args.hosts, prefix=args.prefix, inventory=args.inventory)

@@ -63,9 +63,10 @@ def check_prerequisites() -> list[str]:
 
 
 class Lab:
-    def __init__(self, root: str | os.PathLike, subnet: str = "127.0.0") -> None:
+    def __init__(self, root: str | os.PathLike, subnet: str = "127.0.0", port: int = SSH_PORT) -> None:
         self.root = Path(root).resolve()
-        self._subnet = subnet
+        self._subnet = subnet  # both fixed when the lab is first brought up
+        self._port = port
 
     # ------------------------------------------------------------ state
     @property
@@ -75,7 +76,7 @@ class Lab:
     def _load(self) -> dict:
         if self.state_file.exists():
             return json.loads(self.state_file.read_text())
-        return {"subnet": self._subnet, "hosts": {}}
+        return {"subnet": self._subnet, "port": self._port, "hosts": {}}
 
     def _save(self, state: dict) -> None:
         tmp = self.state_file.with_suffix(".tmp")
@@ -91,17 +92,18 @@ class Lab:
 
     def hosts(self, names: list[str] | None = None) -> list[Host]:
         state = self._load()
-        known = state["hosts"]
+        known, port = state["hosts"], state.get("port", SSH_PORT)
         for name in names or []:
             if name not in known:
                 raise LabError(f"no host {name!r} in {self.root} (known: {', '.join(known) or 'none'})")
-        return [self._host(name, h) for name, h in known.items() if names is None or name in names]
+        return [
+            Host(name, h["kind"], h["store"], h["address"], port, self.root / "hosts" / name)
+            for name, h in known.items()
+            if names is None or name in names
+        ]
 
     def host(self, name: str) -> Host:
         return self.hosts([name])[0]
-
-    def _host(self, name: str, h: dict) -> Host:
-        return Host(name, h["kind"], h["store"], h["address"], SSH_PORT, self.root / "hosts" / name)
 
     @property
     def key(self) -> Path:
@@ -237,7 +239,7 @@ class Lab:
         out.append(
             "\n[all:vars]\n"
             "ansible_user=root\n"
-            f"ansible_port={SSH_PORT}\n"
+            f"ansible_port={hosts[0].port}\n"
             f"ansible_ssh_private_key_file={self.key}\n"
             f"pyinstall_known_hosts_file={self.known_hosts}\n"
             "# The lab's hosts share the machine's network: their dockerd must not touch it.\n"
@@ -247,6 +249,18 @@ class Lab:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(out))
         return path
+
+
+def _last_words(host: Host) -> str:
+    """The last log line that explains why a host did not come up."""
+    for log in (host.dir / "upper/var/log/sshd.log", host.dir / "console.log"):
+        try:
+            lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            continue
+        if lines:
+            return f"{lines[-1]} (from {log})"
+    return f"no log; see {host.dir}"
 
 
 __all__ = ["KINDS", "Lab", "LabError", "check_prerequisites"]

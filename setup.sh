@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Set up this checkout on a Debian/Ubuntu machine (as root) and run one job:
+#   bash setup.sh demo   bring up the simulated CentOS fleet and show what pyinstall sees
+#   bash setup.sh test   lint and run the whole test suite (what CI runs)
+#   bash setup.sh deps   only install what the project needs (apt packages, .venv)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# The lab: real sshd, rpm/rpmbuild, dnf, createrepo_c, Debian's docker engine (payload of the lab's
+# RPMs), util-linux (unshare, losetup), tini (the hosts' init), e2fsprogs (loop stores); python3-venv.
+APT_PACKAGES="openssh-server openssh-client rpm dnf createrepo-c docker.io iproute2 util-linux tini e2fsprogs
+procps python3 python3-venv python3-pip ca-certificates"
+
+deps() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup.sh: run as root: the simulated fleet needs namespaces, mounts and cgroups" >&2
+        exit 1
+    fi
+    local missing=()
+    for pkg in $APT_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup.sh: installing ${missing[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # policy-rc.d: installing openssh-server or docker.io must not start the machine's own daemons
+        # (a machine-wide sshd on 0.0.0.0:22 would take the lab hosts' port).
+        local policy=/usr/sbin/policy-rc.d own_policy=
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1
+        fi
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        [ -z "$own_policy" ] || rm -f "$policy"
+    fi
+    local stamp=.venv/.installed
+    if [ ! -x .venv/bin/python ]; then
+        python3 -m venv .venv
+    fi
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        .venv/bin/python -m pip install -q --upgrade pip
+        .venv/bin/python -m pip install -q -e ".[test]"
+        touch "$stamp"
+    fi
+}
+
+demo() {
+    deps
+    local root=.lab/demo
+    .venv/bin/python -m tests.lab up --root "$root" --hosts el6:2,el7:2,el6-i686:1,el6-oldkernel:1
+    cat <<EOT
+
+The fleet above runs on this machine (see tests/lab/README.md for what is real and what is simulated).
+  log in:     \$(.venv/bin/python -m tests.lab ssh --root $root el6-01)
+  status:     .venv/bin/python -m tests.lab status --root $root
+  tear down:  .venv/bin/python -m tests.lab down --root $root --purge
+EOT
+}
+
+run_tests() {
+    deps
+    .venv/bin/ruff check .
+    local rc=0
+    .venv/bin/python -m pytest -ra "$@" || rc=$?
+    if [ "$rc" = 5 ]; then
+        echo "setup.sh: pytest collected no tests" >&2
+    fi
+    return "$rc"
+}
+
+case "${1:-}" in
+    deps) deps ;;
+    demo) demo ;;
+    test) shift; run_tests "$@" ;;
+    *) echo "usage: bash setup.sh demo|test|deps" >&2; exit 2 ;;
+esac
