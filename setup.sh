@@ -38,8 +38,13 @@ deps() {
         python3 -m venv .venv
     fi
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-        .venv/bin/python -m pip install -q --upgrade pip
-        .venv/bin/python -m pip install -q -e ".[test]"
+        # Quiet unless it fails: build backends are chatty on stderr.
+        if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+               .venv/bin/python -m pip install -q -e ".[test]"; } >.venv/pip.log 2>&1; then
+            cat .venv/pip.log >&2
+            echo "setup.sh: pip install failed (log above, kept in .venv/pip.log)" >&2
+            exit 1
+        fi
         touch "$stamp"
     fi
 }
@@ -48,6 +53,13 @@ demo() {
     deps
     local root=.lab/demo
     .venv/bin/python -m tests.lab up --root "$root" --hosts el6:2,el7:2,el6-i686:1,el6-oldkernel:1
+    echo
+    echo "What each host says over SSH (strict host key checking against the lab's known_hosts):"
+    local name
+    for name in el6-01 el6-02 el7-01 el7-02 el6-i686-01 el6-oldkernel-01; do
+        $(.venv/bin/python -m tests.lab ssh --root "$root" "$name") -o BatchMode=yes \
+            'printf "  %-18s %-38s %s\n" "$(hostname)" "$(cat /etc/redhat-release)" "$(uname -r)"'
+    done
     cat <<EOT
 
 The fleet above runs on this machine (see tests/lab/README.md for what is real and what is simulated).
