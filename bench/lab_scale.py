@@ -9,7 +9,6 @@ hosts took, and exits non-zero if any host did not answer or anything was left b
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,17 +25,6 @@ def mem_available_kib() -> int:
         if line.startswith("MemAvailable:"):
             return int(line.split()[1])
     raise RuntimeError("no MemAvailable in /proc/meminfo")
-
-
-def leftovers(root: Path) -> list[str]:
-    found = [line for line in Path("/proc/mounts").read_text().splitlines() if str(root) in line]
-    found += [
-        line
-        for line in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
-        if str(root) in line
-    ]
-    found += [str(p) for p in Path("/sys/fs/cgroup").rglob("lab-bench-*") if p.is_dir()]
-    return found
 
 
 def main() -> int:
@@ -82,7 +70,7 @@ def main() -> int:
     t0 = time.monotonic()
     lab.down()
     t_down = time.monotonic() - t0
-    left = leftovers(lab.root)
+    left = [f"{kind}: {item}" for kind, items in lab.leftovers().items() for item in items]
     lab.down(purge=args.root is None)
 
     print(f"hosts:            {len(hosts)}")

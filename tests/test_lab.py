@@ -238,29 +238,6 @@ def test_up_is_idempotent(make_fleet) -> None:
     assert [(h.name, h.address) for h in again] == [(h.name, h.address) for h in fleet.hosts]
 
 
-def _leftovers(root: Path) -> dict[str, list[str]]:
-    """Mounts, live processes, loop devices and cgroups that still belong to a lab root."""
-    mounts = [line for line in Path("/proc/mounts").read_text().splitlines() if str(root) in line]
-    procs = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            environ = (proc / "environ").read_bytes()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if str(root).encode() in environ and state != "Z":
-            procs.append(proc.name)
-    loops = [
-        line
-        for line in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
-        if str(root) in line
-    ]
-    cgroups = [str(p) for p in Path("/sys/fs/cgroup").rglob("lab-*") if p.is_dir() and p.name.startswith("lab-td-")]
-    return {k: v for k, v in {"mounts": mounts, "procs": procs, "loops": loops, "cgroups": cgroups}.items() if v}
-
-
 def test_down_leaves_nothing_behind(tmp_path_factory) -> None:
     require_lab()
     root = tmp_path_factory.mktemp("teardown")
@@ -271,10 +248,10 @@ def test_down_leaves_nothing_behind(tmp_path_factory) -> None:
         el7 = fleet.testinfra(fleet["el7-loop-01"])
         el7.run_test("yum -y install docker && systemctl start docker")
         assert "Storage Driver" in el7.check_output("docker info")
-        assert _leftovers(root), "a running lab must show up in the leftovers probe"
+        assert set(lab.leftovers()) == {"mounts", "processes", "loop devices", "cgroups"}
     finally:
         lab.down()
-    assert _leftovers(root) == {}
+    assert lab.leftovers() == {}
     assert not os.path.ismount(root / "layers")
     lab.down(purge=True)
     assert not root.exists()

@@ -215,6 +215,20 @@ class Lab:
         if purge:
             shutil.rmtree(self.root)
 
+    def leftovers(self) -> dict[str, list[str]]:
+        """Mounts, live processes, loop devices and cgroups that still belong to this lab."""
+        root = str(self.root)
+        mounts = [line for line in Path("/proc/mounts").read_text().splitlines() if root in line]
+        loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
+        cgroups = [str(d) for h in self.hosts() for d in hostlib.cgroup_dirs(h.name) if d.exists()]
+        found = {
+            "mounts": mounts,
+            "processes": hostlib.processes_under(self.root),
+            "loop devices": [line for line in loops if root in line],
+            "cgroups": cgroups,
+        }
+        return {kind: items for kind, items in found.items() if items}
+
     # ------------------------------------------------------------ ssh material
     def _write_known_hosts(self) -> None:
         lines = []

@@ -52,7 +52,7 @@ class Host:
 # ---------------------------------------------------------------- cgroups
 
 
-def _cgroup_dirs(name: str) -> list[Path]:
+def cgroup_dirs(name: str) -> list[Path]:
     """This process's cgroup in every mounted hierarchy, plus ``lab-NAME`` below it."""
     member: dict[frozenset[str], str] = {}
     with open("/proc/self/cgroup") as f:
@@ -81,7 +81,7 @@ def _cgroup_dirs(name: str) -> list[Path]:
 
 def _make_cgroups(name: str) -> list[Path]:
     procs = []
-    for d in _cgroup_dirs(name):
+    for d in cgroup_dirs(name):
         d.mkdir(exist_ok=True)
         for knob in ("cpuset.cpus", "cpuset.mems"):  # a new cpuset is empty: inherit the parent's
             if (d / knob).exists() and not (d / knob).read_text().strip():
@@ -92,7 +92,7 @@ def _make_cgroups(name: str) -> list[Path]:
 
 def _remove_cgroups(name: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    for top in _cgroup_dirs(name):
+    for top in cgroup_dirs(name):
         if not top.exists():
             continue
         while True:
@@ -118,6 +118,25 @@ def _cgroup_pids(top: Path) -> list[int]:
 
 
 # ---------------------------------------------------------------- processes
+
+
+def processes_under(root: Path) -> list[str]:
+    """Live processes (zombies aside) of a lab: started with its paths, or chrooted into a host below it."""
+    needle = str(root)
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+            chroot = os.readlink(proc / "root")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if state != "Z" and (needle.encode() in environ or chroot.startswith(needle)):
+            found.append(f"{proc.name} {cmdline}")
+    return found
 
 
 def _kill(pid: int, sig: int) -> None:
