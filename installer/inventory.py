@@ -1,0 +1,563 @@
+"""Ansible-compatible inventories: INI and YAML files, group_vars/ and host_vars/ beside them.
+
+    inventory file ─▶ groups (hosts, children, vars) + inline host vars ─▶ Inventory ─▶ Host (merged vars)
+
+Variable precedence is Ansible's, lowest first: the inventory's group vars (``all``, then the host's
+groups ordered by depth, ``ansible_group_priority`` and name), ``group_vars/all``, ``group_vars/GROUP``
+(same order), the inventory's host vars, ``host_vars/HOST``. Errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shlex
+import string
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from installer.errors import InventoryError
+
+YAML_SUFFIXES = (".yml", ".yaml", ".json")
+_SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$")
+_GROUP_LINE = re.compile(r"^([^:\]\s]+)\s*(?:[#;].*)?$")
+_IPV6_PORT = re.compile(r"^\[([0-9A-Fa-f:.%]+)\](?::(\d+))?$")
+_HOST_PORT = re.compile(r"^(.+?):(\d+)$")
+
+
+@dataclass
+class Group:
+    name: str
+    hosts: list[str] = field(default_factory=list)  # direct members, in order of appearance
+    children: list[str] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    priority: int = 1  # ansible_group_priority: orders groups of equal depth
+    line: int | None = None  # where it was declared, for messages
+
+    def set_var(self, key: str, value: Any, source: str, line: int | None) -> None:
+        if key != "ansible_group_priority":
+            self.vars[key] = value
+            return
+        try:
+            self.priority = int(value)
+        except (TypeError, ValueError):
+            raise InventoryError(source, line, f"ansible_group_priority of {self.name!r} must be a number") from None
+
+
+@dataclass(frozen=True)
+class Host:
+    """A host with its variables merged by Ansible's precedence."""
+
+    name: str
+    vars: dict[str, Any]
+    groups: tuple[str, ...]  # every group it belongs to, directly or through children, "all" first
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.vars.get(key, default)
+
+
+class Inventory:
+    """Groups, hosts and their variables, read from one inventory source."""
+
+    def __init__(self, source: str = "<memory>") -> None:
+        self.source = source
+        self.groups: dict[str, Group] = {
+            "all": Group("all", children=["ungrouped"]),
+            "ungrouped": Group("ungrouped", parents=["all"]),
+        }
+        self.host_names: list[str] = []  # every host, in order of first appearance
+        self.inline_vars: dict[str, dict[str, Any]] = {}
+        self.group_var_files: dict[str, dict[str, Any]] = {}
+        self.host_var_files: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------ building
+    def add_group(self, name: str, line: int | None = None) -> Group:
+        if name not in self.groups:
+            self.groups[name] = Group(name, line=line)
+        return self.groups[name]
+
+    def add_host(self, name: str, group: str) -> None:
+        if name not in self.inline_vars:
+            self.host_names.append(name)
+            self.inline_vars[name] = {}
+        members = self.groups[group].hosts
+        if name not in members:
+            members.append(name)
+
+    def add_child(self, parent: str, child: str, line: int | None = None) -> None:
+        if child == "all":
+            raise InventoryError(self.source, line, f"group 'all' cannot be a child of {parent!r}")
+        if parent == child or parent in self._descendants(child):
+            raise InventoryError(
+                self.source,
+                line,
+                f"adding group {child!r} as a child of {parent!r} creates a loop",
+                "a group cannot contain itself, directly or through its children",
+            )
+        p, c = self.groups[parent], self.groups[child]
+        if child not in p.children:
+            p.children.append(child)
+        if parent not in c.parents:
+            c.parents.append(parent)
+
+    def _descendants(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(self.groups[name].children)
+        while stack:
+            g = stack.pop()
+            if g not in seen:
+                seen.add(g)
+                stack.extend(self.groups[g].children)
+        return seen
+
+    def reconcile(self) -> None:
+        """Ansible's rules once parsing is done: every group under ``all``, lone hosts in ``ungrouped``."""
+        for name, group in self.groups.items():
+            if name != "all" and not group.parents:
+                self.add_child("all", name)
+        in_a_group = {h for name, g in self.groups.items() if name not in ("all", "ungrouped") for h in g.hosts}
+        ungrouped = self.groups["ungrouped"]
+        ungrouped.hosts = [h for h in self.host_names if h not in in_a_group]
+
+    # ------------------------------------------------------------ reading
+    def ancestors(self, group: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(self.groups[group].parents)
+        while stack:
+            g = stack.pop()
+            if g not in seen:
+                seen.add(g)
+                stack.extend(self.groups[g].parents)
+        return seen
+
+    def depth(self, group: str) -> int:
+        """Longest path from ``all``: children weigh more than their parents."""
+        parents = self.groups[group].parents
+        return 0 if group == "all" or not parents else 1 + max(self.depth(p) for p in parents)
+
+    def host_groups(self, name: str) -> list[str]:
+        """Every group of a host, sorted the way Ansible merges their variables."""
+        direct = [g for g, group in self.groups.items() if name in group.hosts]
+        groups = {"all", *direct}
+        for g in direct:
+            groups |= self.ancestors(g)
+        return sorted(groups, key=lambda g: (self.depth(g), self.groups[g].priority, g))
+
+    def host(self, name: str) -> Host:
+        if name not in self.inline_vars:
+            raise KeyError(name)
+        groups = self.host_groups(name)
+        merged: dict[str, Any] = {}
+        for g in groups:
+            merged.update(self.groups[g].vars)
+        for g in groups:
+            merged.update(self.group_var_files.get(g, {}))
+        merged.update(self.inline_vars[name])
+        merged.update(self.host_var_files.get(name, {}))
+        return Host(name, merged, tuple(groups))
+
+    def hosts(self, names: Iterable[str] | None = None) -> list[Host]:
+        return [self.host(n) for n in (self.host_names if names is None else names)]
+
+    def group_hosts(self, group: str) -> list[str]:
+        """Every host of a group and of its descendants, in inventory order."""
+        members = set(self.groups[group].hosts)
+        for child in self._descendants(group):
+            members.update(self.groups[child].hosts)
+        if group == "all":
+            return list(self.host_names)
+        return [h for h in self.host_names if h in members]
+
+    # ------------------------------------------------------------ ansible-inventory views
+    def to_ansible_list(self) -> dict[str, Any]:
+        """The shape of ``ansible-inventory --list``: groups with hosts/children, ``_meta.hostvars``."""
+        out: dict[str, Any] = {}
+
+        def visit(name: str) -> None:
+            group = self.groups[name]
+            entry: dict[str, Any] = {}
+            if name != "all" and group.hosts:
+                entry["hosts"] = list(group.hosts)
+            if group.children:
+                entry["children"] = list(group.children)
+            if entry:
+                out[name] = entry
+            for child in group.children:
+                if child not in out:
+                    visit(child)
+
+        visit("all")
+        hostvars = {h.name: h.vars for h in self.hosts() if h.vars}
+        return {"_meta": {"hostvars": hostvars}, **out}
+
+    def graph(self, group: str = "all") -> str:
+        """The tree of ``ansible-inventory --graph``."""
+        lines = [f"@{group}:"]
+
+        def walk(name: str, depth: int) -> None:
+            pad = "  |" * depth
+            for child in self.groups[name].children:
+                lines.append(f"{pad}--@{child}:")
+                walk(child, depth + 1)
+            if name != "all":
+                lines.extend(f"{pad}--{h}" for h in self.groups[name].hosts)
+
+        walk(group, 1)
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- values and host patterns
+
+
+def parse_value(text: str) -> Any:
+    """A value as Ansible's INI parser reads it: a Python literal if it is one, else the string."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k) if not isinstance(k, (int, float, bool)) else k: _plain(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if value is ... or isinstance(value, complex):
+        return str(value) if value is not ... else "..."
+    return value
+
+
+def expand_hostpattern(pattern: str) -> tuple[list[str], int | None]:
+    """``web[01:03]:2222`` -> (["web01", "web02", "web03"], 2222). Raises ValueError with the reason."""
+    pattern = pattern.strip()
+    port: int | None = None
+    v6 = _IPV6_PORT.match(pattern)
+    if v6 and v6[1].count(":") >= 2:
+        return [v6[1]], int(v6[2]) if v6[2] else None
+    if pattern.count(":") >= 2 and "[" not in pattern:  # a bare IPv6 address
+        return [pattern], None
+    host_port = _HOST_PORT.match(pattern)
+    if host_port and "]" not in host_port[2]:
+        pattern, port = host_port[1], int(host_port[2])
+    elif pattern.endswith(":"):
+        raise ValueError(f"host {pattern!r} ends in ':', which is reserved for a port")
+    if pattern == "---":
+        raise ValueError("'---' starts a YAML document: a YAML inventory must be named *.yml or *.yaml")
+    return _expand_ranges(pattern), port
+
+
+def _expand_ranges(name: str) -> list[str]:
+    if "[" not in name:
+        if "]" in name:
+            raise ValueError(f"host {name!r} has a ']' without '['")
+        return [name]
+    head, rest = name.split("[", 1)
+    if "]" not in rest:
+        raise ValueError(f"host range in {name!r} has no closing ']'")
+    spec, tail = rest.split("]", 1)
+    bounds = spec.split(":")
+    if len(bounds) not in (2, 3):
+        raise ValueError(f"host range [{spec}] must be [begin:end] or [begin:end:step]")
+    beg, end = bounds[0] or "0", bounds[1]
+    step_text = bounds[2] if len(bounds) == 3 else "1"
+    if not end:
+        raise ValueError(f"host range [{spec}] has no end")
+    try:
+        step = int(step_text)
+    except ValueError:
+        raise ValueError(f"host range [{spec}]: step {step_text!r} is not a number") from None
+    if step < 1:
+        raise ValueError(f"host range [{spec}]: step must be 1 or more")
+    if beg in string.ascii_letters and end in string.ascii_letters:
+        i, j = string.ascii_letters.index(beg), string.ascii_letters.index(end)
+        if i > j:
+            raise ValueError(f"host range [{spec}]: begin comes after end")
+        items = list(string.ascii_letters[i : j + 1 : step])
+    elif beg.isdigit() and end.isdigit():
+        if beg.startswith("0") and len(beg) > 1 and len(beg) != len(end):
+            raise ValueError(f"host range [{spec}]: a zero-padded range needs begin and end of equal length")
+        if int(beg) > int(end):
+            raise ValueError(f"host range [{spec}]: begin is greater than end")
+        width = len(beg) if beg.startswith("0") and len(beg) > 1 else 0
+        items = [str(n).zfill(width) for n in range(int(beg), int(end) + 1, step)]
+    else:
+        raise ValueError(f"host range [{spec}] must be numbers (01:50) or single letters (a:f)")
+    return [host for item in items for host in _expand_ranges(f"{head}{item}{tail}")]
+
+
+# ---------------------------------------------------------------- INI
+
+
+def parse_ini(text: str, source: str = "<memory>") -> Inventory:
+    inv = Inventory(source)
+    pending_children: dict[str, tuple[int, str]] = {}  # child group -> (line, parent) awaiting declaration
+    pending_vars: dict[str, int] = {}
+    group, state = "ungrouped", "hosts"
+
+    def fail(lineno: int, message: str, hint: str = "") -> InventoryError:
+        return InventoryError(source, lineno, message, hint)
+
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        section = _SECTION.match(line)
+        if section:
+            group, state = section[1], section[2] or "hosts"
+            if state not in ("hosts", "children", "vars"):
+                raise fail(lineno, f"section [{group}:{state}] has unknown type {state!r}", "use :vars or :children")
+            if group not in inv.groups and state == "vars":
+                pending_vars.setdefault(group, lineno)
+            inv.add_group(group, lineno)
+            if state != "vars":
+                pending_vars.pop(group, None)
+                if group in pending_children:
+                    pending_children.pop(group)
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            raise fail(
+                lineno,
+                f"invalid section header {line!r}",
+                "write [group], [group:vars] or [group:children], with no spaces in the brackets",
+            )
+        if state == "hosts":
+            _ini_host_line(inv, line, group, lineno, fail)
+        elif state == "vars":
+            if "=" not in line:
+                raise fail(lineno, f"expected key=value in [{group}:vars], got {line!r}")
+            key, value = (part.strip() for part in line.split("=", 1))
+            if not key:
+                raise fail(lineno, f"variable with no name in [{group}:vars]")
+            inv.groups[group].set_var(key, parse_value(value), source, lineno)
+        else:  # children
+            match = _GROUP_LINE.match(line)
+            if not match:
+                raise fail(lineno, f"expected a group name in [{group}:children], got {line!r}")
+            child = match[1]
+            if child not in inv.groups:
+                pending_children.setdefault(child, (lineno, group))
+                inv.add_group(child, lineno)
+            inv.add_child(group, child, lineno)
+
+    for child, (lineno, parent) in pending_children.items():
+        raise fail(
+            lineno,
+            f"[{parent}:children] includes undefined group {child!r}",
+            f"declare it with a [{child}] or [{child}:children] section, or remove the line",
+        )
+    for name, lineno in pending_vars.items():
+        raise fail(
+            lineno,
+            f"[{name}:vars] is for a group that is never declared",
+            f"declare it with a [{name}] or [{name}:children] section, or fix the name",
+        )
+    inv.reconcile()
+    return inv
+
+
+def _ini_host_line(inv: Inventory, line: str, group: str, lineno: int, fail) -> None:
+    try:
+        tokens = shlex.split(line, comments=True)
+    except ValueError as exc:
+        raise fail(
+            lineno, f"cannot parse host line ({exc}): {line!r}", "close the quote, or escape it with \\"
+        ) from None
+    if not tokens:
+        return
+    try:
+        names, port = expand_hostpattern(tokens[0])
+    except ValueError as exc:
+        raise fail(lineno, str(exc)) from None
+    variables: dict[str, Any] = {}
+    for token in tokens[1:]:
+        if "=" not in token:
+            raise fail(
+                lineno,
+                f"expected key=value host variable, got {token!r}",
+                "quote values that contain spaces: key='a value'",
+            )
+        key, value = token.split("=", 1)
+        variables[key] = parse_value(value)
+    for name in names:
+        inv.add_host(name, group)
+        if port is not None:
+            inv.inline_vars[name]["ansible_port"] = port
+        inv.inline_vars[name].update(variables)
+
+
+# ---------------------------------------------------------------- YAML
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML whose mappings may not repeat a key (Ansible warns; a typo deserves an error)."""
+
+
+def _compose(text: str, source: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise InventoryError(source, mark.line + 1 if mark else None, f"not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise InventoryError(source, None, f"not valid YAML: {exc}") from None
+
+
+def _construct(node: yaml.Node, source: str) -> Any:
+    try:
+        return _Loader("").construct_document(node)
+    except yaml.YAMLError as exc:
+        raise InventoryError(source, node.start_mark.line + 1, f"cannot read value: {exc}") from None
+
+
+def _mapping(node: yaml.Node | None, source: str, what: str) -> list[tuple[yaml.Node, yaml.Node]]:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        raise InventoryError(source, node.start_mark.line + 1, f"{what} must be a mapping, got {_kind(node)}")
+    seen: set[str] = set()
+    for key, _ in node.value:
+        name = str(_construct(key, source))
+        if name in seen:
+            raise InventoryError(source, key.start_mark.line + 1, f"{what}: {name!r} appears twice")
+        seen.add(name)
+    return node.value
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.ScalarNode):
+        return f"the value {node.value!r}"
+    return "something else"
+
+
+def parse_yaml(text: str, source: str = "<memory>") -> Inventory:
+    """Ansible's YAML inventory: ``GROUP: {hosts: {NAME: vars}, vars: {...}, children: {GROUP: ...}}``."""
+    inv = Inventory(source)
+    root = _compose(text, source)
+    if root is None:
+        raise InventoryError(source, None, "the file is empty", "a YAML inventory starts with 'all:'")
+    if not isinstance(root, yaml.MappingNode):
+        raise InventoryError(
+            source,
+            root.start_mark.line + 1,
+            f"not an inventory: the top level is {_kind(root)}, not a mapping of groups",
+            "a YAML inventory starts with 'all:' followed by hosts, vars and children",
+        )
+
+    def group_entry(name: str, node: yaml.Node | None, line: int) -> None:
+        inv.add_group(name, line)
+        for key, value in _mapping(node, source, f"group {name!r}"):
+            section = _construct(key, source)
+            lineno = key.start_mark.line + 1
+            if section == "hosts":
+                for host_key, host_vars in _mapping(value, source, f"hosts of group {name!r}"):
+                    pattern = str(_construct(host_key, source))
+                    try:
+                        names, port = expand_hostpattern(pattern)
+                    except ValueError as exc:
+                        raise InventoryError(source, host_key.start_mark.line + 1, str(exc)) from None
+                    variables = dict(
+                        (str(_construct(k, source)), _construct(v, source))
+                        for k, v in _mapping(host_vars, source, f"variables of host {pattern!r}")
+                    )
+                    for host in names:
+                        inv.add_host(host, name)
+                        if port is not None:
+                            inv.inline_vars[host]["ansible_port"] = port
+                        inv.inline_vars[host].update(variables)
+            elif section == "vars":
+                for k, v in _mapping(value, source, f"vars of group {name!r}"):
+                    inv.groups[name].set_var(
+                        str(_construct(k, source)), _construct(v, source), source, k.start_mark.line + 1
+                    )
+            elif section == "children":
+                for child_key, child in _mapping(value, source, f"children of group {name!r}"):
+                    child_name = str(_construct(child_key, source))
+                    child_line = child_key.start_mark.line + 1
+                    inv.add_group(child_name, child_line)
+                    inv.add_child(name, child_name, child_line)
+                    group_entry(child_name, child, child_line)
+            else:
+                raise InventoryError(
+                    source,
+                    lineno,
+                    f"group {name!r} has an unknown key {section!r}",
+                    "a group holds only 'hosts', 'vars' and 'children'; is this file an inventory?",
+                )
+
+    for key, value in root.value:
+        name = str(_construct(key, source))
+        group_entry(name, value, key.start_mark.line + 1)
+    inv.reconcile()
+    return inv
+
+
+# ---------------------------------------------------------------- group_vars/ and host_vars/
+
+
+def _vars_files(directory: Path, name: str) -> Iterator[Path]:
+    """``NAME``, ``NAME.yml``, ``NAME.yaml``, ``NAME.json``, or every file of a ``NAME/`` directory."""
+    for candidate in (directory / name, *(directory / f"{name}{s}" for s in YAML_SUFFIXES)):
+        if candidate.is_dir():
+            yield from sorted(p for p in candidate.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif candidate.is_file():
+            yield candidate
+
+
+def load_vars_file(path: Path) -> dict[str, Any]:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError(source, None, f"cannot read: {exc}") from None
+    node = _compose(text, source)
+    return {str(_construct(k, source)): _construct(v, source) for k, v in _mapping(node, source, "a vars file")}
+
+
+def _load_vars_dirs(inv: Inventory, base: Path) -> None:
+    for kind, names, target in (
+        ("group_vars", list(inv.groups), inv.group_var_files),
+        ("host_vars", inv.host_names, inv.host_var_files),
+    ):
+        directory = base / kind
+        if not directory.is_dir():
+            continue
+        for name in names:
+            merged: dict[str, Any] = {}
+            for path in _vars_files(directory, name):
+                merged.update(load_vars_file(path))
+            if merged:
+                target[name] = merged
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def load(path: str | os.PathLike[str]) -> Inventory:
+    """Read an inventory file (INI, or YAML by its suffix) and the vars directories beside it."""
+    p = Path(path)
+    source = str(path)
+    if p.is_dir():
+        raise InventoryError(source, None, "is a directory", "give the inventory file inside it")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError(source, None, "no such file", "check the path given with -i") from None
+    except UnicodeDecodeError as exc:
+        line = p.read_bytes()[: exc.start].count(b"\n") + 1
+        raise InventoryError(source, line, "not UTF-8 text") from None
+    except OSError as exc:
+        raise InventoryError(source, None, f"cannot read: {exc.strerror}") from None
+    inv = parse_yaml(text, source) if p.suffix in YAML_SUFFIXES else parse_ini(text, source)
+    _load_vars_dirs(inv, p.parent)
+    return inv
