@@ -93,8 +93,16 @@ def test_evr_compare_agrees_with_rpm(pairs: list[tuple[str, str]]) -> None:
 @pytest.mark.skipif(RPM is None, reason="rpm is not installed (bash setup.sh deps installs it)")
 def test_agrees_with_rpm_on_real_kernels() -> None:
     kernels = [
-        "2.6.32-71.el6", "2.6.32-358.el6", "2.6.32-431.el6", "2.6.32-431.29.2.el6", "2.6.32-754.35.1.el6",
-        "3.10.0-123.el7", "3.10.0-514.el7", "3.10.0-1160.el7", "3.10.0-1160.119.1.el7", "2.6.32-431.el6.centos.plus",
+        "2.6.32-71.el6",
+        "2.6.32-358.el6",
+        "2.6.32-431.el6",
+        "2.6.32-431.29.2.el6",
+        "2.6.32-754.35.1.el6",
+        "3.10.0-123.el7",
+        "3.10.0-514.el7",
+        "3.10.0-1160.el7",
+        "3.10.0-1160.119.1.el7",
+        "2.6.32-431.el6.centos.plus",
     ]
     pairs = [(a, b) for a in kernels for b in kernels]
     assert [evr_compare(a, b) for a, b in pairs] == rpm_says(pairs)

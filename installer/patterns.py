@@ -1,0 +1,116 @@
+"""Host patterns, as ``--limit`` takes them: Ansible's syntax.
+
+``web,db`` (or ``web:db``) unions, ``&staging`` intersects, ``!db03`` excludes, ``web*`` and
+``~web\\d+`` match host and group names, ``web[0]``/``web[1:3]`` pick from a group, ``all``/``*`` is
+everything, and ``@FILE`` reads one pattern per line (a retry file). Unions come first, then
+intersections, then exclusions, whatever the order written.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from installer.errors import PatternError
+from installer.inventory import Inventory
+
+_SUBSCRIPT = re.compile(r"^(?P<base>.+?)\[(?P<start>-?\d+)(?::(?P<end>-?\d*))?\]$")
+
+
+@dataclass
+class Selection:
+    hosts: list[str]  # in inventory order
+    unmatched: list[str] = field(default_factory=list)  # terms that matched nothing (worth a warning)
+
+
+def split_pattern(pattern: str) -> list[str]:
+    """Split on commas, and on colons where they cannot be part of a regex, range or IPv6 address."""
+    terms: list[str] = []
+    for part in pattern.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part.startswith(("~", "!~", "&~")) or "[" in part or part.count(":") > 1 or part.startswith("@"):
+            terms.append(part)
+        else:
+            terms.extend(t.strip() for t in part.split(":") if t.strip())
+    return terms
+
+
+def _expand_files(terms: list[str]) -> list[str]:
+    out: list[str] = []
+    for term in terms:
+        if not term.startswith("@"):
+            out.append(term)
+            continue
+        path = Path(term[1:])
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise PatternError(f"cannot read limit file {path}: {exc.strerror}", "check the path after '@'") from None
+        out.extend(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    return out
+
+
+def _match(inv: Inventory, term: str) -> list[str]:
+    if term in ("all", "*"):
+        return list(inv.host_names)
+    if term in inv.groups:
+        return inv.group_hosts(term)
+    if term in inv.inline_vars:
+        return [term]
+    sub = _SUBSCRIPT.match(term)
+    if sub and sub["base"] in inv.groups:
+        members = inv.group_hosts(sub["base"])
+        start = int(sub["start"])
+        if sub["end"] is None:
+            return [members[start]] if -len(members) <= start < len(members) else []
+        end = int(sub["end"]) + 1 if sub["end"] not in ("", None) else None
+        return members[start:end]
+    if term.startswith("~"):
+        try:
+            regex = re.compile(term[1:])
+        except re.error as exc:
+            raise PatternError(f"bad regular expression in host pattern {term!r}: {exc}") from None
+        matches = lambda name: regex.match(name) is not None  # noqa: E731
+    elif any(c in term for c in "*?["):
+        matches = lambda name: fnmatch.fnmatchcase(name, term)  # noqa: E731
+    else:
+        return []
+    found: set[str] = {h for h in inv.host_names if matches(h)}
+    for group in inv.groups:
+        if matches(group):
+            found.update(inv.group_hosts(group))
+    return [h for h in inv.host_names if h in found]
+
+
+def select(inv: Inventory, pattern: str | None) -> Selection:
+    """The hosts a pattern designates, in inventory order."""
+    if pattern is None or not pattern.strip():
+        return Selection(list(inv.host_names))
+    terms = _expand_files(split_pattern(pattern))
+    if not terms:
+        raise PatternError(f"empty host pattern {pattern!r}")
+    union = [t for t in terms if not t.startswith(("!", "&"))]
+    intersect = [t[1:] for t in terms if t.startswith("&")]
+    exclude = [t[1:] for t in terms if t.startswith("!")]
+    unmatched: list[str] = []
+    chosen: set[str] = set()
+    for term in union or ["all"]:
+        found = _match(inv, term)
+        if not found:
+            unmatched.append(term)
+        chosen.update(found)
+    for term in intersect:
+        found = _match(inv, term)
+        if not found:
+            unmatched.append("&" + term)
+        chosen &= set(found)
+    for term in exclude:
+        found = _match(inv, term)
+        if not found:
+            unmatched.append("!" + term)
+        chosen -= set(found)
+    return Selection([h for h in inv.host_names if h in chosen], unmatched)

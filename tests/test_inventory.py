@@ -1,0 +1,237 @@
+"""Inventories: ansible-inventory (ansible-core) is the oracle; bad files say file:line and what is wrong."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from installer import inventory
+from installer.errors import InventoryError, PatternError
+from installer.patterns import select, split_pattern
+
+ROOT = Path(__file__).resolve().parent.parent
+INVENTORIES = [
+    ROOT / "inventories/example.ini",
+    ROOT / "tests/inventories/precedence/hosts.ini",
+    ROOT / "tests/inventories/yaml/hosts.yml",
+]
+ANSIBLE_INVENTORY = shutil.which("ansible-inventory") or (
+    str(Path(__import__("sys").executable).parent / "ansible-inventory")
+)
+needs_ansible = pytest.mark.skipif(
+    not Path(ANSIBLE_INVENTORY).exists(), reason="ansible-core (the oracle) is not installed: pip install -e '.[test]'"
+)
+
+
+def ansible(*args: str) -> str:
+    proc = subprocess.run([ANSIBLE_INVENTORY, *args], capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+@needs_ansible
+@pytest.mark.parametrize("path", INVENTORIES, ids=lambda p: p.name)
+def test_list_matches_ansible_inventory(path: Path) -> None:
+    expected = json.loads(ansible("-i", str(path), "--list"))
+    expected["_meta"].pop("profile", None)  # an ansible-core 2.19 marker, not inventory data
+    assert inventory.load(path).to_ansible_list() == expected
+
+
+@needs_ansible
+@pytest.mark.parametrize("path", INVENTORIES, ids=lambda p: p.name)
+def test_graph_matches_ansible_inventory(path: Path) -> None:
+    assert inventory.load(path).graph() == ansible("-i", str(path), "--graph").rstrip("\n")
+
+
+@needs_ansible
+def test_lab_inventory_matches_ansible(tmp_path: Path) -> None:
+    from tests.lab.fleet import Lab
+    from tests.lab.host import Host
+
+    lab = Lab(tmp_path)
+    hosts = [
+        Host("el6-01", "el6", "none", "127.0.0.10", 22, tmp_path / "hosts/el6-01"),
+        Host("el7-tmpfs-01", "el7", "tmpfs", "127.0.0.11", 22, tmp_path / "hosts/el7-tmpfs-01"),
+    ]
+    path = lab.write_inventory(tmp_path / "lab.ini", hosts)
+    expected = json.loads(ansible("-i", str(path), "--list"))
+    expected["_meta"].pop("profile", None)
+    got = inventory.load(path).to_ansible_list()
+    assert got == expected
+    assert got["_meta"]["hostvars"]["el6-01"]["docker_daemon_extra_options"] == "--bridge=none --iptables=false"
+
+
+def test_precedence() -> None:
+    inv = inventory.load(ROOT / "tests/inventories/precedence/hosts.ini")
+    db01, db02, app01 = inv.host("db01.example.com"), inv.host("db02.example.com"), inv.host("app01")
+    assert db01.vars["shared"] == "from-host_vars"  # host_vars/ beats everything
+    assert db01.vars["role"] == "primary-db"
+    assert db02.vars["role"] == "db" and db02.vars["extra"] == 1  # two lines for one host merge
+    assert db02.vars["shared"] == "from-group_vars-el6"  # group_vars/ files beat INI group vars
+    assert db02.vars["layer"] == "el6"  # child group beats parent, parent beats all
+    assert db02.vars["only_legacy"] == "yes"  # inherited from the parent group
+    assert db02.vars["ansible_port"] == 2222 and db02.vars["weight"] == 3 and db02.vars["labels"] == ["a", "b"]
+    assert db02.vars["number"] == 42 and db02.vars["list"] == [1, 2, 3] and db02.vars["text"] == "quoted string"
+    assert app01.vars["ansible_host"] == "10.0.0.1" and app01.vars["ansible_port"] == 2200
+    assert inv.host("web-b").vars["quoted"] == "has spaces and # not a comment"
+    assert inv.host("web-b").vars["flag"] is True
+    assert [h for h in inv.host_names if h.startswith("odd")] == ["odd1", "odd4", "odd7"]
+    assert inv.host("::1").vars["ansible_port"] == 2200
+    assert "fe80::1" in inv.host_names
+    assert inv.groups["ungrouped"].hosts == ["lonely.example.com", "::1", "fe80::1"]
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ('[g]\nh1 a="unterminated\n', 2, "No closing quotation"),
+        ("[g]\nweb[01:5]\n", 2, "equal length"),
+        ("[g]\nweb[5:1]\n", 2, "greater than end"),
+        ("[g]\nweb[a:5]\n", 2, "numbers (01:50) or single letters"),
+        ("[g]\nweb[1:4:0]\n", 2, "step must be 1 or more"),
+        ("[g]\nweb[1:]\n", 2, "has no end"),
+        ("[g]\nweb[1:3\n", 2, "no closing ']'"),
+        ("[g]\nh1\n[parent:children]\ng\nmissing\n", 5, "includes undefined group 'missing'"),
+        ("[g]\nh1\n\n[nothere:vars]\nx=1\n", 4, "never declared"),
+        ("[g:bogus]\nh1\n", 1, "unknown type 'bogus'"),
+        ("[g]\nh1\n[bad group]\n", 3, "invalid section header"),
+        ("[g:vars]\njust-a-word\n[g]\n", 2, "expected key=value"),
+        ("[g]\nh1 novalue\n", 2, "expected key=value host variable"),
+        ("[g]\nhost:\n", 2, "reserved for a port"),
+        ("---\nall:\n  hosts:\n", 1, "YAML"),
+        ("[a:children]\nb\n[b:children]\na\n", 4, "creates a loop"),
+        ("[g:vars]\nansible_group_priority=high\n[g]\n", 2, "must be a number"),
+    ],
+)
+def test_bad_ini_says_file_line_and_what(tmp_path: Path, text: str, line: int, message: str) -> None:
+    path = tmp_path / "hosts.ini"
+    path.write_text(text)
+    with pytest.raises(InventoryError) as exc:
+        inventory.load(path)
+    assert exc.value.line == line
+    assert str(exc.value).startswith(f"{path}:{line}: ")
+    assert message in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("- a\n- b\n", 1, "not an inventory"),
+        ("all:\n  hosts:\n    h1:\n  servers:\n    h2:\n", 4, "unknown key 'servers'"),
+        ("all:\n  hosts:\n    - h1\n", 3, "must be a mapping"),
+        ("all:\n  hosts:\n    h1: [1, 2]\n", 3, "must be a mapping"),
+        ("all:\n  children:\n    g:\n      hosts: {a: {x: 1}\n", 5, "not valid YAML"),
+        ("all:\n  hosts:\n    h1:\n    h1:\n", 4, "appears twice"),
+        ("", None, "empty"),
+    ],
+)
+def test_bad_yaml_says_file_line_and_what(tmp_path: Path, text: str, line: int | None, message: str) -> None:
+    path = tmp_path / "hosts.yml"
+    path.write_text(text)
+    with pytest.raises(InventoryError) as exc:
+        inventory.load(path)
+    assert exc.value.line == line
+    assert message in str(exc.value)
+
+
+def test_bad_vars_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "hosts.ini").write_text("[g]\nh1\n")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars/g.yml").write_text("a: 1\nb: [unclosed\n")
+    with pytest.raises(InventoryError, match=r"group_vars/g\.yml:\d+: not valid YAML"):
+        inventory.load(tmp_path / "hosts.ini")
+
+
+def test_unreadable_inputs(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="no such file"):
+        inventory.load(tmp_path / "missing.ini")
+    (tmp_path / "latin1.ini").write_bytes(b"[g]\nh1\nh\xe9\n")
+    with pytest.raises(InventoryError) as exc:
+        inventory.load(tmp_path / "latin1.ini")
+    assert exc.value.line == 3 and "UTF-8" in str(exc.value)
+
+
+def _texts(chars: str, words: list[str], max_size: int = 40) -> st.SearchStrategy[str]:
+    """Text made of inventory-ish characters and keywords, where parsers have edges."""
+    return st.lists(st.sampled_from([*chars, *words]), max_size=max_size).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_texts("[]:=#;'\"\\ \n\tabc019-_*!~@{},", ["children", "vars", "all"]))
+def test_any_ini_text_parses_or_raises_an_inventory_error_with_a_line(text: str) -> None:
+    try:
+        inv = inventory.parse_ini(text, "fuzz.ini")
+    except InventoryError as exc:
+        assert exc.line is None or 1 <= exc.line <= text.count("\n") + 1
+    else:
+        inv.to_ansible_list()
+
+
+@settings(max_examples=200, deadline=None)
+@given(_texts("-:[]{}, \n\"'#&*!|>ab1", ["hosts", "vars", "children", "all", "  "]))
+def test_any_yaml_text_parses_or_raises_an_inventory_error(text: str) -> None:
+    try:
+        inv = inventory.parse_yaml(text, "fuzz.yml")
+    except InventoryError:
+        pass
+    else:
+        inv.to_ansible_list()
+
+
+# ---------------------------------------------------------------- host patterns
+
+PRECEDENCE = ROOT / "tests/inventories/precedence/hosts.ini"
+
+
+def ansible_hosts(pattern: str) -> set[str]:
+    ansible_bin = Path(ANSIBLE_INVENTORY).parent / "ansible"
+    out = subprocess.run(
+        [str(ansible_bin), "-i", str(PRECEDENCE), pattern, "--list-hosts"], capture_output=True, text=True
+    ).stdout
+    return {line.strip() for line in out.splitlines()[1:] if line.strip()}
+
+
+@needs_ansible
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "all",
+        "el6",
+        "el6:el7",
+        "el6,!db02.example.com",
+        "fleet:&el7",
+        "db*",
+        "~web-[ab]",
+        "legacy:!db0*",
+        "el6[0]",
+        "el6[1:2]",
+        "*.example.com",
+        "&el6",
+    ],
+)
+def test_patterns_match_ansible(pattern: str) -> None:
+    inv = inventory.load(PRECEDENCE)
+    assert set(select(inv, pattern).hosts) == ansible_hosts(pattern)
+
+
+def test_pattern_details(tmp_path: Path) -> None:
+    inv = inventory.load(PRECEDENCE)
+    assert select(inv, None).hosts == inv.host_names
+    assert select(inv, "!el6:!el7").hosts == ["lonely.example.com", "::1", "fe80::1"]
+    nothing = select(inv, "el6,nosuchgroup")
+    assert nothing.unmatched == ["nosuchgroup"]
+    retry = tmp_path / "check.retry"
+    retry.write_text("db01.example.com\n# a comment\n\napp02\n")
+    assert select(inv, f"@{retry}").hosts == ["db01.example.com", "app02"]
+    assert select(inv, f"@{retry},!app02").hosts == ["db01.example.com"]
+    with pytest.raises(PatternError, match="cannot read limit file"):
+        select(inv, f"@{tmp_path / 'missing.retry'}")
+    with pytest.raises(PatternError, match="bad regular expression"):
+        select(inv, "~web[")
+    assert split_pattern("a:b,c") == ["a", "b", "c"]
+    assert split_pattern("~web\\d+:x") == ["~web\\d+:x"]
