@@ -3,27 +3,240 @@
 from __future__ import annotations
 
 import argparse
+import enum
+import getpass
+import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from installer import __version__
+from rich.console import Console
+from rich.text import Text
+
+from installer import __version__, checks, inventory, patterns, preflight, report
+from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
+from installer.errors import PyinstallError, UsageError
 
 DESCRIPTION = """\
 Roll a container runtime out across CentOS/RHEL 6 and 7 machines over plain SSH.
 The targets need nothing but a POSIX shell: no Python, no agent."""
 
+EPILOG = """\
+exit status:
+  0  every host passed (or the command succeeded)
+  1  unexpected internal error
+  2  one or more hosts failed their checks
+  4  one or more hosts were unreachable (takes precedence over 2)
+  5  bad usage: options, inventory or host pattern
+"""
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    FAILED = 2
+    UNREACHABLE = 4
+    USAGE = 5
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
+
+
+def _inventory_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inventory_pos", nargs="?", metavar="INVENTORY", help="inventory file (or -i)")
+    p.add_argument("-i", "--inventory", dest="inventory_opt", metavar="INVENTORY", help="inventory file (INI or YAML)")
+
+
+def _host_args(p: argparse.ArgumentParser) -> None:
+    _inventory_args(p)
+    p.add_argument("-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN (Ansible syntax, @FILE)")
+    p.add_argument(
+        "-f", "--forks", type=int, default=preflight.FORKS, help=f"hosts at once (default {preflight.FORKS})"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    conn = p.add_argument_group("connection")
+    conn.add_argument("-u", "--user", help="SSH user (default: ansible_user, ~/.ssh/config, then yours)")
+    conn.add_argument("--private-key", dest="key_file", metavar="FILE", help="SSH private key file")
+    conn.add_argument("-k", "--ask-pass", action="store_true", help="ask for the SSH password")
+    conn.add_argument("-b", "--become", action="store_true", default=None, help="run as root through sudo")
+    conn.add_argument("--become-user", help="the user sudo runs as (default root)")
+    conn.add_argument("-K", "--ask-become-pass", action="store_true", help="ask for the sudo password")
+    conn.add_argument(
+        "--known-hosts", action="append", default=[], metavar="FILE", help="more known_hosts (repeatable)"
+    )
+    conn.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="record unknown host keys (like OpenSSH accept-new); a changed key is still refused",
+    )
+    conn.add_argument(
+        "-T",
+        "--timeout",
+        type=float,
+        default=CONNECT_TIMEOUT,
+        help=f"connect timeout in seconds (default {CONNECT_TIMEOUT:g})",
+    )
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pyinstall", description=DESCRIPTION)
+    parser = _Parser(
+        prog="pyinstall", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"pyinstall {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    inv = sub.add_parser("inventory", help="show the inventory as pyinstall reads it (ansible-inventory's views)")
+    _inventory_args(inv)
+    view = inv.add_mutually_exclusive_group(required=True)
+    view.add_argument("--list", action="store_true", help="JSON: groups and _meta.hostvars")
+    view.add_argument("--graph", nargs="?", const="all", metavar="GROUP", help="the group tree")
+    view.add_argument("--host", metavar="NAME", help="JSON: one host's merged variables")
+
+    facts = sub.add_parser("facts", help="gather and show each host's facts (one command per host)")
+    _host_args(facts)
+
+    check = sub.add_parser(
+        "check",
+        help="preflight: can each host run the runtime? (exit 0 all pass, 2 failed, 4 unreachable)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _host_args(check)
+    check.add_argument(
+        "--ignore-preflight-errors",
+        metavar="CODE[,CODE|all]",
+        default="",
+        help="turn these error codes into warnings (reported as ignored)",
+    )
     return parser
 
 
+# ---------------------------------------------------------------- commands
+
+
+def _load_inventory(args: argparse.Namespace) -> inventory.Inventory:
+    if args.inventory_pos and args.inventory_opt and args.inventory_pos != args.inventory_opt:
+        raise UsageError("two inventories given", "give one, as INVENTORY or with -i")
+    path = args.inventory_opt or args.inventory_pos
+    if not path:
+        raise UsageError("no inventory given", f"pyinstall {args.command} -i inventory.ini")
+    return inventory.load(path)
+
+
+def _targets(args: argparse.Namespace, err: Console) -> list[tuple[Target, checks.Wanted]]:
+    inv = _load_inventory(args)
+    selection = patterns.select(inv, args.limit)
+    for term in selection.unmatched:
+        err.print(Text.assemble(("warning", "yellow"), f": host pattern {term!r} matched no host"))
+    if not selection.hosts:
+        raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}", "check the pattern")
+    ignore = [c for c in getattr(args, "ignore_preflight_errors", "").split(",") if c.strip()]
+    unknown = checks.unknown_codes(ignore)
+    if unknown:
+        raise UsageError(
+            f"unknown check code(s) for --ignore-preflight-errors: {', '.join(unknown)}",
+            f"known codes: {', '.join(checks.KNOWN_CODES)}, or all",
+        )
+    password = getpass.getpass("SSH password: ") if args.ask_pass else None
+    become_password = getpass.getpass("BECOME password: ") if args.ask_become_pass else None
+    overrides = {
+        "user": args.user,
+        "key_file": args.key_file,
+        "password": password,
+        "become": args.become,
+        "become_user": args.become_user,
+        "become_password": become_password,
+        "known_hosts": tuple(args.known_hosts) or None,
+        "accept_new": args.accept_new_host_keys or None,
+        "connect_timeout": args.timeout,
+    }
+    out = []
+    for host in inv.hosts(selection.hosts):
+        try:
+            target = target_from_vars(host.name, host.vars, **overrides)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"host {host.name} in {inv.source}: {exc}", "fix its variables") from None
+        out.append((target, checks.Wanted.from_vars(host.vars, ignore)))
+    return out
+
+
+def _status(reports: Sequence[preflight.HostReport]) -> ExitStatus:
+    if any(r.status == preflight.UNREACHABLE for r in reports):
+        return ExitStatus.UNREACHABLE
+    if any(r.status == preflight.FAIL for r in reports):
+        return ExitStatus.FAILED
+    return ExitStatus.OK
+
+
+def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
+    inv = _load_inventory(args)
+    if args.list:
+        print(json.dumps(inv.to_ansible_list(), indent=4, sort_keys=True))
+    elif args.graph:
+        if args.graph not in inv.groups:
+            raise UsageError(f"no group {args.graph!r} in {inv.source}")
+        print(inv.graph(args.graph))
+    else:
+        if args.host not in inv.inline_vars:
+            raise UsageError(f"no host {args.host!r} in {inv.source}")
+        print(json.dumps(inv.host(args.host).vars, indent=4, sort_keys=True))
+    return ExitStatus.OK
+
+
+def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    reports = preflight.run(_targets(args, err), forks=args.forks)
+    if args.json:
+        print(report.to_json(reports))
+    else:
+        report.render(reports, out)
+    return _status(reports)
+
+
+def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    reports = preflight.run(_targets(args, err), forks=args.forks)
+    if args.json:
+        hosts = {
+            r.name: r.facts.to_dict() if r.facts else {"error": r.error.message if r.error else None} for r in reports
+        }
+        print(json.dumps({"hosts": hosts}, indent=2))
+    else:
+        report.render_facts(reports, out)
+    return ExitStatus.UNREACHABLE if any(r.status == preflight.UNREACHABLE for r in reports) else ExitStatus.OK
+
+
+def _console(stream) -> Console:
+    """Rich console; piped output keeps long lines whole instead of wrapping at 80 columns."""
+    console = Console(file=stream, highlight=False)
+    if not console.is_terminal:
+        console = Console(file=stream, highlight=False, width=int(os.environ.get("COLUMNS", "200")))
+    return console
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    out = _console(sys.stdout)
+    err = _console(sys.stderr)
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return ExitStatus.OK
+        if args.command == "inventory":
+            return cmd_inventory(args, out)
+        if args.command == "check":
+            return cmd_check(args, out, err)
+        return cmd_facts(args, out, err)
+    except PyinstallError as exc:
+        err.print(Text.assemble(("error", "red"), f": {exc.message}"))
+        if exc.hint:
+            err.print(Text(f"hint: {exc.hint}"))
+        return ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
 
 
 if __name__ == "__main__":

@@ -185,7 +185,10 @@ def test_inventory_lists_every_host_with_its_connection_vars(mixed: Fleet) -> No
             current.append(line)
     assert set(sections["lab:children"]) == {"el6", "el7", "el6_i686", "el6_oldkernel"}
     host = mixed["el6-01"]
-    assert f"{host.name} ansible_host={host.address} lab_kind=el6 lab_store=none" in sections["el6"]
+    assert (
+        f"{host.name} ansible_host={host.address} lab_kind=el6 lab_store=none docker_storage_driver=vfs"
+        in sections["el6"]
+    )
     all_vars = dict(line.split("=", 1) for line in sections["all:vars"])
     assert all_vars["ansible_user"] == "root"
     assert Path(all_vars["ansible_ssh_private_key_file"]) == mixed.lab.key

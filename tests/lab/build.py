@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .spec import KINDS
+
 HERE = Path(__file__).resolve().parent
 FILES = HERE / "files"
 SPECS = HERE / "rpm"
@@ -297,6 +299,65 @@ OPAQUE = [
     "etc/ssh/sshd_config.d",
 ]
 
+# The simulated kernels' configs (/boot/config-RELEASE), as EL's stock kernels set the options Docker
+# needs: EL6's 2.6.32 has no NF_NAT_IPV4 (NF_NAT covers it) and no overlay filesystem.
+KERNEL_CONFIG = {
+    "el6": """\
+CONFIG_NAMESPACES=y
+CONFIG_UTS_NS=y
+CONFIG_IPC_NS=y
+CONFIG_PID_NS=y
+CONFIG_NET_NS=y
+CONFIG_CGROUPS=y
+CONFIG_CGROUP_FREEZER=y
+CONFIG_CGROUP_DEVICE=y
+CONFIG_CPUSETS=y
+CONFIG_CGROUP_CPUACCT=y
+CONFIG_CGROUP_SCHED=y
+CONFIG_CGROUP_MEM_RES_CTLR=y
+CONFIG_POSIX_MQUEUE=y
+CONFIG_VETH=m
+CONFIG_BRIDGE=m
+CONFIG_BRIDGE_NETFILTER=y
+CONFIG_NF_NAT=m
+CONFIG_NF_NAT_NEEDED=y
+CONFIG_IP_NF_FILTER=m
+CONFIG_IP_NF_TARGET_MASQUERADE=m
+CONFIG_NETFILTER_XT_MATCH_ADDRTYPE=m
+CONFIG_NETFILTER_XT_MATCH_CONNTRACK=m
+CONFIG_BLK_DEV_DM=m
+CONFIG_DM_THIN_PROVISIONING=m
+""",
+    "el7": """\
+CONFIG_NAMESPACES=y
+CONFIG_UTS_NS=y
+CONFIG_IPC_NS=y
+CONFIG_PID_NS=y
+CONFIG_NET_NS=y
+CONFIG_CGROUPS=y
+CONFIG_CGROUP_FREEZER=y
+CONFIG_CGROUP_DEVICE=y
+CONFIG_CPUSETS=y
+CONFIG_CGROUP_CPUACCT=y
+CONFIG_CGROUP_SCHED=y
+CONFIG_MEMCG=y
+CONFIG_POSIX_MQUEUE=y
+CONFIG_VETH=m
+CONFIG_BRIDGE=m
+CONFIG_BRIDGE_NETFILTER=y
+CONFIG_NF_NAT_IPV4=m
+CONFIG_NF_NAT=m
+CONFIG_NF_NAT_NEEDED=y
+CONFIG_IP_NF_FILTER=m
+CONFIG_IP_NF_TARGET_MASQUERADE=m
+CONFIG_NETFILTER_XT_MATCH_ADDRTYPE=m
+CONFIG_NETFILTER_XT_MATCH_CONNTRACK=m
+CONFIG_BLK_DEV_DM=m
+CONFIG_DM_THIN_PROVISIONING=m
+CONFIG_OVERLAY_FS=m
+""",
+}
+
 DNF_CONF = """\
 [main]
 gpgcheck=0
@@ -349,6 +410,12 @@ def build_layer(layer: Path, family: str, repo: Path) -> None:
         "".join(f"rpm alias {opt} --force-debian {opt}\n" for opt in ("-i", "-U", "-F", "--install", "--upgrade"))
     )
 
+    (layer / "boot").mkdir(exist_ok=True)
+    for kind in KINDS.values():
+        if kind.family == family:
+            (layer / f"boot/config-{kind.kernel_release}").write_text(
+                f"# Simulated config of the lab's {kind.kernel_release} kernel\n" + KERNEL_CONFIG[family]
+            )
     ssh_keys = [f"etc/ssh/{p.name}" for p in Path("/etc/ssh").glob("ssh_host_*")]
     for rel in WHITEOUTS_COMMON + WHITEOUTS[family] + ssh_keys:
         path = layer / rel

@@ -248,7 +248,10 @@ class Lab:
         for group, members in groups.items():
             out.append(f"\n[{group}]\n")
             for h in members:
-                out.append(f"{h.name} ansible_host={h.address} lab_kind={h.kind} lab_store={h.store}\n")
+                out.append(
+                    f"{h.name} ansible_host={h.address} lab_kind={h.kind} lab_store={h.store} "
+                    f"docker_storage_driver={_lab_driver(h)}\n"
+                )
         out.append("\n[lab:children]\n" + "".join(f"{g}\n" for g in groups))
         out.append(
             "\n[all:vars]\n"
@@ -263,6 +266,12 @@ class Lab:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(out))
         return path
+
+
+def _lab_driver(host: Host) -> str:
+    """The storage driver that can work on a lab host: the lab kernel has no device-mapper, and overlay2
+    cannot sit on the host's own overlay root."""
+    return "overlay2" if host.family == "el7" and host.store != "none" else "vfs"
 
 
 def _last_words(host: Host) -> str:

@@ -1,0 +1,333 @@
+"""SSH sessions to hosts: the only module that imports fabric and paramiko.
+
+    Target (from inventory vars + options) ─▶ connect() ─▶ Session.run(command, timeout) ─▶ CommandResult
+
+Host keys are verified: the user's known_hosts plus any file named by option or inventory var. An
+unknown key is refused with its SHA256 fingerprint, unless ``accept_new`` (OpenSSH's accept-new: record
+it, never replace it); a changed key is always refused. Fabric on its own accepts any key.
+Paramiko's and the socket layer's exceptions become the project's errors, each with a hint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shlex
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fabric
+import invoke
+import paramiko
+from invoke.watchers import FailingResponder
+
+from installer.errors import (
+    AuthenticationFailed,
+    BecomeError,
+    CommandTimeout,
+    HostKeyChanged,
+    HostKeyUnknown,
+    Unreachable,
+)
+
+CONNECT_TIMEOUT = 10.0  # seconds: TCP connect, SSH banner and authentication, each
+COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
+USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+_SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique, so a watcher never answers anything else
+_SUDO_FAILURES = ("Sorry, try again.", "incorrect password attempt")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything needed to reach one host. ``password``/``become_password`` never appear in repr."""
+
+    name: str  # inventory name
+    address: str  # ansible_host, or the name
+    port: int | None = None  # None: ~/.ssh/config, else 22
+    user: str | None = None  # None: ~/.ssh/config, else the local user
+    key_file: str | None = None
+    password: str | None = field(default=None, repr=False)
+    become: bool = False
+    become_user: str = "root"
+    become_password: str | None = field(default=None, repr=False)
+    known_hosts: tuple[str, ...] = ()  # beside the user's own ~/.ssh/known_hosts
+    accept_new: bool = False
+    connect_timeout: float = CONNECT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str
+    rc: int
+    stdout: str
+    stderr: str
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's ``SHA256:...`` fingerprint of a public key."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def known_hosts_name(address: str, port: int) -> str:
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+class _VerifyPolicy(paramiko.MissingHostKeyPolicy):
+    """Called by paramiko only for a server with no known_hosts entry."""
+
+    _lock = threading.Lock()  # accept-new appends to one file from many threads
+
+    def __init__(self, target: Target, record_in: Path) -> None:
+        self.target, self.record_in = target, record_in
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        if not self.target.accept_new:
+            raise HostKeyUnknown(
+                self.target.name,
+                f"host key of {hostname} is not known ({key.get_name()} {fingerprint(key)})",
+                f"check the fingerprint with the host's owner, then run again with --accept-new-host-keys "
+                f"(it records the key in {self.record_in}), or add it there yourself",
+            )
+        line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
+        with self._lock:
+            self.record_in.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(self.record_in, "a") as f:
+                f.write(line)
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+class Session:
+    """One SSH connection to one host, reused for every command of a run."""
+
+    def __init__(self, target: Target, connection: fabric.Connection) -> None:
+        self.target = target
+        self._conn = connection
+        self.commands_run = 0  # what a run costs, for tests and benchmarks
+
+    def run(self, command: str, timeout: float = COMMAND_TIMEOUT, become: bool | None = None) -> CommandResult:
+        """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0."""
+        become = self.target.become if become is None else become
+        wrapped = "sh -c " + shlex.quote(command)
+        watchers = []
+        if become and self.target.become_user != self.target_user:
+            user = shlex.quote(self.target.become_user)
+            if self.target.become_password is None:
+                wrapped = f"sudo -n -H -u {user} -- {wrapped}"
+            else:
+                wrapped = f"sudo -S -p {shlex.quote(_SUDO_PROMPT)} -H -u {user} -- {wrapped}"
+                watchers.append(
+                    FailingResponder(
+                        pattern=re.escape(_SUDO_PROMPT),
+                        response=self.target.become_password + "\n",
+                        sentinel=_SUDO_FAILURES[0],
+                    )
+                )
+        start = time.monotonic()
+        self.commands_run += 1
+        try:
+            result = self._conn.run(
+                wrapped,
+                hide=True,
+                warn=True,
+                timeout=timeout,
+                in_stream=False,
+                # A pty for sudo: "Defaults requiretty" refuses sudo without one, and the password is
+                # then typed into it (echo off), never passed in argv.
+                pty=bool(become and self.target.become_user != self.target_user),
+                watchers=watchers,
+            )
+        except invoke.exceptions.CommandTimedOut:
+            raise CommandTimeout(
+                self.target.name,
+                f"command did not finish within {timeout:g}s; its outcome is unknown",
+                "the host may be overloaded or hung; check it, then run again",
+            ) from None
+        except invoke.exceptions.Failure as exc:
+            if isinstance(exc.reason, invoke.exceptions.ResponseNotAccepted):
+                raise BecomeError(
+                    self.target.name,
+                    f"sudo refused the become password for {self.target.become_user!r}",
+                    "check ansible_become_password / --ask-become-pass",
+                ) from None
+            raise
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            raise Unreachable(
+                self.target.name,
+                f"connection lost while running a command: {exc or type(exc).__name__}",
+                "the outcome on the host is unknown; check it, then run again",
+            ) from None
+        stdout, stderr = result.stdout, result.stderr
+        if self.target.become_password:
+            stdout = stdout.replace(self.target.become_password, "********")
+            stderr = stderr.replace(self.target.become_password, "********")
+        if result.pty:
+            stdout = stdout.replace("\r\n", "\n")
+        _check_sudo(self.target, result.return_code, stdout + stderr)
+        return CommandResult(command, result.return_code, stdout, stderr, time.monotonic() - start)
+
+    @property
+    def target_user(self) -> str:
+        return self._conn.user
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_sudo(target: Target, rc: int, output: str) -> None:
+    if rc == 0 or "sudo:" not in output:
+        return
+    if "a password is required" in output:
+        raise BecomeError(
+            target.name,
+            f"sudo needs a password for {target.become_user!r}",
+            "give it with --ask-become-pass or ansible_become_password (never on the command line)",
+        )
+    if "must have a tty" in output:
+        raise BecomeError(target.name, "sudo requires a tty (Defaults requiretty)", "report this: a pty was used")
+    if "is not in the sudoers file" in output or "not allowed to execute" in output:
+        raise BecomeError(
+            target.name,
+            f"{target.user or 'the SSH user'} may not run commands as {target.become_user!r} with sudo",
+            "grant it in /etc/sudoers.d/, or connect as a user who may",
+        )
+
+
+def _known_hosts_files(target: Target) -> list[Path]:
+    files = [USER_KNOWN_HOSTS.expanduser(), *(Path(p).expanduser() for p in target.known_hosts)]
+    return [p for p in files if p.is_file()]
+
+
+def connect(target: Target) -> Session:
+    """Open a verified, authenticated session, or raise the project's error saying why not."""
+    connect_kwargs: dict[str, object] = {
+        "banner_timeout": target.connect_timeout,
+        "auth_timeout": target.connect_timeout,
+        "channel_timeout": target.connect_timeout,
+    }
+    if target.key_file:
+        connect_kwargs["key_filename"] = [os.path.expanduser(target.key_file)]
+    if target.password is not None:
+        connect_kwargs["password"] = target.password
+        connect_kwargs["look_for_keys"] = False
+    conn = fabric.Connection(
+        target.address,
+        user=target.user,
+        port=target.port,
+        connect_timeout=target.connect_timeout,
+        connect_kwargs=connect_kwargs,
+    )
+    client = conn.client
+    for path in _known_hosts_files(target):
+        try:
+            client.load_system_host_keys(str(path))
+        except (OSError, paramiko.SSHException) as exc:
+            raise Unreachable(target.name, f"cannot read known_hosts file {path}: {exc}", "fix or remove it") from None
+    record_in = Path(target.known_hosts[0]).expanduser() if target.known_hosts else USER_KNOWN_HOSTS.expanduser()
+    client.set_missing_host_key_policy(_VerifyPolicy(target, record_in))
+    address = f"{conn.host}:{conn.port}"
+    try:
+        conn.open()
+    except (HostKeyUnknown, Unreachable):
+        conn.close()
+        raise
+    except paramiko.BadHostKeyException as exc:
+        conn.close()
+        raise HostKeyChanged(
+            target.name,
+            f"HOST KEY CHANGED for {exc.hostname}: it offers {exc.key.get_name()} {fingerprint(exc.key)}, "
+            f"known_hosts has {fingerprint(exc.expected_key)}",
+            "someone may be intercepting the connection, or the host was reinstalled; verify with its owner, "
+            f"then remove the old entry (ssh-keygen -R {exc.hostname}); pyinstall never replaces a key",
+        ) from None
+    except paramiko.AuthenticationException as exc:
+        conn.close()
+        raise AuthenticationFailed(
+            target.name,
+            f"authentication failed for {conn.user}@{address}: {exc}",
+            "check ansible_user and the key (ansible_ssh_private_key_file, ssh-agent) or password (-k)",
+        ) from None
+    except socket.gaierror as exc:
+        conn.close()
+        raise Unreachable(
+            target.name,
+            f"cannot resolve {target.address!r}: {exc.strerror}",
+            "check the name, or set ansible_host to its address",
+        ) from None
+    except (TimeoutError, socket.timeout):
+        conn.close()
+        raise Unreachable(
+            target.name,
+            f"timed out connecting to {address} after {target.connect_timeout:g}s",
+            "is the host up, and port open from here? (--timeout raises the limit)",
+        ) from None
+    except paramiko.ssh_exception.NoValidConnectionsError as exc:
+        conn.close()
+        reasons = "; ".join(sorted({e.strerror or str(e) for e in exc.errors.values()}))
+        raise Unreachable(
+            target.name, f"cannot connect to {address}: {reasons}", "is sshd running and the port right?"
+        ) from None
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        conn.close()
+        raise Unreachable(
+            target.name, f"SSH to {address} failed: {exc or type(exc).__name__}", "check sshd on the host"
+        ) from None
+    return Session(target, conn)
+
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def as_bool(value: object, what: str) -> bool:
+    """Ansible's booleans: yes/no, true/false, on/off, 1/0 (any case)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{what}={value!r} is not a boolean (use true or false)")
+
+
+def target_from_vars(name: str, hostvars: dict[str, object], **overrides: object) -> Target:
+    """A Target from a host's merged inventory vars (Ansible's names); ``overrides`` come from options."""
+    port = hostvars.get("ansible_port", hostvars.get("ansible_ssh_port"))
+    known = hostvars.get("pyinstall_known_hosts_file")
+    values: dict[str, object] = {
+        "name": name,
+        "address": str(hostvars.get("ansible_host", hostvars.get("ansible_ssh_host", name))),
+        "port": int(port) if port not in (None, "") else None,  # type: ignore[arg-type]
+        "user": hostvars.get("ansible_user", hostvars.get("ansible_ssh_user")),
+        "key_file": hostvars.get("ansible_ssh_private_key_file"),
+        "password": hostvars.get("ansible_password", hostvars.get("ansible_ssh_pass")),
+        "become": as_bool(hostvars.get("ansible_become", False), "ansible_become"),
+        "become_user": str(hostvars.get("ansible_become_user", "root")),
+        "become_password": hostvars.get("ansible_become_password", hostvars.get("ansible_become_pass")),
+        "known_hosts": tuple(str(k) for k in (known if isinstance(known, list) else [known]) if k),
+    }
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        values[key] = values[key] + value if key == "known_hosts" else value  # type: ignore[operator]
+    for key in ("user", "key_file", "password", "become_password"):
+        if values[key] is not None:
+            values[key] = str(values[key])
+    return Target(**values)  # type: ignore[arg-type]

@@ -1,0 +1,440 @@
+"""Host facts: ONE remote shell script per host, parsed by pure functions.
+
+    FACTS_SCRIPT ─▶ (one `sh -c` round trip) ─▶ sections by marker ─▶ parse_<section>() ─▶ Facts
+
+The script needs nothing but a POSIX shell and the base tools of CentOS 6/7. Each section's parser is
+a pure function of its text (tests: tests/facts/<section>/<case>.txt with the expected JSON beside it).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import distro
+
+MARKER = "@@pyinstall-section:"
+
+# Packages whose presence or version matters before installing a runtime.
+PACKAGES = (
+    "docker", "docker-io", "docker-engine", "docker-ce", "docker-ce-cli", "containerd.io", "docker-client",
+    "docker-client-latest", "docker-common", "docker-latest", "docker-latest-logrotate", "docker-logrotate",
+    "lxc-docker", "libcgroup", "device-mapper-libs", "epel-release",
+)  # fmt: skip
+# Kernel options worth reading (check-config.sh's, plus storage drivers'): filtered remotely.
+KERNEL_OPTIONS = (
+    "NAMESPACES", "NET_NS", "PID_NS", "IPC_NS", "UTS_NS", "CGROUPS", "CGROUP_CPUACCT", "CGROUP_DEVICE",
+    "CGROUP_FREEZER", "CGROUP_SCHED", "CPUSETS", "MEMCG", "VETH", "BRIDGE", "BRIDGE_NETFILTER", "NF_NAT_IPV4",
+    "IP_NF_FILTER", "IP_NF_TARGET_MASQUERADE", "NETFILTER_XT_MATCH_ADDRTYPE", "NETFILTER_XT_MATCH_CONNTRACK",
+    "NF_NAT", "NF_NAT_NEEDED", "POSIX_MQUEUE", "BLK_DEV_DM", "DM_THIN_PROVISIONING", "OVERLAY_FS",
+)  # fmt: skip
+DOCKER_CONFIG_FILES = (
+    "/etc/sysconfig/docker", "/etc/sysconfig/docker-storage", "/etc/sysconfig/docker-network",
+    "/etc/docker/daemon.json",
+)  # fmt: skip
+RELEASE_FILES = ("/etc/os-release", "/etc/redhat-release", "/etc/centos-release", "/etc/system-release")
+
+_options_regex = "|".join(KERNEL_OPTIONS)
+
+# Every command's stderr goes to /dev/null or into its section; values are never interpolated here.
+FACTS_SCRIPT = rf"""
+LC_ALL=C; export LC_ALL
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
+section() {{ printf '\n{MARKER}%s\n' "$1"; }}
+dump() {{ for f in "$@"; do if [ -f "$f" ]; then printf '== %s\n' "$f"; head -c 65536 "$f"; echo; fi; done; }}
+
+section uname
+uname -n; uname -r; uname -m; uname -v; getconf LONG_BIT 2>/dev/null || echo
+
+section release
+dump {" ".join(RELEASE_FILES)}
+
+section packages
+rpm -q --qf '%{{NAME}}\t%{{EPOCH}}:%{{VERSION}}-%{{RELEASE}}\t%{{ARCH}}\n' {" ".join(PACKAGES)} 2>/dev/null |
+    grep -v 'is not installed'
+
+section cgroups
+grep -E '^[^ ]+ [^ ]+ cgroup2? ' /proc/mounts 2>/dev/null
+
+section filesystems
+cat /proc/filesystems 2>/dev/null
+
+section kernel_config
+release=$(uname -r)
+for f in /boot/config-$release /proc/config.gz /usr/src/linux-$release/.config /usr/src/linux/.config; do
+    [ -f "$f" ] || continue
+    echo "== $f"
+    case "$f" in *.gz) zcat "$f" 2>/dev/null ;; *) cat "$f" ;; esac | grep -E '^(# )?CONFIG_({_options_regex})[= ]'
+    break
+done
+
+section device_mapper
+grep -qw device-mapper /proc/devices /proc/misc 2>/dev/null && echo "registered: device-mapper"
+grep -E '^(dm_mod|dm_thin_pool) ' /proc/modules 2>/dev/null | sed 's/^/loaded: /'
+for m in dm-mod dm-thin-pool; do
+    find /lib/modules/$(uname -r) -name "$m.ko*" 2>/dev/null | head -n 1 | sed "s|^|module: |"
+    grep -q "/$m.ko" /lib/modules/$(uname -r)/modules.builtin 2>/dev/null && echo "builtin: $m"
+done
+command -v dmsetup >/dev/null 2>&1 && dmsetup targets 2>/dev/null | sed 's/^/target: /'
+
+section loop
+ls -d /dev/loop[0-9]* 2>/dev/null | wc -l | sed 's/^ */count: /'
+free=$(losetup -f 2>/dev/null) && echo "free: $free"
+[ -c /dev/loop-control ] && echo "control: /dev/loop-control"
+
+section docker_fs
+p=/var/lib/docker
+while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname "$p"); done
+echo "path: $p"
+df -PTk "$p" 2>/dev/null | tail -n 1 | sed 's/^/df: /'
+if command -v xfs_info >/dev/null 2>&1; then
+    mnt=$(df -P "$p" 2>/dev/null | tail -n 1 | awk '{{print $6}}')
+    xfs_info "$mnt" 2>/dev/null | grep -o 'ftype=[0-9]' | sed 's/^/xfs: /'
+fi
+ls -A /var/lib/docker 2>/dev/null | sed 's/^/entry: /'
+
+section yum_lock
+for f in /var/run/yum.pid /run/yum.pid; do
+    [ -f "$f" ] || continue
+    pid=$(head -n 1 "$f")
+    echo "pidfile: $f"
+    echo "pid: $pid"
+    case "$pid" in *[!0-9]*|'') echo "alive: no" ;; *)
+        if [ -d "/proc/$pid" ]; then
+            echo "alive: yes"
+            printf 'cmd: '; tr '\000' ' ' < "/proc/$pid/cmdline" 2>/dev/null; echo
+        else echo "alive: no"; fi ;;
+    esac
+    break
+done
+
+section user
+echo "uid: $(id -u)"; echo "name: $(id -un)"; echo "login: ${{SUDO_USER:-$(id -un)}}"
+grep -hE '^[[:space:]]*Defaults' /etc/sudoers /etc/sudoers.d/* 2>/dev/null | grep -w requiretty |
+    grep -v '!requiretty' | sed 's/^/requiretty: /'
+
+section selinux
+if command -v getenforce >/dev/null 2>&1; then echo "mode: $(getenforce 2>/dev/null)"; fi
+grep -E '^SELINUX=' /etc/selinux/config 2>/dev/null | sed 's/^SELINUX=/config: /'
+
+section clock
+date -u +%s
+
+section docker_config
+dump {" ".join(DOCKER_CONFIG_FILES)} /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d/*.conf
+
+section service_manager
+echo "pid1: $(cat /proc/1/comm 2>/dev/null)"
+for t in systemctl service chkconfig; do command -v $t >/dev/null 2>&1 && echo "tool: $t"; done
+[ -d /run/systemd/system ] && echo "booted: systemd"
+
+section end
+"""
+
+
+# ---------------------------------------------------------------- the facts
+
+
+@dataclass
+class Facts:
+    hostname: str = ""
+    kernel_release: str = ""
+    kernel_version: str = ""
+    arch: str = ""
+    long_bit: int | None = None
+    distro_id: str = ""  # distro's id: centos, rhel, scientific, ol, ...
+    distro_name: str = ""
+    distro_version: str = ""  # "6.10", "7.9.2009"
+    distro_like: str = ""
+    release_text: str = ""  # the first line of /etc/redhat-release (or os-release's PRETTY_NAME)
+    release_files: dict[str, str] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)  # name -> [epoch:]version-release.arch
+    cgroup_mounts: dict[str, str] = field(default_factory=dict)  # controller -> mount point
+    filesystems: list[str] = field(default_factory=list)
+    kernel_config_path: str | None = None
+    kernel_config: dict[str, str] = field(default_factory=dict)  # option -> y | m | n
+    device_mapper: dict[str, Any] = field(default_factory=dict)
+    loop: dict[str, Any] = field(default_factory=dict)
+    docker_fs: dict[str, Any] = field(default_factory=dict)
+    docker_store_entries: list[str] = field(default_factory=list)
+    yum_lock: dict[str, Any] | None = None
+    user: dict[str, Any] = field(default_factory=dict)
+    selinux: str | None = None
+    remote_time: int | None = None
+    clock_skew: float | None = None  # remote - local, seconds (set by the gatherer)
+    docker_config: dict[str, str] = field(default_factory=dict)  # path -> content
+    service_manager: str = ""  # systemd | sysv
+    missing_sections: list[str] = field(default_factory=list)
+
+    @property
+    def major(self) -> int | None:
+        head = self.distro_version.split(".", 1)[0]
+        return int(head) if head.isdigit() else None
+
+    @property
+    def minor(self) -> int | None:
+        parts = self.distro_version.split(".")
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- pure parsers, one per section
+
+
+def split_sections(output: str) -> dict[str, str]:
+    """Section name -> its text. Output before the first marker (a login banner) is dropped."""
+    sections: dict[str, str] = {}
+    name = None
+    lines: list[str] = []
+    for line in output.replace("\r\n", "\n").split("\n"):
+        if line.startswith(MARKER):
+            if name is not None:
+                sections[name] = "\n".join(lines).strip("\n")
+            name, lines = line[len(MARKER) :].strip(), []
+        elif name is not None:
+            lines.append(line)
+    if name is not None:
+        sections[name] = "\n".join(lines).strip("\n")
+    return sections
+
+
+def _fields(text: str) -> list[tuple[str, str]]:
+    """``key: value`` lines, in order (keys may repeat)."""
+    out = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            out.append((key.strip(), value.strip()))
+    return out
+
+
+def _dumped_files(text: str) -> dict[str, str]:
+    files: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("== /"):
+            current = line[3:]
+            files[current] = ""
+        elif current is not None:
+            files[current] += line + "\n"
+    return {path: content.rstrip("\n") + "\n" if content.strip() else "" for path, content in files.items()}
+
+
+def parse_uname(text: str) -> dict[str, Any]:
+    lines = text.splitlines() + [""] * 5
+    bits = lines[4].strip()
+    return {
+        "hostname": lines[0].strip(),
+        "kernel_release": lines[1].strip(),
+        "arch": lines[2].strip(),
+        "kernel_version": lines[3].strip(),
+        "long_bit": int(bits) if bits.isdigit() else None,
+    }
+
+
+def parse_release(text: str) -> dict[str, Any]:
+    """Interpret the release files with the ``distro`` library, as it would read them on the host."""
+    files = _dumped_files(text)
+    with tempfile.TemporaryDirectory(prefix="pyinstall-release-") as root:
+        for path, content in files.items():
+            local = Path(root, path.lstrip("/"))
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_text(content)
+        info = distro.LinuxDistribution(root_dir=root, include_lsb=False, include_uname=False, include_oslevel=False)
+        distro_id, name, version, like = info.id(), info.name(), info.version(best=True), info.like()
+    release_line = next(
+        (files[p].splitlines()[0] for p in RELEASE_FILES[1:] if files.get(p, "").strip()),
+        "",
+    )
+    if not release_line:
+        pretty = re.search(r'^PRETTY_NAME="?([^"\n]*)"?', files.get("/etc/os-release", ""), re.M)
+        release_line = pretty[1] if pretty else ""
+    return {
+        "distro_id": distro_id,
+        "distro_name": name,
+        "distro_version": version,
+        "distro_like": like,
+        "release_text": release_line.strip(),
+        "release_files": files,
+    }
+
+
+def parse_packages(text: str) -> dict[str, str]:
+    packages = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[0]:
+            name, evr, arch = parts
+            evr = evr[len("(none):") :] if evr.startswith("(none):") else evr
+            packages[name] = f"{evr}.{arch}"
+    return packages
+
+
+def parse_cgroups(text: str) -> dict[str, str]:
+    mounts: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        mountpoint, fstype, options = parts[1], parts[2], parts[3].split(",")
+        if fstype == "cgroup2":
+            mounts.setdefault("cgroup2", mountpoint)
+            continue
+        for opt in options:
+            name = opt[5:] if opt.startswith("name=") else opt
+            if opt.startswith("name=") or opt in _CGROUP_CONTROLLERS:
+                mounts.setdefault(name, mountpoint)
+    return mounts
+
+
+_CGROUP_CONTROLLERS = {
+    "cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "net_cls", "blkio", "perf_event", "hugetlb",
+    "pids", "net_prio", "rdma",
+}  # fmt: skip
+
+
+def parse_filesystems(text: str) -> list[str]:
+    return [line.split()[-1] for line in text.splitlines() if line.split()]
+
+
+def parse_kernel_config(text: str) -> tuple[str | None, dict[str, str]]:
+    path = None
+    options: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("== "):
+            path = line[3:].strip()
+            continue
+        unset = re.match(r"^# CONFIG_(\w+) is not set", line)
+        if unset:
+            options[unset[1]] = "n"
+            continue
+        match = re.match(r"^CONFIG_(\w+)=(.*)$", line)
+        if match:
+            options[match[1]] = match[2].strip('"')
+    return path, options
+
+
+def parse_device_mapper(text: str) -> dict[str, Any]:
+    fields = _fields(text)
+    loaded = [v.split()[0] for k, v in fields if k == "loaded"]
+    modules = [Path(v).name.split(".ko")[0] for k, v in fields if k == "module"]
+    builtin = [v for k, v in fields if k == "builtin"]
+    targets = [v.split()[0] for k, v in fields if k == "target" and v.split()]
+    return {
+        "in_kernel": any(k == "registered" for k, _ in fields),  # the driver registered: loaded or built in
+        "loaded_modules": loaded,
+        "available_modules": sorted(set(modules) | set(builtin)),
+        "targets": targets,
+        "thin_pool": "thin-pool" in targets or "dm_thin_pool" in loaded or "dm-thin-pool" in modules + builtin,
+    }
+
+
+def parse_loop(text: str) -> dict[str, Any]:
+    fields = dict(_fields(text))
+    count = fields.get("count", "0")
+    return {
+        "devices": int(count) if count.isdigit() else 0,
+        "free": fields.get("free"),
+        "control": "control" in fields,
+    }
+
+
+def parse_docker_fs(text: str) -> tuple[dict[str, Any], list[str]]:
+    fields = _fields(text)
+    info: dict[str, Any] = {"path": None, "fstype": None, "avail_kb": None, "mount": None, "xfs_ftype": None}
+    entries = []
+    for key, value in fields:
+        if key == "path":
+            info["path"] = value
+        elif key == "df":
+            parts = value.split()
+            if len(parts) >= 7:
+                info["fstype"] = parts[1]
+                info["avail_kb"] = int(parts[4]) if parts[4].isdigit() else None
+                info["mount"] = parts[6]
+        elif key == "xfs":
+            info["xfs_ftype"] = int(value.split("=")[1])
+        elif key == "entry":
+            entries.append(value)
+    return info, entries
+
+
+def parse_yum_lock(text: str) -> dict[str, Any] | None:
+    fields = dict(_fields(text))
+    if "pid" not in fields:
+        return None
+    pid = fields["pid"]
+    return {
+        "pidfile": fields.get("pidfile"),
+        "pid": int(pid) if pid.isdigit() else None,
+        "alive": fields.get("alive") == "yes",
+        "command": fields.get("cmd", "").strip() or None,
+    }
+
+
+def parse_user(text: str) -> dict[str, Any]:
+    fields = _fields(text)
+    values = dict(fields)
+    uid = values.get("uid", "")
+    return {
+        "uid": int(uid) if uid.isdigit() else None,
+        "name": values.get("name"),
+        "login": values.get("login"),
+        "requiretty": [v for k, v in fields if k == "requiretty"],
+    }
+
+
+def parse_selinux(text: str) -> str | None:
+    values = dict(_fields(text))
+    mode = values.get("mode") or values.get("config")
+    return mode.lower() if mode else None
+
+
+def parse_clock(text: str) -> int | None:
+    value = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return int(value) if value.isdigit() else None
+
+
+def parse_docker_config(text: str) -> dict[str, str]:
+    return _dumped_files(text)
+
+
+def parse_service_manager(text: str) -> str:
+    fields = _fields(text)
+    values = dict(fields)
+    if values.get("pid1") == "systemd" or values.get("booted") == "systemd":
+        return "systemd"
+    if any(k == "tool" and v == "systemctl" for k, v in fields):
+        return "systemd"
+    return "sysv"
+
+
+def parse(output: str) -> Facts:
+    """All the facts from one run of FACTS_SCRIPT."""
+    sections = split_sections(output)
+    expected = [
+        "uname", "release", "packages", "cgroups", "filesystems", "kernel_config", "device_mapper", "loop",
+        "docker_fs", "yum_lock", "user", "selinux", "clock", "docker_config", "service_manager", "end",
+    ]  # fmt: skip
+    get = sections.get
+    facts = Facts(**parse_uname(get("uname", "")), **parse_release(get("release", "")))
+    facts.packages = parse_packages(get("packages", ""))
+    facts.cgroup_mounts = parse_cgroups(get("cgroups", ""))
+    facts.filesystems = parse_filesystems(get("filesystems", ""))
+    facts.kernel_config_path, facts.kernel_config = parse_kernel_config(get("kernel_config", ""))
+    facts.device_mapper = parse_device_mapper(get("device_mapper", ""))
+    facts.loop = parse_loop(get("loop", ""))
+    facts.docker_fs, facts.docker_store_entries = parse_docker_fs(get("docker_fs", ""))
+    facts.yum_lock = parse_yum_lock(get("yum_lock", ""))
+    facts.user = parse_user(get("user", ""))
+    facts.selinux = parse_selinux(get("selinux", ""))
+    facts.remote_time = parse_clock(get("clock", ""))
+    facts.docker_config = parse_docker_config(get("docker_config", ""))
+    facts.service_manager = parse_service_manager(get("service_manager", ""))
+    facts.missing_sections = [s for s in expected if s not in sections]
+    return facts
