@@ -248,7 +248,8 @@ def parse_release(text: str) -> dict[str, Any]:
         info = distro.LinuxDistribution(root_dir=root, include_lsb=False, include_uname=False, include_oslevel=False)
         distro_id, name, version, like = info.id(), info.name(), info.version(best=True), info.like()
     release_line = next(
-        (files[p].splitlines()[0] for p in RELEASE_FILES[1:] if files.get(p, "").strip()),
+        # system-release names a rebuild (Oracle ships a Red Hat redhat-release beside it).
+        (files[p].splitlines()[0] for p in RELEASE_FILES[:0:-1] if files.get(p, "").strip()),
         "",
     )
     if not release_line:

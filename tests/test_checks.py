@@ -1,0 +1,206 @@
+"""Checks on recorded facts: each finding's code and level, from real release strings and kernels."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from installer import facts
+from installer.checks import ERROR, INFO, WARNING, Wanted, default_storage_driver, passed, run_checks, unknown_codes
+
+FACTS = Path(__file__).parent / "facts"
+
+
+def lab(kind: str) -> facts.Facts:
+    """A complete, passing set of facts recorded from a lab host (el6 or el7)."""
+    return facts.parse((FACTS / f"lab-{kind}-full.txt").read_text())
+
+
+def host(release: str, uname: str, base: str = "el6", **changes) -> facts.Facts:
+    """Lab facts with the release files and uname of a recorded real host."""
+    f = lab(base)
+    for key, value in facts.parse_release((FACTS / "release" / f"{release}.txt").read_text()).items():
+        setattr(f, key, value)
+    for key, value in facts.parse_uname((FACTS / "uname" / f"{uname}.txt").read_text()).items():
+        setattr(f, key, value)
+    return replace(f, **changes)
+
+
+def codes(findings, level: str | None = None) -> set[str]:
+    return {f.code for f in findings if level is None or f.level == level}
+
+
+VFS = Wanted(storage_driver="vfs")
+
+
+def test_centos_6_5_with_the_6_5_kernel_passes() -> None:
+    findings = run_checks(host("centos-6.5", "centos-6.5"), VFS)
+    assert passed(findings), findings
+    assert codes(findings, ERROR) == set()
+
+
+def test_centos_7_9_passes() -> None:
+    findings = run_checks(host("centos-7.9", "centos-7.9", base="el7"), Wanted(storage_driver="overlay2"))
+    assert passed(findings), findings
+
+
+def test_rhel_6_4_fails_on_release_and_kernel() -> None:
+    findings = run_checks(host("rhel-6.4", "rhel-6.4-i686"), VFS)
+    assert codes(findings, ERROR) == {"OS", "KERNEL", "ARCH"}
+    os_finding = next(f for f in findings if f.code == "OS")
+    assert "6.4" in os_finding.message and "6.5" in os_finding.hint
+    kernel = next(f for f in findings if f.code == "KERNEL")
+    assert "2.6.32-358.el6.i686" in kernel.message and "2.6.32-431" in kernel.message
+
+
+@pytest.mark.parametrize(
+    "release, uname, base, expected",
+    [
+        ("scientific-6.5", "centos-6.5", "el6", set()),
+        ("oracle-7.6", "centos-7.9", "el7", set()),
+        ("centos-5.11", "centos-6.5", "el6", {"OS"}),
+        ("centos-8", "centos-7.9", "el7", {"OS"}),
+        ("ubuntu-22.04", "centos-7.9", "el7", {"OS"}),
+    ],
+)
+def test_release_families(release: str, uname: str, base: str, expected: set[str]) -> None:
+    findings = run_checks(host(release, uname, base=base), VFS)
+    assert codes(findings, ERROR) == expected
+
+
+def test_old_el6_kernel_under_a_new_release() -> None:
+    f = replace(lab("el6"), kernel_release="2.6.32-71.el6.x86_64")
+    assert codes(run_checks(f, VFS), ERROR) == {"KERNEL"}
+    f = replace(lab("el6"), kernel_release="2.6.32-431.29.2.el6.x86_64")
+    assert "KERNEL" not in codes(run_checks(f, VFS))
+
+
+def test_i686_is_refused() -> None:
+    f = replace(lab("el6"), arch="i686", long_bit=32)
+    assert codes(run_checks(f, VFS), ERROR) == {"ARCH"}
+    f = replace(lab("el6"), long_bit=32)  # 64-bit kernel, 32-bit userland
+    assert "32-bit userland" in run_checks(f, VFS)[0].message
+
+
+def test_devicemapper_on_the_lab_kernel_has_no_device_mapper() -> None:
+    findings = run_checks(lab("el6"), Wanted(storage_driver="devicemapper"))
+    assert "DEVICE_MAPPER" in codes(findings, ERROR)
+    assert "DEVICEMAPPER_LOOP" in codes(findings, WARNING)  # loop-lvm: advise direct-lvm
+
+
+def test_devicemapper_with_modules_and_a_thin_pool() -> None:
+    dm = facts.parse_device_mapper((FACTS / "device_mapper/el7-loaded.txt").read_text())
+    f = replace(lab("el7"), device_mapper=dm)
+    findings = run_checks(f, Wanted(storage_driver="devicemapper", storage_options=("dm.thinpooldev=/dev/mapper/tp",)))
+    assert codes(findings) & {"DEVICE_MAPPER", "LOOP_DEVICES", "DEVICEMAPPER_LOOP"} == set()
+
+
+def test_no_free_loop_device() -> None:
+    dm = facts.parse_device_mapper((FACTS / "device_mapper/el6-modules-only.txt").read_text())
+    loop = facts.parse_loop((FACTS / "loop/all-busy-el6.txt").read_text())
+    f = replace(lab("el6"), device_mapper=dm, loop=loop)
+    assert "LOOP_DEVICES" in codes(run_checks(f, Wanted(storage_driver="devicemapper")), ERROR)
+
+
+def test_overlay2_on_el6_is_refused() -> None:
+    findings = run_checks(lab("el6"), Wanted(storage_driver="overlay2"))
+    assert codes(findings, ERROR) == {"OVERLAY_EL6", "KERNEL_CONFIG"}
+    assert "CONFIG_OVERLAY_FS" in next(f.message for f in findings if f.code == "KERNEL_CONFIG")
+
+
+def test_overlay2_needs_the_7_3_kernel_and_d_type() -> None:
+    old = replace(lab("el7"), kernel_release="3.10.0-327.el7.x86_64")
+    assert codes(run_checks(old, Wanted(storage_driver="overlay2")), ERROR) == {"OVERLAY2_KERNEL"}
+    assert codes(run_checks(old, Wanted(storage_driver="overlay")), ERROR) == set()
+    fs, _ = facts.parse_docker_fs((FACTS / "docker_fs/xfs-ftype0.txt").read_text())
+    xfs = replace(lab("el7"), docker_fs=fs)
+    assert codes(run_checks(xfs, Wanted(storage_driver="overlay2")), ERROR) == {"XFS_FTYPE"}
+    assert default_storage_driver(xfs) == "devicemapper"
+    assert default_storage_driver(lab("el7")) == "overlay2"
+    assert default_storage_driver(old) == "devicemapper"
+    assert default_storage_driver(lab("el6")) == "devicemapper"
+
+
+def test_unknown_driver() -> None:
+    assert codes(run_checks(lab("el7"), Wanted(storage_driver="aufs")), ERROR) == {"STORAGE_DRIVER"}
+
+
+def test_kernel_config() -> None:
+    config = dict(lab("el7").kernel_config)
+    del config["VETH"]
+    config["CGROUPS"] = "n"
+    findings = run_checks(replace(lab("el7"), kernel_config=config), Wanted(storage_driver="overlay2"))
+    message = next(f.message for f in findings if f.code == "KERNEL_CONFIG")
+    assert "CONFIG_VETH" in message and "CONFIG_CGROUPS" in message
+    missing = run_checks(replace(lab("el7"), kernel_config_path=None, kernel_config={}), VFS)
+    assert codes(missing, WARNING) >= {"KERNEL_CONFIG_NOT_FOUND"} and passed(missing)
+
+
+def test_cgroups() -> None:
+    assert codes(run_checks(replace(lab("el7"), cgroup_mounts={"cpu": "/x"}), VFS), ERROR) == {"CGROUPS"}
+    assert codes(run_checks(lab("el6"), VFS), INFO) >= {"CGROUPS"}  # cgconfig will mount them
+    no_cgroupfs = replace(lab("el6"), filesystems=["ext4", "proc"])
+    assert codes(run_checks(no_cgroupfs, VFS), ERROR) == {"CGROUPS"}
+
+
+def test_disk_space() -> None:
+    fs, _ = facts.parse_docker_fs((FACTS / "docker_fs/ext4-nearly-full.txt").read_text())
+    findings = run_checks(replace(lab("el6"), docker_fs=fs), VFS)
+    assert codes(findings, ERROR) == {"DISK_SPACE"}
+    disk = next(f for f in findings if f.code == "DISK_SPACE")
+    assert "0.6 GiB free under /var/lib (ext4, mounted on /)" in disk.message
+
+
+def test_yum_lock_names_its_holder() -> None:
+    held = facts.parse_yum_lock((FACTS / "yum_lock/held.txt").read_text())
+    finding = next(f for f in run_checks(replace(lab("el6"), yum_lock=held), VFS) if f.code == "YUM_LOCK")
+    assert finding.level == ERROR
+    assert "PID 2817" in finding.message and "/usr/bin/yum -y update" in finding.message
+    stale = facts.parse_yum_lock((FACTS / "yum_lock/stale.txt").read_text())
+    findings = run_checks(replace(lab("el6"), yum_lock=stale), VFS)
+    assert passed(findings) and "YUM_LOCK_STALE" in codes(findings, INFO)
+
+
+def test_requiretty_for_a_non_root_login() -> None:
+    user = facts.parse_user((FACTS / "user/requiretty.txt").read_text())
+    assert "REQUIRETTY" in codes(run_checks(replace(lab("el7"), user=user), VFS), WARNING)
+    root = facts.parse_user((FACTS / "user/root.txt").read_text())
+    assert "REQUIRETTY" not in codes(run_checks(replace(lab("el7"), user=root), VFS))
+
+
+def test_conflicting_packages() -> None:
+    pkgs = facts.parse_packages((FACTS / "packages/el7-extras-docker.txt").read_text())
+    findings = run_checks(replace(lab("el7"), packages=pkgs, docker_store_entries=["overlay2"]), VFS)
+    finding = next(f for f in findings if f.code == "CONFLICTING_PACKAGES")
+    assert finding.level == WARNING
+    assert "docker-2:1.13.1" in finding.message and "docker-client" in finding.message
+    assert "back it up" in finding.hint
+    # The extras channel wants exactly those packages: no conflict.
+    assert "CONFLICTING_PACKAGES" not in codes(run_checks(replace(lab("el7"), packages=pkgs), Wanted(package="docker")))
+
+
+def test_selinux_and_clock() -> None:
+    findings = run_checks(replace(lab("el7"), selinux="enforcing", clock_skew=-300.0), VFS)
+    assert "SELINUX" in codes(findings, INFO)
+    skew = next(f for f in findings if f.code == "CLOCK_SKEW")
+    assert skew.level == WARNING and "300s behind" in skew.message
+    assert "CLOCK_SKEW" not in codes(run_checks(replace(lab("el7"), clock_skew=5.0), VFS))
+
+
+def test_incomplete_facts_fail() -> None:
+    f = replace(lab("el7"), missing_sections=["yum_lock", "end"])
+    assert "FACTS" in codes(run_checks(f, VFS), ERROR)
+
+
+def test_ignore_preflight_errors() -> None:
+    f = replace(lab("el6"), kernel_release="2.6.32-358.el6.x86_64", arch="i686")
+    findings = run_checks(f, Wanted(storage_driver="vfs", ignore=frozenset({"KERNEL"})))
+    kernel = next(x for x in findings if x.code == "KERNEL")
+    assert kernel.level == WARNING and kernel.ignored
+    assert not passed(findings)  # ARCH is still an error
+    everything = run_checks(f, Wanted(storage_driver="vfs", ignore=frozenset({"ALL"})))
+    assert passed(everything) and {x.code for x in everything if x.ignored} == {"KERNEL", "ARCH"}
+    assert Wanted.from_vars({}, ["kernel", " arch "]).ignore == {"KERNEL", "ARCH"}
+    assert unknown_codes(["KERNEL", "all", "KERNAL"]) == ["KERNAL"]
