@@ -1,6 +1,6 @@
 """Host patterns, as ``--limit`` takes them: Ansible's syntax.
 
-``web,db`` (or ``web:db``) unions, ``&staging`` intersects, ``!db03`` excludes, ``web*`` and
+``web,db`` (or ``web:db`` when there is no comma) unions, ``&staging`` intersects, ``!db03`` excludes, ``web*`` and
 ``~web\\d+`` match host and group names, ``web[0]``/``web[1:3]`` pick from a group, ``all``/``*`` is
 everything, and ``@FILE`` reads one pattern per line (a retry file). Unions come first, then
 intersections, then exclusions, whatever the order written.
@@ -9,6 +9,7 @@ intersections, then exclusions, whatever the order written.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,18 +26,22 @@ class Selection:
     unmatched: list[str] = field(default_factory=list)  # terms that matched nothing (worth a warning)
 
 
+_COLON_TERMS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
+
+
 def split_pattern(pattern: str) -> list[str]:
-    """Split on commas, and on colons where they cannot be part of a regex, range or IPv6 address."""
-    terms: list[str] = []
-    for part in pattern.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if part.startswith(("~", "!~", "&~")) or "[" in part or part.count(":") > 1 or part.startswith("@"):
-            terms.append(part)
-        else:
-            terms.extend(t.strip() for t in part.split(":") if t.strip())
-    return terms
+    """Ansible's split: on commas if there are any, else on colons outside ``[...]``, unless the whole
+    pattern is an IPv6 address."""
+    if "," in pattern:
+        return [t.strip() for t in pattern.split(",") if t.strip()]
+    pattern = pattern.strip()
+    bare = pattern[1:] if pattern[:1] in "!&" else pattern
+    try:
+        ipaddress.IPv6Address(bare.strip("[]"))
+        return [pattern] if pattern else []
+    except ValueError:
+        pass
+    return _COLON_TERMS.findall(pattern)
 
 
 def _expand_files(terms: list[str]) -> list[str]:

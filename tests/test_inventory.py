@@ -212,6 +212,9 @@ def ansible_hosts(pattern: str) -> set[str]:
         "el6[1:2]",
         "*.example.com",
         "&el6",
+        "el6:el7:!web-*",
+        "fleet:&legacy:!odd*",
+        "fe80::1",
     ],
 )
 def test_patterns_match_ansible(pattern: str) -> None:
@@ -232,6 +235,8 @@ def test_pattern_details(tmp_path: Path) -> None:
     with pytest.raises(PatternError, match="cannot read limit file"):
         select(inv, f"@{tmp_path / 'missing.retry'}")
     with pytest.raises(PatternError, match="bad regular expression"):
-        select(inv, "~web[")
-    assert split_pattern("a:b,c") == ["a", "b", "c"]
-    assert split_pattern("~web\\d+:x") == ["~web\\d+:x"]
+        select(inv, "~web(")
+    assert split_pattern("a:b,c") == ["a:b", "c"]  # commas win, as in Ansible
+    assert split_pattern("web[1:3]:!db") == ["web[1:3]", "!db"]
+    assert split_pattern("fe80::1") == ["fe80::1"]
+    assert split_pattern("el6:el7:!*tmpfs*") == ["el6", "el7", "!*tmpfs*"]

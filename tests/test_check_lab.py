@@ -1,0 +1,197 @@
+"""`pyinstall check` on the simulated fleet, over real SSH: verdicts, codes, host keys, become, costs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.lab.testing import Fleet
+
+pytestmark = pytest.mark.lab
+
+PYINSTALL = [sys.executable, "-m", "installer.cli"]
+
+
+def pyinstall(*args: str, home: Path) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it, with an empty HOME: no ~/.ssh/known_hosts or config of this machine."""
+    env = {**os.environ, "HOME": str(home), "COLUMNS": "200"}
+    return subprocess.run([*PYINSTALL, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def check_json(*args: str, home: Path) -> tuple[int, dict]:
+    proc = pyinstall("check", "--json", *args, home=home)
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)["hosts"]
+
+
+@pytest.fixture(scope="module")
+def fleet(make_fleet) -> Fleet:
+    return make_fleet("pre", "el6:2,el7:2,el6-i686:1,el6-oldkernel:1,el6+tmpfs:1,el7+tmpfs:1")
+
+
+def _inventory_with(fleet: Fleet, tmp_path: Path, known_hosts: Path | None = None, **host_vars: dict) -> Path:
+    """A copy of the fleet's inventory (optionally with another known_hosts) and host_vars/ files."""
+    text = fleet.inventory.read_text()
+    if known_hosts:
+        text = text.replace(str(fleet.lab.known_hosts), str(known_hosts))
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(text)
+    for name, variables in host_vars.items():
+        (tmp_path / "host_vars").mkdir(exist_ok=True)
+        (tmp_path / "host_vars" / f"{fleet.prefix}{name}.yml").write_text(json.dumps(variables))
+    return inventory
+
+
+def test_fleet_verdicts_codes_and_exit_status(fleet: Fleet, tmp_path: Path) -> None:
+    stopped, unknown = fleet["el6-tmpfs-01"], fleet["el7-tmpfs-01"]
+    fleet.lab.stop([stopped.name])
+    try:
+        known = tmp_path / "known_hosts"
+        known.write_text(
+            "".join(
+                line
+                for line in fleet.lab.known_hosts.read_text().splitlines(True)
+                if not line.startswith(unknown.address + " ")
+            )
+        )
+        inventory = _inventory_with(fleet, tmp_path, known_hosts=known)
+        rc, hosts = check_json("-i", str(inventory), home=tmp_path)
+    finally:
+        fleet.lab.start([stopped.name])
+    status = {name.removeprefix(fleet.prefix): h["status"] for name, h in hosts.items()}
+    assert status == {
+        "el6-01": "pass", "el6-02": "pass", "el7-01": "pass", "el7-02": "pass",
+        "el6-i686-01": "fail", "el6-oldkernel-01": "fail",
+        "el6-tmpfs-01": "unreachable", "el7-tmpfs-01": "unreachable",
+    }  # fmt: skip
+    assert rc == 4, "unreachable hosts take precedence over failed ones"
+
+    def errors(name: str) -> set[str]:
+        return {f["code"] for f in hosts[fleet.prefix + name]["findings"] if f["level"] == "error"}
+
+    assert errors("el6-i686-01") == {"ARCH"}
+    assert errors("el6-oldkernel-01") == {"KERNEL"}
+    assert hosts[stopped.name]["error"]["type"] == "Unreachable"
+    assert "Connection refused" in hosts[stopped.name]["error"]["message"]
+    refused = hosts[unknown.name]["error"]
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", str(unknown.host_key)], capture_output=True, text=True).stdout
+    assert refused["type"] == "HostKeyUnknown"
+    assert fingerprint.split()[1] in refused["message"]  # SHA256:...
+    assert "--accept-new-host-keys" in refused["hint"]
+    assert known.read_text().count(unknown.address) == 0, "a refused key is never recorded"
+    for name, h in hosts.items():  # one facts command per reachable host, after connecting
+        assert h["commands"] == (0 if h["status"] == "unreachable" else 1), name
+    facts = hosts[fleet.prefix + "el6-01"]["facts"]
+    assert facts["release_text"] == "CentOS release 6.10 (Final)"
+    assert facts["kernel_release"] == "2.6.32-754.35.1.el6.x86_64"
+    assert hosts[fleet.prefix + "el7-01"]["facts"]["service_manager"] == "systemd"
+
+
+def test_all_pass_exits_zero_and_prints_a_table(fleet: Fleet, tmp_path: Path) -> None:
+    proc = pyinstall("check", str(fleet.inventory), "--limit", "el6:el7:!*tmpfs*", home=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 host(s): 4 passed, 0 failed, 0 unreachable" in proc.stdout
+    assert fleet["el7-02"].name in proc.stdout and "CentOS Linux release 7.9.2009 (Core)" in proc.stdout
+
+
+def test_failed_checks_exit_two_and_can_be_ignored(fleet: Fleet, tmp_path: Path) -> None:
+    limit = ["--limit", "el6_oldkernel"]
+    proc = pyinstall("check", "-i", str(fleet.inventory), *limit, home=tmp_path)
+    assert proc.returncode == 2
+    assert "KERNEL: kernel 2.6.32-358.el6.x86_64 is older than 2.6.32-431" in proc.stdout
+    rc, hosts = check_json("-i", str(fleet.inventory), *limit, "--ignore-preflight-errors", "kernel", home=tmp_path)
+    assert rc == 0
+    (finding,) = [f for f in hosts[fleet["el6-oldkernel-01"].name]["findings"] if f["code"] == "KERNEL"]
+    assert finding["ignored"] and finding["level"] == "warning"
+
+
+def test_asking_for_devicemapper_or_overlay2_where_impossible(fleet: Fleet, tmp_path: Path) -> None:
+    inventory = _inventory_with(
+        fleet, tmp_path, **{"el6-01": {"docker_storage_driver": "devicemapper"},
+                           "el6-02": {"docker_storage_driver": "overlay2"}}
+    )  # fmt: skip
+    rc, hosts = check_json("-i", str(inventory), "--limit", "el6", home=tmp_path)
+    assert rc == 2
+    codes = {name: {f["code"] for f in h["findings"] if f["level"] == "error"} for name, h in hosts.items()}
+    assert "DEVICE_MAPPER" in codes[fleet["el6-01"].name]  # this kernel has no device-mapper
+    assert "OVERLAY_EL6" in codes[fleet["el6-02"].name]
+
+
+def test_accept_new_records_keys_and_a_changed_key_is_refused(fleet: Fleet, tmp_path: Path) -> None:
+    known = tmp_path / "accepted_known_hosts"
+    known.write_text("")
+    inventory = _inventory_with(fleet, tmp_path, known_hosts=known)
+    limit = ["--limit", "el7"]
+    rc, hosts = check_json("-i", str(inventory), *limit, "--accept-new-host-keys", home=tmp_path)
+    assert rc == 0, hosts
+    recorded = known.read_text()
+    for name in ("el7-01", "el7-02"):
+        assert fleet[name].host_key.read_text().split()[1] in recorded
+    rc, _ = check_json("-i", str(inventory), *limit, home=tmp_path)
+    assert rc == 0, "accepted keys are used on the next run"
+
+    # Host B's key written under host A's address: A now presents a key that differs from the record.
+    a, b = fleet["el7-01"], fleet["el7-02"]
+    keytype, key = b.host_key.read_text().split()[:2]
+    known.write_text(f"{a.address} {keytype} {key}\n")
+    rc, hosts = check_json("-i", str(inventory), "--limit", a.name, "--accept-new-host-keys", home=tmp_path)
+    assert rc == 4
+    error = hosts[a.name]["error"]
+    assert error["type"] == "HostKeyChanged" and "HOST KEY CHANGED" in error["message"]
+    assert known.read_text() == f"{a.address} {keytype} {key}\n", "a changed key is never replaced"
+
+
+def test_become_through_sudo_with_requiretty_and_a_password(fleet: Fleet, tmp_path: Path) -> None:
+    host = fleet["el7-02"]
+    password = "pw-canary-7f3a9c"
+    root = fleet.testinfra(host)
+    root.run_test(
+        "id deploy || useradd -m deploy; echo 'deploy:%s' | chpasswd; "
+        "printf 'Defaults requiretty\\ndeploy ALL=(ALL) ALL\\n' > /etc/sudoers.d/deploy; "
+        "chmod 440 /etc/sudoers.d/deploy; "
+        "install -d -m 700 -o deploy -g deploy ~deploy/.ssh; "
+        "install -m 600 -o deploy -g deploy /root/.ssh/authorized_keys ~deploy/.ssh/authorized_keys",
+        password,
+    )
+    text = fleet.inventory.read_text().replace("ansible_user=root", "ansible_user=deploy\nansible_become=true")
+    inventory = tmp_path / "become.ini"
+    inventory.write_text(text + f"ansible_become_password={password}\n")
+    rc, hosts = check_json("-i", str(inventory), "--limit", host.name, home=tmp_path)
+    assert rc == 0, hosts
+    user = hosts[host.name]["facts"]["user"]
+    assert user["uid"] == 0 and user["login"] == "deploy" and user["requiretty"]
+    assert "REQUIRETTY" in {f["code"] for f in hosts[host.name]["findings"]}
+
+    inventory.write_text(text + "ansible_become_password=not-the-password\n")
+    rc, hosts = check_json("-i", str(inventory), "--limit", host.name, home=tmp_path)
+    assert rc == 2 and hosts[host.name]["error"]["type"] == "BecomeError"
+
+    # The password never shows: not in any output, not in the host's process table or logs.
+    inventory.write_text(text + f"ansible_become_password={password}\n")
+    proc = pyinstall("check", "-i", str(inventory), "--limit", host.name, home=tmp_path)
+    assert password not in proc.stdout + proc.stderr
+    leaked = root.run(f"grep -rl {password} /var/log /tmp /root 2>/dev/null")
+    assert leaked.stdout == ""
+
+
+def test_bad_inventory_is_a_usage_error_naming_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[web]\nweb[01:5].example.com\n")
+    proc = pyinstall("check", "-i", str(bad), home=tmp_path)
+    assert proc.returncode == 5
+    assert f"{bad}:2: host range [01:5]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unreachable_dns_name(tmp_path: Path) -> None:
+    inventory = tmp_path / "dns.ini"
+    inventory.write_text("nosuchhost.invalid\n")
+    proc = pyinstall("check", "-i", str(inventory), "--json", home=tmp_path)
+    assert proc.returncode == 4
+    error = json.loads(proc.stdout)["hosts"]["nosuchhost.invalid"]["error"]
+    assert error["type"] == "Unreachable" and "cannot resolve" in error["message"]
