@@ -44,17 +44,18 @@ FACTS_SCRIPT = rf"""
 LC_ALL=C; export LC_ALL
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 section() {{ printf '\n{MARKER}%s\n' "$1"; }}
+prefix() {{ while IFS= read -r l; do printf '%s%s\n' "$1" "$l"; done; }}
 dump() {{ for f in "$@"; do if [ -f "$f" ]; then printf '== %s\n' "$f"; head -c 65536 "$f"; echo; fi; done; }}
+release=$(uname -r)
 
 section uname
-uname -n; uname -r; uname -m; uname -v; getconf LONG_BIT 2>/dev/null || echo
+uname -n; echo "$release"; uname -m; uname -v; getconf LONG_BIT 2>/dev/null || echo
 
 section release
 dump {" ".join(RELEASE_FILES)}
 
 section packages
-rpm -q --qf '%{{NAME}}\t%{{EPOCH}}:%{{VERSION}}-%{{RELEASE}}\t%{{ARCH}}\n' {" ".join(PACKAGES)} 2>/dev/null |
-    grep -v 'is not installed'
+rpm -q --qf '%{{NAME}}\t%{{EPOCH}}:%{{VERSION}}-%{{RELEASE}}\t%{{ARCH}}\n' {" ".join(PACKAGES)} 2>/dev/null
 
 section cgroups
 grep -E '^[^ ]+ [^ ]+ cgroup2? ' /proc/mounts 2>/dev/null
@@ -63,7 +64,6 @@ section filesystems
 cat /proc/filesystems 2>/dev/null
 
 section kernel_config
-release=$(uname -r)
 for f in /boot/config-$release /proc/config.gz /usr/src/linux-$release/.config /usr/src/linux/.config; do
     [ -f "$f" ] || continue
     echo "== $f"
@@ -73,33 +73,36 @@ done
 
 section device_mapper
 grep -qw device-mapper /proc/devices /proc/misc 2>/dev/null && echo "registered: device-mapper"
-grep -E '^(dm_mod|dm_thin_pool) ' /proc/modules 2>/dev/null | sed 's/^/loaded: /'
-for m in dm-mod dm-thin-pool; do
-    find /lib/modules/$(uname -r) -name "$m.ko*" 2>/dev/null | head -n 1 | sed "s|^|module: |"
-    grep -q "/$m.ko" /lib/modules/$(uname -r)/modules.builtin 2>/dev/null && echo "builtin: $m"
+grep -E '^(dm_mod|dm_thin_pool) ' /proc/modules 2>/dev/null | prefix 'loaded: '
+for f in /lib/modules/$release/kernel/drivers/md/dm-mod.ko* /lib/modules/$release/kernel/drivers/md/dm-thin-pool.ko*; do
+    [ -e "$f" ] && echo "module: $f"
 done
-command -v dmsetup >/dev/null 2>&1 && dmsetup targets 2>/dev/null | sed 's/^/target: /'
+grep -oE '/dm-(mod|thin-pool)\.ko' /lib/modules/$release/modules.builtin 2>/dev/null | prefix 'builtin: '
+command -v dmsetup >/dev/null 2>&1 && dmsetup targets 2>/dev/null | prefix 'target: '
 
 section loop
-ls -d /dev/loop[0-9]* 2>/dev/null | wc -l | sed 's/^ */count: /'
+n=0; for f in /dev/loop[0-9]*; do [ -e "$f" ] && n=$((n + 1)); done; echo "count: $n"
 free=$(losetup -f 2>/dev/null) && echo "free: $free"
 [ -c /dev/loop-control ] && echo "control: /dev/loop-control"
 
 section docker_fs
 p=/var/lib/docker
-while [ ! -e "$p" ] && [ "$p" != / ]; do p=$(dirname "$p"); done
+while [ ! -e "$p" ]; do p=${{p%/*}}; [ -n "$p" ] || p=/; done
 echo "path: $p"
-df -PTk "$p" 2>/dev/null | tail -n 1 | sed 's/^/df: /'
-if command -v xfs_info >/dev/null 2>&1; then
-    mnt=$(df -P "$p" 2>/dev/null | tail -n 1 | awk '{{print $6}}')
-    xfs_info "$mnt" 2>/dev/null | grep -o 'ftype=[0-9]' | sed 's/^/xfs: /'
-fi
-ls -A /var/lib/docker 2>/dev/null | sed 's/^/entry: /'
+df -PTk "$p" 2>/dev/null | {{
+    read -r _; read -r line || exit 0
+    echo "df: $line"
+    set -- $line
+    if [ "$2" = xfs ] && command -v xfs_info >/dev/null 2>&1; then
+        xfs_info "$7" 2>/dev/null | grep -o 'ftype=[0-9]' | prefix 'xfs: '
+    fi
+}}
+for e in /var/lib/docker/* /var/lib/docker/.[!.]*; do [ -e "$e" ] && echo "entry: ${{e##*/}}"; done
 
 section yum_lock
 for f in /var/run/yum.pid /run/yum.pid; do
     [ -f "$f" ] || continue
-    pid=$(head -n 1 "$f")
+    read -r pid < "$f"
     echo "pidfile: $f"
     echo "pid: $pid"
     case "$pid" in *[!0-9]*|'') echo "alive: no" ;; *)
@@ -112,13 +115,13 @@ for f in /var/run/yum.pid /run/yum.pid; do
 done
 
 section user
-echo "uid: $(id -u)"; echo "name: $(id -un)"; echo "login: ${{SUDO_USER:-$(id -un)}}"
-grep -hE '^[[:space:]]*Defaults' /etc/sudoers /etc/sudoers.d/* 2>/dev/null | grep -w requiretty |
-    grep -v '!requiretty' | sed 's/^/requiretty: /'
+uid=$(id -u); name=$(id -un)
+echo "uid: $uid"; echo "name: $name"; echo "login: ${{SUDO_USER:-$name}}"
+grep -hE '^[[:space:]]*Defaults.*requiretty' /etc/sudoers /etc/sudoers.d/* 2>/dev/null | prefix 'requiretty: '
 
 section selinux
-if command -v getenforce >/dev/null 2>&1; then echo "mode: $(getenforce 2>/dev/null)"; fi
-grep -E '^SELINUX=' /etc/selinux/config 2>/dev/null | sed 's/^SELINUX=/config: /'
+command -v getenforce >/dev/null 2>&1 && echo "mode: $(getenforce 2>/dev/null)"
+grep '^SELINUX=' /etc/selinux/config 2>/dev/null | prefix 'config: '
 
 section clock
 date -u +%s
@@ -127,7 +130,7 @@ section docker_config
 dump {" ".join(DOCKER_CONFIG_FILES)} /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d/*.conf
 
 section service_manager
-echo "pid1: $(cat /proc/1/comm 2>/dev/null)"
+read -r pid1 < /proc/1/comm 2>/dev/null; echo "pid1: $pid1"
 for t in systemctl service chkconfig; do command -v $t >/dev/null 2>&1 && echo "tool: $t"; done
 [ -d /run/systemd/system ] && echo "booted: systemd"
 
@@ -269,7 +272,7 @@ def parse_packages(text: str) -> dict[str, str]:
     packages = {}
     for line in text.splitlines():
         parts = line.split("\t")
-        if len(parts) == 3 and parts[0]:
+        if len(parts) == 3 and parts[0]:  # rpm says "package X is not installed" on one field
             name, evr, arch = parts
             evr = evr[len("(none):") :] if evr.startswith("(none):") else evr
             packages[name] = f"{evr}.{arch}"
@@ -324,7 +327,7 @@ def parse_device_mapper(text: str) -> dict[str, Any]:
     fields = _fields(text)
     loaded = [v.split()[0] for k, v in fields if k == "loaded"]
     modules = [Path(v).name.split(".ko")[0] for k, v in fields if k == "module"]
-    builtin = [v for k, v in fields if k == "builtin"]
+    builtin = [Path(v).name.split(".ko")[0] for k, v in fields if k == "builtin"]
     targets = [v.split()[0] for k, v in fields if k == "target" and v.split()]
     return {
         "in_kernel": any(k == "registered" for k, _ in fields),  # the driver registered: loaded or built in
@@ -386,14 +389,14 @@ def parse_user(text: str) -> dict[str, Any]:
         "uid": int(uid) if uid.isdigit() else None,
         "name": values.get("name"),
         "login": values.get("login"),
-        "requiretty": [v for k, v in fields if k == "requiretty"],
+        "requiretty": [v for k, v in fields if k == "requiretty" and re.search(r"(?<!!)\brequiretty\b", v)],
     }
 
 
 def parse_selinux(text: str) -> str | None:
     values = dict(_fields(text))
-    mode = values.get("mode") or values.get("config")
-    return mode.lower() if mode else None
+    mode = values.get("mode") or values.get("config", "").removeprefix("SELINUX=")
+    return mode.strip().lower() or None
 
 
 def parse_clock(text: str) -> int | None:

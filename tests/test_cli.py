@@ -1,9 +1,17 @@
-"""The pyinstall command line, in process."""
+"""The pyinstall command line, in process: views of the inventory, usage errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from installer import __version__
-from installer.cli import main
+from installer.cli import ExitStatus, main
+
+ROOT = Path(__file__).resolve().parent.parent
+PRECEDENCE = ROOT / "tests/inventories/precedence/hosts.ini"
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -13,10 +21,62 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"pyinstall {__version__}"
 
 
-def test_help_says_what_it_is_for(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_says_what_it_is_for_and_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "usage: pyinstall" in out
     assert "CentOS/RHEL 6 and 7" in out
+    for command in ("inventory", "facts", "check"):
+        assert command in out
+    assert "4  one or more hosts were unreachable" in out
+
+
+def test_inventory_list_host_and_graph(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inventory", "-i", str(PRECEDENCE), "--list"]) == ExitStatus.OK
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["el6"]["hosts"][:2] == ["db01.example.com", "db02.example.com"]
+    assert listed["_meta"]["hostvars"]["db01.example.com"]["shared"] == "from-host_vars"
+    assert main(["inventory", str(PRECEDENCE), "--host", "app01"]) == ExitStatus.OK
+    assert json.loads(capsys.readouterr().out)["ansible_host"] == "10.0.0.1"
+    assert main(["inventory", str(PRECEDENCE), "--graph", "fleet"]) == ExitStatus.OK
+    assert capsys.readouterr().out.startswith("@fleet:\n  |--@legacy:\n  |  |--@el6:")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["check"], "no inventory given"),
+        (["check", "-i", "a.ini", "b.ini"], "two inventories given"),
+        (["check", "-i", "/nonexistent/hosts.ini"], "/nonexistent/hosts.ini: no such file"),
+        (["check", "-i", str(PRECEDENCE), "--limit", "nothing-like-this"], "no hosts matched"),
+        (["check", "-i", str(PRECEDENCE), "--ignore-preflight-errors", "KERNAL"], "unknown check code(s)"),
+        (["check", "-i", str(PRECEDENCE), "--forks", "many"], "invalid int value"),
+        (["inventory", str(PRECEDENCE), "--host", "nobody"], "no host 'nobody'"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_5_without_a_traceback(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == ExitStatus.USAGE
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_bad_inventory_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "hosts.ini"
+    bad.write_text("[web]\nweb01\n[db:children]\nweb\nghosts\n")
+    assert main(["inventory", "-i", str(bad), "--list"]) == ExitStatus.USAGE
+    err = capsys.readouterr().err
+    assert f"{bad}:5: [db:children] includes undefined group 'ghosts'" in err
+    assert "hint: declare it with a [ghosts]" in err
+
+
+def test_bad_host_variable_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inv = tmp_path / "hosts.ini"
+    inv.write_text("h1 ansible_become=maybe\n")
+    assert main(["check", "-i", str(inv)]) == ExitStatus.USAGE
+    assert "host h1" in capsys.readouterr().err

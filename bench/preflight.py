@@ -1,0 +1,123 @@
+"""Preflight cost: `pyinstall check` against a bare paramiko fan-out running the same facts command.
+
+    python -m bench.preflight [--hosts 50,100] [--forks N]
+
+For each fleet size, on lab hosts: wall time, SSH connections per host (counted by each host's sshd),
+remote commands per host, and the controller's peak RSS, each tool run in its own process. The
+target (a benchmark figure, not a test): check within 1.2x of the bare fan-out's wall time, 1 connection
+and 1 command per host, controller under 60 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.lab import Lab
+
+
+def bare_fanout(spec_file: str, forks: int) -> None:
+    """Child process: connect, run FACTS_SCRIPT once, read the answer; nothing else."""
+    import paramiko
+
+    from installer.facts import FACTS_SCRIPT
+
+    spec = json.loads(Path(spec_file).read_text())
+    command = "sh -c " + shlex.quote(FACTS_SCRIPT)
+
+    def one(address: str) -> int:
+        client = paramiko.SSHClient()
+        client.load_host_keys(spec["known_hosts"])
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        client.connect(address, username="root", key_filename=spec["key"], allow_agent=False, look_for_keys=False)
+        try:
+            _, out, _ = client.exec_command(command, timeout=60)
+            return len(out.read())
+        finally:
+            client.close()
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=forks) as pool:
+        sizes = list(pool.map(one, spec["addresses"]))
+    print(json.dumps({"wall": time.monotonic() - start, "ok": sum(s > 0 for s in sizes), "commands": len(sizes)}))
+
+
+def accepted(lab: Lab) -> dict[str, int]:
+    """SSH logins each host's sshd has accepted so far."""
+    counts = {}
+    for h in lab.hosts():
+        log = h.dir / "upper/var/log/sshd.log"
+        counts[h.name] = log.read_text(errors="replace").count("Accepted publickey") if log.exists() else 0
+    return counts
+
+
+def measure(argv: list[str], lab: Lab) -> dict:
+    before = accepted(lab)
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=out_f, stderr=err_f, text=True)  # files: a pipe could fill up
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - start
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
+    after = accepted(lab)
+    logins = [after[n] - before.get(n, 0) for n in after]
+    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "out": out, "err": err, "logins": logins,
+            "exit": os.waitstatus_to_exitcode(status)}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", default="50,100", help="fleet sizes, comma separated")
+    parser.add_argument("--forks", type=int, help="parallel hosts for both tools (default: the fleet size)")
+    parser.add_argument("--bare-worker", metavar="SPEC", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_worker:
+        bare_fanout(args.bare_worker, args.forks or 100)
+        return 0
+
+    sizes = [int(n) for n in args.hosts.split(",")]
+    root = Path(tempfile.mkdtemp(prefix="pyinstall-bench-preflight-"))
+    lab = Lab(root, subnet="127.0.89")
+    rows = []
+    try:
+        for size in sizes:
+            hosts = lab.up(f"el6:{size}", prefix="pf-")
+            forks = args.forks or size
+            spec = root / "bare.json"
+            spec.write_text(json.dumps({"addresses": [h.address for h in hosts], "key": str(lab.key),
+                                        "known_hosts": str(lab.known_hosts)}))  # fmt: skip
+            bare = measure([sys.executable, "-m", "bench.preflight", "--bare-worker", str(spec),
+                            "--forks", str(forks)], lab)  # fmt: skip
+            limit = ",".join(h.name for h in hosts)
+            check = measure([sys.executable, "-m", "installer.cli", "check", "--json", "-i",
+                             str(root / "inventory.ini"), "--limit", limit, "--forks", str(forks)], lab)  # fmt: skip
+            report = json.loads(check["out"])["hosts"]
+            passed = sum(h["status"] == "pass" for h in report.values())
+            commands = sum(h["commands"] for h in report.values())
+            bare_result = json.loads(bare["out"])
+            rows.append((size, forks, bare, bare_result, check, passed, commands))
+    finally:
+        lab.down(purge=True)
+
+    print(f"{'hosts':>5} {'forks':>5}  {'tool':<16} {'wall s':>7} {'ratio':>6} {'conn/host':>9} "
+          f"{'cmd/host':>8} {'peak MB':>8}  ok")  # fmt: skip
+    for size, forks, bare, bare_result, check, passed, commands in rows:
+        for name, m, cmds, ok in (("bare paramiko", bare, bare_result["commands"], bare_result["ok"]),
+                                  ("pyinstall check", check, commands, passed)):  # fmt: skip
+            print(f"{size:>5} {forks:>5}  {name:<16} {m['wall']:>7.2f} {m['wall'] / bare['wall']:>6.2f} "
+                  f"{sum(m['logins']) / size:>9.2f} {cmds / size:>8.2f} {m['rss_mb']:>8.1f}  {ok}/{size}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
