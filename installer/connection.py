@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import re
 import shlex
@@ -40,6 +41,10 @@ COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique, so a watcher never answers anything else
 _SUDO_FAILURES = ("Sorry, try again.", "incorrect password attempt")
+
+# Paramiko logs transport errors to stderr through logging's last resort; each one reaches the user as
+# one of the project's errors instead.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,7 @@ class Session:
                     "check ansible_become_password / --ask-become-pass",
                 ) from None
             raise
-        except (OSError, paramiko.SSHException, EOFError) as exc:
+        except (OSError, paramiko.SSHException, EOFError, invoke.exceptions.ThreadException) as exc:
             raise Unreachable(
                 self.target.name,
                 f"connection lost while running a command: {exc or type(exc).__name__}",
@@ -242,6 +247,7 @@ def connect(target: Target) -> Session:
     record_in = Path(target.known_hosts[0]).expanduser() if target.known_hosts else USER_KNOWN_HOSTS.expanduser()
     client.set_missing_host_key_policy(_VerifyPolicy(target, record_in))
     address = f"{conn.host}:{conn.port}"
+    started = time.monotonic()
     try:
         conn.open()
     except (HostKeyUnknown, Unreachable):
@@ -285,6 +291,12 @@ def connect(target: Target) -> Session:
         ) from None
     except (paramiko.SSHException, OSError, EOFError) as exc:
         conn.close()
+        if time.monotonic() - started >= target.connect_timeout * 0.9:  # paramiko words it "No existing session"
+            raise Unreachable(
+                target.name,
+                f"timed out after {target.connect_timeout:g}s waiting for the SSH server at {address} to answer",
+                "something accepts connections there but does not speak SSH, or the host is overloaded",
+            ) from None
         raise Unreachable(
             target.name, f"SSH to {address} failed: {exc or type(exc).__name__}", "check sshd on the host"
         ) from None

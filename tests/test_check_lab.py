@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -195,3 +197,59 @@ def test_unreachable_dns_name(tmp_path: Path) -> None:
     assert proc.returncode == 4
     error = json.loads(proc.stdout)["hosts"]["nosuchhost.invalid"]["error"]
     assert error["type"] == "Unreachable" and "cannot resolve" in error["message"]
+
+
+def test_facts_command(fleet: Fleet, tmp_path: Path) -> None:
+    limit = f"{fleet['el7-01'].name},{fleet['el6-01'].name}"
+    proc = pyinstall("facts", "-i", str(fleet.inventory), "--limit", limit, "--json", home=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    hosts = json.loads(proc.stdout)["hosts"]
+    el7 = hosts[fleet["el7-01"].name]
+    assert el7["distro_id"] == "centos" and el7["distro_version"] == "7.9.2009"
+    assert el7["cgroup_mounts"]["memory"] == "/sys/fs/cgroup/memory"
+    assert hosts[fleet["el6-01"].name]["service_manager"] == "sysv"
+    table = pyinstall("facts", str(fleet.inventory), "--limit", fleet["el7-01"].name, home=tmp_path)
+    assert table.returncode == 0 and "3.10.0-1160.el7.x86_64" in table.stdout
+
+
+def test_ssh_config_is_honoured(fleet: Fleet, tmp_path: Path) -> None:
+    """A host named only by an alias: ~/.ssh/config gives its address, user and key."""
+    host = fleet["el7-01"]
+    (tmp_path / ".ssh").mkdir(mode=0o700)
+    (tmp_path / ".ssh/config").write_text(
+        f"Host box-alias\n  HostName {host.address}\n  User root\n  IdentityFile {fleet.lab.key}\n"
+    )
+    inventory = tmp_path / "alias.ini"
+    inventory.write_text(f"box-alias docker_storage_driver=vfs pyinstall_known_hosts_file={fleet.lab.known_hosts}\n")
+    rc, hosts = check_json("-i", str(inventory), home=tmp_path)
+    assert rc == 0, hosts
+    assert hosts["box-alias"]["facts"]["hostname"] == host.name
+
+
+def test_wrong_key_is_an_authentication_failure(fleet: Fleet, tmp_path: Path) -> None:
+    other_key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True)
+    limit = fleet["el7-01"].name
+    rc, hosts = check_json("-i", str(fleet.inventory), "--limit", limit, "--private-key", str(other_key), home=tmp_path)
+    assert rc == 4
+    error = hosts[fleet["el7-01"].name]["error"]
+    assert error["type"] == "AuthenticationFailed" and "root@" in error["message"]
+
+
+def test_a_silent_server_times_out(tmp_path: Path) -> None:
+    """A port that accepts TCP but never speaks SSH: the connect timeout ends the wait."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        inventory = tmp_path / "silent.ini"
+        inventory.write_text(f"silent ansible_host=127.0.0.1 ansible_port={port}\n")
+        start = time.monotonic()
+        proc = pyinstall("check", "--json", "-i", str(inventory), "-T", "1", home=tmp_path)
+        elapsed = time.monotonic() - start
+    rc, hosts = proc.returncode, json.loads(proc.stdout)["hosts"]
+    assert rc == 4
+    assert hosts["silent"]["error"]["type"] == "Unreachable"
+    assert "timed out" in hosts["silent"]["error"]["message"]
+    assert elapsed < 15
+    assert proc.stderr == "", "paramiko's own log lines stay quiet"
