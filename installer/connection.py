@@ -123,9 +123,10 @@ class Session:
     def run(self, command: str, timeout: float = COMMAND_TIMEOUT, become: bool | None = None) -> CommandResult:
         """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0."""
         become = self.target.become if become is None else become
+        sudo = become and self.target.become_user != self.target_user
         wrapped = "sh -c " + shlex.quote(command)
         watchers = []
-        if become and self.target.become_user != self.target_user:
+        if sudo:
             user = shlex.quote(self.target.become_user)
             if self.target.become_password is None:
                 wrapped = f"sudo -n -H -u {user} -- {wrapped}"
@@ -149,7 +150,7 @@ class Session:
                 in_stream=False,
                 # A pty for sudo: "Defaults requiretty" refuses sudo without one, and the password is
                 # then typed into it (echo off), never passed in argv.
-                pty=bool(become and self.target.become_user != self.target_user),
+                pty=sudo,
                 watchers=watchers,
             )
         except invoke.exceptions.CommandTimedOut:

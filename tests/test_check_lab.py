@@ -253,3 +253,31 @@ def test_a_silent_server_times_out(tmp_path: Path) -> None:
     assert "timed out" in hosts["silent"]["error"]["message"]
     assert elapsed < 15
     assert proc.stderr == "", "paramiko's own log lines stay quiet"
+
+
+def test_password_authentication(fleet: Fleet, tmp_path: Path) -> None:
+    """ansible_password logs in where sshd takes passwords; the password never shows."""
+    host = fleet["el6-02"]
+    password = "pw-ssh-canary-41d2"
+    root = fleet.testinfra(host)
+    root.run_test("echo 'root:%s' | chpasswd", password)
+    root.run_test(
+        "/usr/sbin/sshd -o ListenAddress=%s:2200 -o PasswordAuthentication=yes -o PubkeyAuthentication=no "
+        "-o PidFile=/run/sshd-password.pid",
+        host.address,
+    )
+    try:
+        keytype, key = host.host_key.read_text().split()[:2]
+        known = tmp_path / "known_hosts"
+        known.write_text(f"[{host.address}]:2200 {keytype} {key}\n")
+        inventory = tmp_path / "password.ini"
+        line = f"{host.name} ansible_host={host.address} ansible_port=2200 ansible_user=root docker_storage_driver=vfs"
+        inventory.write_text(f"{line} ansible_password={password} pyinstall_known_hosts_file={known}\n")
+        proc = pyinstall("check", "-i", str(inventory), home=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert password not in proc.stdout + proc.stderr
+        inventory.write_text(f"{line} ansible_password=wrong pyinstall_known_hosts_file={known}\n")
+        rc, hosts = check_json("-i", str(inventory), home=tmp_path)
+        assert rc == 4 and hosts[host.name]["error"]["type"] == "AuthenticationFailed"
+    finally:
+        root.run("kill $(cat /run/sshd-password.pid)")
