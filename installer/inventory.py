@@ -106,15 +106,19 @@ class Inventory:
         if parent not in c.parents:
             c.parents.append(parent)
 
-    def _descendants(self, name: str) -> set[str]:
+    def _reach(self, group: str, edge: str) -> set[str]:
+        """Every group reachable from ``group`` through ``edge`` ("parents" or "children")."""
         seen: set[str] = set()
-        stack = list(self.groups[name].children)
+        stack = list(getattr(self.groups[group], edge))
         while stack:
             g = stack.pop()
             if g not in seen:
                 seen.add(g)
-                stack.extend(self.groups[g].children)
+                stack.extend(getattr(self.groups[g], edge))
         return seen
+
+    def _descendants(self, group: str) -> set[str]:
+        return self._reach(group, "children")
 
     def reconcile(self) -> None:
         """Ansible's rules once parsing is done: every group under ``all``, lone hosts in ``ungrouped``."""
@@ -127,14 +131,7 @@ class Inventory:
 
     # ------------------------------------------------------------ reading
     def ancestors(self, group: str) -> set[str]:
-        seen: set[str] = set()
-        stack = list(self.groups[group].parents)
-        while stack:
-            g = stack.pop()
-            if g not in seen:
-                seen.add(g)
-                stack.extend(self.groups[g].parents)
-        return seen
+        return self._reach(group, "parents")
 
     def depth(self, group: str) -> int:
         """Longest path from ``all``: children weigh more than their parents."""
