@@ -134,8 +134,32 @@ read -r pid1 < /proc/1/comm 2>/dev/null; echo "pid1: $pid1"
 for t in systemctl service chkconfig; do command -v $t >/dev/null 2>&1 && echo "tool: $t"; done
 [ -d /run/systemd/system ] && echo "booted: systemd"
 
-section end
 """
+
+# What provisioning needs beside the preflight facts, in the same single round trip.
+PROVISION_SECTIONS = r"""
+section services
+if command -v systemctl >/dev/null 2>&1; then
+    systemctl is-enabled docker >/dev/null 2>&1 && echo "docker enabled: yes" || echo "docker enabled: no"
+    systemctl is-active docker >/dev/null 2>&1 && echo "docker active: yes" || echo "docker active: no"
+else
+    for s in docker cgconfig; do
+        [ -f "/etc/rc.d/init.d/$s" ] || continue
+        chkconfig "$s" >/dev/null 2>&1 && echo "$s enabled: yes" || echo "$s enabled: no"
+        service "$s" status >/dev/null 2>&1 && echo "$s active: yes" || echo "$s active: no"
+    done
+fi
+
+section docker_info
+command -v docker >/dev/null 2>&1 && timeout 20 docker info 2>&1
+
+section repo_files
+dump /etc/yum.repos.d/pyinstall-*.repo
+"""
+END = "\nsection end\n"
+PREFLIGHT_SCRIPT = FACTS_SCRIPT + END
+PROVISION_SCRIPT = FACTS_SCRIPT + PROVISION_SECTIONS + END
+FACTS_SCRIPT = PREFLIGHT_SCRIPT
 
 
 # ---------------------------------------------------------------- the facts
@@ -170,7 +194,14 @@ class Facts:
     clock_skew: float | None = None  # remote - local, seconds (set by the gatherer)
     docker_config: dict[str, str] = field(default_factory=dict)  # path -> content
     service_manager: str = ""  # systemd | sysv
+    services: dict[str, dict[str, bool]] = field(default_factory=dict)  # provision only
+    docker_info: str | None = None  # provision only: `docker info` as printed, when docker exists
+    repo_files: dict[str, str] = field(default_factory=dict)  # provision only
     missing_sections: list[str] = field(default_factory=list)
+
+    def file_content(self, path: str) -> str | None:
+        """A managed file's current content, None when absent (provision facts only)."""
+        return self.docker_config.get(path, self.repo_files.get(path))
 
     @property
     def major(self) -> int | None:
@@ -418,6 +449,14 @@ def parse_service_manager(text: str) -> str:
     return "sysv"
 
 
+def parse_services(text: str) -> dict[str, dict[str, bool]]:
+    services: dict[str, dict[str, bool]] = {}
+    for key, value in _fields(text):
+        name, _, state = key.partition(" ")
+        services.setdefault(name, {})[state] = value == "yes"
+    return services
+
+
 def parse(output: str) -> Facts:
     """All the facts from one run of FACTS_SCRIPT."""
     sections = split_sections(output)
@@ -440,5 +479,10 @@ def parse(output: str) -> Facts:
     facts.remote_time = parse_clock(get("clock", ""))
     facts.docker_config = parse_docker_config(get("docker_config", ""))
     facts.service_manager = parse_service_manager(get("service_manager", ""))
+    if "services" in sections:  # the provision script
+        expected += ["services", "docker_info", "repo_files"]
+        facts.services = parse_services(sections["services"])
+        facts.docker_info = sections["docker_info"] or None
+        facts.repo_files = _dumped_files(sections["repo_files"])
     facts.missing_sections = [s for s in expected if s not in sections]
     return facts

@@ -28,6 +28,7 @@ PARSERS = {
     "selinux": facts.parse_selinux,
     "docker_config": facts.parse_docker_config,
     "service_manager": facts.parse_service_manager,
+    "services": facts.parse_services,
 }
 CASES = sorted(HERE.glob("*/*.txt"))
 
