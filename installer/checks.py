@@ -6,6 +6,7 @@ host, ``warning`` is worth reading, ``info`` is context. No check touches a conn
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -85,7 +86,11 @@ class Wanted:
             storage_driver=hostvars.get("docker_storage_driver"),
             storage_options=tuple(str(o) for o in options),
             package=hostvars.get("docker_package"),
-            ignore=frozenset(c.strip().upper() for c in ignore if c.strip()),
+            ignore=frozenset(
+                c.strip().upper()
+                for c in [*ignore, *re.split(r"[,\s]+", str(hostvars.get("pyinstall_ignore_preflight_errors") or ""))]
+                if c.strip()
+            ),
         )
 
 

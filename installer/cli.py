@@ -14,7 +14,7 @@ from typing import NoReturn
 from rich.console import Console
 from rich.text import Text
 
-from installer import __version__, checks, inventory, patterns, preflight, report
+from installer import __version__, checks, inventory, patterns, preflight, provision, report
 from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
 from installer.errors import PyinstallError, UsageError
 
@@ -111,6 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="turn these error codes into warnings (reported as ignored)",
     )
+
+    prov = sub.add_parser(
+        "provision",
+        help="install, configure, enable and start the runtime; idempotent (exit 0 ok, 2 failed, 4 unreachable)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _host_args(prov)
+    prov.add_argument("-C", "--check", action="store_true", help="change nothing; show what would change")
+    prov.add_argument("-D", "--diff", action="store_true", help="show the changes to configuration files")
+    prov.add_argument("-v", "--verbose", action="count", default=0, help="-v commands, -vv their output")
+    prov.add_argument(
+        "--ignore-preflight-errors",
+        metavar="CODE[,CODE|all]",
+        default="",
+        help="turn these preflight error codes into warnings (as does the pyinstall_ignore_preflight_errors var)",
+    )
     return parser
 
 
@@ -126,20 +143,26 @@ def _load_inventory(args: argparse.Namespace) -> inventory.Inventory:
     return inventory.load(path)
 
 
-def _targets(args: argparse.Namespace, err: Console) -> list[tuple[Target, checks.Wanted]]:
+def _ignored_codes(args: argparse.Namespace) -> list[str]:
+    codes = [c for c in getattr(args, "ignore_preflight_errors", "").split(",") if c.strip()]
+    unknown = checks.unknown_codes(codes)
+    if unknown:
+        raise UsageError(
+            f"unknown check code(s) for --ignore-preflight-errors: {', '.join(unknown)}",
+            f"known codes: {', '.join(checks.KNOWN_CODES)}, or all",
+        )
+    return codes
+
+
+def _hosts(args: argparse.Namespace, err: Console) -> list[tuple[Target, dict]]:
+    """The selected hosts: how to reach each, and its merged inventory variables."""
     inv = _load_inventory(args)
     selection = patterns.select(inv, args.limit)
     for term in selection.unmatched:
         err.print(Text.assemble(("warning", "yellow"), f": host pattern {term!r} matched no host"))
     if not selection.hosts:
         raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}", "check the pattern")
-    ignore = [c for c in getattr(args, "ignore_preflight_errors", "").split(",") if c.strip()]
-    unknown = checks.unknown_codes(ignore)
-    if unknown:
-        raise UsageError(
-            f"unknown check code(s) for --ignore-preflight-errors: {', '.join(unknown)}",
-            f"known codes: {', '.join(checks.KNOWN_CODES)}, or all",
-        )
+    _ignored_codes(args)  # refuse a typo before asking for passwords
     password = getpass.getpass("SSH password: ") if args.ask_pass else None
     become_password = getpass.getpass("BECOME password: ") if args.ask_become_pass else None
     overrides = {
@@ -156,10 +179,9 @@ def _targets(args: argparse.Namespace, err: Console) -> list[tuple[Target, check
     out = []
     for host in inv.hosts(selection.hosts):
         try:
-            target = target_from_vars(host.name, host.vars, **overrides)
+            out.append((target_from_vars(host.name, host.vars, **overrides), host.vars))
         except (ValueError, TypeError) as exc:
             raise UsageError(f"host {host.name} in {inv.source}: {exc}", "fix its variables") from None
-        out.append((target, checks.Wanted.from_vars(host.vars, ignore)))
     return out
 
 
@@ -187,7 +209,9 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
 
 
 def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    reports = preflight.run(_targets(args, err), forks=args.forks)
+    ignore = _ignored_codes(args)
+    hosts = [(t, checks.Wanted.from_vars(v, ignore)) for t, v in _hosts(args, err)]
+    reports = preflight.run(hosts, forks=args.forks)
     if args.json:
         print(report.to_json(reports))
     else:
@@ -195,8 +219,22 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
     return _status(reports)
 
 
+def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    hosts = _hosts(args, err)
+    runs = provision.run(hosts, _ignored_codes(args), check=args.check, forks=args.forks)
+    if args.json:
+        print(report.provision_json(runs))
+    else:
+        report.render_provision(runs, out, verbose=args.verbose, diff=args.diff)
+    if any(r.status == provision.UNREACHABLE for r in runs):
+        return ExitStatus.UNREACHABLE
+    if any(r.status == "failed" for r in runs):
+        return ExitStatus.FAILED
+    return ExitStatus.OK
+
+
 def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    reports = preflight.run(_targets(args, err), forks=args.forks)
+    reports = preflight.run([(t, checks.Wanted.from_vars(v)) for t, v in _hosts(args, err)], forks=args.forks)
     if args.json:
         hosts = {
             r.name: r.facts.to_dict() if r.facts else {"error": r.error.message if r.error else None} for r in reports
@@ -228,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_inventory(args, out)
         if args.command == "check":
             return cmd_check(args, out, err)
+        if args.command == "provision":
+            return cmd_provision(args, out, err)
         return cmd_facts(args, out, err)
     except PyinstallError as exc:
         err.print(Text.assemble(("error", "red"), f": {exc.message}"))

@@ -53,10 +53,10 @@ class HostReport:
         return out
 
 
-def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT) -> facts.Facts:
-    """Run FACTS_SCRIPT once; the clock skew is measured against the middle of the round trip."""
+def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT, script: str = facts.FACTS_SCRIPT) -> facts.Facts:
+    """Run the facts script once; the clock skew is measured against the middle of the round trip."""
     before = time.time()
-    result = session.run(facts.FACTS_SCRIPT, timeout=timeout)
+    result = session.run(script, timeout=timeout)
     after = time.time()
     gathered = facts.parse(result.stdout)
     if gathered.remote_time is not None:

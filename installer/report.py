@@ -88,3 +88,43 @@ def render_facts(reports: Sequence[HostReport], console: Console) -> None:
             ", ".join(f"{name}-{evr}" for name, evr in f.packages.items()) or "-",
         )
     console.print(table)
+
+
+def provision_json(runs: Sequence[Any]) -> str:
+    return json.dumps({"hosts": {r.name: r.to_dict() for r in runs}}, indent=2)
+
+
+_RUN_STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "magenta", "skipped": "cyan"}
+
+
+def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, diff: bool = False) -> None:
+    """Per host: each task with its status, then one recap line per host (Ansible's shape)."""
+    for r in runs:
+        console.print(Text.assemble(("\n" + r.name, "bold"), "  ", (r.status, _RUN_STYLE.get(r.status, ""))))
+        if r.error:
+            console.print(Text(f"  {r.error}", style=_RUN_STYLE.get(r.status, "")))
+            if r.hint:
+                console.print(Text(f"  hint: {r.hint}", style="dim"))
+        for f in r.findings:
+            if f.level == ERROR or f.ignored or verbose:
+                label = f"{f.code} (ignored)" if f.ignored else f.code
+                console.print(Text(f"  preflight {f.level}: {label}: {f.message}", style=_STYLE[f.level]))
+        for t in r.tasks:
+            console.print(Text.assemble("  ", (f"{t.status:<8}", _RUN_STYLE.get(t.status, "")), f" {t.name}",
+                                        (f"  ({t.msg})" if t.msg else "", "dim")))  # fmt: skip
+            if verbose:
+                for c in t.commands:
+                    console.print(Text(f"           $ {c}", style="dim"), soft_wrap=True)
+            if verbose > 1 or (t.status == "failed" and (t.stderr or t.stdout)):
+                for line in (t.stdout + t.stderr).strip().splitlines()[-20:]:
+                    console.print(Text(f"           | {line}"), soft_wrap=True)
+            if diff and t.diff:
+                console.print(Text(t.diff.rstrip("\n")), soft_wrap=True)
+    console.print(Text("\nRECAP", style="bold"))
+    width = max((len(r.name) for r in runs), default=4)
+    for r in runs:
+        console.print(Text.assemble(
+            (f"{r.name:<{width}}", _RUN_STYLE.get(r.status, "")),
+            f"  ok={r.count('ok')} changed={r.count('changed')} failed={r.count('failed')}",
+            f"  {r.status}",
+        ))  # fmt: skip

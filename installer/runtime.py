@@ -12,7 +12,7 @@ import json
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,6 @@ class Desired:
     daemon_options: dict[str, Any]
     files: tuple[ManagedFile, ...]
     foreign_config: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = field(default=())
 
     @property
     def config_file(self) -> ManagedFile:
@@ -105,7 +104,7 @@ def render(template: str, **values: Any) -> str:
     return _environment().get_template(template).render(**values)
 
 
-def _list(value: Any) -> tuple[str, ...]:
+def as_list(value: Any) -> tuple[str, ...]:
     if value in (None, ""):
         return ()
     if isinstance(value, str):
@@ -128,8 +127,13 @@ def daemon_options(platform_def: dict[str, Any], version: str, hostvars: dict[st
             raise PlanError(f"daemon option {key!r} needs Docker {since[key]} or later; this host gets {version}")
         else:
             options[key] = value
+    if options.get("icc") is False and options.get("iptables") is False:
+        raise PlanError(
+            "daemon options icc: false and iptables: false cannot go together (dockerd refuses to start)",
+            "drop the icc default with docker_daemon_options icc: null, or keep iptables on",
+        )
     options["storage-driver"] = driver
-    storage_opts = _list(hostvars.get("docker_storage_options"))
+    storage_opts = as_list(hostvars.get("docker_storage_options"))
     if storage_opts:
         options["storage-opts"] = list(storage_opts)
     return options
@@ -195,21 +199,20 @@ def desired(platform: str, hostvars: dict[str, Any], default_driver: str) -> Des
         content = render("daemon.json.j2", options=options)
     files = [ManagedFile(r.path, render("yum.repo.j2", repo=r)) for r in repos]
     files.append(ManagedFile(d["config_file"], content, restarts_daemon=True))
-    remove = [*_list(source.get("remove")), *_list(source.get("conflicts"))]
+    remove = [*as_list(source.get("remove")), *as_list(source.get("conflicts"))]
     return Desired(
         platform=platform,
         service_manager=d["service_manager"],
         package=package,
         version=version,
-        extra_packages=_list(source.get("extra_packages")),
+        extra_packages=as_list(source.get("extra_packages")),
         remove=tuple(p for p in remove if p != package),
-        requires=_list(source.get("requires")),
+        requires=as_list(source.get("requires")),
         update=dict(source.get("update") or {}),
         cgconfig=bool(source.get("cgconfig")),
         repos=tuple(repos),
         storage_driver=driver,
         daemon_options=options,
         files=tuple(files),
-        foreign_config=_list(d.get("foreign_config")),
-        ignore=_list(hostvars.get("pyinstall_ignore_preflight_errors")),
+        foreign_config=as_list(d.get("foreign_config")),
     )

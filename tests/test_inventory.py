@@ -63,7 +63,12 @@ def test_lab_inventory_matches_ansible(tmp_path: Path) -> None:
     expected["_meta"].pop("profile", None)
     got = inventory.load(path).to_ansible_list()
     assert got == expected
-    assert got["_meta"]["hostvars"]["el6-01"]["docker_daemon_extra_options"] == "--bridge=none --iptables=false"
+    assert got["_meta"]["hostvars"]["el6-01"]["docker_daemon_options"] == {
+        "bridge": "none",
+        "iptables": False,
+        "icc": None,
+    }
+    assert got["_meta"]["hostvars"]["el7-tmpfs-01"]["docker_storage_driver"] == "overlay2"
 
 
 def test_precedence() -> None:

@@ -248,10 +248,12 @@ class Lab:
         for group, members in groups.items():
             out.append(f"\n[{group}]\n")
             for h in members:
-                out.append(
-                    f"{h.name} ansible_host={h.address} lab_kind={h.kind} lab_store={h.store} "
-                    f"docker_storage_driver={_lab_driver(h)}\n"
-                )
+                line = f"{h.name} ansible_host={h.address} lab_kind={h.kind} lab_store={h.store}"
+                line += f" docker_storage_driver={_lab_driver(h)}"
+                if h.family == "el6" and _lab_driver(h) == "overlay2":
+                    # The simulated 2.6.32 kernel text rules overlay out; the real kernel underneath has it.
+                    line += " pyinstall_ignore_preflight_errors=OVERLAY_EL6,KERNEL_CONFIG"
+                out.append(line + "\n")
         out.append("\n[lab:children]\n" + "".join(f"{g}\n" for g in groups))
         out.append(
             "\n[all:vars]\n"
@@ -259,8 +261,13 @@ class Lab:
             f"ansible_port={hosts[0].port}\n"
             f"ansible_ssh_private_key_file={self.key}\n"
             f"pyinstall_known_hosts_file={self.known_hosts}\n"
-            "# The lab's hosts share the machine's network: their dockerd must not touch it.\n"
-            "docker_daemon_extra_options='--bridge=none --iptables=false'\n"
+            "# The lab's repositories, laid out like the real mirrors.\n"
+            "yum_mirror=file:///srv/lab-repo\n"
+            "# The lab's docker packages carry Debian's 20.10 engine.\n"
+            f"docker_version={build.DOCKER_VERSION}\n"
+            "# The lab's hosts share the machine's network: their dockerd must not touch it (and without\n"
+            "# iptables, the icc: false default cannot work).\n"
+            "docker_daemon_options={'bridge': 'none', 'iptables': False, 'icc': None}\n"
         )
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -270,8 +277,8 @@ class Lab:
 
 def _lab_driver(host: Host) -> str:
     """The storage driver that can work on a lab host: the lab kernel has no device-mapper, and overlay2
-    cannot sit on the host's own overlay root."""
-    return "overlay2" if host.family == "el7" and host.store != "none" else "vfs"
+    cannot sit on the host's own overlay root (a tmpfs, ext4 or loop store takes it)."""
+    return "vfs" if host.store == "none" else "overlay2"
 
 
 def _last_words(host: Host) -> str:

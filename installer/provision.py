@@ -1,0 +1,136 @@
+"""Provision: per host, in parallel, the whole pipeline.
+
+    connect ─▶ facts (PROVISION_SCRIPT, one round trip) ─▶ preflight checks ─▶ desired ─▶ plan
+            ─▶ execute (or report, in check mode) ─▶ validate `docker info` ─▶ HostRun
+
+A host that fails preflight is left untouched; the others carry on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from installer import checks, connection, docker_info, facts, runtime
+from installer.checks import Finding, Wanted
+from installer.connection import Session, Target
+from installer.errors import HostError, Unreachable, UsageError
+from installer.executor import CHANGED, FAILED, OK, TaskResult, execute
+from installer.plan import WAIT_FOR_DAEMON, plan
+from installer.preflight import FORKS, Connect, gather_facts
+
+UNREACHABLE, SKIPPED = "unreachable", "skipped"
+
+
+@dataclass
+class HostRun:
+    name: str
+    status: str = OK  # ok | changed | failed | unreachable
+    tasks: list[TaskResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    error: str = ""
+    hint: str = ""
+    commands: int = 0
+    info: dict[str, Any] | None = None  # the validated `docker info`
+
+    def count(self, status: str) -> int:
+        return sum(t.status == status for t in self.tasks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "ok": self.count(OK),
+            "changed": self.count(CHANGED),
+            "failed": self.count(FAILED),
+            "tasks": [t.to_dict() for t in self.tasks],
+            "findings": [f.to_dict() for f in self.findings],
+            "error": self.error or None,
+            "hint": self.hint or None,
+            "commands": self.commands,
+            "docker_info": self.info,
+        }
+
+
+def _validate(session: Session | None, gathered: facts.Facts, desired: runtime.Desired, changed: bool) -> TaskResult:
+    """The daemon answers and runs the storage driver asked for. Reuses the facts' answer if nothing changed."""
+    text = gathered.docker_info or ""
+    if changed and session is not None:
+        text = session.run(f"{WAIT_FOR_DAEMON}; docker info 2>&1", timeout=60).stdout
+    info = docker_info.parse(text)
+    result = TaskResult("validate docker info", OK)
+    if not info.reachable:
+        result.status, result.msg = FAILED, "the daemon does not answer: " + ("; ".join(info.errors) or text.strip())
+    elif info.storage_driver != desired.storage_driver:
+        result.status = FAILED
+        result.msg = f"the daemon runs storage driver {info.storage_driver}, not {desired.storage_driver}"
+    else:
+        result.msg = f"Docker {info.server_version}, storage driver {info.storage_driver}"
+    result.stdout = text
+    return result
+
+
+def provision_host(
+    target: Target,
+    hostvars: dict[str, Any],
+    ignore: Sequence[str] = (),
+    check: bool = False,
+    connect: Connect = connection.connect,
+) -> HostRun:
+    run = HostRun(target.name)
+    try:
+        with connect(target) as session:
+            try:
+                _pipeline(run, session, hostvars, ignore, check)
+            finally:
+                run.commands = session.commands_run
+    except Unreachable as exc:
+        run.status, run.error, run.hint = UNREACHABLE, exc.message, exc.hint
+    except HostError as exc:
+        run.status, run.error, run.hint = FAILED, exc.message, exc.hint
+    return run
+
+
+def _pipeline(run: HostRun, session: Session, hostvars: dict[str, Any], ignore: Sequence[str], check: bool) -> None:
+    gathered = gather_facts(session, script=facts.PROVISION_SCRIPT)
+    run.findings = checks.run_checks(gathered, Wanted.from_vars(hostvars, ignore))
+    if not checks.passed(run.findings):
+        first = next(f for f in run.findings if f.level == checks.ERROR)
+        run.status, run.error, run.hint = FAILED, f"preflight: {first.code}: {first.message}", first.hint
+        return  # untouched
+    platform = f"el{checks.platform(gathered)}"
+    try:
+        desired = runtime.desired(platform, hostvars, checks.default_storage_driver(gathered))
+        steps = plan(gathered, desired)
+    except UsageError as exc:
+        run.status, run.error, run.hint = FAILED, exc.message, exc.hint
+        return
+    run.tasks = execute(None if check else session, steps, check=check)
+    if any(t.status == FAILED for t in run.tasks):
+        run.status = FAILED
+        return
+    if check:
+        run.status = CHANGED if steps else OK
+        return
+    validation = _validate(session, gathered, desired, changed=bool(steps))
+    run.tasks.append(validation)
+    info = docker_info.parse(validation.stdout)
+    run.info = {k: v for k, v in info.to_dict().items() if k != "sections"}
+    if validation.status == FAILED:
+        run.status = FAILED
+    else:
+        run.status = CHANGED if steps else OK
+
+
+def run(
+    hosts: Sequence[tuple[Target, dict[str, Any]]],
+    ignore: Sequence[str] = (),
+    check: bool = False,
+    forks: int = FORKS,
+    connect: Connect = connection.connect,
+) -> list[HostRun]:
+    if not hosts:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
+        return list(pool.map(lambda h: provision_host(h[0], h[1], ignore, check, connect), hosts))
