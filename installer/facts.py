@@ -46,6 +46,8 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 section() {{ printf '\n{MARKER}%s\n' "$1"; }}
 prefix() {{ while IFS= read -r l; do printf '%s%s\n' "$1" "$l"; done; }}
 dump() {{ for f in "$@"; do if [ -f "$f" ]; then printf '== %s\n' "$f"; head -c 65536 "$f"; echo; fi; done; }}
+sums() {{ for f in "$@"; do [ -f "$f" ] || continue; set -- $(sha256sum "$f"); printf '== %s %s\n' "$2" "$1"
+          head -c 65536 "$2"; echo; done; }}
 release=$(uname -r)
 
 section uname
@@ -127,7 +129,7 @@ section clock
 date -u +%s
 
 section docker_config
-dump {" ".join(DOCKER_CONFIG_FILES)} /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d/*.conf
+sums {" ".join(DOCKER_CONFIG_FILES)} /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d/*.conf
 
 section service_manager
 read -r pid1 < /proc/1/comm 2>/dev/null; echo "pid1: $pid1"
@@ -154,7 +156,7 @@ section docker_info
 command -v docker >/dev/null 2>&1 && timeout 20 docker info 2>&1
 
 section repo_files
-dump /etc/yum.repos.d/pyinstall-*.repo
+sums /etc/yum.repos.d/pyinstall-*.repo
 """
 END = "\nsection end\n"
 PREFLIGHT_SCRIPT = FACTS_SCRIPT + END
@@ -197,10 +199,11 @@ class Facts:
     services: dict[str, dict[str, bool]] = field(default_factory=dict)  # provision only
     docker_info: str | None = None  # provision only: `docker info` as printed, when docker exists
     repo_files: dict[str, str] = field(default_factory=dict)  # provision only
+    file_sums: dict[str, str] = field(default_factory=dict)  # sha256 of every file dumped above
     missing_sections: list[str] = field(default_factory=list)
 
     def file_content(self, path: str) -> str | None:
-        """A managed file's current content, None when absent (provision facts only)."""
+        """A managed file's current text (for diffs), None when absent."""
         return self.docker_config.get(path, self.repo_files.get(path))
 
     @property
@@ -247,13 +250,16 @@ def _fields(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _dumped_files(text: str) -> dict[str, str]:
+def _dumped_files(text: str, sums: dict[str, str] | None = None) -> dict[str, str]:
+    """``== PATH [SHA256]`` headers, each followed by the file's text; checksums go to ``sums``."""
     files: dict[str, str] = {}
     current = None
     for line in text.splitlines():
         if line.startswith("== /"):
-            current = line[3:]
+            current, _, digest = line[3:].partition(" ")
             files[current] = ""
+            if sums is not None and digest:
+                sums[current] = digest
         elif current is not None:
             files[current] += line + "\n"
     return {path: content.rstrip("\n") + "\n" if content.strip() else "" for path, content in files.items()}
@@ -435,8 +441,8 @@ def parse_clock(text: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def parse_docker_config(text: str) -> dict[str, str]:
-    return _dumped_files(text)
+def parse_docker_config(text: str, sums: dict[str, str] | None = None) -> dict[str, str]:
+    return _dumped_files(text, sums)
 
 
 def parse_service_manager(text: str) -> str:
@@ -477,12 +483,12 @@ def parse(output: str) -> Facts:
     facts.user = parse_user(get("user", ""))
     facts.selinux = parse_selinux(get("selinux", ""))
     facts.remote_time = parse_clock(get("clock", ""))
-    facts.docker_config = parse_docker_config(get("docker_config", ""))
+    facts.docker_config = parse_docker_config(get("docker_config", ""), facts.file_sums)
     facts.service_manager = parse_service_manager(get("service_manager", ""))
     if "services" in sections:  # the provision script
         expected += ["services", "docker_info", "repo_files"]
         facts.services = parse_services(sections["services"])
         facts.docker_info = sections["docker_info"] or None
-        facts.repo_files = _dumped_files(sections["repo_files"])
+        facts.repo_files = _dumped_files(sections["repo_files"], facts.file_sums)
     facts.missing_sections = [s for s in expected if s not in sections]
     return facts
