@@ -1,0 +1,148 @@
+"""`pyinstall provision` on the simulated fleet, over real SSH: end to end, idempotence, check mode,
+a changed option, rollback, and hosts that fail preflight left untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.lab.testing import Fleet
+from tests.test_check_lab import pyinstall
+
+pytestmark = pytest.mark.lab
+
+
+def provision(*args: str, home: Path) -> tuple[int, dict]:
+    proc = pyinstall("provision", "--json", *args, home=home)
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)["hosts"]
+
+
+@pytest.fixture(scope="module")
+def fleet(make_fleet) -> Fleet:
+    # el6 on the host's own root (vfs) and on a tmpfs store (overlay2); el7 likewise; two that fail preflight.
+    return make_fleet("prov", "el6:1,el6+tmpfs:1,el7:1,el7+ext4:1,el6-i686:1,el6-oldkernel:1")
+
+
+@pytest.fixture(scope="module")
+def first_run(fleet: Fleet, tmp_path_factory) -> tuple[int, dict]:
+    home = tmp_path_factory.mktemp("home")
+    untouched = {
+        n: fleet.testinfra(fleet[n]).check_output("rpm -qa | sort") for n in ("el6-i686-01", "el6-oldkernel-01")
+    }
+    rc, hosts = provision("-i", str(fleet.inventory), home=home)
+    return rc, hosts, untouched
+
+
+def short(fleet: Fleet, hosts: dict) -> dict:
+    return {name.removeprefix(fleet.prefix): h for name, h in hosts.items()}
+
+
+def test_fresh_hosts_are_provisioned_end_to_end(fleet: Fleet, first_run) -> None:
+    rc, hosts, _ = first_run
+    hosts = short(fleet, hosts)
+    assert rc == 2, "the i686 and old-kernel hosts fail preflight"
+    for name, driver in (
+        ("el6-01", "vfs"),
+        ("el6-tmpfs-01", "overlay2"),
+        ("el7-01", "vfs"),
+        ("el7-ext4-01", "overlay2"),
+    ):
+        h = hosts[name]
+        assert h["status"] == "changed", (name, h["error"], [t for t in h["tasks"] if t["status"] == "failed"])
+        assert h["failed"] == 0
+        assert h["docker_info"]["storage_driver"] == driver
+        assert h["docker_info"]["server_version"].startswith("20.10.24")
+        host = fleet.testinfra(fleet[name])
+        assert host.check_output("docker info --format '{{.Driver}}'") == driver
+    el6 = fleet.testinfra(fleet["el6-01"])
+    assert el6.check_output("rpm -q --qf '%{VERSION}' docker-io") == "20.10.24"
+    assert "3:on" in el6.check_output("chkconfig --list docker")
+    assert el6.mount_point("/cgroup/memory").exists
+    sysconfig = el6.file("/etc/sysconfig/docker")
+    assert sysconfig.mode == 0o644 and sysconfig.user == "root"
+    assert "--storage-driver=vfs" in sysconfig.content_string and "--live-restore=true" in sysconfig.content_string
+    el7 = fleet.testinfra(fleet["el7-01"])
+    daemon = json.loads(el7.file("/etc/docker/daemon.json").content_string)
+    assert daemon["storage-driver"] == "vfs" and daemon["log-opts"] == {"max-size": "10m", "max-file": "3"}
+    assert daemon["no-new-privileges"] is True and daemon["bridge"] == "none" and "icc" not in daemon
+    assert el7.file("/etc/docker/daemon.json").mode == 0o644
+    assert el7.check_output("rpm -q --qf '%{EPOCH}:%{VERSION}' docker-ce") == "3:20.10.24"
+    assert el7.service("docker").is_enabled
+
+
+def test_hosts_failing_preflight_are_untouched(fleet: Fleet, first_run) -> None:
+    _, hosts, before = first_run
+    hosts = short(fleet, hosts)
+    assert hosts["el6-i686-01"]["status"] == "failed" and "ARCH" in hosts["el6-i686-01"]["error"]
+    assert hosts["el6-oldkernel-01"]["status"] == "failed" and "KERNEL" in hosts["el6-oldkernel-01"]["error"]
+    for name, packages in before.items():
+        assert hosts[name]["tasks"] == [] and hosts[name]["commands"] == 1  # the facts, nothing else
+        assert fleet.testinfra(fleet[name]).check_output("rpm -qa | sort") == packages
+
+
+def test_second_run_changes_nothing_with_one_command_per_host(fleet: Fleet, first_run, tmp_path: Path) -> None:
+    rc, hosts = provision("-i", str(fleet.inventory), "--limit", "!el6_i686:!el6_oldkernel", home=tmp_path)
+    assert rc == 0
+    for name, h in hosts.items():
+        assert h["status"] == "ok" and h["changed"] == 0, (name, h["tasks"])
+        assert h["commands"] == 1, f"{name}: no install, write or restart command on a re-run"
+
+
+def test_restart_survives_a_host_reboot(fleet: Fleet, first_run) -> None:
+    for name in ("el6-tmpfs-01", "el7-ext4-01"):
+        fleet.lab.restart([fleet[name].name])
+        host = fleet.testinfra(fleet[name])
+        assert host.run("docker info").rc == 0, f"{name}: docker is enabled at boot"
+
+
+def test_changing_one_option_shows_a_diff_and_restarts_once(fleet: Fleet, first_run, tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        fleet.inventory.read_text().replace("'icc': None}", "'icc': None, 'max-concurrent-downloads': 5}")
+    )
+    limit = f"{fleet['el7-01'].name},{fleet['el6-01'].name}"
+    check = pyinstall("provision", "-i", str(inventory), "--limit", limit, "--check", "--diff", home=tmp_path)
+    assert check.returncode == 0, check.stdout
+    assert '+  "max-concurrent-downloads": 5,' in check.stdout
+    assert "+other_args='" in check.stdout and "--max-concurrent-downloads=5" in check.stdout
+    rc, hosts = provision("-i", str(inventory), "--limit", limit, home=tmp_path)
+    assert rc == 0, hosts
+    for name, h in hosts.items():
+        changed = [t["name"] for t in h["tasks"] if t["status"] == "changed"]
+        assert len(changed) == 2 and changed[1] == "restart docker", (name, changed)
+        assert changed[0].startswith("write daemon configuration")
+    el7 = fleet.testinfra(fleet["el7-01"])
+    assert json.loads(el7.file("/etc/docker/daemon.json").content_string)["max-concurrent-downloads"] == 5
+    rc, hosts = provision("-i", str(inventory), "--limit", limit, home=tmp_path)
+    assert rc == 0 and all(h["changed"] == 0 for h in hosts.values())
+
+
+def test_an_option_the_daemon_refuses_is_rolled_back(fleet: Fleet, first_run, tmp_path: Path) -> None:
+    name = fleet["el7-ext4-01"].name
+    host = fleet.testinfra(fleet["el7-ext4-01"])
+    before = host.file("/etc/docker/daemon.json").content_string
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(fleet.inventory.read_text().replace("'icc': None}", "'icc': None, 'default-ulimits': 7}"))
+    rc, hosts = provision("-i", str(inventory), "--limit", name, home=tmp_path)
+    assert rc == 2
+    tasks = hosts[name]["tasks"]
+    assert [t["status"] for t in tasks[-2:]] == ["failed", "failed"]
+    assert tasks[-1]["msg"].startswith("rolled back: previous configuration restored and the daemon runs on it")
+    assert host.file("/etc/docker/daemon.json").content_string == before
+    assert host.run("docker info").rc == 0, "the daemon runs again, on the old configuration"
+
+
+def test_check_mode_on_a_fresh_host_changes_nothing(make_fleet, tmp_path: Path) -> None:
+    fleet = make_fleet("chk", "el6:1,el7:1")
+    probe = "rpm -qa | sort; ls -la /etc/yum.repos.d /etc/sysconfig /etc/docker 2>&1; md5sum /etc/sysconfig/* 2>&1; true"
+    before = {h.name: fleet.testinfra(h).check_output(probe) for h in fleet.hosts}
+    rc, hosts = provision("-i", str(fleet.inventory), "--check", home=tmp_path)
+    assert rc == 0
+    for h in fleet.hosts:
+        report = hosts[h.name]
+        assert report["status"] == "changed" and report["commands"] == 1
+        assert any(t["name"].startswith("install") for t in report["tasks"])
+        assert fleet.testinfra(h).check_output(probe) == before[h.name]
