@@ -137,7 +137,9 @@ def test_an_option_the_daemon_refuses_is_rolled_back(fleet: Fleet, first_run, tm
 
 def test_check_mode_on_a_fresh_host_changes_nothing(make_fleet, tmp_path: Path) -> None:
     fleet = make_fleet("chk", "el6:1,el7:1")
-    probe = "rpm -qa | sort; ls -la /etc/yum.repos.d /etc/sysconfig /etc/docker 2>&1; md5sum /etc/sysconfig/* 2>&1; true"
+    probe = (
+        "rpm -qa | sort; ls -la /etc/yum.repos.d /etc/sysconfig /etc/docker 2>&1; md5sum /etc/sysconfig/* 2>&1; true"
+    )
     before = {h.name: fleet.testinfra(h).check_output(probe) for h in fleet.hosts}
     rc, hosts = provision("-i", str(fleet.inventory), "--check", home=tmp_path)
     assert rc == 0
