@@ -51,21 +51,31 @@ deps() {
 
 demo() {
     deps
-    local root=.lab/demo
-    .venv/bin/python -m tests.lab up --root "$root" --hosts el6:2,el7:2,el6-i686:1,el6-oldkernel:1
-    echo
-    echo "pyinstall check: can each host run the runtime? (the i686 and old-kernel hosts must fail)"
-    local rc=0
-    .venv/bin/pyinstall check -i "$root/inventory.ini" || rc=$?
+    local root=.lab/demo inv=.lab/demo/inventory.ini rc
+    .venv/bin/python -m tests.lab up --root "$root" \
+        --hosts el6:1,el6+tmpfs:1,el7:1,el7+tmpfs:1,el6-i686:1,el6-oldkernel:1
+    step "pyinstall check: can each host run the runtime? (the i686 and old-kernel hosts must fail)"
+    rc=0; .venv/bin/pyinstall check -i "$inv" || rc=$?
     echo "pyinstall check exited $rc (0 all passed, 2 some failed their checks, 4 some unreachable)"
+    step "pyinstall provision: the runtime on every host that passed (the two others stay untouched)"
+    rc=0; .venv/bin/pyinstall provision "$inv" || rc=$?
+    echo "pyinstall provision exited $rc"
+    step "pyinstall provision again: nothing left to change"
+    rc=0; .venv/bin/pyinstall provision "$inv" --limit '!el6_i686:!el6_oldkernel' || rc=$?
+    echo "pyinstall provision exited $rc"
     cat <<EOT
 
-The fleet above runs on this machine (see tests/lab/README.md for what is real and what is simulated).
-  facts:      .venv/bin/pyinstall facts -i $root/inventory.ini
+The fleet runs on this machine (see tests/lab/README.md for what is real and what is simulated).
+  facts:      .venv/bin/pyinstall facts -i $inv
+  dry run:    .venv/bin/pyinstall provision $inv --check --diff
   log in:     \$(.venv/bin/python -m tests.lab ssh --root $root el6-01)
   status:     .venv/bin/python -m tests.lab status --root $root
   tear down:  .venv/bin/python -m tests.lab down --root $root --purge
 EOT
+}
+
+step() {
+    printf '\n\033[1m== %s\033[0m\n' "$1"
 }
 
 run_tests() {
