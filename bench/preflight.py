@@ -31,7 +31,7 @@ def bare_fanout(spec_file: str, forks: int) -> None:
     from installer.facts import FACTS_SCRIPT
 
     spec = json.loads(Path(spec_file).read_text())
-    command = "sh -c " + shlex.quote(FACTS_SCRIPT)
+    command = "sh -c " + shlex.quote(spec.get("command", FACTS_SCRIPT))
 
     def one(address: str) -> int:
         client = paramiko.SSHClient()

@@ -1,0 +1,65 @@
+"""Idempotent re-run cost: `pyinstall provision` on an already provisioned fleet, against a bare paramiko
+fan-out that checks the same state (packages, config checksums, service, daemon) in one command.
+
+    python -m bench.provision [--hosts 20]
+
+Target (a benchmark figure, not a test): at most 2 commands per host and within 2x the bare fan-out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.preflight import measure
+from tests.lab import Lab
+
+STATE_CHECK = (
+    "rpm -q docker-io docker-ce; "
+    "sha256sum /etc/sysconfig/docker /etc/docker/daemon.json /etc/yum.repos.d/pyinstall-*.repo 2>/dev/null; "
+    "(systemctl is-enabled docker || chkconfig docker) 2>/dev/null; docker info >/dev/null 2>&1 && echo up"
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=20)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="pyinstall-bench-provision-"))
+    lab = Lab(root, subnet="127.0.90")
+    half = args.hosts // 2
+    try:
+        hosts = lab.up(f"el6:{half},el7:{args.hosts - half}", prefix="pv-")
+        inventory = root / "inventory.ini"
+        first = measure([sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory),
+                         "--forks", str(len(hosts))], lab)  # fmt: skip
+        if first["exit"] != 0:
+            print(first["out"][-3000:], first["err"][-3000:])
+            return 1
+        spec = root / "bare.json"
+        spec.write_text(json.dumps({"addresses": [h.address for h in hosts], "key": str(lab.key),
+                                    "known_hosts": str(lab.known_hosts), "command": STATE_CHECK}))  # fmt: skip
+        bare = measure([sys.executable, "-m", "bench.preflight", "--bare-worker", str(spec),
+                        "--forks", str(len(hosts))], lab)  # fmt: skip
+        again = measure([sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory),
+                         "--forks", str(len(hosts))], lab)  # fmt: skip
+        report = json.loads(again["out"])["hosts"]
+    finally:
+        lab.down(purge=True)
+    changed = sum(h["changed"] for h in report.values())
+    commands = sum(h["commands"] for h in report.values())
+    n = len(report)
+    print(f"first provision of {n} hosts: {first['wall']:.1f} s")
+    print(f"{'tool':<26} {'wall s':>7} {'ratio':>6} {'conn/host':>9} {'cmd/host':>8} {'peak MB':>8}")
+    for name, m, cmds in (("bare state check", bare, n), ("pyinstall provision re-run", again, commands)):
+        print(f"{name:<26} {m['wall']:>7.2f} {m['wall'] / bare['wall']:>6.2f} {sum(m['logins']) / n:>9.2f} "
+              f"{cmds / n:>8.2f} {m['rss_mb']:>8.1f}")  # fmt: skip
+    print(f"changed on the re-run: {changed}")
+    return 0 if changed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
