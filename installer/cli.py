@@ -8,13 +8,15 @@ import getpass
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
 from rich.text import Text
 
-from installer import __version__, checks, inventory, patterns, preflight, provision, report
+from installer import __version__, bundle, checks, inventory, patterns, preflight, provision, report
 from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
 from installer.errors import PyinstallError, UsageError
 
@@ -128,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="turn these preflight error codes into warnings (as does the pyinstall_ignore_preflight_errors var)",
     )
+    prov.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="install from this offline bundle, every other repository disabled (one per platform; repeatable)",
+    )
+
+    bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
+    bundle_sub = bundle_cmd.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=_Parser)
+    create = bundle_sub.add_parser("create", help="pack a directory of RPMs with a manifest and yum repodata")
+    create.add_argument("--platform", required=True, choices=("el6", "el7"))
+    create.add_argument("--from", dest="source", required=True, metavar="DIR", help="directory of RPMs")
+    create.add_argument("-o", "--output", required=True, metavar="FILE", help="the bundle to write")
     return parser
 
 
@@ -221,7 +237,14 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
 
 def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     hosts = _hosts(args, err)
-    runs = provision.run(hosts, _ignored_codes(args), check=args.check, forks=args.forks)
+    with tempfile.TemporaryDirectory(prefix="pyinstall-bundles-") as tmp:
+        bundles = {}
+        for i, path in enumerate(args.bundle):
+            loaded = bundle.load(Path(path), Path(tmp) / str(i))
+            if loaded.platform in bundles:
+                raise UsageError(f"two bundles for {loaded.platform}", "give at most one per platform")
+            bundles[loaded.platform] = loaded
+        runs = provision.run(hosts, _ignored_codes(args), check=args.check, forks=args.forks, bundles=bundles)
     if args.json:
         print(report.provision_json(runs))
     else:
@@ -253,6 +276,20 @@ def _console(stream) -> Console:
     return console
 
 
+def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
+    if args.bundle_command != "create":
+        raise UsageError(
+            "pyinstall bundle: say what to do", "pyinstall bundle create --platform el6 --from DIR -o FILE"
+        )
+    manifest = bundle.create(args.platform, Path(args.source), Path(args.output))
+    for package in manifest["packages"]:
+        out.print(
+            f"  {package['name']}-{package['version']}-{package['release']}.{package['arch']}  {package['sha256'][:12]}"
+        )
+    out.print(f"{args.output}: {len(manifest['packages'])} packages for {args.platform}, with yum repodata")
+    return ExitStatus.OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     out = _console(sys.stdout)
     err = _console(sys.stderr)
@@ -268,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args, out, err)
         if args.command == "provision":
             return cmd_provision(args, out, err)
+        if args.command == "bundle":
+            return cmd_bundle(args, out)
         return cmd_facts(args, out, err)
     except PyinstallError as exc:
         err.print(Text.assemble(("error", "red"), f": {exc.message}"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from installer.connection import Session
@@ -39,7 +40,10 @@ class TaskResult:
 
 def _run(session: Session, op: Operation) -> TaskResult:
     result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.commands], diff=op.diff)
-    for command in op.commands:
+    for i, command in enumerate(op.commands):
+        if i == 1 and op.uploads:  # the first command prepares the directories
+            sent = sum(session.put_file(Path(local), remote) for local, remote in op.uploads)
+            result.msg += f"; sent {sent} bytes"
         done = session.run(command, timeout=op.timeout)
         result.rc, result.stdout, result.stderr = done.rc, mask(done.stdout), mask(done.stderr)
         if not done.ok:

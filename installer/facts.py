@@ -157,6 +157,9 @@ command -v docker >/dev/null 2>&1 && timeout 20 docker info 2>&1
 
 section repo_files
 sums /etc/yum.repos.d/pyinstall-*.repo
+
+section bundle
+for f in /var/cache/pyinstall/bundle/*/.pyinstall-sums; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
 """
 END = "\nsection end\n"
 PREFLIGHT_SCRIPT = FACTS_SCRIPT + END
@@ -200,6 +203,7 @@ class Facts:
     docker_info: str | None = None  # provision only: `docker info` as printed, when docker exists
     repo_files: dict[str, str] = field(default_factory=dict)  # provision only
     file_sums: dict[str, str] = field(default_factory=dict)  # sha256 of every file dumped above
+    bundle_sums: dict[str, dict[str, str]] = field(default_factory=dict)  # platform -> {file: sha256} verified
     missing_sections: list[str] = field(default_factory=list)
 
     def file_content(self, path: str) -> str | None:
@@ -486,9 +490,12 @@ def parse(output: str) -> Facts:
     facts.docker_config = parse_docker_config(get("docker_config", ""), facts.file_sums)
     facts.service_manager = parse_service_manager(get("service_manager", ""))
     if "services" in sections:  # the provision script
-        expected += ["services", "docker_info", "repo_files"]
+        expected += ["services", "docker_info", "repo_files", "bundle"]
         facts.services = parse_services(sections["services"])
         facts.docker_info = sections["docker_info"] or None
         facts.repo_files = _dumped_files(sections["repo_files"], facts.file_sums)
+        for path, text in _dumped_files(sections.get("bundle", "")).items():
+            platform = path.rsplit("/", 2)[-2]
+            facts.bundle_sums[platform] = dict(reversed(line.split(None, 1)) for line in text.splitlines() if line)
     facts.missing_sections = [s for s in expected if s not in sections]
     return facts

@@ -15,8 +15,9 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from installer.bundle import SUMS_FILE, Bundle
 from installer.facts import Facts
-from installer.runtime import Desired, ManagedFile, PlanError
+from installer.runtime import BUNDLE_REPO_ID, Desired, ManagedFile, PlanError
 from installer.versions import evr_compare, split_evr
 
 YUM_TIMEOUT = 900.0
@@ -42,6 +43,7 @@ class Operation:
     restarts: bool = False  # the daemon must restart afterwards (package or config changed)
     timeout: float = 120.0
     backup: str | None = None  # where the replaced file is kept, for rollback
+    uploads: tuple[tuple[str, str], ...] = ()  # (local path, remote path), sent before the commands
 
 
 @dataclass
@@ -96,8 +98,10 @@ def _diff(path: str, old: str | None, new: str) -> str:
     return "".join(lines)
 
 
-def _yum(action: str, *packages: str) -> str:
-    return f"yum -y {action} " + " ".join(q(p) for p in packages)
+def _yum(action: str, *packages: str, only: str | None = None) -> str:
+    """A yum command; ``only``: the one repository to use (an offline bundle), every other disabled."""
+    repos = f"--disablerepo='*' --enablerepo={q(only)} " if only else ""
+    return f"yum -y {repos}{action} " + " ".join(q(p) for p in packages)
 
 
 def _foreign_options(facts: Facts, desired: Desired) -> list[str]:
@@ -133,6 +137,10 @@ def plan(facts: Facts, desired: Desired) -> Plan:
         )
     _check_driver_change(facts, desired)
 
+    only = BUNDLE_REPO_ID if desired.bundle is not None else None
+    if desired.bundle is not None:
+        ops += _push_bundle(facts, desired.bundle)
+
     installed = [p for p in desired.remove if p in facts.packages]
     if installed:
         ops.append(Operation("remove conflicting packages", (_yum("remove", *installed),),
@@ -146,18 +154,18 @@ def plan(facts: Facts, desired: Desired) -> Plan:
     for package, minimum in desired.update.items():
         current = _installed_version(facts, package)
         if current is not None and evr_compare(current, minimum) < 0:
-            ops.append(Operation(f"update {package}", (_yum("update", package),),
+            ops.append(Operation(f"update {package}", (_yum("update", package, only=only),),
                                  f"{current} < {minimum}", timeout=YUM_TIMEOUT))  # fmt: skip
 
     missing = [p for p in desired.requires if p not in facts.packages]
     if missing:
-        ops.append(Operation("install " + ", ".join(missing), (_yum("install", *missing),), "not installed",
+        ops.append(Operation("install " + ", ".join(missing), (_yum("install", *missing, only=only),), "not installed",
                              timeout=YUM_TIMEOUT))  # fmt: skip
 
     if desired.cgconfig:
         ops += _cgconfig(facts)
 
-    ops += _packages(facts, desired)
+    ops += _packages(facts, desired, only)
 
     config = desired.config_file
     ops += _file_op(facts, config, f"daemon configuration {config.path}", restarts=True)
@@ -214,25 +222,58 @@ def _cgconfig(facts: Facts) -> list[Operation]:
     return ops
 
 
-def _packages(facts: Facts, desired: Desired) -> list[Operation]:
+def _packages(facts: Facts, desired: Desired, only: str | None) -> list[Operation]:
     current = _installed_version(facts, desired.package)
     wanted = [f"{desired.package}-{desired.version}"]
     for extra in desired.extra_packages:
         pinned = extra != "containerd.io"  # containerd follows its own versions
         wanted.append(f"{extra}-{desired.version}" if pinned else extra)
     if current is None:
-        return [Operation(f"install {desired.package} {desired.version}", (_yum("install", *wanted),),
+        return [Operation(f"install {desired.package} {desired.version}", (_yum("install", *wanted, only=only),),
                           "not installed", restarts=True, timeout=YUM_TIMEOUT)]  # fmt: skip
     if evr_compare(current, desired.version) == 0:
         missing = [w for w, e in zip(wanted[1:], desired.extra_packages) if e not in facts.packages]
         if missing:
-            return [Operation("install " + ", ".join(missing), (_yum("install", *missing),), "not installed",
+            return [Operation("install " + ", ".join(missing), (_yum("install", *missing, only=only),), "not installed",
                               restarts=True, timeout=YUM_TIMEOUT)]  # fmt: skip
         return []
     action = "downgrade" if evr_compare(current, desired.version) > 0 else "install"
     name = f"{action} {desired.package} {current} -> {desired.version}"
     why = f"installed {current}, pinned {desired.version}"
-    return [Operation(name, (_yum(action, *wanted),), why, restarts=True, timeout=YUM_TIMEOUT)]
+    return [Operation(name, (_yum(action, *wanted, only=only),), why, restarts=True, timeout=YUM_TIMEOUT)]
+
+
+def _push_bundle(facts: Facts, bundle: Bundle) -> list[Operation]:
+    """Send the files the host lacks (by the checksums it verified before), verify them there, then record."""
+    have = facts.bundle_sums.get(bundle.platform, {})
+    missing = [f for f in bundle.files if have.get(f.path) != f.sha256]
+    if not missing:
+        return []
+    base = bundle.remote_dir
+    dirs = sorted({f"{base}/{f.path.rsplit('/', 1)[0]}" for f in bundle.files})
+    check = "".join(f"{f.sha256}  {f.path}.part\n" for f in missing)
+    record = base64.b64encode(bundle.sums_text().encode()).decode()
+    prepare = f"mkdir -p {' '.join(q(d) for d in dirs)} && chmod 0755 {q(base)}"
+    verify = (
+        f"bad=$(printf %s {q(check)} | while read -r sum file; do "
+        'echo "$sum  $file" | sha256sum -c --quiet >/dev/null 2>&1 || { rm -f "$file"; echo "$file"; }; done); '
+        'if [ -n "$bad" ]; then echo "sha256 mismatch, removed (run again): $bad" >&2; exit 1; fi; '
+    )
+    finish = (
+        f"set -e; cd {q(base)}; {verify}"
+        + "".join(f"mv -f {q(f.path + '.part')} {q(f.path)}; " for f in missing)
+        + f"printf %s {q(record)} | base64 -d > {q(SUMS_FILE)}"
+    )
+    size = sum(f.size for f in missing)
+    return [
+        Operation(
+            f"push offline bundle to {base}",
+            (prepare, finish),
+            f"{len(missing)} of {len(bundle.files)} files ({size / 1e6:.1f} MB) missing or different",
+            timeout=600,
+            uploads=tuple((str(bundle.root / f.path), f"{base}/{f.path}.part") for f in missing),
+        )
+    ]
 
 
 def describe(op: Operation) -> str:

@@ -77,12 +77,13 @@ def provision_host(
     ignore: Sequence[str] = (),
     check: bool = False,
     connect: Connect = connection.connect,
+    bundles: dict[str, Any] | None = None,
 ) -> HostRun:
     run = HostRun(target.name)
     try:
         with connect(target) as session:
             try:
-                _pipeline(run, session, hostvars, ignore, check)
+                _pipeline(run, session, hostvars, ignore, check, bundles or {})
             finally:
                 run.commands = session.commands_run
     except Unreachable as exc:
@@ -92,7 +93,9 @@ def provision_host(
     return run
 
 
-def _pipeline(run: HostRun, session: Session, hostvars: dict[str, Any], ignore: Sequence[str], check: bool) -> None:
+def _pipeline(
+    run: HostRun, session: Session, hostvars: dict[str, Any], ignore: Sequence[str], check: bool, bundles: dict
+) -> None:
     gathered = gather_facts(session, script=facts.PROVISION_SCRIPT)
     run.findings = checks.run_checks(gathered, Wanted.from_vars(hostvars, ignore))
     if not checks.passed(run.findings):
@@ -101,7 +104,8 @@ def _pipeline(run: HostRun, session: Session, hostvars: dict[str, Any], ignore: 
         return  # untouched
     platform = f"el{checks.platform(gathered)}"
     try:
-        desired = runtime.desired(platform, hostvars, checks.default_storage_driver(gathered))
+        driver = checks.default_storage_driver(gathered)
+        desired = runtime.desired(platform, hostvars, driver, bundles.get(platform))
         steps = plan(gathered, desired)
     except UsageError as exc:
         run.status, run.error, run.hint = FAILED, exc.message, exc.hint
@@ -129,8 +133,10 @@ def run(
     check: bool = False,
     forks: int = FORKS,
     connect: Connect = connection.connect,
+    bundles: dict[str, Any] | None = None,
 ) -> list[HostRun]:
+    """Provision every host, ``forks`` at a time; ``bundles``: platform -> offline Bundle to install from."""
     if not hosts:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
-        return list(pool.map(lambda h: provision_host(h[0], h[1], ignore, check, connect), hosts))
+        return list(pool.map(lambda h: provision_host(h[0], h[1], ignore, check, connect, bundles), hosts))

@@ -26,7 +26,7 @@ from installer.versions import evr_compare
 HOME = Path(os.environ.get("PYINSTALL_HOME", Path(__file__).resolve().parent.parent))
 RUNTIME_DIR = HOME / "runtime"
 TEMPLATES_DIR = HOME / "templates"
-REPO_FILE = "/etc/yum.repos.d/pyinstall-{id}.repo"
+BUNDLE_REPO_ID = "pyinstall-bundle"
 _SAFE_FLAG_VALUE = re.compile(r"^[^\s'\"\\`$]*$")  # other_args is word-split by the init script
 
 
@@ -43,7 +43,8 @@ class Repo:
 
     @property
     def path(self) -> str:
-        return REPO_FILE.format(id=self.id)
+        name = self.id if self.id.startswith("pyinstall-") else f"pyinstall-{self.id}"
+        return f"/etc/yum.repos.d/{name}.repo"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Desired:
     daemon_options: dict[str, Any]
     files: tuple[ManagedFile, ...]
     foreign_config: tuple[str, ...] = ()
+    bundle: Any = None  # an installer.bundle.Bundle: install from it, every other repository disabled
 
     @property
     def config_file(self) -> ManagedFile:
@@ -165,8 +167,9 @@ def to_flags(options: dict[str, Any]) -> list[str]:
     return flags
 
 
-def desired(platform: str, hostvars: dict[str, Any], default_driver: str) -> Desired:
-    """The state a host of ``platform`` should reach, from its inventory variables."""
+def desired(platform: str, hostvars: dict[str, Any], default_driver: str, bundle: Any = None) -> Desired:
+    """The state a host of ``platform`` should reach, from its inventory variables (and an offline bundle,
+    which then is the only repository)."""
     d = definition(platform)
     if platform == "el7":
         channel = hostvars.get("docker_channel", d["channel"])
@@ -192,6 +195,12 @@ def desired(platform: str, hostvars: dict[str, Any], default_driver: str) -> Des
             values["gpgkey"] = ""
         values.update(overrides.get(r["id"], {}))
         repos.append(Repo(**values))
+    if bundle is not None:
+        if bundle.platform != platform:
+            raise PlanError(
+                f"the bundle is for {bundle.platform}, this host is {platform}", "give one bundle per platform"
+            )
+        repos = [Repo(BUNDLE_REPO_ID, f"pyinstall offline bundle ({platform})", f"file://{bundle.remote_dir}")]
     options = daemon_options(d, version, hostvars, driver)
     if d["config_style"] == "sysconfig":
         content = render("sysconfig-docker.j2", other_args=" ".join(to_flags(options)))
@@ -215,4 +224,5 @@ def desired(platform: str, hostvars: dict[str, Any], default_driver: str) -> Des
         daemon_options=options,
         files=tuple(files),
         foreign_config=as_list(d.get("foreign_config")),
+        bundle=bundle,
     )
