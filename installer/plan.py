@@ -78,8 +78,7 @@ def write_file_command(f: ManagedFile) -> tuple[str, str]:
     path, directory = f.path, f.path.rsplit("/", 1)[0] or "/"
     backup = path + BACKUP_SUFFIX
     script = (
-        "set -e; umask 077; "
-        f"mkdir -p {q(directory)}; "
+        f"set -e; umask 022; mkdir -p {q(directory)}; umask 077; "
         f"t=$(mktemp {q(directory + '/.pyinstall.XXXXXX')}); "
         "trap 'rm -f \"$t\"' EXIT; "
         f'printf %s {q(payload)} | base64 -d | dd of="$t" conv=fsync 2>/dev/null; '

@@ -69,6 +69,8 @@ def test_fresh_hosts_are_provisioned_end_to_end(fleet: Fleet, first_run) -> None
     assert daemon["storage-driver"] == "vfs" and daemon["log-opts"] == {"max-size": "10m", "max-file": "3"}
     assert daemon["no-new-privileges"] is True and daemon["bridge"] == "none" and "icc" not in daemon
     assert el7.file("/etc/docker/daemon.json").mode == 0o644
+    assert el7.file("/etc/docker").mode == 0o755 and el7.file("/etc/docker").user == "root"
+    assert el7.file("/etc/yum.repos.d/pyinstall-docker-ce-stable.repo").mode == 0o644
     assert el7.check_output("rpm -q --qf '%{EPOCH}:%{VERSION}' docker-ce") == "3:20.10.24"
     assert el7.service("docker").is_enabled
 
@@ -148,3 +150,22 @@ def test_check_mode_on_a_fresh_host_changes_nothing(make_fleet, tmp_path: Path) 
         assert report["status"] == "changed" and report["commands"] == 1
         assert any(t["name"].startswith("install") for t in report["tasks"])
         assert fleet.testinfra(h).check_output(probe) == before[h.name]
+
+
+def test_el7_extras_channel_and_an_option_set_twice(make_fleet, tmp_path: Path) -> None:
+    fleet = make_fleet("extras", "el7:1")
+    host = fleet.testinfra(fleet["el7-01"])
+    inventory = tmp_path / "extras.ini"
+    inventory.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\ndocker_package=docker"))
+    # CentOS's docker reads /etc/sysconfig/docker too: an option there and in daemon.json stops dockerd.
+    host.run_test("mkdir -p /etc/sysconfig && echo \"OPTIONS='--log-driver=journald'\" > /etc/sysconfig/docker")
+    rc, hosts = provision("-i", str(inventory), home=tmp_path)
+    report = hosts[fleet["el7-01"].name]
+    assert rc == 2 and report["tasks"] == []
+    assert "/etc/sysconfig/docker: --log-driver" in report["error"] and "single source of truth" in report["hint"]
+    host.run_test("echo \"OPTIONS=''\" > /etc/sysconfig/docker")
+    rc, hosts = provision("-i", str(inventory), "--limit", fleet["el7-01"].name, "--diff", home=tmp_path)
+    assert rc == 0, hosts
+    assert host.check_output("rpm -q --qf '%{NAME} %{VERSION}' docker") == "docker 20.10.24"
+    assert host.run("rpm -q docker-ce").rc != 0
+    assert host.check_output("docker info --format '{{.LoggingDriver}}'") == "json-file"
