@@ -75,3 +75,13 @@ def test_truncated_output_reports_missing_sections() -> None:
     assert facts.parse(cut).missing_sections == [
         "yum_lock", "user", "selinux", "clock", "docker_config", "service_manager", "end",
     ]  # fmt: skip
+
+
+def test_bundle_sums_record() -> None:
+    text = (HERE / "lab-el6-provisioned.txt").read_text()
+    record = "== /var/cache/pyinstall/bundle/el6/.pyinstall-sums\nabc123  packages/docker-io.rpm\ndef456  repodata/repomd.xml\n"
+    marker = f"{facts.MARKER}bundle\n"
+    patched = text.replace(marker, marker + record)
+    assert facts.parse(patched).bundle_sums == {
+        "el6": {"packages/docker-io.rpm": "abc123", "repodata/repomd.xml": "def456"}
+    }
