@@ -79,7 +79,10 @@ def test_truncated_output_reports_missing_sections() -> None:
 
 def test_bundle_sums_record() -> None:
     text = (HERE / "lab-el6-provisioned.txt").read_text()
-    record = "== /var/cache/pyinstall/bundle/el6/.pyinstall-sums\nabc123  packages/docker-io.rpm\ndef456  repodata/repomd.xml\n"
+    record = (
+        "== /var/cache/pyinstall/bundle/el6/.pyinstall-sums\n"
+        "abc123  packages/docker-io.rpm\ndef456  repodata/repomd.xml\n"
+    )
     marker = f"{facts.MARKER}bundle\n"
     patched = text.replace(marker, marker + record)
     assert facts.parse(patched).bundle_sums == {
