@@ -57,6 +57,8 @@ def test_fresh_hosts_are_provisioned_end_to_end(fleet: Fleet, first_run) -> None
         assert h["docker_info"]["server_version"].startswith("20.10.24")
         host = fleet.testinfra(fleet[name])
         assert host.check_output("docker info --format '{{.Driver}}'") == driver
+    ignored = {f["code"] for f in hosts["el6-tmpfs-01"]["findings"] if f["ignored"]}
+    assert ignored == {"OVERLAY_EL6", "KERNEL_CONFIG"}, "the lab inventory's ignored codes are reported"
     el6 = fleet.testinfra(fleet["el6-01"])
     assert el6.check_output("rpm -q --qf '%{VERSION}' docker-io") == "20.10.24"
     assert "3:on" in el6.check_output("chkconfig --list docker")
