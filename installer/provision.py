@@ -103,6 +103,11 @@ def _pipeline(
         run.status, run.error, run.hint = FAILED, f"preflight: {first.code}: {first.message}", first.hint
         return  # untouched
     platform = f"el{checks.platform(gathered)}"
+    if platform in bundles and session.target_user != "root":
+        run.status = FAILED
+        run.error = f"offline bundles are pushed over SFTP into {bundles[platform].remote_dir}: that needs a root login"
+        run.hint = "connect as root for the bundle run (ansible_user=root), or serve the RPMs from a yum_mirror"
+        return
     try:
         driver = checks.default_storage_driver(gathered)
         desired = runtime.desired(platform, hostvars, driver, bundles.get(platform))
