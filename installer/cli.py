@@ -16,9 +16,10 @@ from typing import NoReturn
 from rich.console import Console
 from rich.text import Text
 
-from installer import __version__, bundle, checks, inventory, patterns, preflight, provision, report
+from installer import __version__, bundle, checks, info, inventory, patterns, preflight, provision, report
 from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
 from installer.errors import PyinstallError, UsageError
+from installer.validate import Expected
 
 DESCRIPTION = """\
 Roll a container runtime out across CentOS/RHEL 6 and 7 machines over plain SSH.
@@ -28,7 +29,7 @@ EPILOG = """\
 exit status:
   0  every host passed (or the command succeeded)
   1  unexpected internal error
-  2  one or more hosts failed their checks
+  2  one or more hosts failed their checks (info: a daemon not as asked)
   4  one or more hosts were unreachable (takes precedence over 2)
   5  bad usage: options, inventory or host pattern
 """
@@ -138,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="install from this offline bundle, every other repository disabled (one per platform; repeatable)",
     )
 
+    info_cmd = sub.add_parser(
+        "info",
+        help="`docker info` on every host, validated against what was asked, with drift (exit 0 valid, 2 invalid, "
+        "4 unreachable)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _host_args(info_cmd)
+
     bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
     bundle_sub = bundle_cmd.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=_Parser)
     create = bundle_sub.add_parser("create", help="pack a directory of RPMs with a manifest and yum repodata")
@@ -170,9 +180,9 @@ def _ignored_codes(args: argparse.Namespace) -> list[str]:
     return codes
 
 
-def _hosts(args: argparse.Namespace, err: Console) -> list[tuple[Target, dict]]:
+def _hosts(args: argparse.Namespace, err: Console, inv: inventory.Inventory | None = None) -> list[tuple[Target, dict]]:
     """The selected hosts: how to reach each, and its merged inventory variables."""
-    inv = _load_inventory(args)
+    inv = inv or _load_inventory(args)
     selection = patterns.select(inv, args.limit)
     for term in selection.unmatched:
         err.print(Text.assemble(("warning", "yellow"), f": host pattern {term!r} matched no host"))
@@ -276,6 +286,22 @@ def _console(stream) -> Console:
     return console
 
 
+def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    inv = _load_inventory(args)
+    hosts = [(t, Expected.from_vars(v), inv.host_groups(t.name)) for t, v in _hosts(args, err, inv)]
+    results = info.run(hosts, forks=args.forks)
+    summary, drift = info.summary(results), info.drift(results)
+    if args.json:
+        print(report.info_json(results, summary, drift))
+    else:
+        report.render_info(results, summary, drift, out)
+    if any(h.status == info.UNREACHABLE for h in results):
+        return ExitStatus.UNREACHABLE
+    if any(h.status == info.INVALID for h in results):
+        return ExitStatus.FAILED
+    return ExitStatus.OK
+
+
 def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
     if args.bundle_command != "create":
         raise UsageError(
@@ -307,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_provision(args, out, err)
         if args.command == "bundle":
             return cmd_bundle(args, out)
+        if args.command == "info":
+            return cmd_info(args, out, err)
         return cmd_facts(args, out, err)
     except PyinstallError as exc:
         err.print(Text.assemble(("error", "red"), f": {exc.message}"))

@@ -1,10 +1,13 @@
 """`docker info` text, every era: 1.7 (EL6) to current, with or without Client:/Server: sections.
 
-    text ─▶ parse() ─▶ DockerInfo (a tree of the output) ─▶ to_dict() (named fields + everything else)
+    text ─▶ parse() ─▶ DockerInfo (a tree of the server's part) ─▶ to_dict() (named fields + the tree)
 
-Keys may carry a value and children at once (``Storage Driver: devicemapper`` then its status lines);
-such a key becomes ``{"value": ..., <children>}`` in the tree. Lines without ``key: value`` inside a
-section (``Labels:``, ``Insecure Registries:``, ``Security Options:``) are kept as its ``items``.
+The output is an indented tree of ``Key: value`` lines. A key may carry a value and children at once
+(``Storage Driver: devicemapper`` then its status lines): it becomes ``{"value": ..., <children>}``.
+Bare lines (``seccomp``, ``127.0.0.0/8``, ``rack=r12``) are members of their section: a section of bare
+lines only becomes a list. WARNING lines (from stderr, wherever 2>&1 put them, with their indented
+continuation lines) and ERROR/"Cannot connect" lines are collected apart. A paste that lost its
+indentation is re-nested with the keys every era prints under Containers, Storage Driver and Plugins.
 """
 
 from __future__ import annotations
@@ -13,8 +16,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_UNREACHABLE = re.compile(r"Cannot connect to the Docker daemon|Is the docker daemon running|error during connect")
-_SIZE = re.compile(r"^\s*([\d.]+)\s*([KMGTP]i?B|B)\s*$")
+_SECTION = re.compile(r"^(Client|Server):(?:\s.*)?$")
+_UNREACHABLE = re.compile(
+    r"^(ERROR:|Cannot connect to the Docker daemon|error during connect|errors pretty printing info)"
+)
+_SIZE = re.compile(r"^\s*([\d.]+)\s*([kKMGTP]i?B|B)\s*$")
+# Children every era prints under these keys, for pastes whose indentation was lost.
+_CHILDREN = {
+    "Containers": {"Running", "Paused", "Stopped"},
+    "Storage Driver": {
+        "Pool Name", "Pool Blocksize", "Base Device Size", "Backing Filesystem", "Data file", "Metadata file",
+        "Data Space Used", "Data Space Total", "Data Space Available", "Metadata Space Used",
+        "Metadata Space Total", "Metadata Space Available", "Thin Pool Minimum Free Space", "Udev Sync Supported",
+        "Deferred Removal Enabled", "Deferred Deletion Enabled", "Deferred Deleted Device Count", "Data loop file",
+        "Metadata loop file", "Library Version", "Supports d_type", "Native Overlay Diff", "Using metacopy",
+        "userxattr", "Root Dir", "Dirs", "Dirperm1 Supported", "Zpool", "Zpool Health", "Build Version",
+    },
+    "Plugins": {"Volume", "Network", "Authorization", "Log"},
+}  # fmt: skip
 
 
 @dataclass
@@ -49,20 +68,19 @@ class DockerInfo:
         return self.get("Server Version")
 
     def to_dict(self) -> dict[str, Any]:
-        cpus = self.get("CPUs")
         return {
             "reachable": self.reachable,
             "server_version": self.server_version,
             "storage_driver": self.storage_driver,
             "backing_filesystem": self.driver_status("Backing Filesystem"),
-            "supports_d_type": self.driver_status("Supports d_type"),
+            "supports_d_type": _bool(self.driver_status("Supports d_type")),
             "data_loop_file": self.driver_status("Data loop file"),
             "metadata_loop_file": self.driver_status("Metadata loop file"),
             "data_space_used": self.driver_status("Data Space Used"),
             "data_space_total": self.driver_status("Data Space Total"),
             "kernel_version": self.get("Kernel Version"),
             "operating_system": self.get("Operating System"),
-            "cpus": int(cpus) if isinstance(cpus, str) and cpus.isdigit() else None,
+            "cpus": _int(self.get("CPUs")),
             "total_memory": self.get("Total Memory"),
             "name": self.get("Name"),
             "id": self.get("ID"),
@@ -80,69 +98,106 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
+def _bool(value: Any) -> bool | None:
+    return {"true": True, "false": False}.get(str(value).lower()) if value is not None else None
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
-def _parse_block(lines: list[str], info: DockerInfo) -> dict[str, Any]:
+def _collapse(node: Any) -> Any:
+    """Sections made of bare lines only become lists; ``None`` marks a bare line."""
+    if not isinstance(node, dict):
+        return node
+    if node and all(v is None for v in node.values()):
+        return list(node)
+    return {k: _collapse(v) for k, v in node.items()}
+
+
+def _renest_flat(lines: list[str]) -> list[str]:
+    """Give back the indentation of a paste that lost it (no line starts with a space)."""
+    out, parent = [], None
+    for line in lines:
+        key = line.split(":", 1)[0].strip()
+        if parent and key in _CHILDREN[parent]:
+            out.append(" " + line)
+            continue
+        parent = key if key in _CHILDREN else None
+        out.append(line)
+    return out
+
+
+def _tree(lines: list[str], info: DockerInfo) -> dict[str, Any]:
     root: dict[str, Any] = {}
     stack: list[tuple[int, dict[str, Any]]] = [(-1, root)]
-    last: tuple[int, dict[str, Any], str] | None = None  # (indent, parent, key) of the last key line
+    last: tuple[int, dict[str, Any], str] | None = None  # the last key line: its indent, parent and key
+    warning_indent: int | None = None
     for raw in lines:
         line = raw.rstrip()
         text = line.strip()
         if not text:
-            continue
-        if text.startswith("WARNING:"):
-            info.warnings.append(text)
-            continue
-        if text.startswith("ERROR:") or _UNREACHABLE.search(text):
-            info.errors.append(text)
+            warning_indent = None
             continue
         indent = _indent(line)
+        if warning_indent is not None and indent > warning_indent and ": " not in text:
+            info.warnings[-1] += " " + text  # a WARNING's continuation line
+            continue
+        warning_indent = None
+        if text.startswith("WARNING:"):
+            info.warnings.append(text)
+            warning_indent = indent
+            continue
+        if _UNREACHABLE.match(text):
+            info.errors.append(text)
+            continue
         while stack[-1][0] >= indent:
             stack.pop()
         parent = stack[-1][1]
         if last and indent > last[0] and last[1] is parent and not isinstance(parent.get(last[2]), dict):
-            # children under a key that has a value: "Storage Driver: overlay2" then its status lines
             value = parent[last[2]]
-            parent[last[2]] = {"value": value} if value != "" else {}
+            parent[last[2]] = {"value": value} if value not in ("", None) else {}
             stack.append((last[0], parent[last[2]]))
             parent = parent[last[2]]
         key, sep, value = text.partition(": ")
         if not sep and text.endswith(":"):
             key, value, sep = text[:-1], "", ": "
-        if not sep:
-            parent.setdefault("items", []).append(text)
-            continue
-        key = key.strip()
-        parent[key] = value.strip()
-        last = (indent, parent, key)
-    return root
+        if sep:
+            parent[key.strip()] = value.strip()
+        else:
+            parent[text] = None  # a bare line
+            key = text
+        last = (indent, parent, key.strip())
+    return _collapse(root)
 
 
 def parse(text: str) -> DockerInfo:
     """Parse `docker info` output (stdout, or stdout and stderr together)."""
     info = DockerInfo()
     lines = text.replace("\r\n", "\n").split("\n")
-    sections: dict[str, list[str]] = {"": []}
+    if not any(line[:1] in (" ", "\t") for line in lines if line.strip()):
+        lines = _renest_flat(lines)
+    parts: dict[str, list[str]] = {"": []}
     current = ""
     for line in lines:
-        if line.strip() in ("Client:", "Server:") and not line.startswith(" "):
-            current = line.strip()[:-1]
-            sections[current] = []
+        match = _SECTION.match(line)
+        if match:
+            current = match[1]
+            parts[current] = []
             continue
-        sections.setdefault(current, []).append(line)
-    if "Server" in sections or "Client" in sections:
-        info.client = _parse_block(sections.get("Client", []), info)
-        info.tree = _parse_block(sections.get("Server", []) + sections[""], info)
+        parts[current].append(line)
+    if "Server" in parts or "Client" in parts:
+        client = DockerInfo()  # the client's warnings are not the server's
+        info.client = _tree(parts.get("Client", []), client)
+        info.errors += client.errors
+        info.tree = _tree(parts.get("Server", []) + parts[""], info)
     else:
-        info.tree = _parse_block(sections[""], info)
+        info.tree = _tree(parts[""], info)
     return info
 
 
 def size_bytes(text: str | None) -> float | None:
-    """``107.4 GB`` or ``1.5GiB`` -> bytes."""
+    """``107.4 GB`` (decimal) or ``1.5GiB`` (binary) -> bytes."""
     if not text:
         return None
     match = _SIZE.match(text)
@@ -150,5 +205,4 @@ def size_bytes(text: str | None) -> float | None:
         return None
     number, unit = float(match[1]), match[2]
     powers = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5}
-    base = 1024 if "i" in unit else 1000
-    return number * base ** powers[unit[0]]
+    return number * (1024 if "i" in unit else 1000) ** powers[unit[0].upper()]

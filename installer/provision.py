@@ -20,6 +20,7 @@ from installer.errors import HostError, Unreachable, UsageError
 from installer.executor import CHANGED, FAILED, OK, TaskResult, execute
 from installer.plan import WAIT_FOR_DAEMON, plan
 from installer.preflight import FORKS, Connect, gather_facts
+from installer.validate import Expected, validate
 
 UNREACHABLE, SKIPPED = "unreachable", "skipped"
 
@@ -53,22 +54,22 @@ class HostRun:
         }
 
 
-def _validate(session: Session | None, gathered: facts.Facts, desired: runtime.Desired, changed: bool) -> TaskResult:
-    """The daemon answers and runs the storage driver asked for. Reuses the facts' answer if nothing changed."""
+def _validate(
+    session: Session | None, gathered: facts.Facts, desired: runtime.Desired, changed: bool
+) -> tuple[TaskResult, list[Finding]]:
+    """The daemon answers as asked (validate's rules). Reuses the facts' answer if nothing changed."""
     text = gathered.docker_info or ""
     if changed and session is not None:
         text = session.run(f"{WAIT_FOR_DAEMON}; docker info 2>&1", timeout=60).stdout
     info = docker_info.parse(text)
-    result = TaskResult("validate docker info", OK)
-    if not info.reachable:
-        result.status, result.msg = FAILED, "the daemon does not answer: " + ("; ".join(info.errors) or text.strip())
-    elif info.storage_driver != desired.storage_driver:
-        result.status = FAILED
-        result.msg = f"the daemon runs storage driver {info.storage_driver}, not {desired.storage_driver}"
+    findings = validate(info, Expected(storage_driver=desired.storage_driver, version=desired.version))
+    errors = [f for f in findings if f.level == checks.ERROR]
+    result = TaskResult("validate docker info", FAILED if errors else OK, stdout=text)
+    if errors:
+        result.msg = "; ".join(f"{f.code}: {f.message}" for f in errors)
     else:
         result.msg = f"Docker {info.server_version}, storage driver {info.storage_driver}"
-    result.stdout = text
-    return result
+    return result, findings
 
 
 def provision_host(
@@ -122,8 +123,9 @@ def _pipeline(
     if check:
         run.status = CHANGED if steps else OK
         return
-    validation = _validate(session, gathered, desired, changed=bool(steps))
+    validation, daemon_findings = _validate(session, gathered, desired, changed=bool(steps))
     run.tasks.append(validation)
+    run.findings += daemon_findings
     info = docker_info.parse(validation.stdout)
     run.info = {k: v for k, v in info.to_dict().items() if k != "sections"}
     if validation.status == FAILED:

@@ -128,3 +128,62 @@ def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, di
             f"  ok={r.count('ok')} changed={r.count('changed')} failed={r.count('failed')}",
             f"  {r.status}",
         ))  # fmt: skip
+
+
+def info_json(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any]) -> str:
+    return json.dumps(
+        {
+            "hosts": {h.name: h.to_dict() for h in hosts},
+            "summary": summary,
+            "drift": [d.__dict__ for d in drift],
+        },
+        indent=2,
+    )
+
+
+_INFO_STYLE = {"valid": "green", "invalid": "red", "unreachable": "magenta"}
+
+
+def render_info(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any], console: Console) -> None:
+    table = Table(title="Docker on the fleet", title_justify="left")
+    for column in ("host", "version", "driver", "data space", "containers", "images", "warnings", "verdict", "why"):
+        table.add_column(column, overflow="fold")
+    for h in hosts:
+        d = h.info.to_dict() if h.info and h.info.reachable else {}
+        space = f"{d['data_space_used']} / {d['data_space_total']}" if d.get("data_space_total") else "-"
+        errors = [f for f in h.findings if f.level == ERROR]
+        why = h.error or (f"{errors[0].code}: {errors[0].message}" if errors else "")
+        table.add_row(
+            h.name,
+            d.get("server_version") or "-",
+            d.get("storage_driver") or "-",
+            space,
+            str(d.get("containers") if d.get("containers") is not None else "-"),
+            str(d.get("images") if d.get("images") is not None else "-"),
+            str(sum(f.level in (WARNING, INFO) for f in h.findings)),
+            Text(h.status, style=_INFO_STYLE[h.status]),
+            why,
+        )
+    console.print(table)
+    for h in hosts:
+        shown = [f for f in h.findings if f.level in (ERROR, WARNING)]
+        if not shown:
+            continue
+        console.print(Text(f"\n{h.name}", style="bold"))
+        for f in shown:
+            console.print(Text.assemble("  ", (f"{f.level:<8}", _STYLE[f.level]), f" {f.code}: {f.message}"))
+            if f.hint:
+                console.print(Text(f"           hint: {f.hint}", style="dim"))
+    status = summary["status"]
+    console.print(
+        f"\n{summary['hosts']} host(s): {status.get('valid', 0)} valid, {status.get('invalid', 0)} invalid, "
+        f"{status.get('unreachable', 0)} unreachable"
+    )
+    versions = ", ".join(f"{v} x{n}" for v, n in sorted(summary["versions"].items()))
+    drivers = ", ".join(f"{v} x{n}" for v, n in sorted(summary["storage_drivers"].items()))
+    console.print(f"versions: {versions or '-'}")
+    console.print(f"storage drivers: {drivers or '-'}")
+    for d in drift:
+        console.print(
+            Text(f"drift: {d.host} runs {d.field} {d.value}; most of group {d.group} run {d.majority}", style="yellow")
+        )

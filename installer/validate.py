@@ -1,0 +1,160 @@
+"""What a host's `docker info` says against what was asked: pure rules, shared by provision and info.
+
+DockerInfo + Expected ─▶ validate() ─▶ [Finding]   (error: not as asked; warning: worth fixing)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from installer.checks import ERROR, INFO, WARNING, Finding
+from installer.docker_info import DockerInfo
+from installer.versions import evr_compare
+
+# Kernel and host warnings `docker info` prints, classified: (substring, level, code, hint).
+KNOWN_WARNINGS = (
+    (
+        "loopback devices is strongly discouraged",
+        WARNING,
+        "DEVICEMAPPER_LOOP",
+        "give devicemapper a thin pool: docker_storage_options=dm.thinpooldev=/dev/mapper/<pool> (direct-lvm)",
+    ),
+    (
+        "without d_type support",
+        ERROR,
+        "D_TYPE",
+        "put /var/lib/docker on xfs made with ftype=1 (or ext4), then re-create the images",
+    ),
+    (
+        "bridge-nf-call-iptables is disabled",
+        WARNING,
+        "BRIDGE_NF",
+        "sysctl -w net.bridge.bridge-nf-call-iptables=1 (and persist it): published ports bypass iptables otherwise",
+    ),
+    (
+        "bridge-nf-call-ip6tables is disabled",
+        WARNING,
+        "BRIDGE_NF",
+        "sysctl -w net.bridge.bridge-nf-call-ip6tables=1 (and persist it)",
+    ),
+    (
+        "No swap limit support",
+        INFO,
+        "SWAP_LIMIT",
+        "containers' swap cannot be limited; add swapaccount=1 to the kernel command line if that matters",
+    ),
+    ("No memory limit support", WARNING, "MEMORY_LIMIT", "boot with cgroup_enable=memory"),
+    ("not using the default seccomp profile", INFO, "SECCOMP_PROFILE", ""),
+    (
+        "API is accessible on http://",
+        ERROR,
+        "INSECURE_API",
+        "the daemon listens on TCP without TLS: remove the tcp:// host or set tlsverify with certificates",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What was asked of a host's daemon; None: not checked."""
+
+    storage_driver: str | None = None
+    version: str | None = None
+    cgroup_driver: str | None = None
+    root_dir: str | None = None
+
+    @classmethod
+    def from_vars(cls, hostvars: dict[str, Any]) -> Expected:
+        options = hostvars.get("docker_daemon_options") or {}
+        options = options if isinstance(options, dict) else {}
+        cgroup = next(
+            (
+                str(o).split("=", 1)[1]
+                for o in options.get("exec-opts", [])
+                if str(o).startswith("native.cgroupdriver=")
+            ),
+            None,
+        )
+        return cls(
+            storage_driver=hostvars.get("docker_storage_driver"),
+            version=str(hostvars["docker_version"]) if hostvars.get("docker_version") else None,
+            cgroup_driver=cgroup,
+            root_dir=options.get("data-root") or options.get("graph"),
+        )
+
+
+def version_matches(running: str, pinned: str) -> bool:
+    """``20.10.24+dfsg1`` or ``20.10.24-ce`` runs the pinned ``20.10.24``."""
+    base = running.split("+", 1)[0]
+    return evr_compare(base, pinned) == 0 or base.startswith(pinned + "-")
+
+
+def validate(info: DockerInfo, expected: Expected) -> list[Finding]:
+    if not info.reachable:
+        return [
+            Finding(
+                "DAEMON_UNREACHABLE",
+                ERROR,
+                "the docker daemon does not answer: " + ("; ".join(info.errors) or "no output"),
+                "start it (service docker start / systemctl start docker) and read its log",
+            )
+        ]
+    findings = []
+    driver = info.storage_driver
+    if expected.storage_driver and driver != expected.storage_driver:
+        findings.append(
+            Finding(
+                "STORAGE_DRIVER",
+                ERROR,
+                f"storage driver is {driver}, asked {expected.storage_driver}",
+                "provision the host again; a driver change over existing data needs a migration",
+            )
+        )
+    version = info.server_version
+    if expected.version and version and not version_matches(version, expected.version):
+        findings.append(
+            Finding(
+                "VERSION",
+                ERROR,
+                f"Docker {version} runs, {expected.version} is pinned",
+                "provision the host again to install the pinned version",
+            )
+        )
+    if expected.cgroup_driver and info.get("Cgroup Driver") != expected.cgroup_driver:
+        findings.append(
+            Finding(
+                "CGROUP_DRIVER",
+                ERROR,
+                f"cgroup driver is {info.get('Cgroup Driver')}, asked {expected.cgroup_driver}",
+                "",
+            )
+        )
+    if expected.root_dir and info.get("Docker Root Dir") not in (None, expected.root_dir):
+        findings.append(
+            Finding(
+                "ROOT_DIR", ERROR, f"Docker Root Dir is {info.get('Docker Root Dir')}, asked {expected.root_dir}", ""
+            )
+        )
+    if driver == "devicemapper" and info.driver_status("Data loop file"):
+        findings.append(
+            Finding(
+                "DEVICEMAPPER_LOOP",
+                WARNING,
+                f"devicemapper runs on loop files ({info.driver_status('Data loop file')})",
+                KNOWN_WARNINGS[0][3],
+            )
+        )
+    if str(info.driver_status("Supports d_type")).lower() == "false":
+        findings.append(Finding("D_TYPE", ERROR, f"{driver} runs on a filesystem without d_type", KNOWN_WARNINGS[1][3]))
+    seen = {f.code for f in findings}
+    for text in info.warnings:
+        for needle, level, code, hint in KNOWN_WARNINGS:
+            if needle in text:
+                if code not in seen or code == "BRIDGE_NF":
+                    findings.append(Finding(code, level, text.removeprefix("WARNING: "), hint))
+                    seen.add(code)
+                break
+        else:
+            findings.append(Finding("DOCKER_WARNING", WARNING, text.removeprefix("WARNING: "), ""))
+    return findings

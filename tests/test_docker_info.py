@@ -1,0 +1,118 @@
+"""`docker info` from every era (tests/docker_info/<case>.txt -> <case>.json) and the validation rules.
+
+Set PYINSTALL_UPDATE_GOLDEN=1 to (re)write the .json files, then review the diff before committing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from installer import docker_info
+from installer.info import HostInfo, drift, summary
+from installer.validate import Expected, validate, version_matches
+
+HERE = Path(__file__).parent / "docker_info"
+CASES = sorted(HERE.glob("*.txt"))
+
+
+def parsed(name: str) -> docker_info.DockerInfo:
+    return docker_info.parse((HERE / f"{name}.txt").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_golden(case: Path) -> None:
+    got = json.loads(json.dumps(docker_info.parse(case.read_text()).to_dict()))
+    expected = case.with_suffix(".json")
+    if os.environ.get("PYINSTALL_UPDATE_GOLDEN"):
+        expected.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")
+    assert got == json.loads(expected.read_text())
+
+
+def test_el6_1_7_devicemapper() -> None:
+    d = parsed("el6-1.7.1-devicemapper").to_dict()
+    assert d["server_version"] is None  # 1.7 prints none
+    assert (d["storage_driver"], d["data_space_total"], d["operating_system"]) == (
+        "devicemapper",
+        "107.4 GB",
+        "<unknown>",
+    )
+    assert d["sections"]["Storage Driver"]["Library Version"] == "1.02.117-RHEL6 (2016-12-13)"  # a colon-free value
+    assert docker_info.size_bytes(d["data_space_total"]) == 107.4e9
+
+
+def test_loopback_warning_inside_the_section_and_colons_in_values() -> None:
+    info = parsed("el7-1.13.1-loopback-2to1")
+    d = info.to_dict()
+    assert d["metadata_loop_file"] == "/var/lib/docker/devicemapper/devicemapper/metadata"
+    assert any("loopback devices is strongly discouraged" in w for w in d["warnings"])
+    assert "WARNING: bridge-nf-call-iptables is disabled" in d["warnings"]
+    assert d["sections"]["Registry"] == "https://index.docker.io/v1/"
+    assert d["sections"]["Security Options"] == {"seccomp": {"Profile": "/etc/docker/seccomp.json"}, "selinux": None}
+    assert d["sections"]["Containers"] == {"value": "2", "Running": "1", "Paused": "0", "Stopped": "1"}
+    assert d["sections"]["Insecure Registries"] == ["127.0.0.0/8"]
+
+
+def test_client_server_and_multiline_warning() -> None:
+    d = parsed("el7-19.03-client-server").to_dict()
+    assert d["supports_d_type"] is False
+    assert d["warnings"] == [
+        "WARNING: overlay2: the backing xfs filesystem is formatted without d_type support, which leads to incorrect "
+        "behavior. Reformat the filesystem with ftype=1 to enable d_type support. Running without d_type support "
+        "will not be supported in future releases."
+    ]
+    new = parsed("el7-24.0-cgroupv2")
+    assert new.client["Plugins"]["buildx"] == {"value": "Docker Buildx (Docker Inc.)", "Version": "v0.11.2",
+                                               "Path": "/usr/libexec/docker/cli-plugins/docker-buildx"}  # fmt: skip
+    assert new.to_dict()["cgroup_driver"] == "systemd" and new.get("Cgroup Version") == "2"
+    assert parsed("el7-18.09-overlay2").get("Labels") == ["rack=r12", "tier=frontend"]
+
+
+def test_unreachable_daemons() -> None:
+    for name in ("unreachable-20.10", "unreachable-1.7"):
+        info = parsed(name)
+        assert not info.reachable and info.errors
+    assert not docker_info.parse("").reachable
+
+
+def test_a_paste_without_indentation_is_renested() -> None:
+    flat, real = parsed("pasted-flat-1.13").to_dict(), parsed("el7-1.13.1-loopback-2to1").to_dict()
+    assert flat["storage_driver"] == real["storage_driver"] == "devicemapper"
+    assert flat["data_loop_file"] == real["data_loop_file"]
+    assert flat["sections"]["Containers"]["Running"] == "1"
+    assert flat["sections"]["Plugins"] == {"Volume": "local", "Network": "bridge host macvlan null overlay"}
+
+
+def codes(findings, level=None) -> set[str]:
+    return {f.code for f in findings if level is None or f.level == level}
+
+
+def test_validation_rules() -> None:
+    assert codes(validate(parsed("unreachable-20.10"), Expected())) == {"DAEMON_UNREACHABLE"}
+    loop = validate(parsed("el7-1.13.1-loopback-2to1"), Expected(storage_driver="devicemapper", version="1.13.1"))
+    assert codes(loop, "error") == set()
+    assert codes(loop, "warning") == {"DEVICEMAPPER_LOOP", "BRIDGE_NF"}
+    assert "dm.thinpooldev" in next(f.hint for f in loop if f.code == "DEVICEMAPPER_LOOP")
+    assert codes(validate(parsed("el7-19.03-client-server"), Expected()), "error") == {"D_TYPE"}
+    wrong = validate(parsed("el7-18.09-overlay2"), Expected(storage_driver="devicemapper", version="18.09.2",
+                                                              cgroup_driver="systemd", root_dir="/data/docker"))  # fmt: skip
+    assert codes(wrong, "error") == {"STORAGE_DRIVER", "VERSION", "CGROUP_DRIVER", "ROOT_DIR"}
+    assert version_matches("20.10.24+dfsg1", "20.10.24") and version_matches("18.09.1-ce", "18.09.1")
+    assert not version_matches("1.13.1", "1.7.1")
+    assert Expected.from_vars(
+        {"docker_daemon_options": {"exec-opts": ["native.cgroupdriver=systemd"]}}
+    ).cgroup_driver == ("systemd")
+
+
+def test_summary_and_drift() -> None:
+    overlay, loop = parsed("el7-18.09-overlay2"), parsed("el7-1.13.1-loopback-2to1")
+    hosts = [HostInfo(f"h{i}", "valid", overlay, groups=("all", "el7")) for i in range(3)]
+    hosts.append(HostInfo("odd", "valid", loop, groups=("all", "el7")))
+    hosts.append(HostInfo("down", "unreachable", None, groups=("all", "el7")))
+    s = summary(hosts)
+    assert s["versions"] == {"18.09.1": 3, "1.13.1": 1} and s["storage_drivers"] == {"overlay2": 3, "devicemapper": 1}
+    found = {(d.host, d.field, d.value, d.majority) for d in drift(hosts)}
+    assert found == {("odd", "version", "1.13.1", "18.09.1"), ("odd", "storage_driver", "devicemapper", "overlay2")}
