@@ -185,8 +185,11 @@ class Lab:
             ready = list(pool.map(hostlib.wait_ssh, hosts))
         failed = [h for h, ok in zip(hosts, ready) if not ok]
         if failed:
-            details = "\n".join(f"  {h.name}: see {h.dir / 'console.log'} and {h.dir}/upper/var/log/" for h in failed)
-            raise LabError(f"{len(failed)} host(s) did not answer SSH:\n{details}")
+            details = "\n".join(f"  {h.name} ({h.address}:{h.port}): {_last_words(h)}" for h in failed)
+            raise LabError(
+                f"{len(failed)} host(s) did not answer SSH:\n{details}\n"
+                "If the port is taken on all addresses (a machine-wide sshd), bring the lab up with another --port."
+            )
 
     def start(self, names: list[str]) -> None:
         self._start(self.hosts(names))

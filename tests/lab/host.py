@@ -221,6 +221,7 @@ def start(host: Host, layer: Path, repo: Path) -> int:
     if pid:
         return pid
     _remove_cgroups(host.name)  # left by a crash
+    (host.dir / "upper/run/lab-booted").unlink(missing_ok=True)  # wait_ssh must see this boot's marker
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "LAB_CGROUP_PROCS": ":".join(str(p) for p in _make_cgroups(host.name)),
@@ -282,17 +283,19 @@ def stop(host: Host, timeout: float = 30.0) -> None:
     _remove_cgroups(host.name)
 
 
-def wait_ssh(host: Host, timeout: float = 30.0) -> bool:
-    """Wait until the host's sshd sends its banner."""
+def wait_ssh(host: Host, timeout: float = 60.0) -> bool:
+    """Wait until the host has started its enabled services and its sshd sends its banner."""
     deadline = time.monotonic() + timeout
+    booted = host.dir / "upper/run/lab-booted"  # boot removes it first thing, writes it when done
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host.address, host.port), timeout=2) as s:
-                s.settimeout(2)
-                if s.recv(8).startswith(b"SSH-"):
-                    return True
-        except OSError:
-            pass
+        if booted.exists():
+            try:
+                with socket.create_connection((host.address, host.port), timeout=2) as s:
+                    s.settimeout(2)
+                    if s.recv(8).startswith(b"SSH-"):
+                        return True
+            except OSError:
+                pass
         if not running_pid(host):
             return False
         time.sleep(0.05)
