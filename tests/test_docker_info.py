@@ -97,8 +97,8 @@ def test_validation_rules() -> None:
     assert codes(loop, "warning") == {"DEVICEMAPPER_LOOP", "BRIDGE_NF"}
     assert "dm.thinpooldev" in next(f.hint for f in loop if f.code == "DEVICEMAPPER_LOOP")
     assert codes(validate(parsed("el7-19.03-client-server"), Expected()), "error") == {"D_TYPE"}
-    wrong = validate(parsed("el7-18.09-overlay2"), Expected(storage_driver="devicemapper", version="18.09.2",
-                                                              cgroup_driver="systemd", root_dir="/data/docker"))  # fmt: skip
+    asked = Expected(storage_driver="devicemapper", version="18.09.2", cgroup_driver="systemd", root_dir="/data/docker")
+    wrong = validate(parsed("el7-18.09-overlay2"), asked)
     assert codes(wrong, "error") == {"STORAGE_DRIVER", "VERSION", "CGROUP_DRIVER", "ROOT_DIR"}
     assert version_matches("20.10.24+dfsg1", "20.10.24") and version_matches("18.09.1-ce", "18.09.1")
     assert not version_matches("1.13.1", "1.7.1")
