@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # The lab: real sshd, rpm/rpmbuild, dnf, createrepo_c, Debian's docker engine (payload of the lab's
-# RPMs), util-linux (unshare, losetup), tini (the hosts' init), e2fsprogs (loop stores); python3-venv.
+# RPMs), util-linux (unshare, losetup), tini (the hosts' init), e2fsprogs (loop stores); python3-venv;
+# chromium renders the HTML report in its test.
 APT_PACKAGES="openssh-server openssh-client rpm dnf createrepo-c docker.io iproute2 util-linux tini e2fsprogs
-procps sudo python3 python3-venv python3-pip ca-certificates"
+procps sudo python3 python3-venv python3-pip ca-certificates chromium"
 
 deps() {
     if [ "$(id -u)" != 0 ]; then
@@ -63,11 +64,15 @@ demo() {
     step "pyinstall provision again: nothing left to change"
     rc=0; .venv/bin/pyinstall provision "$inv" --limit '!el6_i686:!el6_oldkernel' || rc=$?
     echo "pyinstall provision exited $rc"
+    step "pyinstall info: what runs, validated, with a fleet summary and an HTML report"
+    rc=0; .venv/bin/pyinstall info "$inv" --limit '!el6_i686:!el6_oldkernel' --html "$root/fleet.html" || rc=$?
+    echo "pyinstall info exited $rc (0 valid, 2 some invalid, 4 some unreachable)"
     cat <<EOT
 
 The fleet runs on this machine (see tests/lab/README.md for what is real and what is simulated).
   facts:      .venv/bin/pyinstall facts -i $inv
   dry run:    .venv/bin/pyinstall provision $inv --check --diff
+  report:     $root/fleet.html
   log in:     \$(.venv/bin/python -m tests.lab ssh --root $root el6-01)
   status:     .venv/bin/python -m tests.lab status --root $root
   tear down:  .venv/bin/python -m tests.lab down --root $root --purge

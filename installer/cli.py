@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _host_args(info_cmd)
+    info_cmd.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
 
     bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
     bundle_sub = bundle_cmd.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=_Parser)
@@ -291,10 +293,15 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     hosts = [(t, Expected.from_vars(v), inv.host_groups(t.name)) for t, v in _hosts(args, err, inv)]
     results = info.run(hosts, forks=args.forks)
     summary, drift = info.summary(results), info.drift(results)
+    if args.html:
+        generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        Path(args.html).write_text(report.info_html(results, summary, drift, generated))
     if args.json:
         print(report.info_json(results, summary, drift))
     else:
         report.render_info(results, summary, drift, out)
+        if args.html:
+            out.print(f"HTML report: {args.html}")
     if any(h.status == info.UNREACHABLE for h in results):
         return ExitStatus.UNREACHABLE
     if any(h.status == info.INVALID for h in results):

@@ -6,12 +6,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import jinja2
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from installer.checks import ERROR, INFO, WARNING
+from installer.docker_info import size_bytes
 from installer.preflight import FAIL, PASS, UNREACHABLE, HostReport
+from installer.runtime import TEMPLATES_DIR
 
 _STYLE = {PASS: "green", FAIL: "red", UNREACHABLE: "magenta", ERROR: "red", WARNING: "yellow", INFO: "cyan"}
 
@@ -187,3 +190,47 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[A
         console.print(
             Text(f"drift: {d.host} runs {d.field} {d.value}; most of group {d.group} run {d.majority}", style="yellow")
         )
+
+
+_PALETTE = ("#0969da", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a")
+
+
+def _chart(title: str, items: list[tuple[str, float, str]], width: int = 260) -> dict[str, Any]:
+    """A horizontal bar chart as plain numbers for the template's inline SVG."""
+    label_width, peak = 150, max((v for _, v, _ in items), default=0) or 1
+    bars = [
+        {"label": label[:24], "y": i * 22, "width": max(2, int(value / peak * width)), "text": text,
+         "color": _PALETTE[i % len(_PALETTE)]}
+        for i, (label, value, text) in enumerate(items)
+    ]  # fmt: skip
+    return {"title": title, "bars": bars, "label_width": label_width, "width": label_width + width + 90,
+            "height": max(22, 22 * len(bars))}  # fmt: skip
+
+
+def info_html(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any], generated: str) -> str:
+    """A self-contained page: inline CSS and SVG, no script, no external asset; opens offline."""
+    rows, space = [], []
+    for h in hosts:
+        d = h.info.to_dict() if h.info and h.info.reachable else {}
+        used, total = size_bytes(d.get("data_space_used")), size_bytes(d.get("data_space_total"))
+        if used is not None and total:
+            space.append((h.name, used / total * 100, f"{d['data_space_used']} of {d['data_space_total']}"))
+        rows.append({
+            "name": h.name, "status": h.status, "error": h.error, "findings": h.findings,
+            "version": d.get("server_version") or "-", "driver": d.get("storage_driver") or "-",
+            "space": f"{d['data_space_used']} / {d['data_space_total']}" if d.get("data_space_total") else "-",
+            "containers": d.get("containers") if d.get("containers") is not None else "-",
+            "images": d.get("images") if d.get("images") is not None else "-",
+        })  # fmt: skip
+    charts = [
+        _chart("Versions", [(v, n, str(n)) for v, n in sorted(summary["versions"].items())]),
+        _chart("Storage drivers", [(v, n, str(n)) for v, n in sorted(summary["storage_drivers"].items())]),
+    ]
+    if space:
+        charts.append(_chart("devicemapper data space used (%)", [(n, p, t) for n, p, t in space]))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined, autoescape=True
+    )
+    return env.get_template("info.html.j2").render(
+        hosts=rows, summary=summary, drift=drift, charts=charts, generated=generated
+    )

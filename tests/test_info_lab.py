@@ -40,8 +40,11 @@ def test_info_reports_every_host_and_the_drift(fleet, tmp_path: Path) -> None:
     assert report["drift"] == [
         {"host": odd, "group": "el7", "field": "storage_driver", "value": "vfs", "majority": "overlay2"}
     ]
-    table = pyinstall("info", str(inventory), home=tmp_path)
+    html = tmp_path / "fleet.html"
+    table = pyinstall("info", str(inventory), "--html", str(html), home=tmp_path)
     assert f"drift: {odd} runs storage_driver vfs; most of group el7 run overlay2" in table.stdout
+    page = html.read_text()
+    assert all(f'data-host="{h.name}"' in page for h in fleet.hosts) and f"drift: <b>{odd}</b>" in page
 
 
 def test_a_stopped_daemon_is_invalid(fleet, tmp_path: Path) -> None:

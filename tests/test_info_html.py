@@ -1,0 +1,89 @@
+"""The HTML fleet report: self-contained, escaped, and really rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from installer import docker_info, report
+from installer.info import HostInfo, drift, summary
+from installer.validate import Expected, validate
+
+HERE = Path(__file__).parent / "docker_info"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def fleet() -> list[HostInfo]:
+    hosts = []
+    for name, case in [("db01", "el6-1.7.1-devicemapper"), ("app-a", "el7-1.13.1-loopback-2to1"),
+                       ("app-b", "el7-18.09-overlay2"), ("app-c", "el7-18.09-overlay2"),
+                       ("<script>alert(1)</script>", "unreachable-20.10")]:  # fmt: skip
+        info = docker_info.parse((HERE / f"{case}.txt").read_text())
+        findings = validate(info, Expected())
+        status = "invalid" if any(f.level == "error" for f in findings) else "valid"
+        hosts.append(HostInfo(name, status, info, findings, groups=("all", "fleet")))
+    return hosts
+
+
+def page() -> str:
+    hosts = fleet()
+    return report.info_html(hosts, summary(hosts), drift(hosts), "2026-01-01 00:00:00 UTC")
+
+
+def test_the_page_is_self_contained_and_escaped() -> None:
+    html = page()
+    assert "<script" not in html.replace("&lt;script&gt;", ""), "no script, and host names are escaped"
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "no external asset"
+    assert "<link" not in html
+    for host in ("db01", "app-a", "app-b", "app-c"):
+        assert f'data-host="{host}"' in html
+    assert "305.7 MB / 107.4 GB" in html  # devicemapper data space
+    assert "devicemapper data space used (%)" in html
+    assert "DAEMON_UNREACHABLE" in html and "DEVICEMAPPER_LOOP" in html
+    assert "drift: <b>app-a</b>" in html
+
+
+def _png_size_and_colours(path: Path) -> tuple[int, int, int]:
+    """Width, height and how many distinct pixel rows a PNG has (a blank page has one)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    chunks, pos = b"", 8
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if kind == b"IDAT":
+            chunks += data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    raw = zlib.decompress(chunks)
+    stride = len(raw) // height
+    rows = {raw[i * stride + 1 : (i + 1) * stride] for i in range(height)}  # each row minus its filter byte
+    return width, height, len(rows)
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None and os.environ.get("CI") != "true",
+    reason="Debian's chromium is not installed (bash setup.sh deps installs it)",
+)
+def test_chromium_renders_the_report(tmp_path: Path) -> None:
+    assert CHROMIUM, "CI installs chromium (setup.sh)"
+    html = tmp_path / "report.html"
+    html.write_text(page())
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900"]  # fmt: skip
+    dom = subprocess.run([*flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<tr data-host=") == 5
+    assert "app-b" in dom and "Storage drivers" in dom
+    shot = tmp_path / "report.png"
+    subprocess.run([*flags, f"--screenshot={shot}", html.as_uri()], capture_output=True, timeout=120, check=True)
+    width, height, distinct_rows = _png_size_and_colours(shot)
+    assert (width, height) == (1200, 900)
+    assert distinct_rows > 50, "the page shows text, bars and a table, not a blank screen"
