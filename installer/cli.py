@@ -17,7 +17,7 @@ from typing import NoReturn
 from rich.console import Console
 from rich.text import Text
 
-from installer import __version__, bundle, checks, info, inventory, patterns, preflight, provision, report
+from installer import __version__, bundle, checks, info, inventory, patterns, preflight, provision, report, rollout
 from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
 from installer.errors import PyinstallError, UsageError
 from installer.validate import Expected
@@ -131,6 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE[,CODE|all]",
         default="",
         help="turn these preflight error codes into warnings (as does the pyinstall_ignore_preflight_errors var)",
+    )
+    prov.add_argument("--serial", metavar="N|N%|LIST", help="batches: 5, 25%%, or 1,5,25%% (canary first)")
+    prov.add_argument(
+        "--max-fail-percentage",
+        type=float,
+        metavar="P",
+        help="stop starting batches once more than P%% of a batch failed (default: when a whole batch failed)",
+    )
+    prov.add_argument(
+        "--retry-file",
+        default="pyinstall.retry",
+        metavar="FILE",
+        help="where to list failed, unreachable and not attempted hosts (default %(default)s; '' for none)",
     )
     prov.add_argument(
         "--bundle",
@@ -256,14 +269,31 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             if loaded.platform in bundles:
                 raise UsageError(f"two bundles for {loaded.platform}", "give at most one per platform")
             bundles[loaded.platform] = loaded
-        runs = provision.run(hosts, _ignored_codes(args), check=args.check, forks=args.forks, bundles=bundles)
+        serial = rollout.parse_serial(args.serial) if args.serial else None
+        runs = provision.run(
+            hosts,
+            _ignored_codes(args),
+            check=args.check,
+            forks=args.forks,
+            bundles=bundles,
+            serial=serial,
+            max_fail_percentage=args.max_fail_percentage,
+        )
+    retry = [r.name for r in runs if r.status in ("failed", provision.UNREACHABLE, provision.SKIPPED)]
+    if retry and args.retry_file:
+        Path(args.retry_file).write_text("".join(f"{name}\n" for name in retry))
     if args.json:
         print(report.provision_json(runs))
     else:
         report.render_provision(runs, out, verbose=args.verbose, diff=args.diff)
+        if retry and args.retry_file:
+            out.print(
+                f"\n{len(retry)} host(s) to retry, listed in {args.retry_file}: "
+                f"pyinstall provision {args.inventory_opt or args.inventory_pos} --limit @{args.retry_file}"
+            )
     if any(r.status == provision.UNREACHABLE for r in runs):
         return ExitStatus.UNREACHABLE
-    if any(r.status == "failed" for r in runs):
+    if any(r.status in ("failed", provision.SKIPPED) for r in runs):
         return ExitStatus.FAILED
     return ExitStatus.OK
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import checks, connection, docker_info, facts, runtime
+from installer import checks, connection, docker_info, facts, rollout, runtime
 from installer.checks import Finding, Wanted
 from installer.connection import Session, Target
 from installer.errors import HostError, Unreachable, UsageError
@@ -141,9 +141,28 @@ def run(
     forks: int = FORKS,
     connect: Connect = connection.connect,
     bundles: dict[str, Any] | None = None,
+    serial: Sequence[int | float] | None = None,
+    max_fail_percentage: float | None = None,
 ) -> list[HostRun]:
-    """Provision every host, ``forks`` at a time; ``bundles``: platform -> offline Bundle to install from."""
-    if not hosts:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
-        return list(pool.map(lambda h: provision_host(h[0], h[1], ignore, check, connect, bundles), hosts))
+    """Provision every host, batch after batch (``serial``), ``forks`` at a time within a batch. When a
+    batch exceeds the failure budget, later batches are not started: their hosts come back "skipped".
+    ``bundles``: platform -> offline Bundle to install from."""
+    runs: list[HostRun] = []
+    groups = rollout.batches(hosts, serial)
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
+        for number, batch in enumerate(groups, 1):
+            done = list(pool.map(lambda h: provision_host(h[0], h[1], ignore, check, connect, bundles), batch))
+            runs += done
+            failed = sum(r.status in (FAILED, UNREACHABLE) for r in done)
+            if number < len(groups) and rollout.budget_exceeded(failed, len(batch), max_fail_percentage):
+                reason = f"not attempted: batch {number} of {len(groups)} had {failed} of {len(batch)} hosts fail" + (
+                    f", more than --max-fail-percentage {max_fail_percentage:g}"
+                    if max_fail_percentage is not None
+                    else ""
+                )
+                for target, _ in (h for later in groups[number:] for h in later):
+                    runs.append(
+                        HostRun(target.name, SKIPPED, error=reason, hint="fix the failed hosts, then run again")
+                    )
+                break
+    return runs

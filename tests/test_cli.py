@@ -80,3 +80,19 @@ def test_bad_host_variable_is_a_usage_error(tmp_path: Path, capsys: pytest.Captu
     inv.write_text("h1 ansible_become=maybe\n")
     assert main(["check", "-i", str(inv)]) == ExitStatus.USAGE
     assert "host h1" in capsys.readouterr().err
+
+
+def test_provision_writes_a_retry_file_usable_as_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inv = tmp_path / "hosts.ini"
+    inv.write_text("a.invalid\nb.invalid\nc.invalid\n")
+    retry = tmp_path / "provision.retry"
+    argv = ["provision", "-i", str(inv), "--retry-file", str(retry), "--serial", "1", "--max-fail-percentage", "0"]
+    assert main(argv) == ExitStatus.UNREACHABLE
+    out = capsys.readouterr().out
+    assert retry.read_text() == "a.invalid\nb.invalid\nc.invalid\n"  # the unreachable one and the two never attempted
+    assert f"--limit @{retry}" in out
+    assert "not attempted: batch 1 of 3 had 1 of 1 hosts fail" in out
+    assert main(["inventory", "-i", str(inv), "--list"]) == ExitStatus.OK
+    capsys.readouterr()
+    assert main(["provision", "-i", str(inv), "--limit", f"@{retry}", "--retry-file", "", "--json"]) == 4
+    assert set(json.loads(capsys.readouterr().out)["hosts"]) == {"a.invalid", "b.invalid", "c.invalid"}
