@@ -33,6 +33,8 @@ exit status:
   2  one or more hosts failed their checks (info: a daemon not as asked)
   4  one or more hosts were unreachable (takes precedence over 2)
   5  bad usage: options, inventory or host pattern
+  130  interrupted (Ctrl-C): hosts in flight finished their step; the report says which hosts are done,
+       interrupted and not attempted, and the retry file lists what to run again
 """
 
 
@@ -42,6 +44,7 @@ class ExitStatus(enum.IntEnum):
     FAILED = 2
     UNREACHABLE = 4
     USAGE = 5
+    INTERRUPTED = 130  # Ctrl-C: a report of every host's state was printed
 
 
 class _Parser(argparse.ArgumentParser):
@@ -279,7 +282,9 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             serial=serial,
             max_fail_percentage=args.max_fail_percentage,
         )
-    retry = [r.name for r in runs if r.status in ("failed", provision.UNREACHABLE, provision.SKIPPED)]
+    retry = [
+        r.name for r in runs if r.status in ("failed", provision.UNREACHABLE, provision.SKIPPED, provision.INTERRUPTED)
+    ]
     if retry and args.retry_file:
         Path(args.retry_file).write_text("".join(f"{name}\n" for name in retry))
     if args.json:
@@ -291,6 +296,8 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
                 f"\n{len(retry)} host(s) to retry, listed in {args.retry_file}: "
                 f"pyinstall provision {args.inventory_opt or args.inventory_pos} --limit @{args.retry_file}"
             )
+    if any(r.status == provision.INTERRUPTED or r.error == provision.NOT_ATTEMPTED_INTERRUPTED for r in runs):
+        return ExitStatus.INTERRUPTED
     if any(r.status == provision.UNREACHABLE for r in runs):
         return ExitStatus.UNREACHABLE
     if any(r.status in ("failed", provision.SKIPPED) for r in runs):
@@ -380,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
     except KeyboardInterrupt:
         err.print("interrupted")
-        return 130
+        return ExitStatus.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from threading import Event
 from typing import Any
 
 from installer.connection import Session
@@ -53,18 +54,31 @@ def _run(session: Session, op: Operation) -> TaskResult:
     return result
 
 
-def execute(session: Session | None, plan: Plan, check: bool = False) -> list[TaskResult]:
-    """Apply the plan in order; stop at the first failure. ``check``: report, run nothing."""
+def execute(session: Session | None, plan: Plan, check: bool = False, stop: Event | None = None) -> list[TaskResult]:
+    """Apply the plan in order, up to the first failure or until ``stop`` is set (Ctrl-C): the operations
+    not started are reported skipped. A daemon whose package or configuration already changed is restarted
+    even then, so what runs matches what is on disk. ``check``: report, run nothing."""
     operations = [*plan.operations, *(op for op in (plan.start, plan.restart) if op)]
     if check or session is None:
         return [TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.commands], diff=op.diff)
                 for op in operations]  # fmt: skip
     results: list[TaskResult] = []
-    for op in plan.operations:
+    restart_due = complete = False
+    for i, op in enumerate(plan.operations):
+        if stop is not None and stop.is_set():
+            results += [TaskResult(o.name, SKIPPED, "interrupted before it started") for o in plan.operations[i:]]
+            break
         results.append(_run(session, op))
         if results[-1].status == FAILED:
-            return results
-    service = plan.start or plan.restart
+            break
+        restart_due |= op.restarts
+    else:
+        complete = True
+    service = None
+    if plan.start and complete:
+        service = plan.start
+    elif plan.restart and restart_due:
+        service = plan.restart
     if service:
         results.append(_run(session, service))
         if results[-1].status == FAILED:

@@ -8,6 +8,7 @@ A host that fails preflight is left untouched; the others carry on.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,13 +17,14 @@ from typing import Any
 from installer import checks, connection, docker_info, facts, rollout, runtime
 from installer.checks import Finding, Wanted
 from installer.connection import Session, Target
-from installer.errors import HostError, Unreachable, UsageError
+from installer.errors import CommandTimeout, HostError, Unreachable, UsageError
 from installer.executor import CHANGED, FAILED, OK, TaskResult, execute
 from installer.plan import WAIT_FOR_DAEMON, plan
 from installer.preflight import FORKS, Connect, gather_facts
 from installer.validate import Expected, validate
 
-UNREACHABLE, SKIPPED = "unreachable", "skipped"
+UNREACHABLE, SKIPPED, INTERRUPTED = "unreachable", "skipped", "interrupted"
+NOT_ATTEMPTED_INTERRUPTED = "not attempted: the run was interrupted (Ctrl-C)"
 
 
 @dataclass
@@ -79,15 +81,18 @@ def provision_host(
     check: bool = False,
     connect: Connect = connection.connect,
     bundles: dict[str, Any] | None = None,
+    stop: threading.Event | None = None,
 ) -> HostRun:
     run = HostRun(target.name)
+    if stop is not None and stop.is_set():
+        return HostRun(target.name, SKIPPED, error=NOT_ATTEMPTED_INTERRUPTED, hint="run again: it converges")
     try:
         with connect(target) as session:
             try:
-                _pipeline(run, session, hostvars, ignore, check, bundles or {})
+                _pipeline(run, session, hostvars, ignore, check, bundles or {}, stop)
             finally:
                 run.commands = session.commands_run
-    except Unreachable as exc:
+    except (Unreachable, CommandTimeout) as exc:  # a host that stopped answering: the outcome is unknown
         run.status, run.error, run.hint = UNREACHABLE, exc.message, exc.hint
     except HostError as exc:
         run.status, run.error, run.hint = FAILED, exc.message, exc.hint
@@ -95,7 +100,13 @@ def provision_host(
 
 
 def _pipeline(
-    run: HostRun, session: Session, hostvars: dict[str, Any], ignore: Sequence[str], check: bool, bundles: dict
+    run: HostRun,
+    session: Session,
+    hostvars: dict[str, Any],
+    ignore: Sequence[str],
+    check: bool,
+    bundles: dict,
+    stop: threading.Event | None = None,
 ) -> None:
     gathered = gather_facts(session, script=facts.PROVISION_SCRIPT)
     run.findings = checks.run_checks(gathered, Wanted.from_vars(hostvars, ignore))
@@ -116,9 +127,12 @@ def _pipeline(
     except UsageError as exc:
         run.status, run.error, run.hint = FAILED, exc.message, exc.hint
         return
-    run.tasks = execute(None if check else session, steps, check=check)
+    run.tasks = execute(None if check else session, steps, check=check, stop=stop)
     if any(t.status == FAILED for t in run.tasks):
         run.status = FAILED
+        return
+    if any(t.status == SKIPPED for t in run.tasks):
+        run.status = INTERRUPTED
         return
     if check:
         run.status = CHANGED if steps else OK
@@ -132,6 +146,14 @@ def _pipeline(
         run.status = FAILED
     else:
         run.status = CHANGED if steps else OK
+
+
+def _wait(future: Any, name: str) -> HostRun:
+    """An in-flight host's result after Ctrl-C (a second Ctrl-C gives up waiting)."""
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        return HostRun(name, INTERRUPTED, error="interrupted twice: the host's last step may be unfinished")
 
 
 def run(
@@ -149,20 +171,28 @@ def run(
     ``bundles``: platform -> offline Bundle to install from."""
     runs: list[HostRun] = []
     groups = rollout.batches(hosts, serial)
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
         for number, batch in enumerate(groups, 1):
-            done = list(pool.map(lambda h: provision_host(h[0], h[1], ignore, check, connect, bundles), batch))
+            futures = [pool.submit(provision_host, t, v, ignore, check, connect, bundles, stop) for t, v in batch]
+            try:
+                done = [f.result() for f in futures]
+            except KeyboardInterrupt:
+                # Ctrl-C: start nothing new; hosts in flight finish their current step (and restart a
+                # daemon whose configuration already changed), then report.
+                stop.set()
+                done = [_wait(f, target.name) for f, (target, _) in zip(futures, batch)]
+                runs += done
+                runs += [HostRun(t.name, SKIPPED, error=NOT_ATTEMPTED_INTERRUPTED, hint="run again: it converges")
+                         for later in groups[number:] for t, _ in later]  # fmt: skip
+                break
             runs += done
             failed = sum(r.status in (FAILED, UNREACHABLE) for r in done)
             if number < len(groups) and rollout.budget_exceeded(failed, len(batch), max_fail_percentage):
-                reason = f"not attempted: batch {number} of {len(groups)} had {failed} of {len(batch)} hosts fail" + (
-                    f", more than --max-fail-percentage {max_fail_percentage:g}"
-                    if max_fail_percentage is not None
-                    else ""
-                )
-                for target, _ in (h for later in groups[number:] for h in later):
-                    runs.append(
-                        HostRun(target.name, SKIPPED, error=reason, hint="fix the failed hosts, then run again")
-                    )
+                reason = f"not attempted: batch {number} of {len(groups)} had {failed} of {len(batch)} hosts fail"
+                if max_fail_percentage is not None:
+                    reason += f", more than --max-fail-percentage {max_fail_percentage:g}"
+                runs += [HostRun(t.name, SKIPPED, error=reason, hint="fix the failed hosts, then run again")
+                         for later in groups[number:] for t, _ in later]  # fmt: skip
                 break
     return runs

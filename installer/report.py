@@ -97,7 +97,14 @@ def provision_json(runs: Sequence[Any]) -> str:
     return json.dumps({"hosts": {r.name: r.to_dict() for r in runs}}, indent=2)
 
 
-_RUN_STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "magenta", "skipped": "cyan"}
+_RUN_STYLE = {
+    "ok": "green",
+    "changed": "yellow",
+    "failed": "red",
+    "unreachable": "magenta",
+    "skipped": "cyan",
+    "interrupted": "cyan",
+}
 
 
 def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, diff: bool = False) -> None:

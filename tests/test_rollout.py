@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import _thread
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,24 @@ def test_canary_failing_alone_stops_the_rollout() -> None:
     hosts, connect = fleet({"h01"})
     runs = provision.run(hosts, connect=connect, serial=parse_serial("1,5,25%"))
     assert [r.status for r in runs] == ["unreachable"] + ["skipped"] * 9
+
+
+class InterruptingSession(FakeSession):
+    """The host h03 presses Ctrl-C (a KeyboardInterrupt in the main thread) while its facts come back."""
+
+    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+        if self.target.name == "h03":
+            _thread.interrupt_main()
+            time.sleep(0.2)  # the main thread takes it while this host is still in flight
+        return super().run(command, timeout, become)
+
+
+def test_ctrl_c_stops_scheduling_lets_in_flight_hosts_finish_and_reports_every_host() -> None:
+    hosts, _ = fleet(set())
+    runs = provision.run(hosts, connect=InterruptingSession, forks=1)
+    status = {r.name: r.status for r in runs}
+    assert [r.name for r in runs] == [h.name for h, _ in hosts], "every host is in the report, in order"
+    assert status["h01"] == status["h02"] == "ok"
+    assert status["h03"] == "ok", "the host in flight finished its step"
+    assert all(status[f"h{i:02d}"] == "skipped" for i in range(4, 11))
+    assert all(r.error == provision.NOT_ATTEMPTED_INTERRUPTED for r in runs[3:])
