@@ -21,6 +21,7 @@ from installer.runtime import BUNDLE_REPO_ID, Desired, ManagedFile, PlanError
 from installer.versions import evr_compare, split_evr
 
 YUM_TIMEOUT = 900.0
+YUM_LOCK_WAIT = 120  # seconds, unless yum_lock_timeout says otherwise
 DRIVER_DIRS = {"devicemapper", "overlay", "overlay2", "vfs", "aufs", "btrfs", "zfs"}
 BACKUP_SUFFIX = ".pyinstall-backup"
 WAIT_FOR_DAEMON = (
@@ -97,10 +98,18 @@ def _diff(path: str, old: str | None, new: str) -> str:
     return "".join(lines)
 
 
-def _yum(action: str, *packages: str, only: str | None = None) -> str:
-    """A yum command; ``only``: the one repository to use (an offline bundle), every other disabled."""
+def _yum(action: str, *packages: str, only: str | None = None, lock_wait: int = YUM_LOCK_WAIT) -> str:
+    """A yum command that waits at most ``lock_wait`` seconds for another yum to finish (yum itself would
+    wait forever), then fails naming the holder; a stale lock (dead PID) does not stop it.
+    ``only``: the one repository to use (an offline bundle), every other disabled."""
     repos = f"--disablerepo='*' --enablerepo={q(only)} " if only else ""
-    return f"yum -y {repos}{action} " + " ".join(q(p) for p in packages)
+    wait = (
+        'i=0; while [ -f /var/run/yum.pid ]; do read -r p < /var/run/yum.pid || break; [ -d "/proc/$p" ] || break; '
+        f"i=$((i + 1)); if [ $i -gt {int(lock_wait)} ]; then printf 'yum is locked by PID %s (%s) for over %ss: "
+        "let it finish or stop it, then run again\\n' \"$p\" \"$(tr '\\000' ' ' < /proc/$p/cmdline)\" "
+        f"{int(lock_wait)} >&2; exit 75; fi; sleep 1; done; "
+    )
+    return wait + f"yum -y {repos}{action} " + " ".join(q(p) for p in packages)
 
 
 def _foreign_options(facts: Facts, desired: Desired) -> list[str]:
@@ -137,12 +146,16 @@ def plan(facts: Facts, desired: Desired) -> Plan:
     _check_driver_change(facts, desired)
 
     only = BUNDLE_REPO_ID if desired.bundle is not None else None
+
+    def yum(action: str, *packages: str, repos: bool = True) -> str:
+        return _yum(action, *packages, only=only if repos else None, lock_wait=desired.yum_lock_wait)
+
     if desired.bundle is not None:
         ops += _push_bundle(facts, desired.bundle)
 
     installed = [p for p in desired.remove if p in facts.packages]
     if installed:
-        ops.append(Operation("remove conflicting packages", (_yum("remove", *installed),),
+        ops.append(Operation("remove conflicting packages", (yum("remove", *installed, repos=False),),
                              f"installed: {', '.join(installed)}", timeout=YUM_TIMEOUT))  # fmt: skip
 
     for f in desired.files:
@@ -153,18 +166,18 @@ def plan(facts: Facts, desired: Desired) -> Plan:
     for package, minimum in desired.update.items():
         current = _installed_version(facts, package)
         if current is not None and evr_compare(current, minimum) < 0:
-            ops.append(Operation(f"update {package}", (_yum("update", package, only=only),),
+            ops.append(Operation(f"update {package}", (yum("update", package),),
                                  f"{current} < {minimum}", timeout=YUM_TIMEOUT))  # fmt: skip
 
     missing = [p for p in desired.requires if p not in facts.packages]
     if missing:
-        ops.append(Operation("install " + ", ".join(missing), (_yum("install", *missing, only=only),), "not installed",
+        ops.append(Operation("install " + ", ".join(missing), (yum("install", *missing),), "not installed",
                              timeout=YUM_TIMEOUT))  # fmt: skip
 
     if desired.cgconfig:
         ops += _cgconfig(facts)
 
-    ops += _packages(facts, desired, only)
+    ops += _packages(facts, desired, yum)
 
     config = desired.config_file
     ops += _file_op(facts, config, f"daemon configuration {config.path}", restarts=True)
@@ -221,25 +234,25 @@ def _cgconfig(facts: Facts) -> list[Operation]:
     return ops
 
 
-def _packages(facts: Facts, desired: Desired, only: str | None) -> list[Operation]:
+def _packages(facts: Facts, desired: Desired, yum) -> list[Operation]:
     current = _installed_version(facts, desired.package)
     wanted = [f"{desired.package}-{desired.version}"]
     for extra in desired.extra_packages:
         pinned = extra != "containerd.io"  # containerd follows its own versions
         wanted.append(f"{extra}-{desired.version}" if pinned else extra)
     if current is None:
-        return [Operation(f"install {desired.package} {desired.version}", (_yum("install", *wanted, only=only),),
+        return [Operation(f"install {desired.package} {desired.version}", (yum("install", *wanted),),
                           "not installed", restarts=True, timeout=YUM_TIMEOUT)]  # fmt: skip
     if evr_compare(current, desired.version) == 0:
         missing = [w for w, e in zip(wanted[1:], desired.extra_packages) if e not in facts.packages]
         if missing:
-            return [Operation("install " + ", ".join(missing), (_yum("install", *missing, only=only),), "not installed",
+            return [Operation("install " + ", ".join(missing), (yum("install", *missing),), "not installed",
                               restarts=True, timeout=YUM_TIMEOUT)]  # fmt: skip
         return []
     action = "downgrade" if evr_compare(current, desired.version) > 0 else "install"
     name = f"{action} {desired.package} {current} -> {desired.version}"
     why = f"installed {current}, pinned {desired.version}"
-    return [Operation(name, (_yum(action, *wanted, only=only),), why, restarts=True, timeout=YUM_TIMEOUT)]
+    return [Operation(name, (yum(action, *wanted),), why, restarts=True, timeout=YUM_TIMEOUT)]
 
 
 def _push_bundle(facts: Facts, bundle: Bundle) -> list[Operation]:

@@ -74,6 +74,7 @@ class Desired:
     files: tuple[ManagedFile, ...]
     foreign_config: tuple[str, ...] = ()
     bundle: Any = None  # an installer.bundle.Bundle: install from it, every other repository disabled
+    yum_lock_wait: int = 120  # seconds a yum command waits for another one to release the lock
 
     @property
     def config_file(self) -> ManagedFile:
@@ -225,4 +226,5 @@ def desired(platform: str, hostvars: dict[str, Any], default_driver: str, bundle
         files=tuple(files),
         foreign_config=as_list(d.get("foreign_config")),
         bundle=bundle,
+        yum_lock_wait=int(hostvars.get("yum_lock_timeout", 120)),
     )

@@ -46,3 +46,34 @@ def test_sigint_mid_run_reports_every_host_then_a_rerun_converges(make_fleet, tm
     assert again.returncode == 0, again.stdout[-3000:]
     final = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
     assert all(h["changed"] == 0 for h in json.loads(final.stdout)["hosts"].values())
+
+
+def test_yum_lock_held_by_a_live_process_then_a_stale_one(make_fleet, tmp_path: Path) -> None:
+    fleet: Fleet = make_fleet("yumlock", "el6:1")
+    name = fleet["el6-01"].name
+    host = fleet.testinfra(fleet["el6-01"])
+    host.run_test("nohup sleep 600 >/dev/null 2>&1 & echo $! > /var/run/yum.pid")
+    holder = host.check_output("cat /var/run/yum.pid")
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\nyum_lock_timeout=2"))
+    env = {**os.environ, "HOME": str(tmp_path)}
+    base = [sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory), "--retry-file", ""]
+
+    refused = subprocess.run(base, capture_output=True, text=True, env=env, timeout=300)
+    report = json.loads(refused.stdout)["hosts"][name]
+    assert refused.returncode == 2 and report["tasks"] == [], "preflight refuses a host whose yum is busy"
+    assert f"yum is locked by PID {holder} (sleep 600" in report["error"]
+
+    # Told to go ahead anyway, each yum command waits (here 2 s), then names the holder.
+    waited = subprocess.run([*base, "--ignore-preflight-errors", "YUM_LOCK"], capture_output=True, text=True,
+                            env=env, timeout=300)  # fmt: skip
+    failed = next(t for t in json.loads(waited.stdout)["hosts"][name]["tasks"] if t["status"] == "failed")
+    assert waited.returncode == 2 and failed["rc"] == 75
+    assert f"yum is locked by PID {holder} (sleep 600 ) for over 2s" in failed["stderr"]
+    assert host.run("rpm -q docker-io").rc != 0
+
+    host.run_test(f"kill {holder}")  # the holder is gone; its pid file stays behind: a stale lock
+    done = subprocess.run(base, capture_output=True, text=True, env=env, timeout=600)
+    report = json.loads(done.stdout)["hosts"][name]
+    assert done.returncode == 0, report
+    assert "YUM_LOCK_STALE" in {f["code"] for f in report["findings"]}
