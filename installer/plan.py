@@ -85,7 +85,9 @@ def write_file_command(f: ManagedFile) -> tuple[str, str]:
         f'printf %s {q(payload)} | base64 -d | dd of="$t" conv=fsync 2>/dev/null; '
         f'echo {q(digest)}"  $t" | sha256sum -c --quiet; '
         f'chown {q(f.owner + ":" + f.group)} "$t"; chmod {f.mode:o} "$t"; '
-        f"if [ -f {q(path)} ]; then cp -p {q(path)} {q(backup)}; else rm -f {q(backup)}; fi; "
+        # A hard link, not a copy: it replaces whatever sits at the backup path (even a planted symlink)
+        # instead of writing through it.
+        f"if [ -f {q(path)} ]; then ln -f {q(path)} {q(backup)}; else rm -f {q(backup)}; fi; "
         f'mv -f "$t" {q(path)}; trap - EXIT'
     )
     return script, backup

@@ -28,6 +28,9 @@ RUNTIME_DIR = HOME / "runtime"
 TEMPLATES_DIR = HOME / "templates"
 BUNDLE_REPO_ID = "pyinstall-bundle"
 _SAFE_FLAG_VALUE = re.compile(r"^[^\s'\"\\`$]*$")  # other_args is word-split by the init script
+_RPM_WORD = re.compile(r"^[A-Za-z0-9._+~^:-]+$")  # package names and versions
+# URLs, with yum's own variables ($basearch, $releasever, ...) as the only $ allowed.
+_URL = re.compile(r"^(https?|ftp|file)://(?:[^\s'\"`$\\]|\$(?:basearch|releasever|arch|infra|contentdir|YUM\d))+$")
 
 
 class PlanError(UsageError):
@@ -183,6 +186,9 @@ def desired(platform: str, hostvars: dict[str, Any], default_driver: str, bundle
         source = d
     package = str(hostvars.get("docker_package") or source["package"])
     version = str(hostvars.get("docker_version") or source["version"])
+    for var, value in (("docker_package", package), ("docker_version", version)):
+        if not _RPM_WORD.match(value):
+            raise PlanError(f"{var}={value!r} is not a package name or version", "letters, digits and . _ + ~ ^ : -")
     driver = str(hostvars.get("docker_storage_driver") or default_driver)
     if driver not in d["storage_drivers"]:
         raise PlanError(f"docker_storage_driver={driver!r} is not supported on {platform}")
@@ -195,6 +201,13 @@ def desired(platform: str, hostvars: dict[str, Any], default_driver: str, bundle
             values["baseurl"] = f"{mirror}/{r['mirror_path']}"
             values["gpgkey"] = ""
         values.update(overrides.get(r["id"], {}))
+        for key in ("baseurl", "gpgkey"):
+            if values[key] and not _URL.match(str(values[key])):
+                raise PlanError(
+                    f"repository {r['id']}: {key} {values[key]!r} is not a plain URL",
+                    "give http(s)://, ftp:// or file:// URLs without spaces, quotes, $ or backslashes (yum_mirror, "
+                    "yum_repos)",
+                )
         repos.append(Repo(**values))
     if bundle is not None:
         if bundle.platform != platform:

@@ -138,7 +138,7 @@ def test_version_pin_downgrades_and_upgrades() -> None:
 
 def test_values_are_quoted_in_commands() -> None:
     f = replace(recorded("lab-el6-full"), services={})
-    hostile = "20.10.24; touch /tmp/owned"
+    hostile = "~20.10.24^git1"  # a legal RPM version whose characters a shell would expand unquoted
     steps = plan(f, runtime.desired("el6", {**LAB_VARS, "docker_version": hostile, "docker_storage_driver": "vfs"},
                                     "devicemapper"))  # fmt: skip
     install = next(op for op in steps.operations if op.name.startswith("install docker-io"))
@@ -170,3 +170,35 @@ def test_urls_with_passwords_are_masked() -> None:
     assert mask("baseurl=https://deploy:s3cret@mirror.example.com/epel") == (
         "baseurl=https://deploy:********@mirror.example.com/epel"
     )
+
+
+HOSTILE = ["$(touch /tmp/pwned)", "`touch /tmp/pwned`", "x; touch /tmp/pwned", "it's", 'a"b', "line\nbreak"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_values_are_refused_or_inert(value: str) -> None:
+    for var in ("docker_version", "docker_package"):
+        with pytest.raises(PlanError, match=var):
+            runtime.desired("el6", {**LAB_VARS, var: value}, "vfs")
+    with pytest.raises(PlanError, match="not a plain URL"):
+        runtime.desired("el6", {**LAB_VARS, "yum_mirror": f"http://mirror/{value}"}, "vfs")
+    with pytest.raises(PlanError, match="cannot be passed on EL6's command line"):
+        runtime.desired("el6", {**LAB_VARS, "docker_daemon_options": {"labels": [value]}}, "vfs")
+    # On EL7 the value lands in daemon.json, as JSON, through base64: inert.
+    el7 = runtime.desired("el7", {**LAB_VARS, "docker_daemon_options": {"labels": [value]}}, "vfs")
+    assert json.loads(el7.config_file.content)["labels"] == [value]
+    command, _ = write_file_command(el7.config_file)
+    assert value not in command
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the command chowns to root, as it does on a host")
+def test_a_planted_symlink_at_the_backup_path_is_replaced_not_followed(tmp_path: Path) -> None:
+    target, victim = tmp_path / "daemon.json", tmp_path / "victim"
+    target.write_text("old\n")
+    victim.write_text("precious\n")
+    (tmp_path / "daemon.json.pyinstall-backup").symlink_to(victim)
+    command, backup = write_file_command(ManagedFile(str(target), "new\n"))
+    subprocess.run(["sh", "-c", command], check=True)
+    assert victim.read_text() == "precious\n"
+    assert not Path(backup).is_symlink() and Path(backup).read_text() == "old\n"
+    assert target.read_text() == "new\n"
