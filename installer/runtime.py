@@ -122,14 +122,14 @@ def daemon_options(platform_def: dict[str, Any], version: str, hostvars: dict[st
     """Defaults (those this Docker version has) < docker_daemon_options; None removes a default."""
     spec = yaml.safe_load((RUNTIME_DIR / "daemon.yml").read_text())
     since = spec["since"]
-    options = {k: v for k, v in spec["defaults"].items() if evr_compare(version, str(since.get(k, "0"))) >= 0}
+    options = {k: v for k, v in spec["defaults"].items() if k not in since or evr_compare(version, str(since[k])) >= 0}
     asked = hostvars.get("docker_daemon_options") or {}
     if not isinstance(asked, dict):
         raise PlanError(f"docker_daemon_options must be a mapping, got {asked!r}")
     for key, value in asked.items():
         if value is None:
             options.pop(key, None)
-        elif evr_compare(version, str(since.get(key, "0"))) < 0:
+        elif key in since and evr_compare(version, str(since[key])) < 0:
             raise PlanError(f"daemon option {key!r} needs Docker {since[key]} or later; this host gets {version}")
         else:
             options[key] = value
