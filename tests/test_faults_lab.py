@@ -77,3 +77,30 @@ def test_yum_lock_held_by_a_live_process_then_a_stale_one(make_fleet, tmp_path: 
     report = json.loads(done.stdout)["hosts"][name]
     assert done.returncode == 0, report
     assert "YUM_LOCK_STALE" in {f["code"] for f in report["findings"]}
+
+
+def test_become_password_never_shows_at_the_highest_verbosity(make_fleet, tmp_path: Path) -> None:
+    fleet: Fleet = make_fleet("canary", "el7+tmpfs:1")
+    name = fleet["el7-tmpfs-01"].name
+    canary = "canary-8d1e7f2b"
+    root = fleet.testinfra(fleet["el7-tmpfs-01"])
+    root.run_test(
+        "id ops || useradd -m ops; echo 'ops:%s' | chpasswd; "
+        "printf 'Defaults requiretty\\nops ALL=(ALL) ALL\\n' > /etc/sudoers.d/ops; chmod 440 /etc/sudoers.d/ops; "
+        "install -d -m 700 -o ops -g ops ~ops/.ssh; "
+        "install -m 600 -o ops -g ops /root/.ssh/authorized_keys ~ops/.ssh/authorized_keys",
+        canary,
+    )
+    inventory = tmp_path / "hosts.ini"
+    text = fleet.inventory.read_text().replace("ansible_user=root", "ansible_user=ops\nansible_become=true")
+    inventory.write_text(text + f"ansible_become_password={canary}\n")
+    env = {**os.environ, "HOME": str(tmp_path), "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "installer.cli", "provision", "-vv", "--diff", "-i", str(inventory)],
+                          capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "install docker-ce" in proc.stdout and "$ " in proc.stdout, "-vv shows the commands"
+    assert canary not in proc.stdout + proc.stderr
+    assert root.run(f"grep -rl {canary} /var/log /tmp /etc/docker /etc/yum.repos.d 2>/dev/null").stdout == ""
+    as_json = subprocess.run([sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory)],
+                             capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert canary not in as_json.stdout and json.loads(as_json.stdout)["hosts"][name]["changed"] == 0
