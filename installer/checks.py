@@ -461,6 +461,25 @@ def check_conflicts(facts: Facts, wanted: Wanted) -> list[Finding]:
     return [Finding("CONFLICTING_PACKAGES", level, f"installed packages conflict with {package}: {listed}", hint)]
 
 
+def check_jobs(facts: Facts, wanted: Wanted) -> list[Finding]:
+    """Transactions an earlier run left on the host (its connection dropped): never blindly repeated."""
+    findings = []
+    for job in facts.jobs:
+        if job["state"] == "running":
+            findings.append(Finding("JOB_RUNNING", ERROR,
+                                    f"a yum transaction from an earlier run is still running (PID {job['pid']})",
+                                    f"wait for it to finish (log {job['log']}), then run again"))  # fmt: skip
+        elif job["state"] == "lost":
+            findings.append(Finding("JOB_LOST", WARNING,
+                                    f"a yum transaction from an earlier run died unfinished (log {job['log']})",
+                                    "yum-complete-transaction may be needed; this run checks afresh"))  # fmt: skip
+        elif job.get("rc") not in (0, None):
+            findings.append(Finding("JOB_FAILED", WARNING,
+                                    f"a yum transaction from an earlier run ended with status {job['rc']}",
+                                    f"its log: {job['log']}; this run checks packages afresh"))  # fmt: skip
+    return findings
+
+
 def check_selinux(facts: Facts, wanted: Wanted) -> list[Finding]:
     if not facts.selinux:
         return []
@@ -506,6 +525,7 @@ CHECKS: tuple[Callable[[Facts, Wanted], list[Finding]], ...] = (
     check_yum_lock,
     check_requiretty,
     check_conflicts,
+    check_jobs,
     check_selinux,
     check_clock,
 )
@@ -529,6 +549,7 @@ KNOWN_CODES = (
     "FACTS", "ARCH", "OS", "KERNEL", "KERNEL_CONFIG", "KERNEL_CONFIG_NOT_FOUND", "CGROUPS", "STORAGE_DRIVER",
     "DEVICE_MAPPER", "LOOP_DEVICES", "DEVICEMAPPER_LOOP", "OVERLAY_EL6", "OVERLAY2_KERNEL", "OVERLAY", "XFS_FTYPE",
     "DISK_SPACE", "YUM_LOCK", "YUM_LOCK_STALE", "REQUIRETTY", "CONFLICTING_PACKAGES", "SELINUX", "CLOCK_SKEW",
+    "JOB_RUNNING", "JOB_LOST", "JOB_FAILED",
 )  # fmt: skip
 
 

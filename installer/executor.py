@@ -6,13 +6,16 @@ rollback of a daemon configuration the daemon refuses.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from threading import Event
 from typing import Any
 
-from installer.connection import Session
+from installer.connection import CommandResult, Session
+from installer.errors import CommandTimeout
 from installer.plan import DAEMON_LOG, Operation, Plan, q
 
 OK, CHANGED, FAILED, SKIPPED = "ok", "changed", "failed", "skipped"
@@ -39,13 +42,51 @@ class TaskResult:
         return asdict(self)
 
 
+JOBS_DIR = "/var/lib/pyinstall/jobs"
+
+
+def run_detached(session: Session, command: str, timeout: float, poll: float = 1.0) -> CommandResult:
+    """Run ``command`` on the host apart from this SSH session (setsid, output to a log, exit status to a
+    file) and poll it: a dropped connection no longer kills a yum transaction half way. If the
+    connection drops while polling, the job carries on and the next run's facts find it."""
+    job = f"{JOBS_DIR}/{hashlib.sha256(command.encode()).hexdigest()[:16]}"
+    wrapped = command + '; echo $? > "$0.rc.tmp"; mv "$0.rc.tmp" "$0.rc"'  # $0: the job's path
+    launch = (
+        f"set -e; umask 077; mkdir -p {JOBS_DIR}; j={q(job)}; "
+        'if [ -f "$j.pid" ] && [ ! -f "$j.rc" ] && kill -0 "$(cat "$j.pid")" 2>/dev/null; then '
+        'echo "the same transaction from an earlier run is still running (PID $(cat "$j.pid"), log $j.log)" >&2; '
+        "exit 3; fi; "
+        'rm -f "$j.rc" "$j.rc.tmp"; '
+        f'setsid sh -c {q(wrapped)} "$j" < /dev/null > "$j.log" 2>&1 & echo $! > "$j.pid"'
+    )
+    start = time.monotonic()
+    started = session.run(launch, timeout=60)
+    if not started.ok:
+        return started
+    check = (
+        f'j={q(job)}; if [ -f "$j.rc" ]; then cat "$j.rc" "$j.log"; rm -f "$j.rc" "$j.pid" "$j.log"; '
+        "else echo running; fi"
+    )
+    while time.monotonic() - start < timeout:
+        polled = session.run(check, timeout=60)
+        first, _, rest = polled.stdout.partition("\n")
+        if first.strip().isdigit():
+            return CommandResult(command, int(first), rest, "", time.monotonic() - start)
+        time.sleep(poll)
+    raise CommandTimeout(
+        session.target.name,
+        f"a transaction did not finish within {timeout:g}s; it goes on on the host (log {job}.log)",
+        "wait for it, then run again: the next run finds it",
+    )
+
+
 def _run(session: Session, op: Operation) -> TaskResult:
     result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.commands], diff=op.diff)
     for i, command in enumerate(op.commands):
         if i == 1 and op.uploads:  # the first command prepares the directories
             sent = sum(session.put_file(Path(local), remote) for local, remote in op.uploads)
             result.msg += f"; sent {sent} bytes"
-        done = session.run(command, timeout=op.timeout)
+        done = run_detached(session, command, op.timeout) if op.detached else session.run(command, timeout=op.timeout)
         result.rc, result.stdout, result.stderr = done.rc, mask(done.stdout), mask(done.stderr)
         if not done.ok:
             result.status = FAILED

@@ -158,6 +158,14 @@ command -v docker >/dev/null 2>&1 && timeout 20 docker info 2>&1
 section repo_files
 sums /etc/yum.repos.d/pyinstall-*.repo
 
+section jobs
+for f in /var/lib/pyinstall/jobs/*.pid; do
+    [ -f "$f" ] || continue; j=${f%.pid}; read -r p < "$f"
+    if [ -f "$j.rc" ]; then echo "done: $j.log $(cat "$j.rc")"
+    elif [ -d "/proc/$p" ]; then echo "running: $j.log $p"
+    else echo "lost: $j.log $p"; fi
+done
+
 section bundle
 for f in /var/cache/pyinstall/bundle/*/.pyinstall-sums; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
 """
@@ -204,6 +212,7 @@ class Facts:
     repo_files: dict[str, str] = field(default_factory=dict)  # provision only
     file_sums: dict[str, str] = field(default_factory=dict)  # sha256 of every file dumped above
     bundle_sums: dict[str, dict[str, str]] = field(default_factory=dict)  # platform -> {file: sha256} verified
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # pyinstall's detached transactions left on the host
     missing_sections: list[str] = field(default_factory=list)
 
     def file_content(self, path: str) -> str | None:
@@ -467,6 +476,17 @@ def parse_services(text: str) -> dict[str, dict[str, bool]]:
     return services
 
 
+def parse_jobs(text: str) -> list[dict[str, Any]]:
+    """``state: LOG PID-or-RC`` lines: running, done (with its exit status) or lost (killed, e.g. a reboot)."""
+    jobs = []
+    for state, value in _fields(text):
+        log, _, number = value.partition(" ")
+        jobs.append(
+            {"state": state, "log": log, "pid" if state != "done" else "rc": int(number) if number.isdigit() else None}
+        )
+    return jobs
+
+
 def parse(output: str) -> Facts:
     """All the facts from one run of FACTS_SCRIPT."""
     sections = split_sections(output)
@@ -490,10 +510,11 @@ def parse(output: str) -> Facts:
     facts.docker_config = parse_docker_config(get("docker_config", ""), facts.file_sums)
     facts.service_manager = parse_service_manager(get("service_manager", ""))
     if "services" in sections:  # the provision script
-        expected += ["services", "docker_info", "repo_files", "bundle"]
+        expected += ["services", "docker_info", "repo_files", "jobs", "bundle"]
         facts.services = parse_services(sections["services"])
         facts.docker_info = sections["docker_info"] or None
         facts.repo_files = _dumped_files(sections["repo_files"], facts.file_sums)
+        facts.jobs = parse_jobs(sections.get("jobs", ""))
         for path, text in _dumped_files(sections.get("bundle", "")).items():
             platform = path.rsplit("/", 2)[-2]
             facts.bundle_sums[platform] = dict(reversed(line.split(None, 1)) for line in text.splitlines() if line)

@@ -45,6 +45,7 @@ class Operation:
     timeout: float = 120.0
     backup: str | None = None  # where the replaced file is kept, for rollback
     uploads: tuple[tuple[str, str], ...] = ()  # (local path, remote path), sent before the commands
+    detached: bool = False  # long transaction: runs on the host apart from the SSH session, polled
 
 
 @dataclass
@@ -158,7 +159,7 @@ def plan(facts: Facts, desired: Desired) -> Plan:
     installed = [p for p in desired.remove if p in facts.packages]
     if installed:
         ops.append(Operation("remove conflicting packages", (yum("remove", *installed, repos=False),),
-                             f"installed: {', '.join(installed)}", timeout=YUM_TIMEOUT))  # fmt: skip
+                             f"installed: {', '.join(installed)}", timeout=YUM_TIMEOUT, detached=True))  # fmt: skip
 
     for f in desired.files:
         if f.restarts_daemon:
@@ -169,12 +170,12 @@ def plan(facts: Facts, desired: Desired) -> Plan:
         current = _installed_version(facts, package)
         if current is not None and evr_compare(current, minimum) < 0:
             ops.append(Operation(f"update {package}", (yum("update", package),),
-                                 f"{current} < {minimum}", timeout=YUM_TIMEOUT))  # fmt: skip
+                                 f"{current} < {minimum}", timeout=YUM_TIMEOUT, detached=True))  # fmt: skip
 
     missing = [p for p in desired.requires if p not in facts.packages]
     if missing:
         ops.append(Operation("install " + ", ".join(missing), (yum("install", *missing),), "not installed",
-                             timeout=YUM_TIMEOUT))  # fmt: skip
+                             timeout=YUM_TIMEOUT, detached=True))  # fmt: skip
 
     if desired.cgconfig:
         ops += _cgconfig(facts)
@@ -244,17 +245,17 @@ def _packages(facts: Facts, desired: Desired, yum) -> list[Operation]:
         wanted.append(f"{extra}-{desired.version}" if pinned else extra)
     if current is None:
         return [Operation(f"install {desired.package} {desired.version}", (yum("install", *wanted),),
-                          "not installed", restarts=True, timeout=YUM_TIMEOUT)]  # fmt: skip
+                          "not installed", restarts=True, timeout=YUM_TIMEOUT, detached=True)]  # fmt: skip
     if evr_compare(current, desired.version) == 0:
         missing = [w for w, e in zip(wanted[1:], desired.extra_packages) if e not in facts.packages]
         if missing:
             return [Operation("install " + ", ".join(missing), (yum("install", *missing),), "not installed",
-                              restarts=True, timeout=YUM_TIMEOUT)]  # fmt: skip
+                              restarts=True, timeout=YUM_TIMEOUT, detached=True)]  # fmt: skip
         return []
     action = "downgrade" if evr_compare(current, desired.version) > 0 else "install"
     name = f"{action} {desired.package} {current} -> {desired.version}"
     why = f"installed {current}, pinned {desired.version}"
-    return [Operation(name, (yum(action, *wanted),), why, restarts=True, timeout=YUM_TIMEOUT)]
+    return [Operation(name, (yum(action, *wanted),), why, restarts=True, timeout=YUM_TIMEOUT, detached=True)]
 
 
 def _push_bundle(facts: Facts, bundle: Bundle) -> list[Operation]:

@@ -104,3 +104,67 @@ def test_become_password_never_shows_at_the_highest_verbosity(make_fleet, tmp_pa
     as_json = subprocess.run([sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory)],
                              capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
     assert canary not in as_json.stdout and json.loads(as_json.stdout)["hosts"][name]["changed"] == 0
+
+
+def _hold_yum_lock(host) -> str:
+    """Another yum holds the lock: our transaction waits on the host while we cut things."""
+    host.run_test("nohup sleep 600 >/dev/null 2>&1 & echo $! > /var/run/yum.pid")
+    return host.check_output("cat /var/run/yum.pid")
+
+
+def _wait_for(host, command: str, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while host.run(command).rc != 0:
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def drop(make_fleet, tmp_path: Path):
+    fleet: Fleet = make_fleet("drop", "el6:2")
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\nyum_lock_timeout=300"))
+    env = {**os.environ, "HOME": str(tmp_path)}
+    argv = [sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory), "--retry-file", "",
+            "--ignore-preflight-errors", "YUM_LOCK"]  # fmt: skip
+    return fleet, argv, env
+
+
+def test_a_dropped_connection_does_not_kill_the_transaction(drop) -> None:
+    fleet, argv, env = drop
+    name = fleet["el6-02"].name
+    host = fleet.testinfra(fleet["el6-02"])
+    holder = _hold_yum_lock(host)
+    proc = subprocess.Popen([*argv, "--limit", name], stdout=subprocess.PIPE, text=True, env=env)
+    _wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
+    with pytest.raises(RuntimeError, match="closed by remote host"):  # this very session goes too
+        host.run("pkill -f 'sshd: root@'")  # every SSH session to the host, pyinstall's included
+    host = fleet.testinfra(fleet["el6-02"])
+    assert host.run("pgrep -f 'yum -y update device-mapper-libs'").rc == 0, "the transaction outlived the session"
+    host.run_test(f"kill {holder}")
+    out, _ = proc.communicate(timeout=300)
+    report = json.loads(out)["hosts"][name]
+    assert proc.returncode == 0, report  # pyinstall reconnected, verified the host key again, and polled on
+    assert host.check_output("rpm -q --qf '%{VERSION}' docker-io") == "20.10.24"
+
+
+def test_a_transaction_left_by_a_dead_run_is_found_not_repeated(drop) -> None:
+    fleet, argv, env = drop
+    name = fleet["el6-01"].name
+    host = fleet.testinfra(fleet["el6-01"])
+    holder = _hold_yum_lock(host)
+    proc = subprocess.Popen([*argv, "--limit", name], stdout=subprocess.PIPE, text=True, env=env)
+    _wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
+    proc.kill()  # the controller dies (a laptop closed mid-rollout)
+    proc.communicate()
+
+    again = subprocess.run([*argv, "--limit", name], capture_output=True, text=True, env=env, timeout=300)
+    report = json.loads(again.stdout)["hosts"][name]
+    assert again.returncode == 2 and report["tasks"] == [], "not blindly retried"
+    assert "JOB_RUNNING" in report["error"] and "wait for it to finish" in report["hint"]
+
+    host.run_test(f"kill {holder}")
+    _wait_for(host, "ls /var/lib/pyinstall/jobs/*.rc", "the orphaned transaction never finished")
+    done = subprocess.run([*argv, "--limit", name], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert host.run("docker info").rc == 0
