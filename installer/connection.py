@@ -174,6 +174,8 @@ class Session:
                 "the outcome on the host is unknown; check it, then run again",
             ) from None
         stdout, stderr = result.stdout, result.stderr
+        if sudo and self.target.become_password is not None:
+            stdout = stdout.replace(_SUDO_PROMPT, "", 1)  # sudo's prompt shares the pty with the output
         if self.target.become_password:
             stdout = stdout.replace(self.target.become_password, "********")
             stderr = stderr.replace(self.target.become_password, "********")

@@ -50,7 +50,8 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
     file) and poll it: a dropped connection no longer kills a yum transaction half way. If the
     connection drops while polling, the job carries on and the next run's facts find it."""
     job = f"{JOBS_DIR}/{hashlib.sha256(command.encode()).hexdigest()[:16]}"
-    wrapped = command + '; echo $? > "$0.rc.tmp"; mv "$0.rc.tmp" "$0.rc"'  # $0: the job's path
+    # A subshell, so that an `exit` in the command still records its status; $0 is the job's path.
+    wrapped = f'({command}); echo $? > "$0.rc.tmp"; mv "$0.rc.tmp" "$0.rc"'
     launch = (
         f"set -e; umask 077; mkdir -p {JOBS_DIR}; j={q(job)}; "
         'if [ -f "$j.pid" ] && [ ! -f "$j.rc" ] && kill -0 "$(cat "$j.pid")" 2>/dev/null; then '
@@ -69,7 +70,7 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
     )
     while time.monotonic() - start < timeout:
         polled = session.run(check, timeout=60)
-        first, _, rest = polled.stdout.partition("\n")
+        first, _, rest = polled.stdout.lstrip().partition("\n")  # after sudo's newline, if any
         if first.strip().isdigit():
             return CommandResult(command, int(first), rest, "", time.monotonic() - start)
         time.sleep(poll)

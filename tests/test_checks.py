@@ -204,3 +204,13 @@ def test_ignore_preflight_errors() -> None:
     assert passed(everything) and {x.code for x in everything if x.ignored} == {"KERNEL", "ARCH"}
     assert Wanted.from_vars({}, ["kernel", " arch "]).ignore == {"KERNEL", "ARCH"}
     assert unknown_codes(["KERNEL", "all", "KERNAL"]) == ["KERNAL"]
+
+
+def test_transactions_left_by_an_earlier_run() -> None:
+    jobs = facts.parse_jobs((FACTS / "jobs/left-behind.txt").read_text())
+    findings = run_checks(replace(lab("el6"), jobs=jobs), VFS)
+    assert {(f.code, f.level) for f in findings if f.code.startswith("JOB_")} == {
+        ("JOB_RUNNING", ERROR), ("JOB_FAILED", WARNING), ("JOB_LOST", WARNING),
+    }  # fmt: skip
+    running = next(f for f in findings if f.code == "JOB_RUNNING")
+    assert "PID 4242" in running.message and "/var/lib/pyinstall/jobs/ab12.log" in running.hint

@@ -29,6 +29,7 @@ PARSERS = {
     "docker_config": facts.parse_docker_config,
     "service_manager": facts.parse_service_manager,
     "services": facts.parse_services,
+    "jobs": facts.parse_jobs,
 }
 CASES = sorted(HERE.glob("*/*.txt"))
 

@@ -69,7 +69,7 @@ def test_yum_lock_held_by_a_live_process_then_a_stale_one(make_fleet, tmp_path: 
                             env=env, timeout=300)  # fmt: skip
     failed = next(t for t in json.loads(waited.stdout)["hosts"][name]["tasks"] if t["status"] == "failed")
     assert waited.returncode == 2 and failed["rc"] == 75
-    assert f"yum is locked by PID {holder} (sleep 600 ) for over 2s" in failed["stderr"]
+    assert f"yum is locked by PID {holder} (sleep 600 ) for over 2s" in failed["stdout"] + failed["stderr"]
     assert host.run("rpm -q docker-io").rc != 0
 
     host.run_test(f"kill {holder}")  # the holder is gone; its pid file stays behind: a stale lock
