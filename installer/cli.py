@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -229,10 +229,14 @@ def _hosts(args: argparse.Namespace, err: Console, inv: inventory.Inventory | No
     return out
 
 
-def _status(reports: Sequence[preflight.HostReport]) -> ExitStatus:
-    if any(r.status == preflight.UNREACHABLE for r in reports):
+def _exit_status(statuses: Iterable[str]) -> ExitStatus:
+    """The one mapping from hosts' outcomes to the exit status (see EPILOG)."""
+    seen = set(statuses)
+    if "interrupted" in seen:
+        return ExitStatus.INTERRUPTED
+    if "unreachable" in seen:
         return ExitStatus.UNREACHABLE
-    if any(r.status == preflight.FAIL for r in reports):
+    if seen & {"fail", "failed", "invalid", "skipped"}:
         return ExitStatus.FAILED
     return ExitStatus.OK
 
@@ -260,7 +264,7 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
         print(report.to_json(reports))
     else:
         report.render(reports, out)
-    return _status(reports)
+    return _exit_status(r.status for r in reports)
 
 
 def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
@@ -296,13 +300,10 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
                 f"\n{len(retry)} host(s) to retry, listed in {args.retry_file}: "
                 f"pyinstall provision {args.inventory_opt or args.inventory_pos} --limit @{args.retry_file}"
             )
-    if any(r.status == provision.INTERRUPTED or r.error == provision.NOT_ATTEMPTED_INTERRUPTED for r in runs):
-        return ExitStatus.INTERRUPTED
-    if any(r.status == provision.UNREACHABLE for r in runs):
-        return ExitStatus.UNREACHABLE
-    if any(r.status in ("failed", provision.SKIPPED) for r in runs):
-        return ExitStatus.FAILED
-    return ExitStatus.OK
+    # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
+    return _exit_status(
+        provision.INTERRUPTED if r.error == provision.NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs
+    )
 
 
 def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
@@ -314,7 +315,7 @@ def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
         print(json.dumps({"hosts": hosts}, indent=2))
     else:
         report.render_facts(reports, out)
-    return ExitStatus.UNREACHABLE if any(r.status == preflight.UNREACHABLE for r in reports) else ExitStatus.OK
+    return _exit_status(r.status for r in reports if r.status == preflight.UNREACHABLE)  # facts: only reach matters
 
 
 def _console(stream) -> Console:
@@ -339,11 +340,7 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
         report.render_info(results, summary, drift, out)
         if args.html:
             out.print(f"HTML report: {args.html}")
-    if any(h.status == info.UNREACHABLE for h in results):
-        return ExitStatus.UNREACHABLE
-    if any(h.status == info.INVALID for h in results):
-        return ExitStatus.FAILED
-    return ExitStatus.OK
+    return _exit_status(h.status for h in results)
 
 
 def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
