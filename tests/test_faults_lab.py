@@ -168,3 +168,28 @@ def test_a_transaction_left_by_a_dead_run_is_found_not_repeated(drop) -> None:
     done = subprocess.run([*argv, "--limit", name], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
     assert host.run("docker info").rc == 0
+
+
+def test_ten_hosts_three_stopped_max_fail_20_percent(make_fleet, tmp_path: Path) -> None:
+    """Batches of 5: three stopped hosts in the first exceed 20 %, so the second batch never starts."""
+    fleet: Fleet = make_fleet("budget", "el6:10")
+    stopped = [fleet[f"el6-0{i}"].name for i in (2, 3, 4)]
+    fleet.lab.stop(stopped)
+    retry = tmp_path / "provision.retry"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "installer.cli", "provision", "--check", "--json", "-i", str(fleet.inventory),
+             "--serial", "5", "--max-fail-percentage", "20", "--retry-file", str(retry)],
+            capture_output=True, text=True, env={**os.environ, "HOME": str(tmp_path)}, timeout=300,
+        )  # fmt: skip
+    finally:
+        fleet.lab.start(stopped)
+    hosts = json.loads(proc.stdout)["hosts"]
+    status = {name.removeprefix(fleet.prefix): h["status"] for name, h in hosts.items()}
+    assert proc.returncode == 4
+    assert [status[f"el6-{i:02d}"] for i in range(1, 6)] == ["changed", "unreachable", "unreachable", "unreachable",
+                                                             "changed"]  # fmt: skip
+    assert all(status[f"el6-{i:02d}"] == "skipped" for i in range(6, 11))
+    assert all(hosts[fleet[f"el6-{i:02d}"].name]["commands"] == 0 for i in range(6, 11)), "never contacted"
+    assert "batch 1 of 2 had 3 of 5 hosts fail" in hosts[fleet["el6-06"].name]["error"]
+    assert retry.read_text().split() == [*stopped, *(fleet[f"el6-{i:02d}"].name for i in range(6, 11))]
