@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import getpass
 import json
@@ -269,7 +270,9 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
 
 def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     hosts = _hosts(args, err)
-    with tempfile.TemporaryDirectory(prefix="pyinstall-bundles-") as tmp:
+    with contextlib.ExitStack() as stack:
+        # Only runs that push a bundle need somewhere to unpack it.
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="pyinstall-bundles-")) if args.bundle else ""
         bundles = {}
         for i, path in enumerate(args.bundle):
             loaded = bundle.load(Path(path), Path(tmp) / str(i))

@@ -162,12 +162,23 @@ def running_pid(host: Host) -> int | None:
     """The pid of the host's `unshare`, if it is running (its environment names the host's root)."""
     try:
         pid = int(host.pidfile.read_text())
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        environ = _environ(pid)
     except (OSError, ValueError):
         return None
     if f"LAB_MERGED={host.dir / 'merged'}".encode() not in environ:
         return None
     return pid if _alive(pid) else None
+
+
+def _environ(pid: int) -> list[bytes]:
+    # A process in the middle of exec (the host's bash becoming unshare) shows an empty environment
+    # for an instant; a live process never has an empty one here, so look again.
+    for _ in range(100):
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        if environ or not _alive(pid):
+            return environ.split(b"\0")
+        time.sleep(0.001)
+    return []
 
 
 def _ns_init(unshare_pid: int) -> int | None:
