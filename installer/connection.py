@@ -174,6 +174,14 @@ class Session:
                 "the outcome on the host is unknown; check it, then run again",
             ) from None
         stdout, stderr = result.stdout, result.stderr
+        if result.return_code == -1:  # paramiko's "no exit status": the session ended, or a signal killed sh
+            if self._lost():
+                raise Unreachable(
+                    self.target.name,
+                    "connection lost while running a command: the session ended without an exit status",
+                    "the outcome on the host is unknown; check it, then run again",
+                )
+            stderr += "\n(the command was killed by a signal: no exit status)"
         if sudo and self.target.become_password is not None:
             stdout = stdout.replace(_SUDO_PROMPT, "", 1)  # sudo's prompt shares the pty with the output
         if self.target.become_password:
@@ -212,12 +220,22 @@ class Session:
                 "run again: the upload resumes where it stopped",
             ) from None
 
+    def _lost(self) -> bool:
+        """Whether the connection is gone. The transport records why it died before it closes its
+        channels, so this holds as soon as a command returns without an exit status."""
+        transport = self._conn.transport
+        return transport is None or not transport.is_active() or transport.saved_exception is not None
+
     @property
     def target_user(self) -> str:
         return self._conn.user
 
     def close(self) -> None:
-        self._conn.close()
+        try:
+            self._conn.close()
+        except (OSError, EOFError, paramiko.SSHException):
+            # The peer is gone (its SFTP channel cannot be closed politely): drop the transport regardless.
+            self._conn.client.close()
 
     def __enter__(self) -> Session:
         return self

@@ -1,7 +1,8 @@
 """Run (or, in check mode, only report) a host's plan over its session, with the restart handler and
 rollback of a daemon configuration the daemon refuses.
 
-    Plan ─▶ execute() ─▶ [TaskResult]   (ok / changed / failed / skipped, Ansible's protocol)
+    Plan ─▶ execute() ─▶ [TaskResult]   (ok / changed / failed / skipped, Ansible's protocol, and unknown:
+                                         the connection was lost while the step ran)
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from threading import Event
 from typing import Any
 
 from installer.connection import CommandResult, Session
-from installer.errors import CommandTimeout
+from installer.errors import CommandTimeout, Unreachable
 from installer.plan import DAEMON_LOG, Operation, Plan, q
 
-OK, CHANGED, FAILED, SKIPPED = "ok", "changed", "failed", "skipped"
+OK, CHANGED, FAILED, SKIPPED, UNKNOWN = "ok", "changed", "failed", "skipped", "unknown"
 _URL_SECRET = re.compile(r"(://[^/\s:@]+):[^/\s@]+@")
 
 
@@ -37,6 +38,7 @@ class TaskResult:
     stderr: str = ""
     commands: list[str] = field(default_factory=list)
     diff: str = ""
+    hint: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +85,14 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
 
 def _run(session: Session, op: Operation) -> TaskResult:
     result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.commands], diff=op.diff)
+    try:
+        _run_commands(session, op, result)
+    except (Unreachable, CommandTimeout) as exc:  # the step may have happened, in part or in full
+        result.status, result.msg, result.hint = UNKNOWN, exc.message, exc.hint
+    return result
+
+
+def _run_commands(session: Session, op: Operation, result: TaskResult) -> None:
     for i, command in enumerate(op.commands):
         if i == 1 and op.uploads:  # the first command prepares the directories
             sent = sum(session.put_file(Path(local), remote) for local, remote in op.uploads)
@@ -93,7 +103,6 @@ def _run(session: Session, op: Operation) -> TaskResult:
             result.status = FAILED
             result.msg = f"{op.why}; failed with exit status {done.rc}"
             break
-    return result
 
 
 def execute(session: Session | None, plan: Plan, check: bool = False, stop: Event | None = None) -> list[TaskResult]:
@@ -111,6 +120,8 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
             results += [TaskResult(o.name, SKIPPED, "interrupted before it started") for o in plan.operations[i:]]
             break
         results.append(_run(session, op))
+        if results[-1].status == UNKNOWN:
+            return results  # nothing more can be done over this connection
         if results[-1].status == FAILED:
             break
         restart_due |= op.restarts
@@ -132,11 +143,14 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
 
 def _rollback(session: Session, config: Operation, service: Operation, failure: TaskResult) -> TaskResult:
     """Put the previous daemon configuration back and start the daemon on it again."""
-    log = session.run(DAEMON_LOG, timeout=30).stdout.strip()
     path = config.backup.removesuffix(".pyinstall-backup") if config.backup else ""
     restore = f"if [ -f {q(config.backup)} ]; then mv -f {q(config.backup)} {q(path)}; else rm -f {q(path)}; fi"
-    restored = session.run(restore, timeout=30)
-    again = session.run(service.commands[0], timeout=service.timeout) if restored.ok else restored
+    try:
+        log = session.run(DAEMON_LOG, timeout=30).stdout.strip()
+        restored = session.run(restore, timeout=30)
+        again = session.run(service.commands[0], timeout=service.timeout) if restored.ok else restored
+    except (Unreachable, CommandTimeout) as exc:
+        return TaskResult(f"roll back {path}", UNKNOWN, exc.message, commands=[restore], hint=exc.hint)
     failure.msg = (
         f"the daemon did not start with the new configuration: {failure.stderr.strip() or failure.stdout.strip()}"
     )

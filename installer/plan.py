@@ -83,7 +83,9 @@ def write_file_command(f: ManagedFile) -> tuple[str, str]:
         f"set -e; umask 022; mkdir -p {q(directory)}; umask 077; "
         f"t=$(mktemp {q(directory + '/.pyinstall.XXXXXX')}); "
         "trap 'rm -f \"$t\"' EXIT; "
-        f'printf %s {q(payload)} | base64 -d | dd of="$t" conv=fsync 2>/dev/null; '
+        # dd reports its statistics and its errors (a full or read-only disk) on stderr: keep the errors.
+        f'e=$(printf %s {q(payload)} | base64 -d | dd of="$t" conv=fsync 2>&1) || '
+        "{ printf '%s\\n' \"$e\" | grep -v -e ' records ' -e ' copied' >&2; exit 1; }; "
         f'echo {q(digest)}"  $t" | sha256sum -c --quiet; '
         f'chown {q(f.owner + ":" + f.group)} "$t"; chmod {f.mode:o} "$t"; '
         # A hard link, not a copy: it replaces whatever sits at the backup path (even a planted symlink)

@@ -18,7 +18,7 @@ from installer import checks, connection, docker_info, facts, rollout, runtime
 from installer.checks import Finding, Wanted
 from installer.connection import Session, Target
 from installer.errors import CommandTimeout, HostError, Unreachable, UsageError
-from installer.executor import CHANGED, FAILED, OK, TaskResult, execute
+from installer.executor import CHANGED, FAILED, OK, UNKNOWN, TaskResult, execute
 from installer.plan import WAIT_FOR_DAEMON, plan
 from installer.preflight import FORKS, Connect, gather_facts
 from installer.validate import Expected, validate
@@ -128,6 +128,10 @@ def _pipeline(
         run.status, run.error, run.hint = FAILED, exc.message, exc.hint
         return
     run.tasks = execute(None if check else session, steps, check=check, stop=stop)
+    lost = next((t for t in run.tasks if t.status == UNKNOWN), None)
+    if lost:  # the steps before it are done; it may be; the ones after it did not start
+        run.status, run.error, run.hint = UNREACHABLE, f"{lost.name}: {lost.msg}", lost.hint
+        return
     if any(t.status == FAILED for t in run.tasks):
         run.status = FAILED
         return

@@ -104,6 +104,7 @@ _RUN_STYLE = {
     "unreachable": "magenta",
     "skipped": "cyan",
     "interrupted": "cyan",
+    "unknown": "magenta",
 }
 
 

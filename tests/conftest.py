@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab import Lab
-from tests.lab.testing import Fleet, require_lab
+from tests.lab.testing import Fleet, pyinstall, require_lab
 
 # The test fleets use their own subnet, so a demo lab (127.0.0.X) can run beside them.
 TEST_SUBNET = "127.0.77"
@@ -39,3 +39,19 @@ def make_fleet(lab: Lab) -> Callable[[str, str], Fleet]:
         return fleets[name]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def el6_bundle(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An offline bundle for EL6 made from the lab's own RPMs (docker-io, libcgroup, device-mapper-libs)."""
+    lab.prepare()  # builds the lab's repositories
+    source = tmp_path_factory.mktemp("rpms")
+    for pattern in ("epel/6/x86_64/docker-io-*.rpm", "centos/6/os/x86_64/libcgroup-*.rpm",
+                    "centos/6/updates/x86_64/device-mapper-libs-*.rpm"):  # fmt: skip
+        for rpm in lab.repo.glob(pattern):
+            (source / rpm.name).write_bytes(rpm.read_bytes())
+    output = tmp_path_factory.mktemp("bundle") / "el6.bundle"
+    proc = pyinstall("bundle", "create", "--platform", "el6", "--from", str(source), "-o", str(output),
+                     home=tmp_path_factory.mktemp("home"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return output

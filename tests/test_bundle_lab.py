@@ -13,25 +13,9 @@ from pathlib import Path
 import pytest
 
 from installer import bundle
-from tests.lab.testing import Fleet
-from tests.test_check_lab import pyinstall
+from tests.lab.testing import Fleet, pyinstall
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture(scope="module")
-def el6_bundle(lab, tmp_path_factory) -> Path:
-    lab.prepare()  # builds the lab's repositories
-    source = tmp_path_factory.mktemp("rpms")
-    for pattern in ("epel/6/x86_64/docker-io-*.rpm", "centos/6/os/x86_64/libcgroup-*.rpm",
-                    "centos/6/updates/x86_64/device-mapper-libs-*.rpm"):  # fmt: skip
-        for rpm in lab.repo.glob(pattern):
-            (source / rpm.name).write_bytes(rpm.read_bytes())
-    output = tmp_path_factory.mktemp("bundle") / "el6.bundle"
-    proc = pyinstall("bundle", "create", "--platform", "el6", "--from", str(source), "-o", str(output),
-                     home=tmp_path_factory.mktemp("home"))  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    return output
 
 
 def test_bundle_has_a_manifest_and_repodata_dnf_reads(el6_bundle: Path, tmp_path: Path) -> None:

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.lab.testing import Fleet
+from tests.lab.testing import Fleet, pyinstall, pyinstall_json
 
 pytestmark = pytest.mark.lab
 
-PYINSTALL = [sys.executable, "-m", "installer.cli"]
-
-
-def pyinstall(*args: str, home: Path) -> subprocess.CompletedProcess:
-    """The CLI as a user runs it, with an empty HOME: no ~/.ssh/known_hosts or config of this machine."""
-    env = {**os.environ, "HOME": str(home), "COLUMNS": "200"}
-    return subprocess.run([*PYINSTALL, *args], capture_output=True, text=True, env=env, timeout=300)
-
 
 def check_json(*args: str, home: Path) -> tuple[int, dict]:
-    proc = pyinstall("check", "--json", *args, home=home)
-    assert proc.stdout, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)["hosts"]
+    return pyinstall_json("check", *args, home=home)
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.lab.testing import Fleet
+from tests.lab.testing import PYINSTALL, Fleet, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -21,7 +20,7 @@ def test_sigint_mid_run_reports_every_host_then_a_rerun_converges(make_fleet, tm
     fleet: Fleet = make_fleet("sigint", "el6:3")
     env = {**os.environ, "HOME": str(tmp_path), "COLUMNS": "200"}
     retry = tmp_path / "provision.retry"
-    argv = [sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(fleet.inventory), "--forks", "1",
+    argv = [*PYINSTALL, "provision", "--json", "-i", str(fleet.inventory), "--forks", "1",
             "--retry-file", str(retry)]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     first = fleet.testinfra(fleet["el6-01"])
@@ -57,7 +56,7 @@ def test_yum_lock_held_by_a_live_process_then_a_stale_one(make_fleet, tmp_path: 
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\nyum_lock_timeout=2"))
     env = {**os.environ, "HOME": str(tmp_path)}
-    base = [sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory), "--retry-file", ""]
+    base = [*PYINSTALL, "provision", "--json", "-i", str(inventory), "--retry-file", ""]
 
     refused = subprocess.run(base, capture_output=True, text=True, env=env, timeout=300)
     report = json.loads(refused.stdout)["hosts"][name]
@@ -95,13 +94,13 @@ def test_become_password_never_shows_at_the_highest_verbosity(make_fleet, tmp_pa
     text = fleet.inventory.read_text().replace("ansible_user=root", "ansible_user=ops\nansible_become=true")
     inventory.write_text(text + f"ansible_become_password={canary}\n")
     env = {**os.environ, "HOME": str(tmp_path), "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "installer.cli", "provision", "-vv", "--diff", "-i", str(inventory)],
+    proc = subprocess.run([*PYINSTALL, "provision", "-vv", "--diff", "-i", str(inventory)],
                           capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "install docker-ce" in proc.stdout and "$ " in proc.stdout, "-vv shows the commands"
     assert canary not in proc.stdout + proc.stderr
     assert root.run(f"grep -rl {canary} /var/log /tmp /etc/docker /etc/yum.repos.d 2>/dev/null").stdout == ""
-    as_json = subprocess.run([sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory)],
+    as_json = subprocess.run([*PYINSTALL, "provision", "--json", "-i", str(inventory)],
                              capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
     assert canary not in as_json.stdout and json.loads(as_json.stdout)["hosts"][name]["changed"] == 0
 
@@ -112,20 +111,13 @@ def _hold_yum_lock(host) -> str:
     return host.check_output("cat /var/run/yum.pid")
 
 
-def _wait_for(host, command: str, what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while host.run(command).rc != 0:
-        assert time.monotonic() < deadline, what
-        time.sleep(0.3)
-
-
 @pytest.fixture
 def drop(make_fleet, tmp_path: Path):
     fleet: Fleet = make_fleet("drop", "el6:2")
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\nyum_lock_timeout=300"))
     env = {**os.environ, "HOME": str(tmp_path)}
-    argv = [sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory), "--retry-file", "",
+    argv = [*PYINSTALL, "provision", "--json", "-i", str(inventory), "--retry-file", "",
             "--ignore-preflight-errors", "YUM_LOCK"]  # fmt: skip
     return fleet, argv, env
 
@@ -136,7 +128,7 @@ def test_a_dropped_connection_does_not_kill_the_transaction(drop) -> None:
     host = fleet.testinfra(fleet["el6-02"])
     holder = _hold_yum_lock(host)
     proc = subprocess.Popen([*argv, "--limit", name], stdout=subprocess.PIPE, text=True, env=env)
-    _wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
+    wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
     with pytest.raises(RuntimeError, match="closed by remote host"):  # this very session goes too
         host.run("pkill -f 'sshd: root@'")  # every SSH session to the host, pyinstall's included
     host = fleet.testinfra(fleet["el6-02"])
@@ -154,7 +146,7 @@ def test_a_transaction_left_by_a_dead_run_is_found_not_repeated(drop) -> None:
     host = fleet.testinfra(fleet["el6-01"])
     holder = _hold_yum_lock(host)
     proc = subprocess.Popen([*argv, "--limit", name], stdout=subprocess.PIPE, text=True, env=env)
-    _wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
+    wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
     proc.kill()  # the controller dies (a laptop closed mid-rollout)
     proc.communicate()
 
@@ -164,7 +156,7 @@ def test_a_transaction_left_by_a_dead_run_is_found_not_repeated(drop) -> None:
     assert "JOB_RUNNING" in report["error"] and "wait for it to finish" in report["hint"]
 
     host.run_test(f"kill {holder}")
-    _wait_for(host, "ls /var/lib/pyinstall/jobs/*.rc", "the orphaned transaction never finished")
+    wait_for(host, "ls /var/lib/pyinstall/jobs/*.rc", "the orphaned transaction never finished")
     done = subprocess.run([*argv, "--limit", name], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
     assert host.run("docker info").rc == 0
@@ -178,7 +170,7 @@ def test_ten_hosts_three_stopped_max_fail_20_percent(make_fleet, tmp_path: Path)
     retry = tmp_path / "provision.retry"
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "installer.cli", "provision", "--check", "--json", "-i", str(fleet.inventory),
+            [*PYINSTALL, "provision", "--check", "--json", "-i", str(fleet.inventory),
              "--serial", "5", "--max-fail-percentage", "20", "--retry-file", str(retry)],
             capture_output=True, text=True, env={**os.environ, "HOME": str(tmp_path)}, timeout=300,
         )  # fmt: skip

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.testing import Fleet
-from tests.test_check_lab import pyinstall
+from tests.lab.testing import Fleet, pyinstall
 
 pytestmark = pytest.mark.lab
 

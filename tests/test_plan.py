@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from installer import facts, runtime
-from installer.executor import execute, mask
+from installer.connection import CommandResult, Target
+from installer.errors import Unreachable
+from installer.executor import CHANGED, UNKNOWN, execute, mask
 from installer.plan import plan, write_file_command
 from installer.runtime import ManagedFile, PlanError
 
@@ -149,6 +151,31 @@ def test_check_mode_runs_nothing() -> None:
     steps = plan(replace(recorded("lab-el6-full"), services={}), runtime.desired("el6", LAB_VARS, "vfs"))
     results = execute(None, steps, check=True)
     assert {r.status for r in results} == {"changed"} and len(results) == len(names(steps))
+
+
+class LosingSession:
+    """Answers ``lives`` commands (each exits 0, printing 0: a detached job's status), then the connection is gone."""
+
+    target = Target("h1", "192.0.2.1")
+
+    def __init__(self, lives: int) -> None:
+        self.lives, self.commands = lives, []
+
+    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+        self.commands.append(command)
+        if len(self.commands) > self.lives:
+            raise Unreachable("h1", "connection lost while running a command: EOF", "the outcome is unknown")
+        return CommandResult(command, 0, "0\n", "", 0.0)
+
+
+def test_a_connection_lost_mid_step_leaves_that_step_unknown_and_stops() -> None:
+    steps = plan(replace(recorded("lab-el6-full"), services={}), runtime.desired("el6", LAB_VARS, "vfs"))
+    session = LosingSession(lives=2)  # the first step (a detached yum install: launch, poll), then lost
+    results = execute(session, steps)
+    assert [(r.name, r.status) for r in results] == [(steps.operations[0].name, CHANGED),
+                                                     (steps.operations[1].name, UNKNOWN)]  # fmt: skip
+    assert results[1].msg.startswith("connection lost") and results[1].hint == "the outcome is unknown"
+    assert len(session.commands) == 3, "no start or restart is tried over a lost connection"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the command chowns to root, as it does on a host")

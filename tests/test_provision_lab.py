@@ -8,16 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.testing import Fleet
-from tests.test_check_lab import pyinstall
+from tests.lab.testing import Fleet, pyinstall, pyinstall_json
 
 pytestmark = pytest.mark.lab
 
 
 def provision(*args: str, home: Path) -> tuple[int, dict]:
-    proc = pyinstall("provision", "--json", *args, home=home)
-    assert proc.stdout, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)["hosts"]
+    return pyinstall_json("provision", *args, home=home)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,3 +71,27 @@ class Fleet:
             look_for_keys=False,
         )
         return client
+
+
+PYINSTALL = [sys.executable, "-m", "installer.cli"]
+
+
+def pyinstall(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it, with an empty HOME: no ~/.ssh/known_hosts or config of this machine."""
+    env = {**os.environ, "HOME": str(home), "COLUMNS": "200"}
+    return subprocess.run([*PYINSTALL, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def pyinstall_json(command: str, *args: str, home: Path, timeout: float = 300) -> tuple[int, dict]:
+    """``pyinstall COMMAND --json ARGS``: the exit status and the report's hosts."""
+    proc = pyinstall(command, "--json", *args, home=home, timeout=timeout)
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)["hosts"]
+
+
+def wait_for(host, command: str, what: str, seconds: float = 120) -> None:
+    """Poll a testinfra host until ``command`` succeeds; fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + seconds
+    while host.run(command).rc != 0:
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)

@@ -1,0 +1,167 @@
+"""Faults under the files pyinstall writes: a full or read-only /etc/docker, a full docker store, an upload
+cut off half way, an SSH session killed in the middle of a command. Each loses nothing and a rerun converges."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from installer import bundle
+from tests.lab.testing import PYINSTALL, Fleet, pyinstall_json, wait_for
+
+pytestmark = pytest.mark.lab
+
+# Every SSH session to a lab host (the sshd child that holds the connection), pyinstall's included.
+KILL_SESSIONS = "pkill -9 -f '[s]shd: root@'"
+
+
+def _name(fleet: Fleet, host: str) -> str:
+    return fleet[host].name
+
+
+@pytest.fixture(scope="module")
+def disk(make_fleet, tmp_path_factory) -> Fleet:
+    """el7-01 provisioned; el7-02 fresh, with a docker store of 1 MB."""
+    fleet: Fleet = make_fleet("disk", "el7:2")
+    rc, hosts = pyinstall_json("provision", "-i", str(fleet.inventory), "--limit", _name(fleet, "el7-01"),
+                               home=tmp_path_factory.mktemp("home"))  # fmt: skip
+    assert rc == 0, hosts
+    return fleet
+
+
+def test_a_full_docker_store_is_a_preflight_error_and_the_host_is_untouched(disk: Fleet, tmp_path: Path) -> None:
+    name = _name(disk, "el7-02")
+    host = disk.testinfra(disk["el7-02"])
+    host.run_test("mkdir -p /var/lib/docker && mount -t tmpfs -o size=1m full-store /var/lib/docker")
+    try:
+        rc, hosts = pyinstall_json("provision", "-i", str(disk.inventory), "--limit", name, home=tmp_path)
+    finally:
+        host.run_test("umount /var/lib/docker")
+    assert rc == 2 and hosts[name]["status"] == "failed"
+    assert hosts[name]["error"] == (
+        "preflight: DISK_SPACE: only 0.0 GiB free under /var/lib/docker (tmpfs, mounted on /var/lib/docker); "
+        "at least 2 GiB is needed"
+    )
+    assert hosts[name]["tasks"] == []
+    assert host.run("rpm -q docker-ce").rc != 0 and not host.file("/etc/docker/daemon.json").exists
+
+
+@pytest.mark.parametrize(
+    "fault, setup, message, level",
+    [
+        ("full", "dd if=/dev/zero of=/etc/docker/filler bs=4k 2>/dev/null; true", "No space left on device", "warn"),
+        ("read-only", "mount -o remount,ro /etc/docker", "Read-only file system", "error"),
+    ],
+)
+def test_a_full_or_read_only_etc_docker_loses_nothing(
+    disk: Fleet, tmp_path: Path, fault: str, setup: str, message: str, level: str
+) -> None:
+    """daemon.json cannot be written: the run fails on that step naming the cause, the old file and the running
+    daemon are untouched, no temporary file is left; once the disk is fixed a rerun converges."""
+    name = _name(disk, "el7-01")
+    host = disk.testinfra(disk["el7-01"])
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(disk.inventory.read_text().replace("'icc': None}", f"'icc': None, 'log-level': '{level}'}}"))
+    before = host.file("/etc/docker/daemon.json").content_string
+    daemon = host.check_output("cat /var/run/docker.pid")
+    # A small filesystem over /etc/docker holding a copy of what was there.
+    host.run_test("cp -a /etc/docker /run/etc-docker && mount -t tmpfs -o size=64k small /etc/docker && "
+                  "cp -a /run/etc-docker/. /etc/docker/ && rm -rf /run/etc-docker")  # fmt: skip
+    try:
+        host.run_test(setup)
+        rc, hosts = pyinstall_json("provision", "-i", str(inventory), "--limit", name, home=tmp_path)
+        leftovers = host.check_output("ls -A /etc/docker")
+        after = host.file("/etc/docker/daemon.json").content_string
+    finally:
+        host.run_test("umount /etc/docker")
+    assert rc == 2 and hosts[name]["status"] == "failed", hosts[name]
+    failed = hosts[name]["tasks"][-1]
+    assert failed["name"] == "write daemon configuration /etc/docker/daemon.json" and failed["status"] == "failed"
+    assert message in failed["stderr"], failed
+    assert after == before, "the old file is intact"
+    assert ".pyinstall." not in leftovers, leftovers
+    assert host.check_output("cat /var/run/docker.pid") == daemon, "the daemon was not restarted"
+
+    rc, hosts = pyinstall_json("provision", "-i", str(inventory), "--limit", name, home=tmp_path)
+    assert rc == 0 and hosts[name]["status"] == "changed", hosts[name]
+    assert f'"log-level": "{level}"' in host.file("/etc/docker/daemon.json").content_string
+
+
+@pytest.fixture(scope="module")
+def cutoff(make_fleet) -> Fleet:
+    return make_fleet("cutoff", "el6:1")
+
+
+def test_an_upload_cut_off_half_way_keeps_the_original_and_resumes(
+    cutoff: Fleet, el6_bundle: Path, tmp_path: Path
+) -> None:
+    name = _name(cutoff, "el6-01")
+    host = cutoff.testinfra(cutoff["el6-01"])
+    loaded = bundle.load(el6_bundle, tmp_path / "unpacked")
+    big = max(loaded.files, key=lambda f: f.size)
+    path = f"{loaded.remote_dir}/{big.path}"
+    # What an earlier bundle left at that path: it must stay as it is until the new file is verified.
+    host.run_test(f"mkdir -p {os.path.dirname(path)} && printf 'earlier bundle\\n' > {path}")
+    # On the host, a watcher cuts every SSH session once the upload is past 2 MB.
+    host.run_test(
+        "setsid nohup sh -c \"until find /var/cache/pyinstall -name '*.part' -size +2048k | grep -q .; do :; done; "
+        f'{KILL_SESSIONS}" >/dev/null 2>&1 &'
+    )
+    rc, hosts = pyinstall_json("provision", "-i", str(cutoff.inventory), "--bundle", str(el6_bundle), home=tmp_path)
+    assert rc == 4 and hosts[name]["status"] == "unreachable", hosts[name]
+    assert f"upload of {Path(big.path).name} to {path}.part broke off" in hosts[name]["error"]
+    assert "resumes" in hosts[name]["hint"]
+    assert hosts[name]["tasks"][-1]["name"].startswith("push offline bundle")
+    assert hosts[name]["tasks"][-1]["status"] == "unknown"
+
+    host = cutoff.testinfra(cutoff["el6-01"])
+    assert host.file(path).content_string == "earlier bundle\n", "the original is intact"
+    part = host.file(path + ".part").size
+    assert 2048 * 1024 < part < big.size, part
+    on_host = sum(map(int, host.check_output(f"find {loaded.remote_dir} -name '*.part' -printf '%s\\n'").split()))
+    assert host.run("rpm -q docker-io").rc != 0
+
+    rc, hosts = pyinstall_json("provision", "-i", str(cutoff.inventory), "--bundle", str(el6_bundle), home=tmp_path)
+    assert rc == 0, hosts[name]
+    push = next(t for t in hosts[name]["tasks"] if t["name"].startswith("push offline bundle"))
+    sent = int(push["msg"].rsplit("sent ", 1)[1].split()[0])
+    assert sent == sum(f.size for f in loaded.files) - on_host, "the second run sent only what was missing"
+    assert host.file(path).sha256sum == big.sha256
+
+
+def test_a_session_killed_mid_command_is_unreachable_with_outcome_unknown(cutoff: Fleet, tmp_path: Path) -> None:
+    """The daemon is held at start; every SSH session is killed while pyinstall waits for it."""
+    name = _name(cutoff, "el6-01")
+    host = cutoff.testinfra(cutoff["el6-01"])
+    assert host.run("docker info").rc == 0, "provisioned by the upload test"
+    host.run_test(
+        "service docker stop && mv /usr/bin/dockerd /usr/bin/dockerd.real && "
+        "printf '#!/bin/sh\\ntouch /run/dockerd-held\\nwhile [ -e /run/dockerd-held ]; do sleep 0.2; done\\n"
+        'exec /usr/bin/dockerd.real "$@"\\n\' > /usr/bin/dockerd && chmod 755 /usr/bin/dockerd'
+    )
+    try:
+        env = {**os.environ, "HOME": str(tmp_path)}
+        argv = [*PYINSTALL, "provision", "--json", "-i", str(cutoff.inventory)]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+        wait_for(host, "test -e /run/dockerd-held", "pyinstall never started the daemon", 120)
+        with pytest.raises(RuntimeError, match="closed by remote host"):  # this very session goes too
+            host.run(KILL_SESSIONS)
+        out, _ = proc.communicate(timeout=120)
+        host = cutoff.testinfra(cutoff["el6-01"])
+        host.run_test("rm -f /run/dockerd-held")
+        wait_for(host, "docker info", "the held daemon never started", 60)
+    finally:
+        host.run("rm -f /run/dockerd-held; cd /usr/bin && [ ! -e dockerd.real ] || mv -f dockerd.real dockerd")
+    report = json.loads(out)["hosts"][name]
+    assert proc.returncode == 4 and report["status"] == "unreachable", report
+    assert report["error"].startswith("start docker: connection lost while running a command")
+    assert "outcome on the host is unknown" in report["hint"]
+    assert report["tasks"][-1]["name"] == "start docker" and report["tasks"][-1]["status"] == "unknown"
+    assert all(t["status"] == "changed" for t in report["tasks"][:-1]), "the steps before it are reported done"
+
+    rc, hosts = pyinstall_json("provision", "-i", str(cutoff.inventory), home=tmp_path)
+    assert rc == 0 and hosts[name]["status"] == "ok", hosts[name]
