@@ -168,10 +168,12 @@ class Session:
                 ) from None
             raise
         except (OSError, paramiko.SSHException, EOFError, invoke.exceptions.ThreadException) as exc:
+            if "Timeout opening channel" in str(exc):  # the connection is up, the host no longer serves it
+                what = f"the host stopped answering (no session opened within {self.target.connect_timeout:g}s)"
+            else:
+                what = f"connection lost while running a command: {exc or type(exc).__name__}"
             raise Unreachable(
-                self.target.name,
-                f"connection lost while running a command: {exc or type(exc).__name__}",
-                "the outcome on the host is unknown; check it, then run again",
+                self.target.name, what, "the outcome on the host is unknown; check it, then run again"
             ) from None
         stdout, stderr = result.stdout, result.stderr
         if result.return_code == -1:  # paramiko's "no exit status": the session ended, or a signal killed sh

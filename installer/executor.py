@@ -45,6 +45,7 @@ class TaskResult:
 
 
 JOBS_DIR = "/var/lib/pyinstall/jobs"
+POLL_TIMEOUT = 30.0  # a poll reads two small files: a host that takes longer has stopped answering
 
 
 def run_detached(session: Session, command: str, timeout: float, poll: float = 1.0) -> CommandResult:
@@ -71,7 +72,7 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
         "else echo running; fi"
     )
     while time.monotonic() - start < timeout:
-        polled = session.run(check, timeout=60)
+        polled = session.run(check, timeout=POLL_TIMEOUT)
         first, _, rest = polled.stdout.lstrip().partition("\n")  # after sudo's newline, if any
         if first.strip().isdigit():
             return CommandResult(command, int(first), rest, "", time.monotonic() - start)

@@ -185,3 +185,37 @@ def test_ten_hosts_three_stopped_max_fail_20_percent(make_fleet, tmp_path: Path)
     assert all(hosts[fleet[f"el6-{i:02d}"].name]["commands"] == 0 for i in range(6, 11)), "never contacted"
     assert "batch 1 of 2 had 3 of 5 hosts fail" in hosts[fleet["el6-06"].name]["error"]
     assert retry.read_text().split() == [*stopped, *(fleet[f"el6-{i:02d}"].name for i in range(6, 11))]
+
+
+def test_a_host_that_hangs_mid_run_is_unknown_and_the_rest_finish(make_fleet, tmp_path: Path) -> None:
+    """el6-02 freezes (every process stopped, its TCP still acknowledged) while its yum transaction waits for
+    the lock: the poll times out, the host is unreachable with that step unknown, el6-01 is done meanwhile."""
+    fleet: Fleet = make_fleet("hang", "el6:2")
+    hung, fine = fleet["el6-02"].name, fleet["el6-01"].name
+    host = fleet.testinfra(fleet["el6-02"])
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\nyum_lock_timeout=300"))
+    argv = [*PYINSTALL, "provision", "--json", "-i", str(inventory), "--ignore-preflight-errors", "YUM_LOCK",
+            "--retry-file", str(tmp_path / "retry")]  # fmt: skip
+    env = {**os.environ, "HOME": str(tmp_path)}
+    holder = _hold_yum_lock(host)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
+        fleet.lab.freeze([hung])
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        fleet.lab.freeze([hung], frozen=False)
+    hosts = json.loads(out)["hosts"]
+    assert proc.returncode == 4
+    assert hosts[fine]["status"] == "changed"
+    assert hosts[hung]["status"] == "unreachable" and hosts[hung]["tasks"][-1]["status"] == "unknown"
+    assert "the host stopped answering" in hosts[hung]["error"], hosts[hung]["error"]
+    assert hosts[hung]["hint"] == "the outcome on the host is unknown; check it, then run again"
+    assert (tmp_path / "retry").read_text() == f"{hung}\n"
+
+    host.run_test(f"kill {holder}")
+    wait_for(host, "ls /var/lib/pyinstall/jobs/*.rc", "the transaction never finished after the thaw")
+    again = subprocess.run([*argv, "--limit", f"@{tmp_path / 'retry'}"], capture_output=True, text=True, env=env,
+                           timeout=600)  # fmt: skip
+    assert again.returncode == 0, again.stdout[-3000:]

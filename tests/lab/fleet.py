@@ -199,6 +199,11 @@ class Lab:
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(hostlib.stop, hosts))
 
+    def freeze(self, names: list[str], frozen: bool = True) -> None:
+        """Hang the hosts (``frozen=False``: let them go on)."""
+        for h in self.hosts(names):
+            hostlib.freeze(h, frozen)
+
     def restart(self, names: list[str]) -> None:
         self.stop(names)
         self.start(names)

@@ -277,10 +277,25 @@ def start(host: Host, layer: Path, repo: Path) -> int:
     return proc.pid
 
 
+def freeze(host: Host, frozen: bool = True) -> None:
+    """Freeze (or thaw) every process of the host: a machine that hangs while the kernel's TCP stack
+    (the machine's) still accepts and acknowledges."""
+    for d in cgroup_dirs(host.name):
+        if (d / "cgroup.freeze").exists():  # cgroup v2
+            (d / "cgroup.freeze").write_text("1" if frozen else "0")
+            return
+        if (d / "freezer.state").exists():  # cgroup v1
+            (d / "freezer.state").write_text("FROZEN" if frozen else "THAWED")
+            return
+    raise OSError(f"{host.name}: no freezer cgroup on this machine")
+
+
 def stop(host: Host, timeout: float = 30.0) -> None:
     """TERM the namespace's init (boot stops the services), KILL it after ``timeout``."""
     pid = running_pid(host)
     if pid:
+        with contextlib.suppress(OSError):
+            freeze(host, False)  # a frozen process neither handles TERM nor dies of KILL
         init = _ns_init(pid)
         if init:
             _kill(init, signal.SIGTERM)
