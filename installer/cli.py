@@ -23,6 +23,8 @@ from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
 from installer.errors import PyinstallError, UsageError
 from installer.validate import Expected
 
+DEFAULT_REPORT = "pyinstall-report.json"
+
 DESCRIPTION = """\
 Roll a container runtime out across CentOS/RHEL 6 and 7 machines over plain SSH.
 The targets need nothing but a POSIX shell: no Python, no agent."""
@@ -34,8 +36,9 @@ exit status:
   2  one or more hosts failed their checks (info: a daemon not as asked)
   4  one or more hosts were unreachable (takes precedence over 2)
   5  bad usage: options, inventory or host pattern
-  130  interrupted (Ctrl-C): hosts in flight finished their step; the report says which hosts are done,
-       interrupted and not attempted, and the retry file lists what to run again
+  130  interrupted (Ctrl-C): hosts in flight finished their step; the report (printed, and saved to
+       pyinstall-report.json) says which hosts are done, interrupted and not attempted, and the retry
+       file lists what to run again
 """
 
 
@@ -148,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="pyinstall.retry",
         metavar="FILE",
         help="where to list failed, unreachable and not attempted hosts (default %(default)s; '' for none)",
+    )
+    prov.add_argument(
+        "--report-file",
+        metavar="FILE",
+        help=f"save the JSON report here after every run (default: to {DEFAULT_REPORT} when hosts are left to retry)",
     )
     prov.add_argument(
         "--bundle",
@@ -294,8 +302,13 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
     ]
     if retry and args.retry_file:
         Path(args.retry_file).write_text("".join(f"{name}\n" for name in retry))
+    as_json = report.provision_json(runs)
+    saved = args.report_file or (DEFAULT_REPORT if retry else None)
+    if saved:  # an interrupted or failed run keeps its record of which host is where
+        with open(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(as_json + "\n")
     if args.json:
-        print(report.provision_json(runs))
+        print(as_json)
     else:
         report.render_provision(runs, out, verbose=args.verbose, diff=args.diff)
         if retry and args.retry_file:
@@ -303,6 +316,8 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
                 f"\n{len(retry)} host(s) to retry, listed in {args.retry_file}: "
                 f"pyinstall provision {args.inventory_opt or args.inventory_pos} --limit @{args.retry_file}"
             )
+        if saved:
+            out.print(f"Report saved to {saved}")
     # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
     return _exit_status(
         provision.INTERRUPTED if r.error == provision.NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs

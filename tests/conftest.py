@@ -13,6 +13,13 @@ from tests.lab.testing import Fleet, pyinstall, require_lab
 TEST_SUBNET = "127.0.77"
 
 
+@pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own empty directory: what a run leaves in its working directory (the retry
+    file, the saved report) lands there, not in the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """One lab per test session: its repo and layers are built once and shared by every fleet."""

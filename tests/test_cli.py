@@ -82,7 +82,9 @@ def test_bad_host_variable_is_a_usage_error(tmp_path: Path, capsys: pytest.Captu
     assert "host h1" in capsys.readouterr().err
 
 
-def test_provision_writes_a_retry_file_usable_as_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_provision_writes_a_retry_file_usable_as_limit_and_saves_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inv = tmp_path / "hosts.ini"
     inv.write_text("a.invalid\nb.invalid\nc.invalid\n")
     retry = tmp_path / "provision.retry"
@@ -92,6 +94,10 @@ def test_provision_writes_a_retry_file_usable_as_limit(tmp_path: Path, capsys: p
     assert retry.read_text() == "a.invalid\nb.invalid\nc.invalid\n"  # the unreachable one and the two never attempted
     assert f"--limit @{retry}" in out
     assert "not attempted: batch 1 of 3 had 1 of 1 hosts fail" in out
+    saved = json.loads((tmp_path / "pyinstall-report.json").read_text())["hosts"]
+    assert [h["status"] for h in saved.values()] == ["unreachable", "skipped", "skipped"]
+    assert "Report saved to pyinstall-report.json" in out
+    assert oct((tmp_path / "pyinstall-report.json").stat().st_mode & 0o777) == "0o600"
     assert main(["inventory", "-i", str(inv), "--list"]) == ExitStatus.OK
     capsys.readouterr()
     assert main(["provision", "-i", str(inv), "--limit", f"@{retry}", "--retry-file", "", "--json"]) == 4

@@ -40,6 +40,7 @@ def test_sigint_mid_run_reports_every_host_then_a_rerun_converges(make_fleet, tm
         assert fleet.testinfra(fleet[name]).run("rpm -q docker-io").rc != 0, "a host not started is untouched"
     to_retry = [name for name, h in hosts.items() if h["status"] in ("interrupted", "skipped")]
     assert retry.read_text().split() == to_retry
+    assert json.loads((tmp_path / "pyinstall-report.json").read_text()) == {"hosts": hosts}, "the report is saved"
 
     again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:]
