@@ -8,6 +8,7 @@ import enum
 import getpass
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -61,6 +62,22 @@ def _inventory_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--inventory", dest="inventory_opt", metavar="INVENTORY", help="inventory file (INI or YAML)")
 
 
+def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    """A command that works on the inventory's hosts, its help ending with the exit statuses."""
+    command = sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _host_args(command)
+    return command
+
+
+def _ignore_errors_arg(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--ignore-preflight-errors",
+        metavar="CODE[,CODE|all]",
+        default="",
+        help="turn these error codes into warnings, reported as ignored (as does pyinstall_ignore_preflight_errors)",
+    )
+
+
 def _host_args(p: argparse.ArgumentParser) -> None:
     _inventory_args(p)
     p.add_argument("-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN (Ansible syntax, @FILE)")
@@ -109,36 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     facts = sub.add_parser("facts", help="gather and show each host's facts (one command per host)")
     _host_args(facts)
 
-    check = sub.add_parser(
-        "check",
-        help="preflight: can each host run the runtime? (exit 0 all pass, 2 failed, 4 unreachable)",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _host_args(check)
-    check.add_argument(
-        "--ignore-preflight-errors",
-        metavar="CODE[,CODE|all]",
-        default="",
-        help="turn these error codes into warnings (reported as ignored)",
-    )
+    check = _host_command(sub, "check", "preflight: can each host run the runtime? (exit 0 all pass, 2 failed, "
+                          "4 unreachable)")  # fmt: skip
+    _ignore_errors_arg(check)
 
-    prov = sub.add_parser(
-        "provision",
-        help="install, configure, enable and start the runtime; idempotent (exit 0 ok, 2 failed, 4 unreachable)",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _host_args(prov)
+    prov = _host_command(sub, "provision", "install, configure, enable and start the runtime; idempotent (exit 0 ok, "
+                         "2 failed, 4 unreachable)")  # fmt: skip
     prov.add_argument("-C", "--check", action="store_true", help="change nothing; show what would change")
     prov.add_argument("-D", "--diff", action="store_true", help="show the changes to configuration files")
     prov.add_argument("-v", "--verbose", action="count", default=0, help="-v commands, -vv their output")
-    prov.add_argument(
-        "--ignore-preflight-errors",
-        metavar="CODE[,CODE|all]",
-        default="",
-        help="turn these preflight error codes into warnings (as does the pyinstall_ignore_preflight_errors var)",
-    )
+    _ignore_errors_arg(prov)
     prov.add_argument("--serial", metavar="N|N%|LIST", help="batches: 5, 25%%, or 1,5,25%% (canary first)")
     prov.add_argument(
         "--max-fail-percentage",
@@ -165,14 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="install from this offline bundle, every other repository disabled (one per platform; repeatable)",
     )
 
-    info_cmd = sub.add_parser(
-        "info",
-        help="`docker info` on every host, validated against what was asked, with drift (exit 0 valid, 2 invalid, "
-        "4 unreachable)",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _host_args(info_cmd)
+    info_cmd = _host_command(sub, "info", "`docker info` on every host, validated against what was asked, with "
+                             "drift (exit 0 valid, 2 invalid, 4 unreachable)")  # fmt: skip
     info_cmd.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
 
     bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
@@ -314,7 +305,8 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
         if retry and args.retry_file:
             out.print(
                 f"\n{len(retry)} host(s) to retry, listed in {args.retry_file}: "
-                f"pyinstall provision {args.inventory_opt or args.inventory_pos} --limit @{args.retry_file}"
+                f"{_resume_command(args.argv, args.retry_file)}",
+                soft_wrap=True,
             )
         if saved:
             out.print(f"Report saved to {saved}")
@@ -322,6 +314,20 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
     return _exit_status(
         provision.INTERRUPTED if r.error == provision.NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs
     )
+
+
+def _resume_command(argv: Sequence[str], retry_file: str) -> str:
+    """The command line as given (no secret is ever an option), limited to the hosts left to retry."""
+    words: list[str] = []
+    value_follows = False
+    for word in argv:
+        if value_follows:
+            value_follows = False
+        elif word in ("-l", "--limit"):
+            value_follows = True
+        elif not (word.startswith("--limit=") or (word.startswith("-l") and not word.startswith("--"))):
+            words.append(word)
+    return shlex.join(["pyinstall", *words, "--limit", f"@{retry_file}"])
 
 
 def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
@@ -381,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         if args.command is None:
             parser.print_help()
             return ExitStatus.OK

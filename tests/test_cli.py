@@ -92,7 +92,8 @@ def test_provision_writes_a_retry_file_usable_as_limit_and_saves_its_report(
     assert main(argv) == ExitStatus.UNREACHABLE
     out = capsys.readouterr().out
     assert retry.read_text() == "a.invalid\nb.invalid\nc.invalid\n"  # the unreachable one and the two never attempted
-    assert f"--limit @{retry}" in out
+    resume = f"pyinstall provision -i {inv} --retry-file {retry} --serial 1 --max-fail-percentage 0 --limit @{retry}"
+    assert resume in out, "the command to resume: the same options, limited to the hosts to retry"
     assert "not attempted: batch 1 of 3 had 1 of 1 hosts fail" in out
     saved = json.loads((tmp_path / "pyinstall-report.json").read_text())["hosts"]
     assert [h["status"] for h in saved.values()] == ["unreachable", "skipped", "skipped"]
