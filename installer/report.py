@@ -117,6 +117,8 @@ def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, di
             if r.hint:
                 console.print(Text(f"  hint: {r.hint}", style="dim"))
         for f in r.findings:
+            if f"{f.code}: {f.message}" in (r.error or ""):
+                continue  # already said, as the reason the host failed
             if f.level == ERROR or f.ignored or verbose:
                 label = f"{f.code} (ignored)" if f.ignored else f.code
                 console.print(Text(f"  preflight {f.level}: {label}: {f.message}", style=_STYLE[f.level]))

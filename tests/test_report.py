@@ -1,0 +1,37 @@
+"""The provision report as an operator reads it."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from installer.checks import ERROR, WARNING, Finding
+from installer.executor import CHANGED, UNKNOWN, TaskResult
+from installer.provision import FAILED, UNREACHABLE, HostRun
+from installer.report import render_provision
+
+
+def rendered(runs: list[HostRun]) -> str:
+    console = Console(record=True, width=200, color_system=None)
+    render_provision(runs, console)
+    return console.export_text()
+
+
+def test_a_preflight_failure_is_said_once_with_its_hint() -> None:
+    arch = Finding("ARCH", ERROR, "i686 machine: Docker runs only on 64-bit x86_64", "reinstall with x86_64")
+    disk = Finding("DISK_SPACE", WARNING, "5.0 GiB free under /var/lib/docker", "give it 10 GiB")
+    run = HostRun("old", FAILED, findings=[arch, disk], error=f"preflight: ARCH: {arch.message}", hint=arch.hint)
+    text = rendered([run])
+    assert text.count("i686 machine") == 1
+    assert "hint: reinstall with x86_64" in text
+    assert "5.0 GiB free" not in text, "warnings only with -v"
+
+
+def test_a_step_cut_off_is_shown_unknown_after_the_steps_done() -> None:
+    tasks = [TaskResult("write repository /etc/yum.repos.d/pyinstall-epel.repo", CHANGED, "absent"),
+             TaskResult("start docker", UNKNOWN, "connection lost while running a command: EOF")]  # fmt: skip
+    run = HostRun("web1", UNREACHABLE, tasks=tasks, error="start docker: connection lost while running a command",
+                  hint="the outcome on the host is unknown; check it, then run again")  # fmt: skip
+    lines = rendered([run]).splitlines()
+    assert any(line.split()[:3] == ["unknown", "start", "docker"] for line in lines)
+    assert any(line.split()[:2] == ["changed", "write"] for line in lines)
+    assert lines[-1].split() == ["web1", "ok=0", "changed=1", "failed=0", "unreachable"]
