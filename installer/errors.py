@@ -71,5 +71,9 @@ class CommandTimeout(HostError):
     """A remote command did not finish in time; its outcome is unknown."""
 
 
+# The host stopped answering in the middle of something: what was under way may or may not have happened.
+OUTCOME_UNKNOWN = (Unreachable, CommandTimeout)
+
+
 class BecomeError(HostError):
     """Privilege escalation (sudo) failed: wrong password, not allowed, or requiretty without a pty."""

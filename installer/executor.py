@@ -16,7 +16,7 @@ from threading import Event
 from typing import Any
 
 from installer.connection import CommandResult, Session
-from installer.errors import CommandTimeout, Unreachable
+from installer.errors import OUTCOME_UNKNOWN, CommandTimeout
 from installer.plan import DAEMON_LOG, Operation, Plan, q
 
 OK, CHANGED, FAILED, SKIPPED, UNKNOWN = "ok", "changed", "failed", "skipped", "unknown"
@@ -88,7 +88,7 @@ def _run(session: Session, op: Operation) -> TaskResult:
     result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.commands], diff=op.diff)
     try:
         _run_commands(session, op, result)
-    except (Unreachable, CommandTimeout) as exc:  # the step may have happened, in part or in full
+    except OUTCOME_UNKNOWN as exc:  # the step may have happened, in part or in full
         result.status, result.msg, result.hint = UNKNOWN, exc.message, exc.hint
     return result
 
@@ -150,7 +150,7 @@ def _rollback(session: Session, config: Operation, service: Operation, failure: 
         log = session.run(DAEMON_LOG, timeout=30).stdout.strip()
         restored = session.run(restore, timeout=30)
         again = session.run(service.commands[0], timeout=service.timeout) if restored.ok else restored
-    except (Unreachable, CommandTimeout) as exc:
+    except OUTCOME_UNKNOWN as exc:
         return TaskResult(f"roll back {path}", UNKNOWN, exc.message, commands=[restore], hint=exc.hint)
     failure.msg = (
         f"the daemon did not start with the new configuration: {failure.stderr.strip() or failure.stdout.strip()}"

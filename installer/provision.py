@@ -17,7 +17,7 @@ from typing import Any
 from installer import checks, connection, docker_info, facts, rollout, runtime
 from installer.checks import Finding, Wanted
 from installer.connection import Session, Target
-from installer.errors import CommandTimeout, HostError, Unreachable, UsageError
+from installer.errors import OUTCOME_UNKNOWN, HostError, UsageError
 from installer.executor import CHANGED, FAILED, OK, UNKNOWN, TaskResult, execute
 from installer.plan import WAIT_FOR_DAEMON, plan
 from installer.preflight import FORKS, Connect, gather_facts
@@ -92,7 +92,7 @@ def provision_host(
                 _pipeline(run, session, hostvars, ignore, check, bundles or {}, stop)
             finally:
                 run.commands = session.commands_run
-    except (Unreachable, CommandTimeout) as exc:  # a host that stopped answering: the outcome is unknown
+    except OUTCOME_UNKNOWN as exc:
         run.status, run.error, run.hint = UNREACHABLE, exc.message, exc.hint
     except HostError as exc:
         run.status, run.error, run.hint = FAILED, exc.message, exc.hint

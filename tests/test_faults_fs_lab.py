@@ -11,30 +11,23 @@ from pathlib import Path
 import pytest
 
 from installer import bundle
-from tests.lab.testing import PYINSTALL, Fleet, pyinstall_json, wait_for
+from tests.lab.testing import KILL_SESSIONS, PYINSTALL, Fleet, pyinstall_json, wait_for
 
 pytestmark = pytest.mark.lab
-
-# Every SSH session to a lab host (the sshd child that holds the connection), pyinstall's included.
-KILL_SESSIONS = "pkill -9 -f '[s]shd: root@'"
-
-
-def _name(fleet: Fleet, host: str) -> str:
-    return fleet[host].name
 
 
 @pytest.fixture(scope="module")
 def disk(make_fleet, tmp_path_factory) -> Fleet:
     """el7-01 provisioned; el7-02 fresh, with a docker store of 1 MB."""
     fleet: Fleet = make_fleet("disk", "el7:2")
-    rc, hosts = pyinstall_json("provision", "-i", str(fleet.inventory), "--limit", _name(fleet, "el7-01"),
+    rc, hosts = pyinstall_json("provision", "-i", str(fleet.inventory), "--limit", fleet["el7-01"].name,
                                home=tmp_path_factory.mktemp("home"))  # fmt: skip
     assert rc == 0, hosts
     return fleet
 
 
 def test_a_full_docker_store_is_a_preflight_error_and_the_host_is_untouched(disk: Fleet, tmp_path: Path) -> None:
-    name = _name(disk, "el7-02")
+    name = disk["el7-02"].name
     host = disk.testinfra(disk["el7-02"])
     host.run_test("mkdir -p /var/lib/docker && mount -t tmpfs -o size=1m full-store /var/lib/docker")
     try:
@@ -62,7 +55,7 @@ def test_a_full_or_read_only_etc_docker_loses_nothing(
 ) -> None:
     """daemon.json cannot be written: the run fails on that step naming the cause, the old file and the running
     daemon are untouched, no temporary file is left; once the disk is fixed a rerun converges."""
-    name = _name(disk, "el7-01")
+    name = disk["el7-01"].name
     host = disk.testinfra(disk["el7-01"])
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(disk.inventory.read_text().replace("'icc': None}", f"'icc': None, 'log-level': '{level}'}}"))
@@ -99,7 +92,7 @@ def cutoff(make_fleet) -> Fleet:
 def test_an_upload_cut_off_half_way_keeps_the_original_and_resumes(
     cutoff: Fleet, el6_bundle: Path, tmp_path: Path
 ) -> None:
-    name = _name(cutoff, "el6-01")
+    name = cutoff["el6-01"].name
     host = cutoff.testinfra(cutoff["el6-01"])
     loaded = bundle.load(el6_bundle, tmp_path / "unpacked")
     big = max(loaded.files, key=lambda f: f.size)
@@ -135,7 +128,7 @@ def test_an_upload_cut_off_half_way_keeps_the_original_and_resumes(
 
 def test_a_session_killed_mid_command_is_unreachable_with_outcome_unknown(cutoff: Fleet, tmp_path: Path) -> None:
     """The daemon is held at start; every SSH session is killed while pyinstall waits for it."""
-    name = _name(cutoff, "el6-01")
+    name = cutoff["el6-01"].name
     host = cutoff.testinfra(cutoff["el6-01"])
     assert host.run("docker info").rc == 0, "provisioned by the upload test"
     host.run_test(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.testing import PYINSTALL, Fleet, wait_for
+from tests.lab.testing import KILL_SESSIONS, PYINSTALL, Fleet, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -106,32 +106,38 @@ def test_become_password_never_shows_at_the_highest_verbosity(make_fleet, tmp_pa
     assert canary not in as_json.stdout and json.loads(as_json.stdout)["hosts"][name]["changed"] == 0
 
 
-def _hold_yum_lock(host) -> str:
-    """Another yum holds the lock: our transaction waits on the host while we cut things."""
+def _lock_patient(fleet: Fleet, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """argv and env of a provision whose yum waits up to 300 s for another yum's lock instead of refusing."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\nyum_lock_timeout=300"))
+    argv = [*PYINSTALL, "provision", "--json", "-i", str(inventory), "--ignore-preflight-errors", "YUM_LOCK"]
+    return argv, {**os.environ, "HOME": str(tmp_path)}
+
+
+def _start_held(fleet: Fleet, name: str, argv: list[str], env: dict[str, str]):
+    """Another yum holds the lock on host NAME; pyinstall starts, and returns once its transaction waits
+    there (detached), so that things can be cut. Returns (testinfra host, the holder's PID, pyinstall)."""
+    host = fleet.testinfra(fleet[name])
     host.run_test("nohup sleep 600 >/dev/null 2>&1 & echo $! > /var/run/yum.pid")
-    return host.check_output("cat /var/run/yum.pid")
+    holder = host.check_output("cat /var/run/yum.pid")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
+    return host, holder, proc
 
 
 @pytest.fixture
 def drop(make_fleet, tmp_path: Path):
     fleet: Fleet = make_fleet("drop", "el6:2")
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\nyum_lock_timeout=300"))
-    env = {**os.environ, "HOME": str(tmp_path)}
-    argv = [*PYINSTALL, "provision", "--json", "-i", str(inventory), "--retry-file", "",
-            "--ignore-preflight-errors", "YUM_LOCK"]  # fmt: skip
-    return fleet, argv, env
+    argv, env = _lock_patient(fleet, tmp_path)
+    return fleet, [*argv, "--retry-file", ""], env
 
 
 def test_a_dropped_connection_does_not_kill_the_transaction(drop) -> None:
     fleet, argv, env = drop
     name = fleet["el6-02"].name
-    host = fleet.testinfra(fleet["el6-02"])
-    holder = _hold_yum_lock(host)
-    proc = subprocess.Popen([*argv, "--limit", name], stdout=subprocess.PIPE, text=True, env=env)
-    wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
+    host, holder, proc = _start_held(fleet, "el6-02", [*argv, "--limit", name], env)
     with pytest.raises(RuntimeError, match="closed by remote host"):  # this very session goes too
-        host.run("pkill -f 'sshd: root@'")  # every SSH session to the host, pyinstall's included
+        host.run(KILL_SESSIONS)
     host = fleet.testinfra(fleet["el6-02"])
     assert host.run("pgrep -f 'yum -y update device-mapper-libs'").rc == 0, "the transaction outlived the session"
     host.run_test(f"kill {holder}")
@@ -144,10 +150,7 @@ def test_a_dropped_connection_does_not_kill_the_transaction(drop) -> None:
 def test_a_transaction_left_by_a_dead_run_is_found_not_repeated(drop) -> None:
     fleet, argv, env = drop
     name = fleet["el6-01"].name
-    host = fleet.testinfra(fleet["el6-01"])
-    holder = _hold_yum_lock(host)
-    proc = subprocess.Popen([*argv, "--limit", name], stdout=subprocess.PIPE, text=True, env=env)
-    wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
+    host, holder, proc = _start_held(fleet, "el6-01", [*argv, "--limit", name], env)
     proc.kill()  # the controller dies (a laptop closed mid-rollout)
     proc.communicate()
 
@@ -193,16 +196,10 @@ def test_a_host_that_hangs_mid_run_is_unknown_and_the_rest_finish(make_fleet, tm
     the lock: the poll times out, the host is unreachable with that step unknown, el6-01 is done meanwhile."""
     fleet: Fleet = make_fleet("hang", "el6:2")
     hung, fine = fleet["el6-02"].name, fleet["el6-01"].name
-    host = fleet.testinfra(fleet["el6-02"])
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\nyum_lock_timeout=300"))
-    argv = [*PYINSTALL, "provision", "--json", "-i", str(inventory), "--ignore-preflight-errors", "YUM_LOCK",
-            "--retry-file", str(tmp_path / "retry")]  # fmt: skip
-    env = {**os.environ, "HOME": str(tmp_path)}
-    holder = _hold_yum_lock(host)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    argv, env = _lock_patient(fleet, tmp_path)
+    argv += ["--retry-file", str(tmp_path / "retry")]
+    host, holder, proc = _start_held(fleet, "el6-02", argv, env)
     try:
-        wait_for(host, "ls /var/lib/pyinstall/jobs/*.pid", "no detached transaction started", 60)
         fleet.lab.freeze([hung])
         out, _ = proc.communicate(timeout=300)
     finally:

@@ -74,6 +74,8 @@ class Fleet:
 
 
 PYINSTALL = [sys.executable, "-m", "installer.cli"]
+# Every SSH session to a lab host (the sshd child that holds each connection), pyinstall's included.
+KILL_SESSIONS = "pkill -9 -f '[s]shd: root@'"
 
 
 def pyinstall(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
