@@ -1,36 +1,33 @@
-"""Preflight checks: pure functions from a host's facts and what was asked to findings.
+"""Preflight checks: pure functions from a host's facts and what was asked of it to findings.
 
-Each finding says what is wrong, and what to do (``hint``). ``error`` stops provisioning of that
-host, ``warning`` is worth reading, ``info`` is context. No check touches a connection.
+    Facts + Asked ─▶ Subject (the host's platform, channel, storage driver and version, settled once)
+                 ─▶ every check ─▶ [Finding]
+
+Each finding says what is wrong, and what to do (``hint``). ``error`` stops provisioning of that host,
+``warning`` is worth reading, ``info`` is context. No check touches a connection. Every refusal
+provision could make before its first change is a check here, so `check` answers exactly what
+`provision` would refuse.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
+from installer import daemon_options, platforms, runtime
+from installer.asked import Asked
 from installer.facts import Facts
-from installer.versions import kernel_at_least
+from installer.outcome import PREFLIGHT_CODES, Finding, Level, passed
+from installer.platforms import Channel, Platform
+from installer.versions import kernel_at_least, newest, satisfies
 
-ERROR, WARNING, INFO = "error", "warning", "info"
-
-MIN_KERNEL = {6: "2.6.32-431", 7: "3.10.0"}
-OVERLAY2_MIN_KERNEL = "3.10.0-514"
-STORAGE_DRIVERS = ("devicemapper", "overlay", "overlay2", "vfs")
+ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
+KNOWN_CODES = tuple(PREFLIGHT_CODES)
 DISK_ERROR_GIB = 2.0  # below this, installing the packages and pulling a base image fails
 DISK_WARNING_GIB = 10.0
 CLOCK_SKEW_SECONDS = 60.0  # registries' TLS and image signatures start to fail
-RHEL_LIKE = {
-    "centos": "CentOS",
-    "rhel": "Red Hat Enterprise Linux",
-    "redhat": "Red Hat Enterprise Linux",
-    "scientific": "Scientific Linux",
-    "sl": "Scientific Linux",
-    "oracle": "Oracle Linux",
-    "ol": "Oracle Linux",
-}
 # check-config.sh's required options (EL kernels), and the storage drivers' own.
 REQUIRED_KERNEL_OPTIONS = (
     "NAMESPACES", "NET_NS", "PID_NS", "IPC_NS", "UTS_NS", "CGROUPS", "CGROUP_CPUACCT", "CGROUP_DEVICE",
@@ -44,101 +41,63 @@ DRIVER_KERNEL_OPTIONS = {
     "overlay2": ("OVERLAY_FS",),
     "vfs": (),
 }
+DRIVER_DIRS = {"devicemapper", "overlay", "overlay2", "vfs", "aufs", "btrfs", "zfs"}  # under /var/lib/docker
 REQUIRED_CGROUPS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio")
-# Packages that must go before the wanted runtime can be installed, per platform and channel.
-CONFLICTS = {
-    "docker-io": ("docker", "docker-engine", "docker-ce", "lxc-docker"),
-    "docker": ("docker-ce", "docker-ce-cli", "docker-engine", "docker-io"),
-    "docker-ce": (
-        "docker", "docker-client", "docker-client-latest", "docker-common", "docker-latest",
-        "docker-latest-logrotate", "docker-logrotate", "docker-engine", "docker-io",
-    ),
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
-class Finding:
-    code: str
-    level: str  # error | warning | info
-    message: str
-    hint: str = ""
-    ignored: bool = False  # an error turned into a warning by --ignore-preflight-errors
+class Subject:
+    """A host as the checks see it: its facts, what was asked, and what follows from both."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    facts: Facts
+    asked: Asked
+    platform: Platform | None  # None: not a platform pyinstall provisions
+    channel: Channel | None  # None: the package or channel asked is not one the platform has
+    storage_driver: str | None  # asked, or the platform's default for these facts
 
-
-@dataclass(frozen=True)
-class Wanted:
-    """What was asked of a host (from its merged inventory vars)."""
-
-    storage_driver: str | None = None  # None: the platform's default for these facts
-    storage_options: tuple[str, ...] = ()  # e.g. dm.thinpooldev=/dev/mapper/docker-thinpool
-    package: str | None = None  # None: the platform's default (docker-io on EL6, docker-ce on EL7)
-    ignore: frozenset[str] = field(default_factory=frozenset)  # codes, or "all"
-
-    @classmethod
-    def from_vars(cls, hostvars: dict[str, Any], ignore: Iterable[str] = ()) -> Wanted:
-        options = hostvars.get("docker_storage_options") or ()
-        if isinstance(options, str):
-            options = tuple(options.split())
-        return cls(
-            storage_driver=hostvars.get("docker_storage_driver"),
-            storage_options=tuple(str(o) for o in options),
-            package=hostvars.get("docker_package"),
-            ignore=frozenset(
-                c.strip().upper()
-                for c in [*ignore, *re.split(r"[,\s]+", str(hostvars.get("pyinstall_ignore_preflight_errors") or ""))]
-                if c.strip()
-            ),
-        )
+    @property
+    def version(self) -> str | None:
+        """The Docker version the host will run: installed at the pin, or the pin resolved against its
+        repositories (the newest matching release), else the pin as given."""
+        if self.channel is None:
+            return None
+        pin = runtime.version(self.channel, self.asked)
+        installed = installed_version(self.facts, self.channel.package)
+        if installed and satisfies(installed, pin):
+            return installed
+        return newest([v for v in self.facts.available or () if satisfies(v, pin)]) or pin
 
 
-# ---------------------------------------------------------------- platform
+def installed_version(facts: Facts, package: str) -> str | None:
+    """``[epoch:]version-release`` of an installed package (without its arch)."""
+    evr = facts.packages.get(package)
+    return evr.rsplit(".", 1)[0] if evr else None
 
 
-def rhel_family(facts: Facts) -> str | None:
-    """The RHEL rebuild's name, or None for anything else."""
-    if facts.distro_id in RHEL_LIKE:
-        return RHEL_LIKE[facts.distro_id]
-    for name in RHEL_LIKE.values():
-        if facts.release_text.startswith(name):
-            return name
-    return None
+def subject(facts: Facts, asked: Asked) -> Subject:
+    platform = platforms.of(facts)
+    channel = platform.channel_for(asked.package, asked.channel) if platform else None
+    driver = asked.storage_driver
+    if platform and not driver:
+        driver = default_storage_driver(facts, platform)
+    return Subject(facts, asked, platform, channel, driver)
 
 
-def platform(facts: Facts) -> int | None:
-    """6 or 7 for a supported EL major release, else None."""
-    return facts.major if rhel_family(facts) and facts.major in MIN_KERNEL else None
+def default_storage_driver(facts: Facts, platform: Platform) -> str:
+    """The first of the platform's preferred drivers whose prerequisites hold on this host (EL7:
+    overlay2 where its kernel, overlayfs and d_type allow, else devicemapper)."""
+    preferred = platform.default_storage_drivers
+    for driver in preferred:
+        if not any(f.level == ERROR for f in _driver_findings(facts, platform, driver, ())):
+            return driver
+    return preferred[-1]
 
 
-def _overlay_available(facts: Facts) -> bool:
-    return "overlay" in facts.filesystems or facts.kernel_config.get("OVERLAY_FS") in ("y", "m")
+# ---------------------------------------------------------------- the host
 
 
-def _xfs_without_dtype(facts: Facts) -> bool:
-    return facts.docker_fs.get("fstype") == "xfs" and facts.docker_fs.get("xfs_ftype") == 0
-
-
-def default_storage_driver(facts: Facts) -> str:
-    """EL6: devicemapper. EL7: overlay2 where its prerequisites hold, else devicemapper."""
-    if platform(facts) == 7 and (
-        kernel_at_least(facts.kernel_release, OVERLAY2_MIN_KERNEL)
-        and _overlay_available(facts)
-        and not _xfs_without_dtype(facts)
-    ):
-        return "overlay2"
-    return "devicemapper"
-
-
-def default_package(facts: Facts) -> str:
-    return "docker-io" if platform(facts) == 6 else "docker-ce"
-
-
-# ---------------------------------------------------------------- checks
-
-
-def check_arch(facts: Facts, wanted: Wanted) -> list[Finding]:
+def check_arch(s: Subject) -> list[Finding]:
+    facts = s.facts
     if facts.arch == "x86_64" and facts.long_bit in (64, None):
         return []
     what = f"{facts.arch or 'unknown'} machine"
@@ -154,63 +113,71 @@ def check_arch(facts: Facts, wanted: Wanted) -> list[Finding]:
     ]
 
 
-def check_os(facts: Facts, wanted: Wanted) -> list[Finding]:
-    name = rhel_family(facts)
+def check_os(s: Subject) -> list[Finding]:
+    facts = s.facts
+    name = platforms.family(facts)
     shown = facts.release_text or facts.distro_name or "an unknown system"
+    majors = sorted(p.major for p in platforms.all_platforms())
+    supported = " and ".join(
+        f"{p.major}.{p.min_minor}+" if p.min_minor else str(p.major)
+        for p in sorted(platforms.all_platforms(), key=lambda p: p.major)
+    )
     if not name:
         return [
             Finding(
                 "OS",
                 ERROR,
-                f"{shown} is not CentOS/RHEL (or Scientific/Oracle Linux) 6.5+ or 7",
-                "pyinstall provisions only EL6.5+ and EL7 hosts; leave this host out (--limit '!HOST')",
+                f"{shown} is not CentOS/RHEL (or Scientific/Oracle Linux) {supported}",
+                f"pyinstall provisions EL {supported} hosts only; leave this host out (--limit '!HOST')",
             )
         ]
-    major, minor = facts.major, facts.minor
-    if major == 6 and minor is not None and minor < 5:
+    if s.platform is None:
+        major = facts.major
+        too = "old" if major is not None and major < majors[0] else "new"
         return [
             Finding(
                 "OS",
                 ERROR,
-                f"{shown}: EL 6.{minor} is older than 6.5, the first release Docker supports",
-                "update the host to 6.5 or later (yum update, then reboot into the new kernel)",
-            )
-        ]
-    if major not in (6, 7):
-        too = "old" if major is not None and major < 6 else "new"
-        return [
-            Finding(
-                "OS",
-                ERROR,
-                f"{shown}: EL {major if major is not None else '?'} is too {too} for pyinstall (EL 6.5+ and 7 only)",
+                f"{shown}: EL {major if major is not None else '?'} is too {too} for pyinstall (EL {supported})",
                 "EL8 and later ship podman and current Docker packages: use their own tooling"
                 if too == "new"
                 else "this release cannot run Docker; upgrade the host",
             )
         ]
+    minor = facts.minor
+    if minor is not None and minor < s.platform.min_minor:
+        first = f"{s.platform.major}.{s.platform.min_minor}"
+        return [
+            Finding(
+                "OS",
+                ERROR,
+                f"{shown}: EL {facts.major}.{minor} is older than {first}, the first release Docker supports",
+                f"update the host to {first} or later (yum update, then reboot into the new kernel)",
+            )
+        ]
     return []
 
 
-def check_kernel(facts: Facts, wanted: Wanted) -> list[Finding]:
-    major = platform(facts)
-    if major is None or not facts.kernel_release:
+def check_kernel(s: Subject) -> list[Finding]:
+    if s.platform is None or not s.facts.kernel_release:
         return []
-    minimum = MIN_KERNEL[major]
-    if kernel_at_least(facts.kernel_release, minimum):
+    minimum = s.platform.min_kernel
+    if kernel_at_least(s.facts.kernel_release, minimum):
         return []
     return [
         Finding(
             "KERNEL",
             ERROR,
-            f"kernel {facts.kernel_release} is older than {minimum}, the minimum for Docker on EL{major}",
+            f"kernel {s.facts.kernel_release} is older than {minimum}, the minimum for Docker on {s.platform.id}",
             "yum update kernel, reboot into it, and check `uname -r` (an updated host still runs the old "
             "kernel until it reboots)",
         )
     ]
 
 
-def check_kernel_config(facts: Facts, wanted: Wanted) -> list[Finding]:
-    if platform(facts) is None:
+def check_kernel_config(s: Subject) -> list[Finding]:
+    facts = s.facts
+    if s.platform is None:
         return []
     if not facts.kernel_config_path:
         return [
@@ -221,8 +188,7 @@ def check_kernel_config(facts: Facts, wanted: Wanted) -> list[Finding]:
                 "install the kernel's config with its package, or accept the risk",
             )
         ]
-    driver = wanted.storage_driver or default_storage_driver(facts)
-    required = REQUIRED_KERNEL_OPTIONS + DRIVER_KERNEL_OPTIONS.get(driver, ())
+    required = REQUIRED_KERNEL_OPTIONS + DRIVER_KERNEL_OPTIONS.get(s.storage_driver or "", ())
     missing = [o for o in required if facts.kernel_config.get(o, "n") not in ("y", "m")]
     # Kernels >= 5.1 merged NF_NAT_IPV4 into NF_NAT (check-config.sh accepts either).
     if "NF_NAT_IPV4" in missing and facts.kernel_config.get("NF_NAT") in ("y", "m"):
@@ -239,9 +205,11 @@ def check_kernel_config(facts: Facts, wanted: Wanted) -> list[Finding]:
     ]
 
 
-def check_cgroups(facts: Facts, wanted: Wanted) -> list[Finding]:
-    major = platform(facts)
-    if major == 7:
+def check_cgroups(s: Subject) -> list[Finding]:
+    facts = s.facts
+    if s.platform is None:
+        return []
+    if not s.platform.cgconfig:  # the init system mounted them at boot
         missing = [c for c in REQUIRED_CGROUPS if c not in facts.cgroup_mounts]
         if missing:
             return [
@@ -252,16 +220,17 @@ def check_cgroups(facts: Facts, wanted: Wanted) -> list[Finding]:
                     "systemd mounts them at boot under /sys/fs/cgroup; check the kernel command line",
                 )
             ]
-    elif major == 6 and "cgroup" not in facts.filesystems:
+        return []
+    if "cgroup" not in facts.filesystems:
         return [
             Finding(
                 "CGROUPS",
                 ERROR,
                 "the kernel does not offer the cgroup filesystem (/proc/filesystems)",
-                "boot a stock EL6 kernel: cgconfig (libcgroup) mounts the hierarchies Docker needs",
+                "boot a stock kernel: cgconfig (libcgroup) mounts the hierarchies Docker needs",
             )
         ]
-    elif major == 6 and not facts.cgroup_mounts:
+    if not facts.cgroup_mounts:
         return [
             Finding(
                 "CGROUPS",
@@ -273,28 +242,57 @@ def check_cgroups(facts: Facts, wanted: Wanted) -> list[Finding]:
     return []
 
 
-def check_storage_driver(facts: Facts, wanted: Wanted) -> list[Finding]:
-    major = platform(facts)
-    if major is None:
+# ---------------------------------------------------------------- storage
+
+
+def _overlay_available(facts: Facts) -> bool:
+    return "overlay" in facts.filesystems or facts.kernel_config.get("OVERLAY_FS") in ("y", "m")
+
+
+def check_storage_driver(s: Subject) -> list[Finding]:
+    if s.platform is None or s.storage_driver is None:
         return []
-    driver = wanted.storage_driver or default_storage_driver(facts)
-    if driver not in STORAGE_DRIVERS:
+    return _driver_findings(s.facts, s.platform, s.storage_driver, s.asked.storage_options)
+
+
+def _driver_findings(facts: Facts, platform: Platform, driver: str, options: tuple[str, ...]) -> list[Finding]:
+    spec = platform.storage_drivers.get(driver)
+    if spec is None:
         return [
             Finding(
                 "STORAGE_DRIVER",
                 ERROR,
-                f"docker_storage_driver={driver!r} is not one pyinstall configures",
-                f"choose one of {', '.join(STORAGE_DRIVERS)}",
+                f"docker_storage_driver={driver!r} is not supported on {platform.id}",
+                f"choose one of {', '.join(platform.storage_drivers)}",
             )
         ]
+    if spec.refused == "OVERLAY_EL6":
+        return [
+            Finding(
+                "OVERLAY_EL6",
+                ERROR,
+                f"{driver} needs an EL7 kernel (3.10.0-514+); {platform.id} kernels have no overlay filesystem",
+                "use docker_storage_driver=devicemapper on EL6 hosts",
+            )
+        ]
+    findings = []
+    if spec.min_kernel and not kernel_at_least(facts.kernel_release, spec.min_kernel):
+        findings.append(
+            Finding(
+                "OVERLAY2_KERNEL" if driver == "overlay2" else "KERNEL",
+                ERROR,
+                f"{driver} needs kernel {spec.min_kernel} or later; this one is {facts.kernel_release}",
+                "update the kernel and reboot, or choose another docker_storage_driver",
+            )
+        )
     if driver == "devicemapper":
-        return _devicemapper(facts, wanted)
-    if driver in ("overlay", "overlay2"):
-        return _overlay(facts, driver, major)
-    return []
+        findings += _devicemapper(facts, options)
+    elif driver in ("overlay", "overlay2"):
+        findings += _overlay(facts, driver)
+    return findings
 
 
-def _devicemapper(facts: Facts, wanted: Wanted) -> list[Finding]:
+def _devicemapper(facts: Facts, options: tuple[str, ...]) -> list[Finding]:
     dm = facts.device_mapper
     findings = []
     if not (dm.get("in_kernel") or dm.get("available_modules")):
@@ -316,8 +314,7 @@ def _devicemapper(facts: Facts, wanted: Wanted) -> list[Finding]:
                 "modprobe dm_thin_pool; devicemapper needs thin provisioning",
             )
         )
-    thinpool = any(o.startswith("dm.thinpooldev=") for o in wanted.storage_options)
-    if not thinpool:
+    if not any(o.startswith("dm.thinpooldev=") for o in options):
         loop = facts.loop
         if not loop.get("free") and not loop.get("control"):
             findings.append(
@@ -339,26 +336,8 @@ def _devicemapper(facts: Facts, wanted: Wanted) -> list[Finding]:
     return findings
 
 
-def _overlay(facts: Facts, driver: str, major: int) -> list[Finding]:
-    if major == 6:
-        return [
-            Finding(
-                "OVERLAY_EL6",
-                ERROR,
-                f"{driver} needs an EL7 kernel (3.10.0-514+); EL6 kernels have no overlay filesystem",
-                "use docker_storage_driver=devicemapper on EL6 hosts",
-            )
-        ]
+def _overlay(facts: Facts, driver: str) -> list[Finding]:
     findings = []
-    if driver == "overlay2" and not kernel_at_least(facts.kernel_release, OVERLAY2_MIN_KERNEL):
-        findings.append(
-            Finding(
-                "OVERLAY2_KERNEL",
-                ERROR,
-                f"overlay2 needs kernel {OVERLAY2_MIN_KERNEL} (EL 7.3) or later; this one is {facts.kernel_release}",
-                "update the kernel and reboot, or use docker_storage_driver=overlay or devicemapper",
-            )
-        )
     if not _overlay_available(facts):
         findings.append(
             Finding(
@@ -368,19 +347,216 @@ def _overlay(facts: Facts, driver: str, major: int) -> list[Finding]:
                 "modprobe overlay, or choose docker_storage_driver=devicemapper",
             )
         )
-    if _xfs_without_dtype(facts):
+    fs = facts.docker_fs
+    if fs.get("fstype") == "xfs" and fs.get("xfs_ftype") == 0:
         findings.append(
             Finding(
                 "XFS_FTYPE",
                 ERROR,
-                f"{facts.docker_fs.get('mount')} is xfs with ftype=0: overlay needs d_type (ftype=1)",
+                f"{fs.get('mount')} is xfs with ftype=0: overlay needs d_type (ftype=1)",
                 "put /var/lib/docker on a filesystem made with mkfs.xfs -n ftype=1, or use devicemapper",
+            )
+        )
+    if fs.get("fstype") == "overlay":
+        findings.append(
+            Finding(
+                "OVERLAY_BACKING",
+                ERROR,
+                f"{fs.get('path')} is on an overlay filesystem ({fs.get('mount')}): {driver} cannot "
+                "stack its layers on it (mounts fail with 'invalid argument')",
+                "mount a filesystem of its own (xfs with ftype=1, ext4) at /var/lib/docker, or choose "
+                "docker_storage_driver=vfs",
             )
         )
     return findings
 
 
-def check_disk(facts: Facts, wanted: Wanted) -> list[Finding]:
+def check_store(s: Subject) -> list[Finding]:
+    """Another driver's data under /var/lib/docker: switching would hide its images and containers."""
+    used = sorted(DRIVER_DIRS & set(s.facts.docker_store_entries) - {s.storage_driver})
+    if not used or s.storage_driver is None:
+        return []
+    return [
+        Finding(
+            "STORE_IN_USE",
+            ERROR,
+            f"/var/lib/docker already holds {', '.join(used)} data; switching to "
+            f"{s.storage_driver} would hide its images and containers",
+            "migrate the workloads first (separate work), or empty /var/lib/docker if nothing there matters",
+        )
+    ]
+
+
+# ---------------------------------------------------------------- what is installed and configured
+
+
+def check_package(s: Subject) -> list[Finding]:
+    if s.platform is None or s.channel is not None:
+        return []
+    asked = f"docker_package={s.asked.package}" if s.asked.package else f"docker_channel={s.asked.channel}"
+    offered = ", ".join(f"{c.name} ({c.package})" for c in s.platform.channels.values())
+    return [Finding("PACKAGE", ERROR, f"{asked} is not offered on {s.platform.id}", f"choose one of: {offered}")]
+
+
+def check_version(s: Subject) -> list[Finding]:
+    """The version pinned must be one the host can install: from its repositories, or the bundle."""
+    facts, channel = s.facts, s.channel
+    if channel is None or (facts.available is None and not facts.available_error):
+        return []  # installed at the pin already, or not a host to provision
+    pin = runtime.version(channel, s.asked)
+    source = "the offline bundle" if s.platform and s.platform.id in s.asked.bundles else "its repositories"
+    if facts.available_error:
+        return [
+            Finding(
+                "REPOSITORY",
+                ERROR,
+                f"the versions of {channel.package} could not be listed from {source}: {facts.available_error}",
+                "check yum_mirror / yum_repos and the host's network, then run again",
+            )
+        ]
+    if any(satisfies(v, pin) for v in facts.available or ()):
+        return []
+    offered = ", ".join(facts.available[-8:]) if facts.available else "none"
+    return [
+        Finding(
+            "VERSION_UNAVAILABLE",
+            ERROR,
+            f"{channel.package} {pin} is not in {source}; it offers: {offered}",
+            "pin docker_version to one of those, or add the version to the mirror",
+        )
+    ]
+
+
+def check_daemon_options(s: Subject) -> list[Finding]:
+    """Options the Docker version to be installed lacks, or that EL6's flags cannot carry."""
+    if s.platform is None or s.channel is None or s.storage_driver is None:
+        return []
+    version = s.version or ""
+    options = daemon_options.merged(s.asked.daemon_options, version, s.storage_driver, s.asked.storage_options)
+    findings = [
+        Finding(
+            "DAEMON_OPTION",
+            ERROR,
+            f"daemon option {key} needs Docker {since} or later; this host gets {version}",
+            "drop it from docker_daemon_options, or pin a newer docker_version",
+        )
+        for key, since in daemon_options.too_new(s.asked.daemon_options, version)
+        if s.asked.daemon_options[key] is not None
+    ]
+    if s.platform.config_style == "flags":
+        findings += [
+            Finding(
+                "DAEMON_OPTION",
+                ERROR,
+                f"{problem}: it cannot be passed on {s.platform.id}'s command line ({s.platform.config_file})",
+                "simplify the value, or drop the option",
+            )
+            for problem in daemon_options.flag_problems(options)
+        ]
+    return findings
+
+
+def check_foreign_config(s: Subject) -> list[Finding]:
+    """Options also given outside the managed file: dockerd refuses to start with both (moby#30726)."""
+    if s.platform is None or s.channel is None or s.platform.config_style != "json":
+        return []
+    keys = set(s.asked.daemon_options) | set(daemon_options.defaults()) | {"storage-driver", "storage-opts"}
+    flags = {spec.flag_name.lstrip("-"): key for key, spec in daemon_options.schema().items()}
+    found = []
+    for path, content in s.facts.docker_config.items():
+        is_unit = "/systemd/" in path
+        if not is_unit and (path not in s.platform.foreign_config or not s.channel.reads_foreign_config):
+            continue
+        for flag in re.findall(r"--([a-z][a-z0-9-]+)", content):
+            if flags.get(flag, flag) in keys:
+                found.append(f"{path}: --{flag}")
+    if not found:
+        return []
+    config = s.platform.config_file
+    return [
+        Finding(
+            "FOREIGN_CONFIG",
+            ERROR,
+            f"daemon options set both in {config} and elsewhere: {'; '.join(sorted(set(found)))}",
+            "dockerd refuses to start with an option given twice: remove "
+            f"it from the file named, {config} is the single source of truth",
+        )
+    ]
+
+
+def current_options(facts: Facts, platform: Platform) -> dict[str, object] | None:
+    """The daemon options the managed file holds now (None: absent or unreadable)."""
+    text = facts.docker_config.get(platform.config_file)
+    if not text:
+        return None
+    if platform.config_style == "json":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+    flags = {spec.flag_name.lstrip("-"): key for key, spec in daemon_options.schema().items()}
+    match = re.search(r"^other_args=(.*)$", text, re.M)
+    if not match:
+        return None
+    return {flags.get(f, f): True for f in re.findall(r"--([a-z][a-z0-9-]+)", match[1])}
+
+
+def check_unmanaged_options(s: Subject) -> list[Finding]:
+    """The user's own options in the current configuration, which provision would replace."""
+    if s.platform is None or s.channel is None:
+        return []
+    current = current_options(s.facts, s.platform)
+    if not current:
+        return []
+    asked = set(s.asked.daemon_options) | set(daemon_options.defaults()) | {"storage-driver", "storage-opts"}
+    extra = sorted(k for k in current if k not in asked)
+    if not extra:
+        return []
+    return [
+        Finding(
+            "UNMANAGED_OPTIONS",
+            WARNING,
+            f"{s.platform.config_file} sets {', '.join(extra)}, which the "
+            "inventory does not ask for: provision replaces the file without them",
+            "add them to docker_daemon_options to keep them (the replaced file is kept as a backup)",
+        )
+    ]
+
+
+def check_gpgcheck(s: Subject) -> list[Finding]:
+    if s.platform is None or s.channel is None or s.platform.id in s.asked.bundles:
+        return []
+    off = [r.id for r in runtime.repos(s.platform, s.channel, s.asked) if not r.gpgcheck]
+    if not off:
+        return []
+    return [
+        Finding(
+            "GPGCHECK_OFF",
+            WARNING,
+            f"packages from {', '.join(off)} are installed without signature checks",
+            "sign the mirror's packages and serve the key (yum_repos gpgkey), then drop yum_gpgcheck=false",
+        )
+    ]
+
+
+def check_bundle_login(s: Subject) -> list[Finding]:
+    if s.platform is None or s.platform.id not in s.asked.bundles or s.facts.user.get("login") in (None, "root"):
+        return []
+    remote = s.asked.bundles[s.platform.id].remote_dir
+    return [
+        Finding(
+            "BUNDLE_LOGIN",
+            ERROR,
+            f"offline bundles are pushed over SFTP into {remote}: that needs a root "
+            f"login, not {s.facts.user.get('login')}",
+            "connect as root for the bundle run (ansible_user=root), or serve the RPMs from a yum_mirror",
+        )
+    ]
+
+
+def check_disk(s: Subject) -> list[Finding]:
+    facts = s.facts
     avail = facts.docker_fs.get("avail_kb")
     if avail is None:
         return []
@@ -409,7 +585,8 @@ def check_disk(facts: Facts, wanted: Wanted) -> list[Finding]:
     return []
 
 
-def check_yum_lock(facts: Facts, wanted: Wanted) -> list[Finding]:
+def check_yum_lock(s: Subject) -> list[Finding]:
+    facts = s.facts
     lock = facts.yum_lock
     if not lock:
         return []
@@ -432,7 +609,8 @@ def check_yum_lock(facts: Facts, wanted: Wanted) -> list[Finding]:
     ]
 
 
-def check_requiretty(facts: Facts, wanted: Wanted) -> list[Finding]:
+def check_requiretty(s: Subject) -> list[Finding]:
+    facts = s.facts
     login = facts.user.get("login")
     if not facts.user.get("requiretty") or login in (None, "root"):
         return []
@@ -446,11 +624,12 @@ def check_requiretty(facts: Facts, wanted: Wanted) -> list[Finding]:
     ]
 
 
-def check_conflicts(facts: Facts, wanted: Wanted) -> list[Finding]:
-    if platform(facts) is None:
+def check_conflicts(s: Subject) -> list[Finding]:
+    facts = s.facts
+    if s.channel is None:
         return []
-    package = wanted.package or default_package(facts)
-    found = [p for p in CONFLICTS.get(package, ()) if p in facts.packages]
+    package = s.channel.package
+    found = [p for p in s.channel.conflicts if p in facts.packages and p != package]
     if not found:
         return []
     listed = ", ".join(f"{p}-{facts.packages[p]}" for p in found)
@@ -461,8 +640,9 @@ def check_conflicts(facts: Facts, wanted: Wanted) -> list[Finding]:
     return [Finding("CONFLICTING_PACKAGES", level, f"installed packages conflict with {package}: {listed}", hint)]
 
 
-def check_jobs(facts: Facts, wanted: Wanted) -> list[Finding]:
+def check_jobs(s: Subject) -> list[Finding]:
     """Transactions an earlier run left on the host (its connection dropped): never blindly repeated."""
+    facts = s.facts
     findings = []
     for job in facts.jobs:
         if job["state"] == "running":
@@ -480,13 +660,15 @@ def check_jobs(facts: Facts, wanted: Wanted) -> list[Finding]:
     return findings
 
 
-def check_selinux(facts: Facts, wanted: Wanted) -> list[Finding]:
+def check_selinux(s: Subject) -> list[Finding]:
+    facts = s.facts
     if not facts.selinux:
         return []
     return [Finding("SELINUX", INFO, f"SELinux is {facts.selinux}", "")]
 
 
-def check_clock(facts: Facts, wanted: Wanted) -> list[Finding]:
+def check_clock(s: Subject) -> list[Finding]:
+    facts = s.facts
     skew = facts.clock_skew
     if skew is None or abs(skew) <= CLOCK_SKEW_SECONDS:
         return []
@@ -500,7 +682,8 @@ def check_clock(facts: Facts, wanted: Wanted) -> list[Finding]:
     ]
 
 
-def check_facts(facts: Facts, wanted: Wanted) -> list[Finding]:
+def check_facts(s: Subject) -> list[Finding]:
+    facts = s.facts
     if not facts.missing_sections:
         return []
     return [
@@ -513,7 +696,7 @@ def check_facts(facts: Facts, wanted: Wanted) -> list[Finding]:
     ]
 
 
-CHECKS: tuple[Callable[[Facts, Wanted], list[Finding]], ...] = (
+CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_facts,
     check_arch,
     check_os,
@@ -521,9 +704,17 @@ CHECKS: tuple[Callable[[Facts, Wanted], list[Finding]], ...] = (
     check_kernel_config,
     check_cgroups,
     check_storage_driver,
+    check_store,
     check_disk,
     check_yum_lock,
     check_requiretty,
+    check_package,
+    check_version,
+    check_daemon_options,
+    check_foreign_config,
+    check_unmanaged_options,
+    check_gpgcheck,
+    check_bundle_login,
     check_conflicts,
     check_jobs,
     check_selinux,
@@ -531,29 +722,21 @@ CHECKS: tuple[Callable[[Facts, Wanted], list[Finding]], ...] = (
 )
 
 
-def run_checks(facts: Facts, wanted: Wanted) -> list[Finding]:
-    """Every check; errors named in ``wanted.ignore`` (or all, with "ALL") become ignored warnings."""
-    findings = [f for check in CHECKS for f in check(facts, wanted)]
-    ignore_all = "ALL" in wanted.ignore
+def run_checks(facts: Facts, asked: Asked) -> list[Finding]:
+    """Every check; errors named in ``asked.ignore`` (or all, with "ALL") become ignored warnings."""
+    s = subject(facts, asked)
+    findings = [f for check in CHECKS for f in check(s)]
+    ignore_all = "ALL" in asked.ignore
     return [
-        replace(f, level=WARNING, ignored=True) if f.level == ERROR and (ignore_all or f.code in wanted.ignore) else f
+        replace(f, level=WARNING, ignored=True) if f.level == ERROR and (ignore_all or f.code in asked.ignore) else f
         for f in findings
     ]
-
-
-def passed(findings: Iterable[Finding]) -> bool:
-    return not any(f.level == ERROR for f in findings)
-
-
-KNOWN_CODES = (
-    "FACTS", "ARCH", "OS", "KERNEL", "KERNEL_CONFIG", "KERNEL_CONFIG_NOT_FOUND", "CGROUPS", "STORAGE_DRIVER",
-    "DEVICE_MAPPER", "LOOP_DEVICES", "DEVICEMAPPER_LOOP", "OVERLAY_EL6", "OVERLAY2_KERNEL", "OVERLAY", "XFS_FTYPE",
-    "DISK_SPACE", "YUM_LOCK", "YUM_LOCK_STALE", "REQUIRETTY", "CONFLICTING_PACKAGES", "SELINUX", "CLOCK_SKEW",
-    "JOB_RUNNING", "JOB_LOST", "JOB_FAILED",
-)  # fmt: skip
 
 
 def unknown_codes(codes: Iterable[str]) -> list[str]:
     """Codes given to --ignore-preflight-errors that no check emits (a typo ignores nothing)."""
     known = {"ALL", *KNOWN_CODES}
     return [c for c in codes if c.strip().upper() not in known and c.strip()]
+
+
+__all__ = ["ERROR", "INFO", "WARNING", "Finding", "Subject", "passed", "run_checks", "subject"]

@@ -19,10 +19,23 @@ from typing import NoReturn
 from rich.console import Console
 from rich.text import Text
 
-from installer import __version__, bundle, checks, info, inventory, patterns, preflight, provision, report, rollout
+from installer import (
+    __version__,
+    asked,
+    bundle,
+    checks,
+    info,
+    inventory,
+    patterns,
+    preflight,
+    provision,
+    report,
+    rollout,
+)
 from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
 from installer.errors import PyinstallError, UsageError
-from installer.validate import Expected
+from installer.fleet import NOT_ATTEMPTED_INTERRUPTED
+from installer.outcome import Status
 
 DEFAULT_REPORT = "pyinstall-report.json"
 
@@ -198,15 +211,26 @@ def _ignored_codes(args: argparse.Namespace) -> list[str]:
     return codes
 
 
-def _hosts(args: argparse.Namespace, err: Console, inv: inventory.Inventory | None = None) -> list[tuple[Target, dict]]:
-    """The selected hosts: how to reach each, and its merged inventory variables."""
+def _hosts(
+    args: argparse.Namespace,
+    err: Console,
+    inv: inventory.Inventory | None = None,
+    bundles: dict[str, bundle.Bundle] | None = None,
+) -> list[tuple[Target, asked.Asked]]:
+    """The selected hosts: how to reach each, and what is asked of it, every variable validated before
+    any host is contacted."""
     inv = inv or _load_inventory(args)
     selection = patterns.select(inv, args.limit)
     for term in selection.unmatched:
         err.print(Text.assemble(("warning", "yellow"), f": host pattern {term!r} matched no host"))
     if not selection.hosts:
         raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}", "check the pattern")
-    _ignored_codes(args)  # refuse a typo before asking for passwords
+    ignore = _ignored_codes(args)  # refuse a typo before asking for passwords
+    models = []
+    for host in inv.hosts(selection.hosts):
+        models.append(
+            (host, asked.parse(host.name, host.vars, lambda v, h=host.name: inv.origin(h, v), ignore, bundles))
+        )
     password = getpass.getpass("SSH password: ") if args.ask_pass else None
     become_password = getpass.getpass("BECOME password: ") if args.ask_become_pass else None
     overrides = {
@@ -221,22 +245,24 @@ def _hosts(args: argparse.Namespace, err: Console, inv: inventory.Inventory | No
         "connect_timeout": args.timeout,
     }
     out = []
-    for host in inv.hosts(selection.hosts):
+    for host, model in models:
         try:
-            out.append((target_from_vars(host.name, host.vars, **overrides), host.vars))
+            out.append((target_from_vars(host.name, host.vars, **overrides), model))
         except (ValueError, TypeError) as exc:
-            raise UsageError(f"host {host.name} in {inv.source}: {exc}", "fix its variables") from None
+            variable = str(exc).split("=", 1)[0]
+            where = inv.origin(host.name, variable) or inv.source
+            raise UsageError(f"{where}: host {host.name}: {exc}", "fix its variables") from None
     return out
 
 
-def _exit_status(statuses: Iterable[str]) -> ExitStatus:
+def _exit_status(statuses: Iterable[Status]) -> ExitStatus:
     """The one mapping from hosts' outcomes to the exit status (see EPILOG)."""
     seen = set(statuses)
-    if "interrupted" in seen:
+    if Status.INTERRUPTED in seen:
         return ExitStatus.INTERRUPTED
-    if "unreachable" in seen:
+    if Status.UNREACHABLE in seen:
         return ExitStatus.UNREACHABLE
-    if seen & {"fail", "failed", "invalid", "skipped"}:
+    if seen & {Status.FAILED, Status.SKIPPED}:
         return ExitStatus.FAILED
     return ExitStatus.OK
 
@@ -257,9 +283,7 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
 
 
 def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    ignore = _ignored_codes(args)
-    hosts = [(t, checks.Wanted.from_vars(v, ignore)) for t, v in _hosts(args, err)]
-    reports = preflight.run(hosts, forks=args.forks)
+    reports = preflight.run(_hosts(args, err), forks=args.forks)
     if args.json:
         print(report.to_json(reports))
     else:
@@ -268,7 +292,6 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
 
 
 def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    hosts = _hosts(args, err)
     with contextlib.ExitStack() as stack:
         # Only runs that push a bundle need somewhere to unpack it.
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="pyinstall-bundles-")) if args.bundle else ""
@@ -280,16 +303,14 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             bundles[loaded.platform] = loaded
         serial = rollout.parse_serial(args.serial) if args.serial else None
         runs = provision.run(
-            hosts,
-            _ignored_codes(args),
+            _hosts(args, err, bundles=bundles),
             check=args.check,
             forks=args.forks,
-            bundles=bundles,
             serial=serial,
             max_fail_percentage=args.max_fail_percentage,
         )
     retry = [
-        r.name for r in runs if r.status in ("failed", provision.UNREACHABLE, provision.SKIPPED, provision.INTERRUPTED)
+        r.name for r in runs if r.status in (Status.FAILED, Status.UNREACHABLE, Status.SKIPPED, Status.INTERRUPTED)
     ]
     if retry and args.retry_file:
         Path(args.retry_file).write_text("".join(f"{name}\n" for name in retry))
@@ -311,9 +332,7 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
         if saved:
             out.print(f"Report saved to {saved}")
     # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
-    return _exit_status(
-        provision.INTERRUPTED if r.error == provision.NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs
-    )
+    return _exit_status(Status.INTERRUPTED if r.error == NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs)
 
 
 def _resume_command(argv: Sequence[str], retry_file: str) -> str:
@@ -331,7 +350,7 @@ def _resume_command(argv: Sequence[str], retry_file: str) -> str:
 
 
 def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    reports = preflight.run([(t, checks.Wanted.from_vars(v)) for t, v in _hosts(args, err)], forks=args.forks)
+    reports = preflight.run(_hosts(args, err), forks=args.forks, facts_only=True)
     if args.json:
         hosts = {
             r.name: r.facts.to_dict() if r.facts else {"error": r.error.message if r.error else None} for r in reports
@@ -339,7 +358,7 @@ def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
         print(json.dumps({"hosts": hosts}, indent=2))
     else:
         report.render_facts(reports, out)
-    return _exit_status(r.status for r in reports if r.status == preflight.UNREACHABLE)  # facts: only reach matters
+    return _exit_status(r.status for r in reports if r.status == Status.UNREACHABLE)  # facts: only reach matters
 
 
 def _console(stream) -> Console:
@@ -352,7 +371,7 @@ def _console(stream) -> Console:
 
 def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     inv = _load_inventory(args)
-    hosts = [(t, Expected.from_vars(v), inv.host_groups(t.name)) for t, v in _hosts(args, err, inv)]
+    hosts = [(t, a, inv.host_groups(t.name)) for t, a in _hosts(args, err, inv)]
     results = info.run(hosts, forks=args.forks)
     summary, drift = info.summary(results), info.drift(results)
     if args.html:

@@ -17,9 +17,10 @@ from typing import Any
 
 from installer.connection import CommandResult, Session
 from installer.errors import OUTCOME_UNKNOWN, CommandTimeout
-from installer.plan import DAEMON_LOG, Operation, Plan, q
+from installer.outcome import Status
+from installer.plan import DAEMON_LOG, Operation, Plan, q, wait_for_daemon
 
-OK, CHANGED, FAILED, SKIPPED, UNKNOWN = "ok", "changed", "failed", "skipped", "unknown"
+OK, CHANGED, FAILED, SKIPPED, UNKNOWN = Status.OK, Status.CHANGED, Status.FAILED, Status.SKIPPED, Status.UNKNOWN
 _URL_SECRET = re.compile(r"(://[^/\s:@]+):[^/\s@]+@")
 
 
@@ -31,7 +32,7 @@ def mask(text: str) -> str:
 @dataclass
 class TaskResult:
     name: str
-    status: str
+    status: Status
     msg: str = ""
     rc: int | None = None
     stdout: str = ""
@@ -39,6 +40,7 @@ class TaskResult:
     commands: list[str] = field(default_factory=list)
     diff: str = ""
     hint: str = ""
+    log: str = ""  # the daemon's log after a failed start (shown with -v)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,33 +139,62 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
         results.append(_run(session, service))
         if results[-1].status == FAILED:
             config = next((op for op in plan.operations if op.restarts and op.backup), None)
-            if config:
-                results.append(_rollback(session, config, service, results[-1]))
+            results.append(_rollback(session, config, plan, results[-1]))
     return results
 
 
-def _rollback(session: Session, config: Operation, service: Operation, failure: TaskResult) -> TaskResult:
-    """Put the previous daemon configuration back and start the daemon on it again."""
-    path = config.backup.removesuffix(".pyinstall-backup") if config.backup else ""
-    restore = f"if [ -f {q(config.backup)} ]; then mv -f {q(config.backup)} {q(path)}; else rm -f {q(path)}; fi"
+# What dockerd says when it gives up, in every era: 20.x "failed to start daemon: ...", logrus
+# "level=fatal msg=...", 1.x "FATA[0000] Error starting daemon: ...".
+_FATAL = re.compile(
+    r"failed to start daemon|level=fatal|FATA\[|Error starting daemon|unable to configure the Docker daemon"
+)
+
+
+def daemon_reason(log: str) -> str:
+    """The line of the daemon's log that says why it stopped (the last fatal one), or ""."""
+    lines = [line.strip() for line in log.splitlines() if _FATAL.search(line)]
+    return lines[-1][:400] if lines else ""
+
+
+def _rollback(session: Session, config: Operation | None, plan: Plan, failure: TaskResult) -> TaskResult:
+    """Put the host back as it was before this run: the previous configuration (or none, on a host that
+    had none), the daemon running only if it ran before, enabled only if it was."""
+    previous = plan.previous
     try:
         log = session.run(DAEMON_LOG, timeout=30).stdout.strip()
-        restored = session.run(restore, timeout=30)
-        again = session.run(service.commands[0], timeout=service.timeout) if restored.ok else restored
     except OUTCOME_UNKNOWN as exc:
-        return TaskResult(f"roll back {path}", UNKNOWN, exc.message, commands=[restore], hint=exc.hint)
-    failure.msg = (
-        f"the daemon did not start with the new configuration: {failure.stderr.strip() or failure.stdout.strip()}"
-    )
-    status = "rolled back: previous configuration restored" + (
-        " and the daemon runs on it" if again.ok else f", but the daemon still fails: {again.stderr.strip()}"
-    )
-    return TaskResult(
-        f"roll back {path}",
-        FAILED,
-        f"{status}. Daemon log:\n{log}" if log else status,
-        rc=again.rc,
-        stdout=again.stdout,
-        stderr=again.stderr,
-        commands=[restore, service.commands[0]],
-    )
+        return TaskResult("roll back", UNKNOWN, exc.message, hint=exc.hint)
+    reason = daemon_reason(log) or failure.stderr.strip() or failure.stdout.strip()
+    failure.msg = f"the daemon did not start: {reason}" if reason else "the daemon did not start"
+    failure.log = log
+    if config is None or previous is None:
+        return TaskResult("roll back", SKIPPED, "no configuration changed in this run: nothing to roll back", log=log)
+    path, service = previous.config, previous.service
+    if previous.config_existed:
+        restore = f"if [ -f {q(config.backup)} ]; then mv -f {q(config.backup)} {q(path)}; fi"
+        done = "previous configuration restored"
+    else:
+        restore = f"rm -f {q(path)}"
+        done = f"{path} removed (the host had none)"
+    commands = [restore]
+    if previous.running:
+        commands.append(service.start + "; " + wait_for_daemon(service))
+    else:
+        commands.append(f"{service.stop} >/dev/null 2>&1; true")
+    if not previous.enabled:
+        commands.append(f"{service.disable} >/dev/null 2>&1; true")
+    try:
+        outcomes = [session.run(c, timeout=180) for c in commands]
+    except OUTCOME_UNKNOWN as exc:
+        return TaskResult(f"roll back {path}", UNKNOWN, exc.message, commands=commands, hint=exc.hint, log=log)
+    if not outcomes[0].ok:
+        status = f"rolling back failed: {outcomes[0].stderr.strip()}"
+    elif previous.running:
+        status = f"rolled back: {done}, " + (
+            "and the daemon runs on it"
+            if outcomes[1].ok
+            else f"but the daemon still fails: {outcomes[1].stderr.strip()}"
+        )
+    else:
+        status = f"rolled back: {done}; the daemon is left stopped" + ("" if previous.enabled else " and disabled")
+    return TaskResult(f"roll back {path}", FAILED, status, rc=outcomes[-1].rc, commands=commands, log=log)

@@ -8,13 +8,17 @@ a pure function of its text (tests: tests/facts/<section>/<case>.txt with the ex
 
 from __future__ import annotations
 
+import base64
 import re
+import shlex
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import distro
+
+from installer import yum
 
 MARKER = "@@pyinstall-section:"
 
@@ -175,6 +179,41 @@ PROVISION_SCRIPT = FACTS_SCRIPT + PROVISION_SECTIONS + END
 FACTS_SCRIPT = PREFLIGHT_SCRIPT
 
 
+AVAILABLE_RC = "@@pyinstall-available-rc:"
+
+
+def available_script(package: str, repo_files: dict[str, str], lock_wait: int) -> str:
+    """Which versions of ``package`` the repositories offer, asked before anything changes: the
+    repository files provision would write go to a temporary directory that yum reads instead of
+    /etc/yum.repos.d (none given: the host's own repositories, e.g. EL7's extras)."""
+    lines = ["LC_ALL=C; export LC_ALL"]
+    options = ""
+    if repo_files:
+        lines.append("d=$(mktemp -d /tmp/pyinstall-repos.XXXXXX) || exit 70; trap 'rm -rf \"$d\"' EXIT")
+        for name, content in sorted(repo_files.items()):
+            data = base64.b64encode(content.encode()).decode()
+            lines.append(f'printf %s {shlex.quote(data)} | base64 -d > "$d"/{shlex.quote(name)}')
+        options = '--setopt=reposdir="$d"'
+    query = yum.command("list", package, lock_wait=lock_wait, options=f"-q {options} --showduplicates".strip())
+    lines.append(f"({query}) 2>&1; echo; echo {AVAILABLE_RC}$?")
+    return "\n".join(lines) + "\n"
+
+
+def parse_available(text: str, package: str) -> tuple[list[str] | None, str]:
+    """``yum list`` output -> (the EVRs listed for ``package``, ""), or (None, why) when yum failed."""
+    body, _, rc = text.rpartition(AVAILABLE_RC)
+    status = rc.strip().splitlines()[0].strip() if rc.strip() else ""
+    tokens = body.split()  # NAME.ARCH EVR REPO, possibly wrapped over two lines
+    prefix = package + "."
+    evrs = [tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t.startswith(prefix) and "." not in t[len(prefix) :]]
+    if status == "0" or evrs:
+        return sorted(set(evrs)), ""
+    if "No matching Packages" in body:  # yum's and dnf's words when nothing matches
+        return [], ""
+    said = [line.strip() for line in body.splitlines() if line.strip()][-3:]
+    return None, " ".join(said) or f"yum exited with status {status or 'unknown'}"
+
+
 # ---------------------------------------------------------------- the facts
 
 
@@ -213,6 +252,10 @@ class Facts:
     file_sums: dict[str, str] = field(default_factory=dict)  # sha256 of every file dumped above
     bundle_sums: dict[str, dict[str, str]] = field(default_factory=dict)  # platform -> {file: sha256} verified
     jobs: list[dict[str, Any]] = field(default_factory=list)  # pyinstall's detached transactions left on the host
+    # The runtime package's versions its repositories (or the offline bundle) offer: None when not asked
+    # (the host already runs the version pinned); available_error when the repositories could not be read.
+    available: list[str] | None = None
+    available_error: str = ""
     missing_sections: list[str] = field(default_factory=list)
 
     def file_content(self, path: str) -> str | None:

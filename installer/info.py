@@ -1,6 +1,7 @@
 """The fleet's runtime as it runs: `docker info` on every host, validated, summarised, drift found.
 
-Target ─▶ connect ─▶ `docker info 2>&1` (one command) ─▶ DockerInfo ─▶ validate ─▶ HostInfo
+Target ─▶ connect ─▶ the provision facts, `docker info 2>&1` among them (one command) ─▶ DockerInfo
+       ─▶ validate against what was asked (the storage driver asked or defaulted, the pin) ─▶ HostInfo
 [HostInfo] + inventory groups ─▶ summary (counts by version and driver) + drift (group outliers)
 """
 
@@ -8,25 +9,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import checks, connection, docker_info
-from installer.checks import Finding
+from installer import checks, connection, docker_info, facts
+from installer.asked import Asked
 from installer.connection import Target
 from installer.errors import HostError
-from installer.preflight import FORKS, Connect
-from installer.validate import Expected, validate
-
-VALID, INVALID, UNREACHABLE = "valid", "invalid", "unreachable"
-COMMAND = "docker info 2>&1"  # warnings go to stderr; 2>&1 keeps them beside the section they belong to
+from installer.fleet import FORKS, Fleet
+from installer.outcome import Finding, Level, Status
+from installer.preflight import Connect, gather_facts
+from installer.validate import expected, validate
 
 
 @dataclass
 class HostInfo:
     name: str
-    status: str
+    status: Status  # ok (valid) | failed (not as asked) | unreachable
     info: docker_info.DockerInfo | None = None
     findings: list[Finding] = field(default_factory=list)
     error: str = ""
@@ -60,25 +59,28 @@ class Drift:
     majority: str | None
 
 
-def inspect_host(target: Target, expected: Expected, groups: Sequence[str], connect: Connect) -> HostInfo:
+def inspect_host(target: Target, asked: Asked, groups: Sequence[str], connect: Connect) -> HostInfo:
     try:
         with connect(target) as session:
-            text = session.run(COMMAND, timeout=60).stdout
+            gathered = gather_facts(session, script=facts.PROVISION_SCRIPT)
     except HostError as exc:
-        return HostInfo(target.name, UNREACHABLE, error=exc.message, hint=exc.hint, groups=tuple(groups))
-    info = docker_info.parse(text)
-    findings = validate(info, expected)
-    status = INVALID if any(f.level == checks.ERROR for f in findings) else VALID
+        return HostInfo(target.name, Status.UNREACHABLE, error=exc.message, hint=exc.hint, groups=tuple(groups))
+    info = docker_info.parse(gathered.docker_info or "")
+    findings = validate(info, expected(checks.subject(gathered, asked)))
+    status = Status.FAILED if any(f.level == Level.ERROR for f in findings) else Status.OK
     return HostInfo(target.name, status, info, findings, groups=tuple(groups))
 
 
 def run(
-    hosts: Sequence[tuple[Target, Expected, Sequence[str]]], forks: int = FORKS, connect: Connect = connection.connect
+    hosts: Sequence[tuple[Target, Asked, Sequence[str]]], forks: int = FORKS, connect: Connect = connection.connect
 ) -> list[HostInfo]:
-    if not hosts:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
-        return list(pool.map(lambda h: inspect_host(h[0], h[1], h[2], connect), hosts))
+    fleet: Fleet[tuple[Target, Asked, Sequence[str]], HostInfo] = Fleet(
+        work=lambda h, stop: inspect_host(h[0], h[1], h[2], connect),
+        failed=lambda r: r.status != Status.OK,
+        not_attempted=lambda h, why: HostInfo(h[0].name, Status.SKIPPED, error=why, groups=tuple(h[2])),
+        interrupted=lambda h: HostInfo(h[0].name, Status.INTERRUPTED, error="interrupted twice", groups=tuple(h[2])),
+    )
+    return fleet.run(hosts, forks)
 
 
 def summary(hosts: Sequence[HostInfo]) -> dict[str, Any]:

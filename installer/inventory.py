@@ -39,10 +39,12 @@ class Group:
     vars: dict[str, Any] = field(default_factory=dict)
     priority: int = 1  # ansible_group_priority: orders groups of equal depth
     line: int | None = None  # where it was declared, for messages
+    var_lines: dict[str, int | None] = field(default_factory=dict)  # where each variable was set
 
     def set_var(self, key: str, value: Any, source: str, line: int | None) -> None:
         if key != "ansible_group_priority":
             self.vars[key] = value
+            self.var_lines[key] = line
             return
         try:
             self.priority = int(value)
@@ -73,8 +75,10 @@ class Inventory:
         }
         self.host_names: list[str] = []  # every host, in order of first appearance
         self.inline_vars: dict[str, dict[str, Any]] = {}
+        self.inline_lines: dict[str, dict[str, int | None]] = {}  # host -> variable -> line
         self.group_var_files: dict[str, dict[str, Any]] = {}
         self.host_var_files: dict[str, dict[str, Any]] = {}
+        self.var_file_origins: dict[str, dict[str, str]] = {}  # "group_vars/G" or "host_vars/H" -> var -> file:line
 
     # ------------------------------------------------------------ building
     def add_group(self, name: str, line: int | None = None) -> Group:
@@ -86,6 +90,7 @@ class Inventory:
         if name not in self.inline_vars:
             self.host_names.append(name)
             self.inline_vars[name] = {}
+            self.inline_lines[name] = {}
         members = self.groups[group].hosts
         if name not in members:
             members.append(name)
@@ -159,6 +164,28 @@ class Inventory:
         merged.update(self.host_var_files.get(name, {}))
         return Host(name, merged, tuple(groups))
 
+    def origin(self, host: str, key: str) -> str:
+        """Where the value of ``key`` that ``host`` gets was set (``file:line``), following the precedence
+        of host(); "" when no inventory source sets it."""
+        found = self.var_file_origins.get(f"host_vars/{host}", {}).get(key)
+        if found:
+            return found
+        if key in self.inline_vars.get(host, {}):
+            return _where(self.source, self.inline_lines[host].get(key))
+        groups = self.host_groups(host)[::-1]
+        for g in groups:
+            found = self.var_file_origins.get(f"group_vars/{g}", {}).get(key)
+            if found:
+                return found
+        for g in groups:
+            if key in self.groups[g].vars:
+                return _where(self.source, self.groups[g].var_lines.get(key))
+        return ""
+
+    def set_inline(self, host: str, variables: dict[str, Any], line: int | None) -> None:
+        self.inline_vars[host].update(variables)
+        self.inline_lines[host].update(dict.fromkeys(variables, line))
+
     def hosts(self, names: Iterable[str] | None = None) -> list[Host]:
         return [self.host(n) for n in (self.host_names if names is None else names)]
 
@@ -210,6 +237,10 @@ class Inventory:
 
 
 # ---------------------------------------------------------------- values and host patterns
+
+
+def _where(path: str, line: int | None) -> str:
+    return f"{path}:{line}" if line else path
 
 
 def parse_value(text: str) -> Any:
@@ -387,8 +418,8 @@ def _ini_host_line(inv: Inventory, line: str, group: str, lineno: int, fail) -> 
     for name in names:
         inv.add_host(name, group)
         if port is not None:
-            inv.inline_vars[name]["ansible_port"] = port
-        inv.inline_vars[name].update(variables)
+            inv.set_inline(name, {"ansible_port": port}, lineno)
+        inv.set_inline(name, variables, lineno)
 
 
 # ---------------------------------------------------------------- YAML
@@ -463,15 +494,14 @@ def parse_yaml(text: str, source: str = "<memory>") -> Inventory:
                         names, port = expand_hostpattern(pattern)
                     except ValueError as exc:
                         raise InventoryError(source, host_key.start_mark.line + 1, str(exc)) from None
-                    variables = dict(
-                        (str(_construct(k, source)), _construct(v, source))
-                        for k, v in _mapping(host_vars, source, f"variables of host {pattern!r}")
-                    )
+                    pairs = _mapping(host_vars, source, f"variables of host {pattern!r}")
                     for host in names:
                         inv.add_host(host, name)
                         if port is not None:
-                            inv.inline_vars[host]["ansible_port"] = port
-                        inv.inline_vars[host].update(variables)
+                            inv.set_inline(host, {"ansible_port": port}, host_key.start_mark.line + 1)
+                        for k, v in pairs:
+                            inv.set_inline(host, {str(_construct(k, source)): _construct(v, source)},
+                                           k.start_mark.line + 1)  # fmt: skip
             elif section == "vars":
                 for k, v in _mapping(value, source, f"vars of group {name!r}"):
                     inv.groups[name].set_var(
@@ -511,14 +541,21 @@ def _vars_files(directory: Path, name: str) -> Iterator[Path]:
             yield candidate
 
 
-def load_vars_file(path: Path) -> dict[str, Any]:
+def load_vars_file(path: Path, origins: dict[str, str] | None = None) -> dict[str, Any]:
+    """A vars file's variables; ``origins`` receives ``file:line`` for each."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InventoryError(source, None, f"cannot read: {exc}") from None
     node = _compose(text, source)
-    return {str(_construct(k, source)): _construct(v, source) for k, v in _mapping(node, source, "a vars file")}
+    out = {}
+    for k, v in _mapping(node, source, "a vars file"):
+        key = str(_construct(k, source))
+        out[key] = _construct(v, source)
+        if origins is not None:
+            origins[key] = f"{source}:{k.start_mark.line + 1}"
+    return out
 
 
 def _load_vars_dirs(inv: Inventory, base: Path) -> None:
@@ -531,10 +568,12 @@ def _load_vars_dirs(inv: Inventory, base: Path) -> None:
             continue
         for name in names:
             merged: dict[str, Any] = {}
+            origins: dict[str, str] = {}
             for path in _vars_files(directory, name):
-                merged.update(load_vars_file(path))
+                merged.update(load_vars_file(path, origins))
             if merged:
                 target[name] = merged
+                inv.var_file_origins[f"{kind}/{name}"] = origins
 
 
 # ---------------------------------------------------------------- entry point

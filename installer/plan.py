@@ -11,28 +11,37 @@ from __future__ import annotations
 import base64
 import difflib
 import hashlib
-import re
 import shlex
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from installer import yum
 from installer.bundle import SUMS_FILE, Bundle
 from installer.facts import Facts
-from installer.runtime import BUNDLE_REPO_ID, Desired, ManagedFile, PlanError
+from installer.platforms import Service
+from installer.runtime import BUNDLE_REPO_ID, Desired, ManagedFile
 from installer.versions import evr_compare, split_evr
 
 YUM_TIMEOUT = 900.0
-YUM_LOCK_WAIT = 120  # seconds, unless yum_lock_timeout says otherwise
-DRIVER_DIRS = {"devicemapper", "overlay", "overlay2", "vfs", "aufs", "btrfs", "zfs"}
 BACKUP_SUFFIX = ".pyinstall-backup"
-WAIT_FOR_DAEMON = (
-    "i=0; while ! docker info >/dev/null 2>&1; do i=$((i + 1)); "
-    "if [ $i -ge 30 ]; then echo 'the docker daemon did not answer within 30s' >&2; exit 1; fi; sleep 1; done"
-)
+BACKUPS_KEPT = 5  # timestamped backups of each managed file: the user's original survives a few runs
 # The daemon's last words, wherever this init system keeps them.
 DAEMON_LOG = (
     "for f in /var/log/docker /var/log/journal/docker.service*.log; do "
-    '[ -f "$f" ] && { tail -n 20 "$f"; exit 0; }; done; journalctl -u docker -n 20 --no-pager 2>/dev/null'
+    '[ -f "$f" ] && { tail -n 40 "$f"; exit 0; }; done; journalctl -u docker -n 40 --no-pager 2>/dev/null'
 )
+
+
+def wait_for_daemon(service: Service, seconds: int = 30) -> str:
+    """Until `docker info` answers; a daemon that is gone for 3 checks in a row has exited: fail at once."""
+    return (
+        "i=0; n=0; while ! docker info >/dev/null 2>&1; do i=$((i + 1)); "
+        f"if {service.running} >/dev/null 2>&1; then n=0; else n=$((n + 1)); fi; "
+        "if [ $n -ge 3 ]; then echo 'the docker daemon exited' >&2; exit 1; fi; "
+        f"if [ $i -ge {seconds} ]; then echo 'the docker daemon did not answer within {seconds}s' >&2; exit 1; fi; "
+        "sleep 1; done"
+    )
 
 
 @dataclass(frozen=True)
@@ -48,11 +57,23 @@ class Operation:
     detached: bool = False  # long transaction: runs on the host apart from the SSH session, polled
 
 
+@dataclass(frozen=True)
+class Previous:
+    """The daemon as it was before this run: what a refused configuration is rolled back to."""
+
+    config: str  # the managed configuration file
+    config_existed: bool
+    enabled: bool
+    running: bool
+    service: Service
+
+
 @dataclass
 class Plan:
     operations: list[Operation] = field(default_factory=list)
     start: Operation | None = None  # start, or restart when an operation asks; None: already running
     restart: Operation | None = None
+    previous: Previous | None = None
 
     def __bool__(self) -> bool:
         return bool(self.operations or self.start)
@@ -71,14 +92,19 @@ def _installed_version(facts: Facts, package: str) -> str | None:
     return f"{version}-{release}" if release else version
 
 
-def write_file_command(f: ManagedFile) -> tuple[str, str]:
+def backup_stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def write_file_command(f: ManagedFile, stamp: str) -> tuple[str, str]:
     """An atomic remote write: temp file in the same directory, checksum verified, owner and mode set,
-    fsync, the old file kept as a backup, then rename. Returns (command, backup path)."""
+    fsync, the old file kept as a timestamped backup (the last few are kept), then rename. Returns
+    (command, backup path)."""
     data = f.content.encode()
     digest = hashlib.sha256(data).hexdigest()
     payload = base64.b64encode(data).decode()
     path, directory = f.path, f.path.rsplit("/", 1)[0] or "/"
-    backup = path + BACKUP_SUFFIX
+    backup = f"{path}{BACKUP_SUFFIX}.{stamp}"
     script = (
         f"set -e; umask 022; mkdir -p {q(directory)}; umask 077; "
         f"t=$(mktemp {q(directory + '/.pyinstall.XXXXXX')}); "
@@ -91,140 +117,91 @@ def write_file_command(f: ManagedFile) -> tuple[str, str]:
         # A hard link, not a copy: it replaces whatever sits at the backup path (even a planted symlink)
         # instead of writing through it.
         f"if [ -f {q(path)} ]; then ln -f {q(path)} {q(backup)}; else rm -f {q(backup)}; fi; "
-        f'mv -f "$t" {q(path)}; trap - EXIT'
+        f'mv -f "$t" {q(path)}; trap - EXIT; '
+        # Timestamps sort as text: drop the oldest beyond the last few.
+        f"set -- {q(path + BACKUP_SUFFIX)}.*; "
+        f'while [ $# -gt {BACKUPS_KEPT} ]; do [ -f "$1" ] && rm -f "$1"; shift; done'
     )
     return script, backup
 
 
-def _diff(path: str, old: str | None, new: str) -> str:
+def _diff(path: str, old: str | None, new: str, secret: bool = False) -> str:
+    if secret:
+        return f"{path}: holds a password; its diff is not shown\n"
     lines = difflib.unified_diff(
         (old or "").splitlines(True), new.splitlines(True), f"{path} (host)" if old is not None else "/dev/null", path
     )
     return "".join(lines)
 
 
-def _yum(action: str, *packages: str, only: str | None = None, lock_wait: int = YUM_LOCK_WAIT) -> str:
-    """A yum command that waits at most ``lock_wait`` seconds for another yum to finish (yum itself would
-    wait forever), then fails naming the holder; a stale lock (dead PID) does not stop it.
-    ``only``: the one repository to use (an offline bundle), every other disabled."""
-    repos = f"--disablerepo='*' --enablerepo={q(only)} " if only else ""
-    wait = (
-        'i=0; while [ -f /var/run/yum.pid ]; do read -r p < /var/run/yum.pid || break; [ -d "/proc/$p" ] || break; '
-        f"i=$((i + 1)); if [ $i -gt {int(lock_wait)} ]; then printf 'yum is locked by PID %s (%s) for over %ss: "
-        "let it finish or stop it, then run again\\n' \"$p\" \"$(tr '\\000' ' ' < /proc/$p/cmdline)\" "
-        f"{int(lock_wait)} >&2; exit 75; fi; sleep 1; done; "
-    )
-    return wait + f"yum -y {repos}{action} " + " ".join(q(p) for p in packages)
-
-
-def _foreign_options(facts: Facts, desired: Desired) -> list[str]:
-    """Options also given outside daemon.json: dockerd refuses to start with both (moby#30726)."""
-    if desired.service_manager != "systemd":
-        return []
-    keys = set(desired.daemon_options)
-    found = []
-    for path, content in facts.docker_config.items():
-        if path == desired.config_file.path:
-            continue
-        is_unit = "/systemd/" in path
-        if not is_unit and path not in desired.foreign_config:
-            continue
-        if not is_unit and desired.package == "docker-ce":
-            continue  # docker-ce's unit does not read /etc/sysconfig/docker*
-        for flag in re.findall(r"--([a-z][a-z-]+)", content):
-            key = {"storage-opt": "storage-opts", "log-opt": "log-opts"}.get(flag, flag)
-            if key in keys or (flag == "selinux-enabled" and "selinux-enabled" in keys):
-                found.append(f"{path}: --{flag}")
-    return found
-
-
-def plan(facts: Facts, desired: Desired) -> Plan:
-    """The operations that bring this host from ``facts`` to ``desired``, in order."""
+def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
+    """The operations that bring this host from ``facts`` to ``desired``, in order. Preflight refused
+    what cannot be done; nothing here refuses. ``stamp`` names this run's backups."""
+    stamp = stamp or backup_stamp()
+    platform = desired.platform
     ops: list[Operation] = []
-    conflicts = _foreign_options(facts, desired)
-    if conflicts:
-        raise PlanError(
-            f"daemon options set both in {desired.config_file.path} and elsewhere: {'; '.join(sorted(set(conflicts)))}",
-            "dockerd refuses to start with an option given twice: remove it from the file named, "
-            f"{desired.config_file.path} is the single source of truth",
-        )
-    _check_driver_change(facts, desired)
-
     only = BUNDLE_REPO_ID if desired.bundle is not None else None
 
-    def yum(action: str, *packages: str, repos: bool = True) -> str:
-        return _yum(action, *packages, only=only if repos else None, lock_wait=desired.yum_lock_wait)
+    def yum_op(name: str, action: str, packages: list[str], why: str, repos: bool = True, **kw: Any) -> Operation:
+        command = yum.command(action, *packages, lock_wait=desired.yum_lock_wait, only=only if repos else None)
+        return Operation(name, (command,), why, timeout=YUM_TIMEOUT, detached=True, **kw)
 
     if desired.bundle is not None:
         ops += _push_bundle(facts, desired.bundle)
 
     installed = [p for p in desired.remove if p in facts.packages]
     if installed:
-        ops.append(Operation("remove conflicting packages", (yum("remove", *installed, repos=False),),
-                             f"installed: {', '.join(installed)}", timeout=YUM_TIMEOUT, detached=True))  # fmt: skip
+        ops.append(yum_op("remove conflicting packages", "remove", installed, f"installed: {', '.join(installed)}",
+                          repos=False))  # fmt: skip
 
     for f in desired.files:
-        if f.restarts_daemon:
-            continue
-        ops += _file_op(facts, f, f"repository {f.path}")
+        if not f.restarts_daemon:
+            ops += _file_op(facts, f, f"repository {f.path}", stamp)
 
-    for package, minimum in desired.update.items():
+    for package, minimum in platform.update.items():
         current = _installed_version(facts, package)
         if current is not None and evr_compare(current, minimum) < 0:
-            ops.append(Operation(f"update {package}", (yum("update", package),),
-                                 f"{current} < {minimum}", timeout=YUM_TIMEOUT, detached=True))  # fmt: skip
+            ops.append(yum_op(f"update {package}", "update", [package], f"{current} < {minimum}"))
 
-    missing = [p for p in desired.requires if p not in facts.packages]
+    missing = [p for p in platform.requires if p not in facts.packages]
     if missing:
-        ops.append(Operation("install " + ", ".join(missing), (yum("install", *missing),), "not installed",
-                             timeout=YUM_TIMEOUT, detached=True))  # fmt: skip
+        ops.append(yum_op("install " + ", ".join(missing), "install", missing, "not installed"))
 
-    if desired.cgconfig:
+    if platform.cgconfig:
         ops += _cgconfig(facts)
 
-    ops += _packages(facts, desired, yum)
+    ops += _packages(facts, desired, yum_op)
 
     config = desired.config_file
-    ops += _file_op(facts, config, f"daemon configuration {config.path}", restarts=True)
+    ops += _file_op(facts, config, f"daemon configuration {config.path}", stamp, restarts=True)
 
     docker = facts.services.get("docker", {})
+    service = platform.service
     if not docker.get("enabled"):
-        enable = "chkconfig docker on" if desired.service_manager == "sysv" else "systemctl enable docker"
-        ops.append(Operation("enable docker", (enable,), "not enabled at boot"))
+        ops.append(Operation("enable docker", (service.enable,), "not enabled at boot"))
 
     result = Plan(ops)
-    running = bool(docker.get("active"))
-    if desired.service_manager == "sysv":
-        start, restart = "service docker start", "service docker restart"
-    else:
-        start, restart = "systemctl start docker", "systemctl restart docker"
+    result.previous = Previous(config.path, config.path in facts.docker_config, bool(docker.get("enabled")),
+                               bool(docker.get("active")), service)  # fmt: skip
     # An init script's exit status proves nothing (moby#14102): wait until the daemon answers.
-    if not running:
-        result.start = Operation("start docker", (f"{start}; {WAIT_FOR_DAEMON}",), "not running", timeout=180)
+    wait = wait_for_daemon(service)
+    if not docker.get("active"):
+        result.start = Operation("start docker", (f"{service.start}; {wait}",), "not running", timeout=180)
     elif any(op.restarts for op in ops):
-        result.restart = Operation("restart docker", (f"{restart}; {WAIT_FOR_DAEMON}",),
+        result.restart = Operation("restart docker", (f"{service.restart}; {wait}",),
                                    "its package or configuration changed", timeout=300)  # fmt: skip
     return result
 
 
-def _check_driver_change(facts: Facts, desired: Desired) -> None:
-    used = sorted(DRIVER_DIRS & set(facts.docker_store_entries) - {desired.storage_driver})
-    if used:
-        raise PlanError(
-            f"/var/lib/docker already holds {', '.join(used)} data; switching to {desired.storage_driver} "
-            "would hide its images and containers",
-            "migrate the workloads first (separate work), or empty /var/lib/docker if nothing there matters",
-        )
-
-
-def _file_op(facts: Facts, f: ManagedFile, what: str, restarts: bool = False) -> list[Operation]:
+def _file_op(facts: Facts, f: ManagedFile, what: str, stamp: str, restarts: bool = False) -> list[Operation]:
     """Compared by checksum; the text the host sent serves the diff."""
     if facts.file_sums.get(f.path) == hashlib.sha256(f.content.encode()).hexdigest():
         return []
     current = facts.file_content(f.path)
-    command, backup = write_file_command(f)
+    command, backup = write_file_command(f, stamp)
     why = "absent" if current is None else "content differs"
-    return [Operation(f"write {what}", (command,), why, _diff(f.path, current, f.content), restarts, backup=backup)]
+    diff = _diff(f.path, current, f.content, f.secret)
+    return [Operation(f"write {what}", (command,), why, diff, restarts, backup=backup)]
 
 
 def _cgconfig(facts: Facts) -> list[Operation]:
@@ -239,25 +216,30 @@ def _cgconfig(facts: Facts) -> list[Operation]:
     return ops
 
 
-def _packages(facts: Facts, desired: Desired, yum) -> list[Operation]:
-    current = _installed_version(facts, desired.package)
-    wanted = [f"{desired.package}-{desired.version}"]
-    for extra in desired.extra_packages:
-        pinned = extra != "containerd.io"  # containerd follows its own versions
-        wanted.append(f"{extra}-{desired.version}" if pinned else extra)
-    if current is None:
-        return [Operation(f"install {desired.package} {desired.version}", (yum("install", *wanted),),
-                          "not installed", restarts=True, timeout=YUM_TIMEOUT, detached=True)]  # fmt: skip
-    if evr_compare(current, desired.version) == 0:
-        missing = [w for w, e in zip(wanted[1:], desired.extra_packages) if e not in facts.packages]
+def _packages(facts: Facts, desired: Desired, yum_op: Any) -> list[Operation]:
+    """Install, upgrade or downgrade the runtime to the pin. yum saying "Nothing to do" is never a
+    change: rpm must show the pinned version afterwards, or the step fails."""
+    package, version = desired.package, desired.version
+    _, pin_version, pin_release = split_evr(version)
+    pinned = f"{package}-{pin_version}" + (f"-{pin_release}" if pin_release else "")
+    verify = (
+        f"; rpm -q {q(pinned)} >/dev/null || {{ printf '%s\\n' \"yum left $(rpm -q {q(package)}): "
+        f'{package} {version} was not installed" >&2; exit 1; }}'
+    )
+    current = _installed_version(facts, package)
+    extras = desired.installs[1:]
+    if current is not None and evr_compare(current, version) == 0:
+        missing = [spec for spec, name in zip(extras, desired.channel.extra_packages) if name not in facts.packages]
         if missing:
-            return [Operation("install " + ", ".join(missing), (yum("install", *missing),), "not installed",
-                              restarts=True, timeout=YUM_TIMEOUT, detached=True)]  # fmt: skip
+            return [yum_op("install " + ", ".join(missing), "install", missing, "not installed", restarts=True)]
         return []
-    action = "downgrade" if evr_compare(current, desired.version) > 0 else "install"
-    name = f"{action} {desired.package} {current} -> {desired.version}"
-    why = f"installed {current}, pinned {desired.version}"
-    return [Operation(name, (yum(action, *wanted),), why, restarts=True, timeout=YUM_TIMEOUT, detached=True)]
+    if current is None:
+        name, action, why = f"install {package} {version}", "install", "not installed"
+    else:
+        action = "downgrade" if evr_compare(current, version) > 0 else "install"
+        name, why = f"{action} {package} {current} -> {version}", f"installed {current}, pinned {version}"
+    op = yum_op(name, action, list(desired.installs), why, restarts=True)
+    return [replace(op, commands=(op.commands[0] + verify,))]
 
 
 def _push_bundle(facts: Facts, bundle: Bundle) -> list[Operation]:

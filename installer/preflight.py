@@ -1,41 +1,48 @@
-"""Preflight: connect, gather facts in one round trip, run the checks, per host and in parallel.
+"""Preflight: connect, gather facts in one round trip (two when a version must be resolved), run the
+checks, per host and in parallel.
 
-Target ─▶ connect ─▶ gather_facts (FACTS_SCRIPT, once) ─▶ Facts ─▶ run_checks ─▶ HostReport
+Target ─▶ connect ─▶ gather_facts (FACTS_SCRIPT, once) ─▶ Facts ─▶ resolve the version ─▶ run_checks ─▶ HostReport
+
+``examine`` is shared with provision: `check` answers exactly what `provision` would refuse.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import checks, connection, facts
-from installer.checks import Finding, Wanted
+from installer import checks, connection, facts, platforms, runtime
+from installer.asked import Asked
 from installer.connection import Session, Target
 from installer.errors import BecomeError, HostError, Unreachable
+from installer.fleet import FORKS, Fleet
+from installer.outcome import Finding, Level, Status, passed
+from installer.versions import satisfies
 
-PASS, FAIL, UNREACHABLE = "pass", "fail", "unreachable"
-FORKS = 20  # hosts worked on at once, unless --forks says otherwise
 FACTS_TIMEOUT = 60.0
+RESOLVE_TIMEOUT = 600.0  # yum may fetch repository metadata over a slow link
 
 Connect = Callable[[Target], Session]
+
+__all__ = ["FORKS", "Connect", "HostReport", "check_host", "examine", "gather_facts", "run"]
 
 
 @dataclass
 class HostReport:
     name: str
-    status: str  # pass | fail | unreachable
+    status: Status  # ok | failed | unreachable | skipped
     findings: list[Finding] = field(default_factory=list)
     facts: facts.Facts | None = None
     error: HostError | None = None
     commands: int = 0  # remote commands run after connecting
     seconds: float = 0.0
+    note: str = ""  # why it was not attempted
 
     @property
     def first_error(self) -> Finding | None:
-        return next((f for f in self.findings if f.level == checks.ERROR), None)
+        return next((f for f in self.findings if f.level == Level.ERROR), None)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -50,6 +57,8 @@ class HostReport:
                 "message": self.error.message,
                 "hint": self.error.hint,
             }
+        if self.note:
+            out["note"] = self.note
         return out
 
 
@@ -64,32 +73,78 @@ def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT, script: str =
     return gathered
 
 
-def check_host(target: Target, wanted: Wanted, connect: Connect = connection.connect) -> HostReport:
+def resolve(session: Session, gathered: facts.Facts, asked: Asked) -> None:
+    """Which versions of the runtime the host can install, when it does not run the pin already: from
+    the offline bundle's manifest, or from its repositories as provision would configure them (one
+    command). Sets ``gathered.available`` (or ``available_error``)."""
+    platform = platforms.of(gathered)
+    channel = platform.channel_for(asked.package, asked.channel) if platform else None
+    if platform is None or channel is None:
+        return
+    installed = checks.installed_version(gathered, channel.package)
+    if installed and satisfies(installed, runtime.version(channel, asked)):
+        return
+    bundle = asked.bundles.get(platform.id)
+    if bundle is not None:
+        gathered.available = sorted(
+            f"{p.get('epoch') or 0}:{p['version']}-{p['release']}"
+            for p in bundle.packages
+            if p["name"] == channel.package
+        )
+        return
+    files = {f.path.rsplit("/", 1)[1]: f.content for f in runtime.repo_files(platform, channel, asked)}
+    script = facts.available_script(channel.package, files, asked.yum_lock_timeout)
+    result = session.run(script, timeout=RESOLVE_TIMEOUT + asked.yum_lock_timeout)
+    gathered.available, gathered.available_error = facts.parse_available(result.stdout + result.stderr, channel.package)
+
+
+def examine(session: Session, asked: Asked, script: str = facts.FACTS_SCRIPT) -> tuple[facts.Facts, list[Finding]]:
+    """Facts and findings, as both check and provision see them. The version is resolved only for a
+    host that passes everything else: a refused or locked host costs no yum run."""
+    gathered = gather_facts(session, script=script)
+    findings = checks.run_checks(gathered, asked)
+    if passed(findings):
+        resolve(session, gathered, asked)
+        if gathered.available is not None or gathered.available_error:
+            findings = checks.run_checks(gathered, asked)
+    return gathered, findings
+
+
+def check_host(
+    target: Target, asked: Asked, connect: Connect = connection.connect, facts_only: bool = False
+) -> HostReport:
+    """``facts_only``: gather the facts and stop (`pyinstall facts`)."""
     start = time.monotonic()
     try:
         with connect(target) as session:
             try:
-                gathered = gather_facts(session)
+                if facts_only:
+                    gathered, findings = gather_facts(session), []
+                else:
+                    gathered, findings = examine(session, asked)
             finally:
                 commands = session.commands_run
     except Unreachable as exc:
-        return HostReport(target.name, UNREACHABLE, error=exc, seconds=time.monotonic() - start)
-    except HostError as exc:  # reached, but sudo refused or the facts command hung
+        return HostReport(target.name, Status.UNREACHABLE, error=exc, seconds=time.monotonic() - start)
+    except HostError as exc:  # reached, but sudo refused or a command hung
         code = "BECOME" if isinstance(exc, BecomeError) else "TIMEOUT"
-        finding = Finding(code, checks.ERROR, exc.message, exc.hint)
-        return HostReport(target.name, FAIL, [finding], error=exc, seconds=time.monotonic() - start)
-    findings = checks.run_checks(gathered, wanted)
-    status = PASS if checks.passed(findings) else FAIL
+        finding = Finding(code, Level.ERROR, exc.message, exc.hint)
+        return HostReport(target.name, Status.FAILED, [finding], error=exc, seconds=time.monotonic() - start)
+    status = Status.OK if passed(findings) else Status.FAILED
     return HostReport(target.name, status, findings, gathered, commands=commands, seconds=time.monotonic() - start)
 
 
 def run(
-    hosts: Sequence[tuple[Target, Wanted]],
+    hosts: Sequence[tuple[Target, Asked]],
     forks: int = FORKS,
     connect: Connect = connection.connect,
+    facts_only: bool = False,
 ) -> list[HostReport]:
     """Check every host, ``forks`` at a time; reports come back in inventory order."""
-    if not hosts:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts)))) as pool:
-        return list(pool.map(lambda item: check_host(item[0], item[1], connect), hosts))
+    fleet: Fleet[tuple[Target, Asked], HostReport] = Fleet(
+        work=lambda host, stop: check_host(host[0], host[1], connect, facts_only),
+        failed=lambda r: r.status in (Status.FAILED, Status.UNREACHABLE),
+        not_attempted=lambda host, why: HostReport(host[0].name, Status.SKIPPED, note=why),
+        interrupted=lambda host: HostReport(host[0].name, Status.INTERRUPTED, note="interrupted twice"),
+    )
+    return fleet.run(hosts, forks)

@@ -11,12 +11,30 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from installer.checks import ERROR, INFO, WARNING
 from installer.docker_info import size_bytes
-from installer.preflight import FAIL, PASS, UNREACHABLE, HostReport
-from installer.runtime import TEMPLATES_DIR
+from installer.outcome import Level, Status
+from installer.platforms import TEMPLATES_DIR
+from installer.preflight import HostReport
 
-_STYLE = {PASS: "green", FAIL: "red", UNREACHABLE: "magenta", ERROR: "red", WARNING: "yellow", INFO: "cyan"}
+ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
+UNREACHABLE = Status.UNREACHABLE
+_STYLE = {ERROR: "red", WARNING: "yellow", INFO: "cyan"}
+_RUN_STYLE = {
+    Status.OK: "green",
+    Status.CHANGED: "yellow",
+    Status.FAILED: "red",
+    Status.UNREACHABLE: "magenta",
+    Status.SKIPPED: "cyan",
+    Status.INTERRUPTED: "cyan",
+    Status.UNKNOWN: "magenta",
+}
+# What each command calls a host's outcome: the statuses are one vocabulary, the verdicts read naturally.
+CHECK_VERDICT = {Status.OK: "passed", Status.FAILED: "failed"}
+INFO_VERDICT = {Status.OK: "valid", Status.FAILED: "invalid"}
+
+
+def _verdict(status: Status, words: dict[Status, str]) -> Text:
+    return Text(words.get(status, str(status)), style=_RUN_STYLE.get(status, ""))
 
 
 def to_json(reports: Sequence[HostReport], include_facts: bool = True) -> str:
@@ -47,7 +65,7 @@ def render(reports: Sequence[HostReport], console: Console) -> None:
             (f.release_text if f else "") or "-",
             (f.kernel_release if f else "") or "-",
             (f.arch if f else "") or "-",
-            Text(r.status, style=_STYLE[r.status]),
+            _verdict(r.status, CHECK_VERDICT),
             _reason(r),
         )
     console.print(table)
@@ -63,10 +81,12 @@ def render(reports: Sequence[HostReport], console: Console) -> None:
             console.print(Text.assemble("  ", (f"{level:<8}", _STYLE[level]), f" {code}: {message}"))
             if hint:
                 console.print(Text(f"           hint: {hint}", style="dim"))
-    counts = {s: sum(r.status == s for r in reports) for s in (PASS, FAIL, UNREACHABLE)}
-    console.print(
-        f"\n{len(reports)} host(s): {counts[PASS]} passed, {counts[FAIL]} failed, {counts[UNREACHABLE]} unreachable"
-    )
+    counts = {s: sum(r.status == s for r in reports) for s in Status}
+    line = f"\n{len(reports)} host(s): {counts[Status.OK]} passed, {counts[Status.FAILED]} failed, "
+    line += f"{counts[Status.UNREACHABLE]} unreachable"
+    if counts[Status.SKIPPED] or counts[Status.INTERRUPTED]:
+        line += f", {counts[Status.SKIPPED] + counts[Status.INTERRUPTED]} not checked (interrupted)"
+    console.print(line)
 
 
 def render_facts(reports: Sequence[HostReport], console: Console) -> None:
@@ -97,17 +117,6 @@ def provision_json(runs: Sequence[Any]) -> str:
     return json.dumps({"hosts": {r.name: r.to_dict() for r in runs}}, indent=2)
 
 
-_RUN_STYLE = {
-    "ok": "green",
-    "changed": "yellow",
-    "failed": "red",
-    "unreachable": "magenta",
-    "skipped": "cyan",
-    "interrupted": "cyan",
-    "unknown": "magenta",
-}
-
-
 def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, diff: bool = False) -> None:
     """Per host: each task with its status, then one recap line per host (Ansible's shape)."""
     for r in runs:
@@ -117,7 +126,7 @@ def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, di
             if r.hint:
                 console.print(Text(f"  hint: {r.hint}", style="dim"))
         for f in r.findings:
-            if f"{f.code}: {f.message}" in (r.error or ""):
+            if f is r.failed_finding:
                 continue  # already said, as the reason the host failed
             if f.level == ERROR or f.ignored or verbose:
                 label = f"{f.code} (ignored)" if f.ignored else f.code
@@ -128,8 +137,12 @@ def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, di
             if verbose:
                 for c in t.commands:
                     console.print(Text(f"           $ {c}", style="dim"), soft_wrap=True)
-            if verbose > 1 or (t.status == "failed" and (t.stderr or t.stdout)):
+            if verbose > 1 or (t.status == Status.FAILED and (t.stderr or t.stdout)):
                 for line in (t.stdout + t.stderr).strip().splitlines()[-20:]:
+                    console.print(Text(f"           | {line}"), soft_wrap=True)
+            if verbose and t.log:
+                console.print(Text("           the daemon's log:", style="dim"))
+                for line in t.log.splitlines():
                     console.print(Text(f"           | {line}"), soft_wrap=True)
             if diff and t.diff:
                 console.print(Text(t.diff.rstrip("\n")), soft_wrap=True)
@@ -154,9 +167,6 @@ def info_json(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any
     )
 
 
-_INFO_STYLE = {"valid": "green", "invalid": "red", "unreachable": "magenta"}
-
-
 def render_info(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any], console: Console) -> None:
     table = Table(title="Docker on the fleet", title_justify="left")
     for column in ("host", "version", "driver", "data space", "containers", "images", "warnings", "verdict", "why"):
@@ -174,7 +184,7 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[A
             str(d.get("containers") if d.get("containers") is not None else "-"),
             str(d.get("images") if d.get("images") is not None else "-"),
             str(sum(f.level in (WARNING, INFO) for f in h.findings)),
-            Text(h.status, style=_INFO_STYLE[h.status]),
+            _verdict(h.status, INFO_VERDICT),
             why,
         )
     console.print(table)
@@ -189,8 +199,8 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[A
                 console.print(Text(f"           hint: {f.hint}", style="dim"))
     status = summary["status"]
     console.print(
-        f"\n{summary['hosts']} host(s): {status.get('valid', 0)} valid, {status.get('invalid', 0)} invalid, "
-        f"{status.get('unreachable', 0)} unreachable"
+        f"\n{summary['hosts']} host(s): {status.get(Status.OK, 0)} valid, {status.get(Status.FAILED, 0)} invalid, "
+        f"{status.get(Status.UNREACHABLE, 0)} unreachable"
     )
     versions = ", ".join(f"{v} x{n}" for v, n in sorted(summary["versions"].items()))
     drivers = ", ".join(f"{v} x{n}" for v, n in sorted(summary["storage_drivers"].items()))
@@ -226,7 +236,8 @@ def info_html(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any
         if used is not None and total:
             space.append((h.name, used / total * 100, f"{d['data_space_used']} of {d['data_space_total']}"))
         rows.append({
-            "name": h.name, "status": h.status, "error": h.error, "findings": h.findings,
+            "name": h.name, "status": INFO_VERDICT.get(h.status, str(h.status)), "error": h.error,
+            "findings": h.findings,
             "version": d.get("server_version") or "-", "driver": d.get("storage_driver") or "-",
             "space": f"{d['data_space_used']} / {d['data_space_total']}" if d.get("data_space_total") else "-",
             "containers": d.get("containers") if d.get("containers") is not None else "-",

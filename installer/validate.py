@@ -6,9 +6,9 @@ DockerInfo + Expected ─▶ validate() ─▶ [Finding]   (error: not as asked;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from installer.checks import ERROR, INFO, WARNING, Finding
+from installer import runtime
+from installer.checks import ERROR, INFO, WARNING, Finding, Subject
 from installer.docker_info import DockerInfo
 from installer.versions import evr_compare
 
@@ -64,24 +64,15 @@ class Expected:
     cgroup_driver: str | None = None
     root_dir: str | None = None
 
-    @classmethod
-    def from_vars(cls, hostvars: dict[str, Any]) -> Expected:
-        options = hostvars.get("docker_daemon_options") or {}
-        options = options if isinstance(options, dict) else {}
-        cgroup = next(
-            (
-                str(o).split("=", 1)[1]
-                for o in options.get("exec-opts", [])
-                if str(o).startswith("native.cgroupdriver=")
-            ),
-            None,
-        )
-        return cls(
-            storage_driver=hostvars.get("docker_storage_driver"),
-            version=str(hostvars["docker_version"]) if hostvars.get("docker_version") else None,
-            cgroup_driver=cgroup,
-            root_dir=options.get("data-root") or options.get("graph"),
-        )
+
+def expected(s: Subject) -> Expected:
+    """From the same model preflight and provision use: the storage driver asked or defaulted, the pin."""
+    return Expected(
+        storage_driver=s.storage_driver,
+        version=runtime.version(s.channel, s.asked) if s.channel else None,
+        cgroup_driver=s.asked.cgroup_driver,
+        root_dir=s.asked.root_dir,
+    )
 
 
 def version_matches(running: str, pinned: str) -> bool:

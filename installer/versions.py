@@ -97,3 +97,24 @@ def evr_compare(a: str, b: str) -> int:
 def kernel_at_least(release: str, minimum: str) -> bool:
     """Is the running kernel ``release`` (``uname -r``) at least ``minimum`` (``2.6.32-431``)?"""
     return evr_compare(release, minimum) >= 0
+
+
+def satisfies(evr: str, pin: str) -> bool:
+    """Does a package at ``evr`` (``[epoch:]version-release``) satisfy the pin ``pin`` (``20.10.24``,
+    ``20.10.24-3.el7`` or ``3:20.10.24-3.el7``)? Only the parts the pin gives are compared."""
+    epoch, version, release = split_evr(evr)
+    pin_epoch, pin_version, pin_release = split_evr(pin)
+    if ":" in pin and rpm_vercmp(epoch, pin_epoch):
+        return False
+    if rpm_vercmp(version, pin_version):
+        return False
+    return not pin_release or rpm_vercmp(release, pin_release) == 0
+
+
+def newest(evrs: list[str]) -> str | None:
+    """The highest of ``evrs``, as yum would pick it."""
+    best = None
+    for evr in evrs:
+        if best is None or evr_compare(evr, best) > 0 or (evr_compare(evr, best) == 0 and len(evr) > len(best)):
+            best = evr
+    return best

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from installer import facts
-from installer.checks import ERROR, INFO, WARNING, Wanted, default_storage_driver, passed, run_checks, unknown_codes
+from installer import asked, facts, platforms
+from installer.asked import Asked
+from installer.checks import ERROR, INFO, WARNING, default_storage_driver, passed, run_checks, unknown_codes
 
 FACTS = Path(__file__).parent / "facts"
 
@@ -32,7 +33,18 @@ def codes(findings, level: str | None = None) -> set[str]:
     return {f.code for f in findings if level is None or f.level == level}
 
 
-VFS = Wanted(storage_driver="vfs")
+def ask(**values) -> Asked:
+    return Asked(host="h1", **values)
+
+
+def own_store(f: facts.Facts) -> facts.Facts:
+    """The facts with /var/lib/docker on a filesystem of its own (the lab's roots are overlayfs)."""
+    fs, _ = facts.parse_docker_fs("path: /var/lib/docker\ndf: store ext4 100 1 99000000 1% /var/lib/docker")
+    return replace(f, docker_fs=fs)
+
+
+VFS = ask(storage_driver="vfs")
+EL6, EL7 = platforms.by_id("el6"), platforms.by_id("el7")
 
 
 def test_centos_6_5_with_the_6_5_kernel_passes() -> None:
@@ -42,7 +54,7 @@ def test_centos_6_5_with_the_6_5_kernel_passes() -> None:
 
 
 def test_centos_7_9_passes() -> None:
-    findings = run_checks(host("centos-7.9", "centos-7.9", base="el7"), Wanted(storage_driver="overlay2"))
+    findings = run_checks(own_store(host("centos-7.9", "centos-7.9", base="el7")), ask(storage_driver="overlay2"))
     assert passed(findings), findings
 
 
@@ -85,7 +97,7 @@ def test_i686_is_refused() -> None:
 
 
 def test_devicemapper_on_the_lab_kernel_has_no_device_mapper() -> None:
-    findings = run_checks(lab("el6"), Wanted(storage_driver="devicemapper"))
+    findings = run_checks(lab("el6"), ask(storage_driver="devicemapper"))
     assert "DEVICE_MAPPER" in codes(findings, ERROR)
     assert "DEVICEMAPPER_LOOP" in codes(findings, WARNING)  # loop-lvm: advise direct-lvm
 
@@ -93,7 +105,7 @@ def test_devicemapper_on_the_lab_kernel_has_no_device_mapper() -> None:
 def test_devicemapper_with_modules_and_a_thin_pool() -> None:
     dm = facts.parse_device_mapper((FACTS / "device_mapper/el7-loaded.txt").read_text())
     f = replace(lab("el7"), device_mapper=dm)
-    findings = run_checks(f, Wanted(storage_driver="devicemapper", storage_options=("dm.thinpooldev=/dev/mapper/tp",)))
+    findings = run_checks(f, ask(storage_driver="devicemapper", storage_options=("dm.thinpooldev=/dev/mapper/tp",)))
     assert codes(findings) & {"DEVICE_MAPPER", "LOOP_DEVICES", "DEVICEMAPPER_LOOP"} == set()
 
 
@@ -101,37 +113,43 @@ def test_no_free_loop_device() -> None:
     dm = facts.parse_device_mapper((FACTS / "device_mapper/el6-modules-only.txt").read_text())
     loop = facts.parse_loop((FACTS / "loop/all-busy-el6.txt").read_text())
     f = replace(lab("el6"), device_mapper=dm, loop=loop)
-    assert "LOOP_DEVICES" in codes(run_checks(f, Wanted(storage_driver="devicemapper")), ERROR)
+    assert "LOOP_DEVICES" in codes(run_checks(f, ask(storage_driver="devicemapper")), ERROR)
 
 
 def test_overlay2_on_el6_is_refused() -> None:
-    findings = run_checks(lab("el6"), Wanted(storage_driver="overlay2"))
+    findings = run_checks(lab("el6"), ask(storage_driver="overlay2"))
     assert codes(findings, ERROR) == {"OVERLAY_EL6", "KERNEL_CONFIG"}
     assert "CONFIG_OVERLAY_FS" in next(f.message for f in findings if f.code == "KERNEL_CONFIG")
 
 
 def test_overlay2_needs_the_7_3_kernel_and_d_type() -> None:
-    old = replace(lab("el7"), kernel_release="3.10.0-327.el7.x86_64")
-    assert codes(run_checks(old, Wanted(storage_driver="overlay2")), ERROR) == {"OVERLAY2_KERNEL"}
-    assert codes(run_checks(old, Wanted(storage_driver="overlay")), ERROR) == set()
+    old = replace(own_store(lab("el7")), kernel_release="3.10.0-327.el7.x86_64")
+    assert codes(run_checks(old, ask(storage_driver="overlay2")), ERROR) == {"OVERLAY2_KERNEL"}
+    assert codes(run_checks(old, ask(storage_driver="overlay")), ERROR) == set()
     fs, _ = facts.parse_docker_fs((FACTS / "docker_fs/xfs-ftype0.txt").read_text())
     xfs = replace(lab("el7"), docker_fs=fs)
-    assert codes(run_checks(xfs, Wanted(storage_driver="overlay2")), ERROR) == {"XFS_FTYPE"}
-    assert default_storage_driver(xfs) == "devicemapper"
-    assert default_storage_driver(lab("el7")) == "overlay2"
-    assert default_storage_driver(old) == "devicemapper"
-    assert default_storage_driver(lab("el6")) == "devicemapper"
+    assert codes(run_checks(xfs, ask(storage_driver="overlay2")), ERROR) == {"XFS_FTYPE"}
+    assert default_storage_driver(xfs, EL7) == "devicemapper"
+    assert default_storage_driver(own_store(lab("el7")), EL7) == "overlay2"
+    assert default_storage_driver(old, EL7) == "devicemapper"
+    assert default_storage_driver(lab("el6"), EL6) == "devicemapper"
+
+
+def test_overlay_cannot_stack_on_an_overlayfs_store() -> None:
+    findings = run_checks(lab("el7"), ask(storage_driver="overlay2"))  # the lab's root is overlayfs
+    assert codes(findings, ERROR) == {"OVERLAY_BACKING"}
+    assert default_storage_driver(lab("el7"), EL7) == "devicemapper"
 
 
 def test_unknown_driver() -> None:
-    assert codes(run_checks(lab("el7"), Wanted(storage_driver="aufs")), ERROR) == {"STORAGE_DRIVER"}
+    assert codes(run_checks(lab("el7"), ask(storage_driver="aufs")), ERROR) == {"STORAGE_DRIVER"}
 
 
 def test_kernel_config() -> None:
     config = dict(lab("el7").kernel_config)
     del config["VETH"]
     config["CGROUPS"] = "n"
-    findings = run_checks(replace(lab("el7"), kernel_config=config), Wanted(storage_driver="overlay2"))
+    findings = run_checks(replace(own_store(lab("el7")), kernel_config=config), ask(storage_driver="overlay2"))
     message = next(f.message for f in findings if f.code == "KERNEL_CONFIG")
     assert "CONFIG_VETH" in message and "CONFIG_CGROUPS" in message
     missing = run_checks(replace(lab("el7"), kernel_config_path=None, kernel_config={}), VFS)
@@ -178,7 +196,7 @@ def test_conflicting_packages() -> None:
     assert "docker-2:1.13.1" in finding.message and "docker-client" in finding.message
     assert "back it up" in finding.hint
     # The extras channel wants exactly those packages: no conflict.
-    assert "CONFLICTING_PACKAGES" not in codes(run_checks(replace(lab("el7"), packages=pkgs), Wanted(package="docker")))
+    assert "CONFLICTING_PACKAGES" not in codes(run_checks(replace(lab("el7"), packages=pkgs), ask(package="docker")))
 
 
 def test_selinux_and_clock() -> None:
@@ -196,13 +214,13 @@ def test_incomplete_facts_fail() -> None:
 
 def test_ignore_preflight_errors() -> None:
     f = replace(lab("el6"), kernel_release="2.6.32-358.el6.x86_64", arch="i686")
-    findings = run_checks(f, Wanted(storage_driver="vfs", ignore=frozenset({"KERNEL"})))
+    findings = run_checks(f, ask(storage_driver="vfs", ignore=frozenset({"KERNEL"})))
     kernel = next(x for x in findings if x.code == "KERNEL")
     assert kernel.level == WARNING and kernel.ignored
     assert not passed(findings)  # ARCH is still an error
-    everything = run_checks(f, Wanted(storage_driver="vfs", ignore=frozenset({"ALL"})))
+    everything = run_checks(f, ask(storage_driver="vfs", ignore=frozenset({"ALL"})))
     assert passed(everything) and {x.code for x in everything if x.ignored} == {"KERNEL", "ARCH"}
-    assert Wanted.from_vars({}, ["kernel", " arch "]).ignore == {"KERNEL", "ARCH"}
+    assert asked.parse("h1", {}, ignore=["kernel", " arch "]).ignore == {"KERNEL", "ARCH"}
     assert unknown_codes(["KERNEL", "all", "KERNAL"]) == ["KERNAL"]
 
 

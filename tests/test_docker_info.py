@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from installer import docker_info
+from installer import asked, checks, docker_info, facts
 from installer.info import HostInfo, drift, summary
-from installer.validate import Expected, validate, version_matches
+from installer.validate import Expected, expected, validate, version_matches
 
 HERE = Path(__file__).parent / "docker_info"
 CASES = sorted(HERE.glob("*.txt"))
@@ -97,14 +97,22 @@ def test_validation_rules() -> None:
     assert codes(loop, "warning") == {"DEVICEMAPPER_LOOP", "BRIDGE_NF"}
     assert "dm.thinpooldev" in next(f.hint for f in loop if f.code == "DEVICEMAPPER_LOOP")
     assert codes(validate(parsed("el7-19.03-client-server"), Expected()), "error") == {"D_TYPE"}
-    asked = Expected(storage_driver="devicemapper", version="18.09.2", cgroup_driver="systemd", root_dir="/data/docker")
-    wrong = validate(parsed("el7-18.09-overlay2"), asked)
+    other = Expected(storage_driver="devicemapper", version="18.09.2", cgroup_driver="systemd", root_dir="/data/docker")
+    wrong = validate(parsed("el7-18.09-overlay2"), other)
     assert codes(wrong, "error") == {"STORAGE_DRIVER", "VERSION", "CGROUP_DRIVER", "ROOT_DIR"}
     assert version_matches("20.10.24+dfsg1", "20.10.24") and version_matches("18.09.1-ce", "18.09.1")
     assert not version_matches("1.13.1", "1.7.1")
-    assert Expected.from_vars(
-        {"docker_daemon_options": {"exec-opts": ["native.cgroupdriver=systemd"]}}
+    assert asked.parse(
+        "h", {"docker_daemon_options": {"exec-opts": ["native.cgroupdriver=systemd"]}}
     ).cgroup_driver == ("systemd")
+
+
+def test_info_expects_what_provision_installs_the_defaulted_driver_too() -> None:
+    """The same model for both: no docker_storage_driver means the platform's default for the host's facts."""
+    recorded = facts.parse((Path(__file__).parent / "facts/lab-el7-full.txt").read_text())
+    wanted = expected(checks.subject(recorded, asked.parse("h", {})))
+    assert wanted.storage_driver == "devicemapper"  # the lab root is overlayfs: overlay2 cannot stack on it
+    assert wanted.version == "20.10.24"  # EL7's docker-ce pin
 
 
 def test_summary_and_drift() -> None:

@@ -11,19 +11,37 @@ from pathlib import Path
 
 import pytest
 
-from installer import facts, runtime
+from installer import asked, checks, facts, platforms, runtime
+from installer.asked import AskedError
 from installer.connection import CommandResult, Target
 from installer.errors import Unreachable
 from installer.executor import CHANGED, UNKNOWN, execute, mask
 from installer.plan import plan, write_file_command
-from installer.runtime import ManagedFile, PlanError
+from installer.runtime import ManagedFile
 
 FACTS = Path(__file__).parent / "facts"
+STAMP = "20261201T000000Z"
 LAB_VARS = {
     "yum_mirror": "file:///srv/lab-repo",
+    "yum_gpgcheck": False,
     "docker_version": "20.10.24",
     "docker_daemon_options": {"bridge": "none", "iptables": False, "icc": None},
 }
+
+
+def desired(platform_id: str, variables: dict, default_driver: str) -> runtime.Desired:
+    """What a host of the platform is asked for, as provision computes it (the pin taken as resolved)."""
+    a = asked.parse("h1", variables)
+    platform = platforms.by_id(platform_id)
+    channel = platform.channel_for(a.package, a.channel)
+    assert channel is not None
+    return runtime.desired(platform, channel, a, a.storage_driver or default_driver, runtime.version(channel, a))
+
+
+def findings(name: str, variables: dict, **changes) -> set[str]:
+    """The error codes preflight reports for recorded facts and these variables."""
+    f = replace(recorded(name), **changes)
+    return {x.code for x in checks.run_checks(f, asked.parse("h1", variables)) if x.level == checks.ERROR}
 
 
 def recorded(name: str) -> facts.Facts:
@@ -42,8 +60,8 @@ def names(p) -> list[str]:
 
 def test_fresh_el6_host_gets_the_whole_play_in_order() -> None:
     fresh = replace(recorded("lab-el6-full"), services={})
-    desired = runtime.desired("el6", {**LAB_VARS, "docker_storage_driver": "vfs"}, "devicemapper")
-    steps = plan(fresh, desired)
+    wanted = desired("el6", {**LAB_VARS, "docker_storage_driver": "vfs"}, "devicemapper")
+    steps = plan(fresh, wanted)
     assert names(steps) == [
         "write repository /etc/yum.repos.d/pyinstall-epel.repo",
         "update device-mapper-libs",
@@ -56,25 +74,47 @@ def test_fresh_el6_host_gets_the_whole_play_in_order() -> None:
         "start docker",
     ]
     install = next(op for op in steps.operations if op.name.startswith("install docker-io"))
-    assert yum_part(install.commands[0]) == "yum -y install docker-io-20.10.24" and install.restarts
-    repo = desired.files[0].content
+    assert yum_part(install.commands[0]).startswith("yum -y install docker-io-20.10.24; ") and install.restarts
+    assert "rpm -q docker-io-20.10.24 " in install.commands[0], "a yum that installs nothing is a failure"
+    repo = wanted.files[0].content
     assert "baseurl=file:///srv/lab-repo/epel/6/$basearch\n" in repo and "gpgcheck=0" in repo
 
 
+def test_a_mirror_keeps_signature_checks_with_the_upstream_keys() -> None:
+    mirrored = desired("el6", {"yum_mirror": "https://mirror.example.com/"}, "devicemapper").files[0].content
+    assert "baseurl=https://mirror.example.com/epel/6/$basearch\n" in mirrored and "gpgcheck=1\n" in mirrored
+    assert "gpgkey=https://archives.fedoraproject.org/pub/archive/epel/RPM-GPG-KEY-EPEL-6" in mirrored
+    variables = {"yum_mirror": "https://m", "yum_repos": {"epel": {"sslverify": False, "priority": 5}}}
+    tuned = desired("el6", variables, "devicemapper").files[0].content
+    assert "\npriority=5\nsslverify=0\n" in tuned
+    secret = desired("el6", {"yum_repos": {"epel": {"password": "s3cret"}}}, "devicemapper").files[0]
+    assert (
+        secret.mode == 0o600
+        and "s3cret"
+        not in plan(
+            recorded("lab-el6-full"),
+            desired("el6", {"yum_repos": {"epel": {"password": "s3cret"}}}, "devicemapper"),
+            STAMP,
+        )
+        .operations[0]
+        .diff
+    )
+
+
 def test_provisioned_hosts_need_nothing() -> None:
-    el6 = runtime.desired("el6", {**LAB_VARS, "docker_storage_driver": "vfs"}, "devicemapper")
+    el6 = desired("el6", {**LAB_VARS, "docker_storage_driver": "vfs"}, "devicemapper")
     assert not plan(recorded("lab-el6-provisioned"), el6)
-    el7 = runtime.desired("el7", {**LAB_VARS, "docker_storage_driver": "overlay2"}, "overlay2")
+    el7 = desired("el7", {**LAB_VARS, "docker_storage_driver": "overlay2"}, "overlay2")
     assert not plan(recorded("lab-el7-provisioned"), el7)
 
 
 def test_a_changed_option_rewrites_the_file_and_restarts_once() -> None:
     variables = {**LAB_VARS, "docker_storage_driver": "overlay2"}
     variables["docker_daemon_options"] = {**variables["docker_daemon_options"], "debug": True}
-    steps = plan(recorded("lab-el7-provisioned"), runtime.desired("el7", variables, "overlay2"))
+    steps = plan(recorded("lab-el7-provisioned"), desired("el7", variables, "overlay2"))
     assert names(steps) == ["write daemon configuration /etc/docker/daemon.json", "restart docker"]
     assert '+  "debug": true,' in steps.operations[0].diff
-    assert steps.operations[0].backup == "/etc/docker/daemon.json.pyinstall-backup"
+    assert steps.operations[0].backup.startswith("/etc/docker/daemon.json.pyinstall-backup.")
 
 
 def test_el6_flags_and_el7_json() -> None:
@@ -82,7 +122,7 @@ def test_el6_flags_and_el7_json() -> None:
         "docker_storage_driver": "devicemapper",
         "docker_storage_options": "dm.basesize=20G dm.loopdatasize=200G",
     }
-    el6 = runtime.desired("el6", variables, "devicemapper")
+    el6 = desired("el6", variables, "devicemapper")
     line = el6.config_file.content.splitlines()[-1]
     assert (
         line.startswith("other_args='") and "--storage-opt=dm.basesize=20G --storage-opt=dm.loopdatasize=200G" in line
@@ -90,65 +130,91 @@ def test_el6_flags_and_el7_json() -> None:
     # EPEL's 1.7.1 has neither live-restore (1.12) nor no-new-privileges (17.05).
     assert "--live-restore" not in line and "--no-new-privileges" not in line and "--icc=false" in line
     assert el6.repos[0].baseurl.startswith("https://archives.fedoraproject.org/pub/archive/epel/6/")
-    el7 = runtime.desired("el7", {"docker_daemon_options": {"live-restore": None}}, "overlay2")
+    el7 = desired("el7", {"docker_daemon_options": {"live-restore": None}}, "overlay2")
     options = json.loads(el7.config_file.content)
     assert "live-restore" not in options and options["storage-driver"] == "overlay2" and options["icc"] is False
-    assert el7.package == "docker-ce" and el7.extra_packages == ("docker-ce-cli", "containerd.io")
-    extras = runtime.desired("el7", {"docker_package": "docker"}, "overlay2")
+    assert el7.package == "docker-ce" and el7.installs == (
+        "docker-ce-20.10.24",
+        "docker-ce-cli-20.10.24",
+        "containerd.io",
+    )
+    extras = desired("el7", {"docker_package": "docker"}, "overlay2")
     assert extras.repos == () and "docker-ce" in extras.remove and extras.version == "1.13.1"
+    assert extras.installs == ("docker-1.13.1",)
 
 
 @pytest.mark.parametrize(
     "variables, message",
     [
         ({"docker_daemon_options": {"iptables": False}}, "icc: false and iptables: false"),
-        ({"docker_daemon_options": {"live-restore": True}}, "needs Docker 1.12"),
-        ({"docker_daemon_options": {"labels": ["a b"]}}, "cannot be passed on EL6's command line"),
-        ({"docker_daemon_options": "icc=false"}, "must be a mapping"),
-        ({"docker_storage_driver": "aufs"}, "not supported on el6"),
+        ({"docker_daemon_options": "icc=false"}, "is not a mapping"),
+        ({"docker_daemon_options": {"log-levle": "warn"}}, "did you mean log-level"),
+        ({"docker_daemon_options": {"log-opts": {"max-file": 3}}}, "quote them"),
+        ({"docker_daemon_options": {"hosts": ["tcp://0.0.0.0:2375"]}}, "without TLS"),
+        ({"docker_storage_driver": "aufs"}, "not a storage driver"),
+        ({"docker_version": "abc"}, "a digit first"),
+        ({"yum_repos": {"../x": {}}}, "not a repository pyinstall configures"),
+        ({"yum_repos": {"epel": {"name": "a\n[evil]\nbaseurl=http://x"}}}, "one line"),
+        ({"yum_repos": {"epel": {"id": "x"}}}, "not a yum repository field"),
+        ({"yum_repos": {"epel": "https://x"}}, "not a mapping of yum fields"),
+        ({"yum_lock_timeout": "soon"}, "not a whole number"),
     ],
 )
-def test_impossible_requests_are_refused_before_touching_the_host(variables: dict, message: str) -> None:
-    with pytest.raises(PlanError, match=message):
-        runtime.desired("el6", variables, "devicemapper")
+def test_impossible_requests_are_refused_before_any_host_is_contacted(variables: dict, message: str) -> None:
+    with pytest.raises(AskedError, match=message) as exc:
+        asked.parse("h1", variables, origin=lambda v: f"inventory.ini:{len(v)}")
+    assert exc.value.variable in variables and exc.value.message.startswith("inventory.ini:")
+
+
+@pytest.mark.parametrize(
+    "variables, code",
+    [
+        ({"docker_daemon_options": {"live-restore": True}, "docker_version": "1.7.1"}, "DAEMON_OPTION"),
+        ({"docker_daemon_options": {"labels": ["a b"]}}, "DAEMON_OPTION"),
+        ({"docker_daemon_options": {"default-address-pools": [{"base": "10.0.0.0/8", "size": 24}]}}, "DAEMON_OPTION"),
+        ({"docker_package": "docker-ce"}, "PACKAGE"),
+        ({"docker_storage_driver": "overlay2"}, "OVERLAY_EL6"),
+    ],
+)
+def test_what_an_el6_host_cannot_take_is_a_preflight_error(variables: dict, code: str) -> None:
+    assert code in findings("lab-el6-full", {**LAB_VARS, **variables})
 
 
 def test_switching_storage_driver_over_existing_data_is_refused() -> None:
-    used = replace(recorded("lab-el7-provisioned"), docker_store_entries=["overlay2", "image", "containers"])
-    with pytest.raises(PlanError, match="already holds overlay2 data"):
-        plan(used, runtime.desired("el7", {**LAB_VARS, "docker_storage_driver": "devicemapper"}, "overlay2"))
+    used = ["overlay2", "image", "containers"]
+    assert "STORE_IN_USE" in findings("lab-el7-provisioned", {**LAB_VARS, "docker_storage_driver": "devicemapper"},
+                                      docker_store_entries=used)  # fmt: skip
 
 
 def test_an_option_set_twice_is_named_with_its_file() -> None:
     config = {"/etc/systemd/system/docker.service.d/override.conf": "[Service]\nExecStart=\n"
               "ExecStart=/usr/bin/dockerd --storage-driver=devicemapper\n"}  # fmt: skip
     f = replace(recorded("lab-el7-provisioned"), docker_config=config)
-    with pytest.raises(PlanError, match=r"override\.conf: --storage-driver") as exc:
-        plan(f, runtime.desired("el7", LAB_VARS, "overlay2"))
-    assert "single source of truth" in exc.value.hint
+    found = next(x for x in checks.run_checks(f, asked.parse("h1", LAB_VARS)) if x.code == "FOREIGN_CONFIG")
+    assert "override.conf: --storage-driver" in found.message and "single source of truth" in found.hint
 
 
 def test_version_pin_downgrades_and_upgrades() -> None:
     f = recorded("lab-el6-provisioned")
-    older = plan(f, runtime.desired("el6", {**LAB_VARS, "docker_version": "1.7.1", "docker_storage_driver": "vfs"},
+    older = plan(f, desired("el6", {**LAB_VARS, "docker_version": "1.7.1", "docker_storage_driver": "vfs"},
                                     "devicemapper"))  # fmt: skip
-    assert yum_part(older.operations[0].commands[0]) == "yum -y downgrade docker-io-1.7.1"
-    newer = plan(f, runtime.desired("el6", {**LAB_VARS, "docker_version": "24.0.7", "docker_storage_driver": "vfs"},
+    assert yum_part(older.operations[0].commands[0]).startswith("yum -y downgrade docker-io-1.7.1; rpm -q ")
+    newer = plan(f, desired("el6", {**LAB_VARS, "docker_version": "24.0.7", "docker_storage_driver": "vfs"},
                                     "devicemapper"))  # fmt: skip
-    assert yum_part(newer.operations[0].commands[0]) == "yum -y install docker-io-24.0.7"
+    assert yum_part(newer.operations[0].commands[0]).startswith("yum -y install docker-io-24.0.7; rpm -q ")
 
 
 def test_values_are_quoted_in_commands() -> None:
     f = replace(recorded("lab-el6-full"), services={})
-    hostile = "~20.10.24^git1"  # a legal RPM version whose characters a shell would expand unquoted
-    steps = plan(f, runtime.desired("el6", {**LAB_VARS, "docker_version": hostile, "docker_storage_driver": "vfs"},
+    hostile = "20.10.24~rc1^git1"  # a legal RPM version whose characters a shell could misread unquoted
+    steps = plan(f, desired("el6", {**LAB_VARS, "docker_version": hostile, "docker_storage_driver": "vfs"},
                                     "devicemapper"))  # fmt: skip
     install = next(op for op in steps.operations if op.name.startswith("install docker-io"))
-    assert shlex.split(yum_part(install.commands[0])) == ["yum", "-y", "install", f"docker-io-{hostile}"]
+    assert shlex.split(yum_part(install.commands[0]).split(";")[0]) == ["yum", "-y", "install", f"docker-io-{hostile}"]
 
 
 def test_check_mode_runs_nothing() -> None:
-    steps = plan(replace(recorded("lab-el6-full"), services={}), runtime.desired("el6", LAB_VARS, "vfs"))
+    steps = plan(replace(recorded("lab-el6-full"), services={}), desired("el6", LAB_VARS, "vfs"))
     results = execute(None, steps, check=True)
     assert {r.status for r in results} == {"changed"} and len(results) == len(names(steps))
 
@@ -169,7 +235,7 @@ class LosingSession:
 
 
 def test_a_connection_lost_mid_step_leaves_that_step_unknown_and_stops() -> None:
-    steps = plan(replace(recorded("lab-el6-full"), services={}), runtime.desired("el6", LAB_VARS, "vfs"))
+    steps = plan(replace(recorded("lab-el6-full"), services={}), desired("el6", LAB_VARS, "vfs"))
     session = LosingSession(lives=2)  # the first step (a detached yum install: launch, poll), then lost
     results = execute(session, steps)
     assert [(r.name, r.status) for r in results] == [(steps.operations[0].name, CHANGED),
@@ -185,12 +251,25 @@ def test_atomic_write_command_really_writes_atomically(tmp_path: Path) -> None:
     target.parent.mkdir(parents=True)
     target.write_text("old\n")
     content = '{"a": "it\'s $(not) `run`"}\n'
-    command, backup = write_file_command(ManagedFile(str(target), content, mode=0o640, owner="root", group="root"))
+    command, backup = write_file_command(ManagedFile(str(target), content, mode=0o640, owner="root", group="root"),
+                                         STAMP)  # fmt: skip
     subprocess.run(["sh", "-c", command], check=True)
     assert target.read_text() == content
     assert oct(target.stat().st_mode & 0o777) == "0o640"
     assert Path(backup).read_text() == "old\n"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["daemon.json", "daemon.json.pyinstall-backup"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["daemon.json", f"daemon.json.pyinstall-backup.{STAMP}"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the command chowns to root, as it does on a host")
+def test_backups_are_timestamped_and_the_last_five_kept(tmp_path: Path) -> None:
+    target = tmp_path / "daemon.json"
+    target.write_text("the user's original\n")
+    for run in range(7):
+        command, _ = write_file_command(ManagedFile(str(target), f"run {run}\n"), f"2026120{run}T000000Z")
+        subprocess.run(["sh", "-c", command], check=True)
+    backups = sorted(p.name for p in tmp_path.iterdir() if p.name != "daemon.json")
+    assert backups == [f"daemon.json.pyinstall-backup.2026120{run}T000000Z" for run in range(2, 7)]
+    assert (tmp_path / backups[-1]).read_text() == "run 5\n"
 
 
 def test_urls_with_passwords_are_masked() -> None:
@@ -204,17 +283,19 @@ HOSTILE = ["$(touch /tmp/pwned)", "`touch /tmp/pwned`", "x; touch /tmp/pwned", "
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_values_are_refused_or_inert(value: str) -> None:
-    for var in ("docker_version", "docker_package"):
-        with pytest.raises(PlanError, match=var):
-            runtime.desired("el6", {**LAB_VARS, var: value}, "vfs")
-    with pytest.raises(PlanError, match="not a plain URL"):
-        runtime.desired("el6", {**LAB_VARS, "yum_mirror": f"http://mirror/{value}"}, "vfs")
-    with pytest.raises(PlanError, match="cannot be passed on EL6's command line"):
-        runtime.desired("el6", {**LAB_VARS, "docker_daemon_options": {"labels": [value]}}, "vfs")
+    for var in ("docker_version", "docker_package", "yum_mirror"):
+        with pytest.raises(AskedError, match=var):
+            asked.parse("h1", {**LAB_VARS, var: value if var != "yum_mirror" else f"http://mirror/{value}"})
+    labels = {**LAB_VARS, "docker_daemon_options": {"labels": [value]}}
+    if not value.isprintable():
+        with pytest.raises(AskedError, match="docker_daemon_options"):
+            asked.parse("h1", labels)
+        return
+    assert "DAEMON_OPTION" in findings("lab-el6-full", labels)  # EL6's other_args would word-split it
     # On EL7 the value lands in daemon.json, as JSON, through base64: inert.
-    el7 = runtime.desired("el7", {**LAB_VARS, "docker_daemon_options": {"labels": [value]}}, "vfs")
+    el7 = desired("el7", labels, "vfs")
     assert json.loads(el7.config_file.content)["labels"] == [value]
-    command, _ = write_file_command(el7.config_file)
+    command, _ = write_file_command(el7.config_file, STAMP)
     assert value not in command
 
 
@@ -223,8 +304,8 @@ def test_a_planted_symlink_at_the_backup_path_is_replaced_not_followed(tmp_path:
     target, victim = tmp_path / "daemon.json", tmp_path / "victim"
     target.write_text("old\n")
     victim.write_text("precious\n")
-    (tmp_path / "daemon.json.pyinstall-backup").symlink_to(victim)
-    command, backup = write_file_command(ManagedFile(str(target), "new\n"))
+    (tmp_path / f"daemon.json.pyinstall-backup.{STAMP}").symlink_to(victim)
+    command, backup = write_file_command(ManagedFile(str(target), "new\n"), STAMP)
     subprocess.run(["sh", "-c", command], check=True)
     assert victim.read_text() == "precious\n"
     assert not Path(backup).is_symlink() and Path(backup).read_text() == "old\n"

@@ -6,7 +6,8 @@ from rich.console import Console
 
 from installer.checks import ERROR, WARNING, Finding
 from installer.executor import CHANGED, UNKNOWN, TaskResult
-from installer.provision import FAILED, UNREACHABLE, HostRun
+from installer.outcome import Status
+from installer.provision import HostRun
 from installer.report import render_provision
 
 
@@ -19,7 +20,8 @@ def rendered(runs: list[HostRun]) -> str:
 def test_a_preflight_failure_is_said_once_with_its_hint() -> None:
     arch = Finding("ARCH", ERROR, "i686 machine: Docker runs only on 64-bit x86_64", "reinstall with x86_64")
     disk = Finding("DISK_SPACE", WARNING, "5.0 GiB free under /var/lib/docker", "give it 10 GiB")
-    run = HostRun("old", FAILED, findings=[arch, disk], error=f"preflight: ARCH: {arch.message}", hint=arch.hint)
+    run = HostRun("old", Status.FAILED, findings=[arch, disk], error=f"preflight: ARCH: {arch.message}", hint=arch.hint,
+                  failed_finding=arch)  # fmt: skip
     text = rendered([run])
     assert text.count("i686 machine") == 1
     assert "hint: reinstall with x86_64" in text
@@ -29,7 +31,8 @@ def test_a_preflight_failure_is_said_once_with_its_hint() -> None:
 def test_a_step_cut_off_is_shown_unknown_after_the_steps_done() -> None:
     tasks = [TaskResult("write repository /etc/yum.repos.d/pyinstall-epel.repo", CHANGED, "absent"),
              TaskResult("start docker", UNKNOWN, "connection lost while running a command: EOF")]  # fmt: skip
-    run = HostRun("web1", UNREACHABLE, tasks=tasks, error="start docker: connection lost while running a command",
+    lost = "start docker: connection lost while running a command"
+    run = HostRun("web1", Status.UNREACHABLE, tasks=tasks, error=lost,
                   hint="the outcome on the host is unknown; check it, then run again")  # fmt: skip
     lines = rendered([run]).splitlines()
     assert any(line.split()[:3] == ["unknown", "start", "docker"] for line in lines)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from installer import provision
+from installer import asked, provision
 from installer.connection import CommandResult, Target
 from installer.errors import Unreachable, UsageError
 from installer.rollout import batches, budget_exceeded, parse_serial
@@ -16,6 +16,7 @@ from installer.rollout import batches, budget_exceeded, parse_serial
 PROVISIONED = (Path(__file__).parent / "facts/lab-el6-provisioned.txt").read_text()
 LAB_VARS = {
     "yum_mirror": "file:///srv/lab-repo",
+    "yum_gpgcheck": False,
     "docker_version": "20.10.24",
     "docker_storage_driver": "vfs",
     "docker_daemon_options": {"bridge": "none", "iptables": False, "icc": None},
@@ -71,7 +72,7 @@ class FakeSession:
 
 
 def fleet(dead: set[str]) -> tuple[list, object]:
-    hosts = [(Target(f"h{i:02d}", f"192.0.2.{i}"), LAB_VARS) for i in range(1, 11)]
+    hosts = [(Target(f"h{i:02d}", f"192.0.2.{i}"), asked.parse(f"h{i:02d}", LAB_VARS)) for i in range(1, 11)]
 
     def connect(target: Target):
         if target.name in dead:

@@ -271,6 +271,8 @@ class Lab:
             f"pyinstall_known_hosts_file={self.known_hosts}\n"
             "# The lab's repositories, laid out like the real mirrors.\n"
             "yum_mirror=file:///srv/lab-repo\n"
+            "# The lab's RPMs are not signed: pyinstall says so (GPGCHECK_OFF) on every run.\n"
+            "yum_gpgcheck=false\n"
             "# The lab's docker packages carry Debian's 20.10 engine.\n"
             f"docker_version={build.DOCKER_VERSION}\n"
             "# The lab's hosts share the machine's network: their dockerd must not touch it (and without\n"

@@ -1,0 +1,78 @@
+"""The fleet runner every command shares: ``forks`` hosts at a time, batch after batch, a failure budget,
+and Ctrl-C that lets hosts in flight finish their step.
+
+    hosts + work(host, stop) ─▶ run() ─▶ one result per host, in inventory order
+
+Batches (--serial) and the budget (--max-fail-percentage) follow Ansible (rollout.py). A host never
+started comes back from ``not_attempted(host, reason)``; one whose result never came (a second Ctrl-C)
+from ``interrupted(host)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+from installer import rollout
+
+FORKS = 20  # hosts worked on at once, unless --forks says otherwise
+NOT_ATTEMPTED_INTERRUPTED = "not attempted: the run was interrupted (Ctrl-C)"
+
+H = TypeVar("H")
+R = TypeVar("R")
+
+
+class Fleet(Generic[H, R]):
+    def __init__(
+        self,
+        work: Callable[[H, threading.Event], R],
+        failed: Callable[[R], bool],
+        not_attempted: Callable[[H, str], R],
+        interrupted: Callable[[H], R],
+    ) -> None:
+        self.work, self.failed, self.not_attempted, self.interrupted = work, failed, not_attempted, interrupted
+
+    def run(
+        self,
+        hosts: Sequence[H],
+        forks: int = FORKS,
+        serial: Sequence[int | float] | None = None,
+        max_fail_percentage: float | None = None,
+    ) -> list[R]:
+        """Every host, batch after batch. When a batch exceeds the failure budget, or on Ctrl-C, later
+        hosts are not started: they come back from ``not_attempted`` with the reason."""
+        results: list[R] = []
+        groups = rollout.batches(hosts, serial)
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
+            for number, batch in enumerate(groups, 1):
+                futures = [pool.submit(self.work, host, stop) for host in batch]
+                try:
+                    done = [f.result() for f in futures]
+                except KeyboardInterrupt:
+                    # Start nothing new; hosts in flight finish their current step, then report.
+                    stop.set()
+                    results += [self._wait(f, host) for f, host in zip(futures, batch)]
+                    results += self._skip(groups[number:], NOT_ATTEMPTED_INTERRUPTED)
+                    break
+                results += done
+                failed = sum(self.failed(r) for r in done)
+                if number < len(groups) and rollout.budget_exceeded(failed, len(batch), max_fail_percentage):
+                    reason = f"not attempted: batch {number} of {len(groups)} had {failed} of {len(batch)} hosts fail"
+                    if max_fail_percentage is not None:
+                        reason += f", more than --max-fail-percentage {max_fail_percentage:g}"
+                    results += self._skip(groups[number:], reason)
+                    break
+        return results
+
+    def _skip(self, batches: Sequence[Sequence[H]], reason: str) -> list[R]:
+        return [self.not_attempted(host, reason) for batch in batches for host in batch]
+
+    def _wait(self, future: Future[R], host: H) -> R:
+        """An in-flight host's result after Ctrl-C (a second Ctrl-C gives up waiting)."""
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            return self.interrupted(host)

@@ -1,0 +1,94 @@
+"""The outcome vocabulary every command shares: finding levels, task and host statuses, findings.
+
+Statuses are strings on the wire (JSON, reports) and enum members in the code, never bare literals.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class _Word(str, enum.Enum):
+    """A member that is its own value wherever it is printed or serialised."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class Level(_Word):
+    ERROR = "error"  # stops the host (preflight) or marks it not as asked (info)
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Status(_Word):
+    """A task's or a host's outcome, Ansible's protocol plus what a fleet run adds."""
+
+    OK = "ok"  # as asked (check: passed; info: valid)
+    CHANGED = "changed"  # made as asked (provision)
+    FAILED = "failed"  # check: an error finding; provision: a task failed; info: not as asked
+    UNREACHABLE = "unreachable"  # no session, or lost in the middle of a step
+    UNKNOWN = "unknown"  # a task whose outcome is unknown (the connection dropped while it ran)
+    SKIPPED = "skipped"  # not attempted (a failure budget spent, or Ctrl-C before it started)
+    INTERRUPTED = "interrupted"  # Ctrl-C while the host was in flight
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    level: Level
+    message: str
+    hint: str = ""
+    ignored: bool = False  # an error turned into a warning by --ignore-preflight-errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def passed(findings: Any) -> bool:
+    return not any(f.level == Level.ERROR for f in findings)
+
+
+# Every preflight code, with what it means: --ignore-preflight-errors and pyinstall_ignore_preflight_errors
+# accept these (a typo would ignore nothing).
+PREFLIGHT_CODES = {
+    "FACTS": "the facts were incomplete",
+    "BECOME": "sudo refused",
+    "TIMEOUT": "the host hung",
+    "ARCH": "not x86_64",
+    "OS": "not an accepted distribution and release",
+    "KERNEL": "kernel too old",
+    "KERNEL_CONFIG": "a kernel option Docker needs is missing",
+    "KERNEL_CONFIG_NOT_FOUND": "no kernel config to read",
+    "CGROUPS": "cgroup hierarchies missing",
+    "STORAGE_DRIVER": "the storage driver is not one this platform runs",
+    "DEVICE_MAPPER": "device-mapper missing",
+    "LOOP_DEVICES": "no free loop device",
+    "DEVICEMAPPER_LOOP": "loop-lvm is not for production",
+    "OVERLAY_EL6": "overlay needs an EL7 kernel",
+    "OVERLAY2_KERNEL": "overlay2 needs a newer kernel",
+    "OVERLAY": "no overlay filesystem",
+    "OVERLAY_BACKING": "/var/lib/docker is itself on overlayfs",
+    "XFS_FTYPE": "xfs without d_type",
+    "STORE_IN_USE": "/var/lib/docker holds another storage driver's data",
+    "DISK_SPACE": "little free space under /var/lib/docker",
+    "YUM_LOCK": "yum is locked by a live process",
+    "YUM_LOCK_STALE": "a stale yum lock",
+    "REQUIRETTY": "sudoers requires a tty",
+    "CONFLICTING_PACKAGES": "packages provisioning removes first",
+    "PACKAGE": "the package or channel asked is not one this platform has",
+    "VERSION_UNAVAILABLE": "the version asked is not in the host's repositories",
+    "REPOSITORY": "the repositories could not be read",
+    "DAEMON_OPTION": "a daemon option this platform or version cannot take",
+    "FOREIGN_CONFIG": "a daemon option also set outside the managed file",
+    "UNMANAGED_OPTIONS": "the daemon's current configuration has options the inventory does not ask for",
+    "GPGCHECK_OFF": "packages are installed without signature checks",
+    "BUNDLE_LOGIN": "an offline bundle needs a root login",
+    "SELINUX": "SELinux mode",
+    "CLOCK_SKEW": "the clock is off",
+    "JOB_RUNNING": "a yum transaction of an earlier run still runs",
+    "JOB_LOST": "a yum transaction of an earlier run died",
+    "JOB_FAILED": "a yum transaction of an earlier run failed",
+}
