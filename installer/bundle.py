@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from installer import platforms
 from installer.errors import UsageError
 
 REMOTE_ROOT = "/var/cache/pyinstall/bundle"
@@ -111,9 +112,10 @@ def _repodata(root: Path, files: list[str]) -> None:
 
 
 def create(platform: str, source: Path, output: Path) -> dict:
-    """Pack every RPM below ``source`` for ``platform`` (el6 or el7) into ``output``; returns the manifest."""
-    if platform not in ("el6", "el7"):
-        raise BundleError(f"--platform {platform!r}: choose el6 or el7")
+    """Pack every RPM below ``source`` for ``platform`` (a runtime/<id>.yml) into ``output``; returns the manifest."""
+    known = [p.id for p in platforms.all_platforms()]
+    if platform not in known:
+        raise BundleError(f"--platform {platform!r}: choose {' or '.join(known)}")
     rpms = sorted(p for p in Path(source).rglob("*.rpm") if p.is_file())
     if not rpms:
         raise BundleError(f"no RPMs found under {source}", "point --from at a directory of downloaded RPMs")

@@ -401,9 +401,21 @@ def check_package(s: Subject) -> list[Finding]:
 def check_version(s: Subject) -> list[Finding]:
     """The version pinned must be one the host can install: from its repositories, or the bundle."""
     facts, channel = s.facts, s.channel
-    if channel is None or (facts.available is None and not facts.available_error):
-        return []  # installed at the pin already, or not a host to provision
+    if channel is None:
+        return []
     pin = runtime.version(channel, s.asked)
+    if facts.available is None and not facts.available_error:
+        installed = installed_version(facts, channel.package)
+        if facts.yum_lock and facts.yum_lock.get("alive") and not (installed and satisfies(installed, pin)):
+            return [
+                Finding(
+                    "VERSION_UNCHECKED",
+                    WARNING,
+                    f"{channel.package} {pin} could not be looked up: yum is locked",
+                    "if the version is missing, the install step fails, after the steps before it",
+                )
+            ]
+        return []  # installed at the pin already, or the facts script alone (`pyinstall facts`)
     source = "the offline bundle" if s.platform and s.platform.id in s.asked.bundles else "its repositories"
     if facts.available_error:
         return [

@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
     bundle_sub = bundle_cmd.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=_Parser)
     create = bundle_sub.add_parser("create", help="pack a directory of RPMs with a manifest and yum repodata")
-    create.add_argument("--platform", required=True, choices=("el6", "el7"))
+    create.add_argument("--platform", required=True, metavar="ID", help="el6, el7: a platform of runtime/")
     create.add_argument("--from", dest="source", required=True, metavar="DIR", help="directory of RPMs")
     create.add_argument("-o", "--output", required=True, metavar="FILE", help="the bundle to write")
     return parser
@@ -422,9 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_info(args, out, err)
         return cmd_facts(args, out, err)
     except PyinstallError as exc:
-        err.print(Text.assemble(("error", "red"), f": {exc.message}"))
+        err.print(Text.assemble(("error", "red"), f": {exc.message}"), soft_wrap=True)
         if exc.hint:
-            err.print(Text(f"hint: {exc.hint}"))
+            err.print(Text(f"hint: {exc.hint}"), soft_wrap=True)
         return ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
     except KeyboardInterrupt:
         err.print("interrupted")

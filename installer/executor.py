@@ -190,7 +190,7 @@ def _rollback(session: Session, config: Operation | None, plan: Plan, failure: T
     if not outcomes[0].ok:
         status = f"rolling back failed: {outcomes[0].stderr.strip()}"
     elif previous.running:
-        status = f"rolled back: {done}, " + (
+        status = f"rolled back: {done} " + (
             "and the daemon runs on it"
             if outcomes[1].ok
             else f"but the daemon still fails: {outcomes[1].stderr.strip()}"

@@ -195,12 +195,14 @@ def available_script(package: str, repo_files: dict[str, str], lock_wait: int) -
             lines.append(f'printf %s {shlex.quote(data)} | base64 -d > "$d"/{shlex.quote(name)}')
         options = '--setopt=reposdir="$d"'
     query = yum.command("list", package, lock_wait=lock_wait, options=f"-q {options} --showduplicates".strip())
-    lines.append(f"({query}) 2>&1; echo; echo {AVAILABLE_RC}$?")
+    # Through a pipe: yum on a terminal (sudo's pty) would colour names and draw progress bars.
+    lines.append(f"({query}; rc=$?; echo; echo {AVAILABLE_RC}$rc) 2>&1 | cat")
     return "\n".join(lines) + "\n"
 
 
 def parse_available(text: str, package: str) -> tuple[list[str] | None, str]:
     """``yum list`` output -> (the EVRs listed for ``package``, ""), or (None, why) when yum failed."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\([A-Z0-9]|\r", "", text)  # any terminal styling left
     body, _, rc = text.rpartition(AVAILABLE_RC)
     status = rc.strip().splitlines()[0].strip() if rc.strip() else ""
     tokens = body.split()  # NAME.ARCH EVR REPO, possibly wrapped over two lines

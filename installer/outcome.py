@@ -81,6 +81,7 @@ PREFLIGHT_CODES = {
     "PACKAGE": "the package or channel asked is not one this platform has",
     "VERSION_UNAVAILABLE": "the version asked is not in the host's repositories",
     "REPOSITORY": "the repositories could not be read",
+    "VERSION_UNCHECKED": "the version could not be looked up (yum is locked)",
     "DAEMON_OPTION": "a daemon option this platform or version cannot take",
     "FOREIGN_CONFIG": "a daemon option also set outside the managed file",
     "UNMANAGED_OPTIONS": "the daemon's current configuration has options the inventory does not ask for",

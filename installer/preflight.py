@@ -81,6 +81,8 @@ def resolve(session: Session, gathered: facts.Facts, asked: Asked) -> None:
     channel = platform.channel_for(asked.package, asked.channel) if platform else None
     if platform is None or channel is None:
         return
+    if gathered.yum_lock and gathered.yum_lock.get("alive"):
+        return  # the query would wait on the lock: check_version says the pin went unchecked
     installed = checks.installed_version(gathered, channel.package)
     if installed and satisfies(installed, runtime.version(channel, asked)):
         return

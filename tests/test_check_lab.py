@@ -13,6 +13,8 @@ import pytest
 from tests.lab.testing import Fleet, pyinstall, pyinstall_json
 
 pytestmark = pytest.mark.lab
+# What every lab host needs to pass: the storage driver it can run and the lab's repositories.
+LAB_VARS = "docker_storage_driver=vfs yum_mirror=file:///srv/lab-repo yum_gpgcheck=false docker_version=20.10.24"
 
 
 def check_json(*args: str, home: Path) -> tuple[int, dict]:
@@ -55,8 +57,8 @@ def test_fleet_verdicts_codes_and_exit_status(fleet: Fleet, tmp_path: Path) -> N
         fleet.lab.start([stopped.name])
     status = {name.removeprefix(fleet.prefix): h["status"] for name, h in hosts.items()}
     assert status == {
-        "el6-01": "pass", "el6-02": "pass", "el7-01": "pass", "el7-02": "pass",
-        "el6-i686-01": "fail", "el6-oldkernel-01": "fail",
+        "el6-01": "ok", "el6-02": "ok", "el7-01": "ok", "el7-02": "ok",
+        "el6-i686-01": "failed", "el6-oldkernel-01": "failed",
         "el6-tmpfs-01": "unreachable", "el7-tmpfs-01": "unreachable",
     }  # fmt: skip
     assert rc == 4, "unreachable hosts take precedence over failed ones"
@@ -74,8 +76,8 @@ def test_fleet_verdicts_codes_and_exit_status(fleet: Fleet, tmp_path: Path) -> N
     assert fingerprint.split()[1] in refused["message"]  # SHA256:...
     assert "--accept-new-host-keys" in refused["hint"]
     assert known.read_text().count(unknown.address) == 0, "a refused key is never recorded"
-    for name, h in hosts.items():  # one facts command per reachable host, after connecting
-        assert h["commands"] == (0 if h["status"] == "unreachable" else 1), name
+    for name, h in hosts.items():  # the facts, then (a host that passes) the versions its repositories offer
+        assert h["commands"] == {"unreachable": 0, "failed": 1, "ok": 2}[h["status"]], name
     facts = hosts[fleet.prefix + "el6-01"]["facts"]
     assert facts["release_text"] == "CentOS release 6.10 (Final)"
     assert facts["kernel_release"] == "2.6.32-754.35.1.el6.x86_64"
@@ -208,7 +210,7 @@ def test_ssh_config_is_honoured(fleet: Fleet, tmp_path: Path) -> None:
         f"Host box-alias\n  HostName {host.address}\n  User root\n  IdentityFile {fleet.lab.key}\n"
     )
     inventory = tmp_path / "alias.ini"
-    inventory.write_text(f"box-alias docker_storage_driver=vfs pyinstall_known_hosts_file={fleet.lab.known_hosts}\n")
+    inventory.write_text(f"box-alias {LAB_VARS} pyinstall_known_hosts_file={fleet.lab.known_hosts}\n")
     rc, hosts = check_json("-i", str(inventory), home=tmp_path)
     assert rc == 0, hosts
     assert hosts["box-alias"]["facts"]["hostname"] == host.name
@@ -259,7 +261,7 @@ def test_password_authentication(fleet: Fleet, tmp_path: Path) -> None:
         known = tmp_path / "known_hosts"
         known.write_text(f"[{host.address}]:2200 {keytype} {key}\n")
         inventory = tmp_path / "password.ini"
-        line = f"{host.name} ansible_host={host.address} ansible_port=2200 ansible_user=root docker_storage_driver=vfs"
+        line = f"{host.name} ansible_host={host.address} ansible_port=2200 ansible_user=root {LAB_VARS}"
         inventory.write_text(f"{line} ansible_password={password} pyinstall_known_hosts_file={known}\n")
         proc = pyinstall("check", "-i", str(inventory), home=tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -13,6 +13,7 @@ import pytest
 
 from installer import asked, checks, docker_info, facts
 from installer.info import HostInfo, drift, summary
+from installer.outcome import Status
 from installer.validate import Expected, expected, validate, version_matches
 
 HERE = Path(__file__).parent / "docker_info"
@@ -117,9 +118,9 @@ def test_info_expects_what_provision_installs_the_defaulted_driver_too() -> None
 
 def test_summary_and_drift() -> None:
     overlay, loop = parsed("el7-18.09-overlay2"), parsed("el7-1.13.1-loopback-2to1")
-    hosts = [HostInfo(f"h{i}", "valid", overlay, groups=("all", "el7")) for i in range(3)]
-    hosts.append(HostInfo("odd", "valid", loop, groups=("all", "el7")))
-    hosts.append(HostInfo("down", "unreachable", None, groups=("all", "el7")))
+    hosts = [HostInfo(f"h{i}", Status.OK, overlay, groups=("all", "el7")) for i in range(3)]
+    hosts.append(HostInfo("odd", Status.OK, loop, groups=("all", "el7")))
+    hosts.append(HostInfo("down", Status.UNREACHABLE, None, groups=("all", "el7")))
     s = summary(hosts)
     assert s["versions"] == {"18.09.1": 3, "1.13.1": 1} and s["storage_drivers"] == {"overlay2": 3, "devicemapper": 1}
     found = {(d.host, d.field, d.value, d.majority) for d in drift(hosts)}

@@ -14,6 +14,7 @@ import pytest
 
 from installer import docker_info, report
 from installer.info import HostInfo, drift, summary
+from installer.outcome import Status
 from installer.validate import Expected, validate
 
 HERE = Path(__file__).parent / "docker_info"
@@ -27,7 +28,7 @@ def fleet() -> list[HostInfo]:
                        ("<script>alert(1)</script>", "unreachable-20.10")]:  # fmt: skip
         info = docker_info.parse((HERE / f"{case}.txt").read_text())
         findings = validate(info, Expected())
-        status = "invalid" if any(f.level == "error" for f in findings) else "valid"
+        status = Status.FAILED if any(f.level == "error" for f in findings) else Status.OK
         hosts.append(HostInfo(name, status, info, findings, groups=("all", "fleet")))
     return hosts
 

@@ -32,7 +32,7 @@ def test_info_reports_every_host_and_the_drift(fleet, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:]
     report = json.loads(proc.stdout)
     assert set(report["hosts"]) == {h.name for h in fleet.hosts}
-    assert all(h["status"] == "valid" for h in report["hosts"].values())
+    assert all(h["status"] == "ok" for h in report["hosts"].values())
     odd = fleet["el7-tmpfs-03"].name
     assert report["hosts"][odd]["docker_info"]["storage_driver"] == "vfs"
     assert report["summary"]["storage_drivers"] == {"overlay2": 3, "vfs": 1}
@@ -54,7 +54,7 @@ def test_a_stopped_daemon_is_invalid(fleet, tmp_path: Path) -> None:
         proc = pyinstall("info", "--json", "-i", str(inventory), home=tmp_path)
         assert proc.returncode == 2
         report = json.loads(proc.stdout)["hosts"][host.name]
-        assert report["status"] == "invalid"
+        assert report["status"] == "failed"
         assert [f["code"] for f in report["findings"]] == ["DAEMON_UNREACHABLE"]
     finally:
         fleet.testinfra(host).run_test("systemctl start docker")
