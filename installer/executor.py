@@ -151,9 +151,10 @@ _FATAL = re.compile(
 
 
 def daemon_reason(log: str) -> str:
-    """The line of the daemon's log that says why it stopped (the last fatal one), or ""."""
-    lines = [line.strip() for line in log.splitlines() if _FATAL.search(line)]
-    return lines[-1][:400] if lines else ""
+    """The line of the daemon's log that says why it stopped: the last fatal one, else its last words."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    fatal = [line for line in lines if _FATAL.search(line)]
+    return (fatal or lines or [""])[-1][:400]
 
 
 def _rollback(session: Session, config: Operation | None, plan: Plan, failure: TaskResult) -> TaskResult:

@@ -15,7 +15,7 @@ from installer import asked, checks, facts, platforms, runtime
 from installer.asked import AskedError
 from installer.connection import CommandResult, Target
 from installer.errors import Unreachable
-from installer.executor import CHANGED, UNKNOWN, execute, mask
+from installer.executor import CHANGED, UNKNOWN, daemon_reason, execute, mask
 from installer.plan import plan, write_file_command
 from installer.runtime import ManagedFile
 
@@ -310,3 +310,18 @@ def test_a_planted_symlink_at_the_backup_path_is_replaced_not_followed(tmp_path:
     assert victim.read_text() == "precious\n"
     assert not Path(backup).is_symlink() and Path(backup).read_text() == "old\n"
     assert target.read_text() == "new\n"
+
+
+@pytest.mark.parametrize(
+    "log, reason",
+    [
+        ('time="x" level=info msg="Starting up"\nfailed to start daemon: error initializing graphdriver: driver not '
+         'supported\ntime="x" level=info msg="stopped"', "failed to start daemon: error initializing graphdriver"),
+        ('INFO[0000] Listening\nFATA[0000] Error starting daemon: error initializing graphdriver: "/var/lib/docker" '
+         "contains other graphdrivers", "FATA[0000] Error starting daemon: error initializing graphdriver"),
+        ('time="x" level=info msg="Starting up"\nunable to parse logging level: loud\n\n',
+         "unable to parse logging level: loud"),
+    ],
+)  # fmt: skip
+def test_the_daemons_reason_is_its_fatal_line_or_its_last_words(log: str, reason: str) -> None:
+    assert daemon_reason(log).startswith(reason)
