@@ -62,16 +62,11 @@ class Subject:
         if self.channel is None:
             return None
         pin = runtime.version(self.channel, self.asked)
-        installed = installed_version(self.facts, self.channel.package)
+        installed = self.facts.installed(self.channel.package)
         if installed and satisfies(installed, pin):
             return installed
-        return newest([v for v in self.facts.available or () if satisfies(v, pin)]) or pin
-
-
-def installed_version(facts: Facts, package: str) -> str | None:
-    """``[epoch:]version-release`` of an installed package (without its arch)."""
-    evr = facts.packages.get(package)
-    return evr.rsplit(".", 1)[0] if evr else None
+        resolved = newest([v for v in self.facts.available or () if satisfies(v, pin)])
+        return resolved.split(":", 1)[-1] if resolved else pin  # the Docker version, not the package's epoch
 
 
 def subject(facts: Facts, asked: Asked) -> Subject:
@@ -405,7 +400,7 @@ def check_version(s: Subject) -> list[Finding]:
         return []
     pin = runtime.version(channel, s.asked)
     if facts.available is None and not facts.available_error:
-        installed = installed_version(facts, channel.package)
+        installed = facts.installed(channel.package)
         if facts.yum_lock and facts.yum_lock.get("alive") and not (installed and satisfies(installed, pin)):
             return [
                 Finding(

@@ -260,6 +260,15 @@ class Facts:
     available_error: str = ""
     missing_sections: list[str] = field(default_factory=list)
 
+    def installed(self, package: str) -> str | None:
+        """``version-release`` of an installed package: no epoch (yum pins name none, and an epoch says
+        nothing of the Docker version), no arch."""
+        evr = self.packages.get(package)
+        if evr is None:
+            return None
+        version_release = evr.rsplit(".", 1)[0]
+        return version_release.split(":", 1)[-1]
+
     def file_content(self, path: str) -> str | None:
         """A managed file's current text (for diffs), None when absent."""
         return self.docker_config.get(path, self.repo_files.get(path))

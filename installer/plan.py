@@ -83,15 +83,6 @@ def q(value: str) -> str:
     return shlex.quote(value)
 
 
-def _installed_version(facts: Facts, package: str) -> str | None:
-    evr = facts.packages.get(package)
-    if evr is None:
-        return None
-    version_release = evr.rsplit(".", 1)[0]  # drop .arch
-    _, version, release = split_evr(version_release)
-    return f"{version}-{release}" if release else version
-
-
 def backup_stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
@@ -159,7 +150,7 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
             ops += _file_op(facts, f, f"repository {f.path}", stamp)
 
     for package, minimum in platform.update.items():
-        current = _installed_version(facts, package)
+        current = facts.installed(package)
         if current is not None and evr_compare(current, minimum) < 0:
             ops.append(yum_op(f"update {package}", "update", [package], f"{current} < {minimum}"))
 
@@ -226,7 +217,7 @@ def _packages(facts: Facts, desired: Desired, yum_op: Any) -> list[Operation]:
         f"; rpm -q {q(pinned)} >/dev/null || {{ printf '%s\\n' \"yum left $(rpm -q {q(package)}): "
         f'{package} {version} was not installed" >&2; exit 1; }}'
     )
-    current = _installed_version(facts, package)
+    current = facts.installed(package)
     extras = desired.installs[1:]
     if current is not None and evr_compare(current, version) == 0:
         missing = [spec for spec, name in zip(extras, desired.channel.extra_packages) if name not in facts.packages]

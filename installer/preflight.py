@@ -83,7 +83,7 @@ def resolve(session: Session, gathered: facts.Facts, asked: Asked) -> None:
         return
     if gathered.yum_lock and gathered.yum_lock.get("alive"):
         return  # the query would wait on the lock: check_version says the pin went unchecked
-    installed = checks.installed_version(gathered, channel.package)
+    installed = gathered.installed(channel.package)
     if installed and satisfies(installed, runtime.version(channel, asked)):
         return
     bundle = asked.bundles.get(platform.id)

@@ -325,3 +325,16 @@ def test_a_planted_symlink_at_the_backup_path_is_replaced_not_followed(tmp_path:
 )  # fmt: skip
 def test_the_daemons_reason_is_its_fatal_line_or_its_last_words(log: str, reason: str) -> None:
     assert daemon_reason(log).startswith(reason)
+
+
+def test_options_are_gated_on_the_docker_version_never_on_the_package_epoch() -> None:
+    """CentOS's docker is 2:1.13.1: its epoch must not make it look newer than 17.05."""
+    extras = replace(recorded("lab-el7-full"), packages={"docker": "2:1.13.1-209.git7d71120.el7.centos.x86_64"})
+    model = asked.parse("h1", {**LAB_VARS, "docker_package": "docker", "docker_version": "1.13.1"})
+    s = checks.subject(extras, model)
+    assert s.version == "1.13.1-209.git7d71120.el7.centos"
+    assert s.platform and s.channel and s.storage_driver
+    options = json.loads(runtime.desired(s.platform, s.channel, model, s.storage_driver, s.version).config_file.content)
+    assert "no-new-privileges" not in options and options["live-restore"] is True
+    resolved = replace(recorded("lab-el7-full"), available=["3:20.10.24-3.el7", "3:20.10.23-3.el7"])
+    assert checks.subject(resolved, asked.parse("h1", LAB_VARS)).version == "20.10.24-3.el7"
