@@ -3,9 +3,10 @@
     python -m bench.preflight [--hosts 50,100] [--forks N]
 
 For each fleet size, on lab hosts: wall time, SSH connections per host (counted by each host's sshd),
-remote commands per host, and the controller's peak RSS, each tool run in its own process. The
-target (a benchmark figure, not a test): check within 1.2x of the bare fan-out's wall time, 1 connection
-and 1 command per host, controller under 60 MB.
+remote commands per host, and the controller's peak RSS, each tool run in its own process. `pyinstall
+facts` runs the same one command; `check` adds, on each host that passes, the query of the versions its
+repositories offer. The target (a benchmark figure, not a test): facts within 1.2x of the bare fan-out's
+wall time, 1 connection per host, controller under 60 MB.
 """
 
 from __future__ import annotations
@@ -99,20 +100,26 @@ def main() -> int:
             bare = measure([sys.executable, "-m", "bench.preflight", "--bare-worker", str(spec),
                             "--forks", str(forks)], lab)  # fmt: skip
             limit = ",".join(h.name for h in hosts)
+            facts = measure([sys.executable, "-m", "installer.cli", "facts", "--json", "-i",
+                             str(root / "inventory.ini"), "--limit", limit, "--forks", str(forks)], lab)  # fmt: skip
             check = measure([sys.executable, "-m", "installer.cli", "check", "--json", "-i",
                              str(root / "inventory.ini"), "--limit", limit, "--forks", str(forks)], lab)  # fmt: skip
             report = json.loads(check["out"])["hosts"]
-            passed = sum(h["status"] == "pass" for h in report.values())
+            passed = sum(h["status"] == "ok" for h in report.values())
             commands = sum(h["commands"] for h in report.values())
             bare_result = json.loads(bare["out"])
-            rows.append((size, forks, bare, bare_result, check, passed, commands))
+            gathered = sum("error" not in h for h in json.loads(facts["out"])["hosts"].values())
+            rows.append((size, forks, bare, bare_result, facts, gathered, check, passed, commands))
     finally:
         lab.down(purge=True)
 
     print(f"{'hosts':>5} {'forks':>5}  {'tool':<16} {'wall s':>7} {'ratio':>6} {'conn/host':>9} "
           f"{'cmd/host':>8} {'peak MB':>8}  ok")  # fmt: skip
-    for size, forks, bare, bare_result, check, passed, commands in rows:
+    for size, forks, bare, bare_result, facts, gathered, check, passed, commands in rows:
+        # facts: the same one command as the bare fan-out; check adds, on hosts that pass, the query of
+        # the versions their repositories offer (yum reads the repository metadata).
         for name, m, cmds, ok in (("bare paramiko", bare, bare_result["commands"], bare_result["ok"]),
+                                  ("pyinstall facts", facts, size, gathered),
                                   ("pyinstall check", check, commands, passed)):  # fmt: skip
             print(f"{size:>5} {forks:>5}  {name:<16} {m['wall']:>7.2f} {m['wall'] / bare['wall']:>6.2f} "
                   f"{sum(m['logins']) / size:>9.2f} {cmds / size:>8.2f} {m['rss_mb']:>8.1f}  {ok}/{size}")  # fmt: skip
