@@ -18,15 +18,11 @@ from installer.errors import Unreachable
 from installer.executor import CHANGED, UNKNOWN, daemon_reason, execute, mask
 from installer.plan import plan, write_file_command
 from installer.runtime import ManagedFile
+from tests.lab import spec as lab_spec
 
 FACTS = Path(__file__).parent / "facts"
 STAMP = "20261201T000000Z"
-LAB_VARS = {
-    "yum_mirror": "file:///srv/lab-repo",
-    "yum_gpgcheck": False,
-    "docker_version": "20.10.24",
-    "docker_daemon_options": {"bridge": "none", "iptables": False, "icc": None},
-}
+LAB_VARS = lab_spec.LAB_VARS
 
 
 def desired(platform_id: str, variables: dict, default_driver: str) -> runtime.Desired:

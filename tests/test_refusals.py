@@ -13,19 +13,14 @@ from installer import asked, facts, preflight, provision
 from installer.bundle import Bundle
 from installer.connection import CommandResult, Target
 from installer.outcome import Level, Status
+from tests.lab import spec as lab_spec
 
 HERE = Path(__file__).parent
 AVAILABLE = {
     "el6": "docker-io.x86_64    20.10.24-1.el6    epel\n",
     "el7": "Available Packages\ndocker-ce.x86_64    3:20.10.24-3.el7    docker-ce-stable\n",
 }
-LAB_VARS = {
-    "yum_mirror": "file:///srv/lab-repo",
-    "yum_gpgcheck": False,
-    "docker_version": "20.10.24",
-    "docker_storage_driver": "vfs",
-    "docker_daemon_options": {"bridge": "none", "iptables": False, "icc": None},
-}
+LAB_VARS = {**lab_spec.LAB_VARS, "docker_storage_driver": "vfs"}
 DROP_IN = "/etc/systemd/system/docker.service.d/override.conf"
 BUNDLE = Bundle("el6", Path("/nonexistent"), (), ({"name": "docker-io", "epoch": None, "version": "20.10.24",
                                                   "release": "1.el6", "arch": "x86_64"},))  # fmt: skip

@@ -12,15 +12,10 @@ from installer import asked, provision
 from installer.connection import CommandResult, Target
 from installer.errors import Unreachable, UsageError
 from installer.rollout import batches, budget_exceeded, parse_serial
+from tests.lab import spec as lab_spec
 
 PROVISIONED = (Path(__file__).parent / "facts/lab-el6-provisioned.txt").read_text()
-LAB_VARS = {
-    "yum_mirror": "file:///srv/lab-repo",
-    "yum_gpgcheck": False,
-    "docker_version": "20.10.24",
-    "docker_storage_driver": "vfs",
-    "docker_daemon_options": {"bridge": "none", "iptables": False, "icc": None},
-}
+LAB_VARS = {**lab_spec.LAB_VARS, "docker_storage_driver": "vfs"}
 
 
 @pytest.mark.parametrize(

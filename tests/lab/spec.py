@@ -18,6 +18,15 @@ class Kind:
     kernel_version: str  # what `uname -v` says
 
 
+# What the lab's inventory sets for every host (fleet.write_inventory), for tests on recorded facts: its
+# repositories, its engine, and daemon options that leave the machine's network alone.
+LAB_VARS = {
+    "yum_mirror": "file:///srv/lab-repo",
+    "yum_gpgcheck": False,
+    "docker_version": "20.10.24",
+    "docker_daemon_options": {"bridge": "none", "iptables": False, "icc": None},
+}
+
 KINDS: dict[str, Kind] = {
     "el6": Kind("el6", "x86_64", "2.6.32-754.35.1.el6.x86_64", "#1 SMP Tue Sep 15 14:55:54 UTC 2020"),
     "el7": Kind("el7", "x86_64", "3.10.0-1160.el7.x86_64", "#1 SMP Mon Oct 19 16:18:59 UTC 2020"),
