@@ -37,6 +37,7 @@ class OptionSpec:
     since: str | None = None  # None: every Docker pyinstall installs has it
     flag: str | None = None
     managed: str | None = None  # the variable that sets it instead
+    choices: tuple[str, ...] | None = None  # the only values dockerd accepts
 
     @property
     def flag_name(self) -> str:
@@ -50,7 +51,10 @@ def _spec() -> dict[str, Any]:
 
 @cache
 def schema() -> dict[str, OptionSpec]:
-    return {key: OptionSpec(key, **fields) for key, fields in _spec()["options"].items()}
+    return {
+        key: OptionSpec(key, **{**fields, "choices": tuple(fields["choices"]) if "choices" in fields else None})
+        for key, fields in _spec()["options"].items()
+    }
 
 
 def defaults() -> dict[str, Any]:
@@ -93,6 +97,11 @@ def problem(key: Any, value: Any) -> tuple[str, str] | None:
         "map": isinstance(value, dict) and all(_one_line(k) and _one_line(v) for k, v in value.items()),
         "object": _is_json(value),
     }[kind]
+    if ok and spec.choices and value not in spec.choices:
+        return (
+            f"{key} must be one of {', '.join(spec.choices)}, got {value!r}",
+            f"choose one of {', '.join(spec.choices)}",
+        )
     if ok:
         return None
     if kind == "map":

@@ -46,6 +46,7 @@ BAD = [
     ("docker_version=19.03.15", 2, "VERSION_UNAVAILABLE: docker-"),
     ("docker_version=abc", 5, "docker_version (host "),
     (OPTIONS.replace("}", ", 'log-levle': 'warn'}"), 5, "unknown daemon option 'log-levle': did you mean log-level?"),
+    (OPTIONS.replace("}", ", 'log-level': 'loud'}"), 5, "log-level must be one of debug, info, warn, error, fatal"),
     (OPTIONS.replace("}", ", 'x --host=tcp://0.0.0.0:2375': 1}"), 5, "unknown daemon option 'x --host=tcp"),
     (OPTIONS.replace("}", ", 'hosts': ['tcp://0.0.0.0:2375']}"), 5, "would expose the Docker API without TLS"),
     ("yum_repos={'epel': {'name': 'x\\n[evil]\\nbaseurl=http://192.0.2.1/\\ngpgcheck=0'}}", 5, "yum_repos (host "),
@@ -101,12 +102,13 @@ def test_the_users_own_options_are_reported_and_kept_in_a_backup(fleet: Fleet, t
 def test_a_refused_first_configuration_leaves_a_fresh_host_stopped_and_disabled(make_fleet, tmp_path: Path) -> None:
     fleet = make_fleet("fresh", "el7:1")
     name, host = fleet["el7-01"].name, fleet.testinfra(fleet["el7-01"])
-    inventory = edited(fleet, tmp_path / "loud.ini", OPTIONS, OPTIONS.replace("}", ", 'log-level': 'loud'}"))
+    # A value of the right type that dockerd still refuses (it wants a mapping of ulimits).
+    inventory = edited(fleet, tmp_path / "refused.ini", OPTIONS, OPTIONS.replace("}", ", 'default-ulimits': 7}"))
     rc, hosts = pyinstall_json("provision", "-i", str(inventory), home=tmp_path)
     assert rc == 2, hosts
     start, rollback = hosts[name]["tasks"][-2:]
     assert start["name"] == "start docker" and start["status"] == "failed"
-    assert "loud" in start["msg"], "the daemon's own reason is quoted"
+    assert "unable to configure the Docker daemon" in start["msg"], "the daemon's own reason is quoted"
     assert rollback["status"] == "failed"
     assert rollback["msg"] == (
         "rolled back: /etc/docker/daemon.json removed (the host had none); the daemon is left stopped and disabled"
