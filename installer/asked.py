@@ -100,6 +100,7 @@ def parse(
     """Every variable of one host, validated. ``origin(variable)`` says where it was set (file:line);
     ``ignore`` and ``bundles`` come from the command line."""
     reader = _Reader(host, hostvars, origin)
+    reader.connection()
     return Asked(
         host=host,
         package=reader.matching("docker_package", _RPM_NAME, "a package name: letters, digits and . _ + -"),
@@ -161,7 +162,7 @@ class _Reader:
             raise self.fail(variable, f"{_shown(value)} is not a boolean", "give true or false")
         return parsed
 
-    def integer(self, variable: str, default: int, low: int, high: int) -> int:
+    def integer(self, variable: str, default: int, low: int, high: int, unit: str = "seconds") -> int:
         value = self.get(variable)
         if value is None:
             return default
@@ -170,7 +171,7 @@ class _Reader:
             raise self.fail(
                 variable,
                 f"{_shown(value)} is not a whole number from {low} to {high}",
-                f"give a number of seconds, e.g. {default}",
+                f"give a number of {unit}, e.g. {default}",
             )
         return number
 
@@ -183,6 +184,23 @@ class _Reader:
         if isinstance(value, list):
             return value
         raise self.fail(variable, f"{_shown(value)} is neither a list nor a string", "give a list, or words")
+
+    def connection(self) -> None:
+        """The connection variables (connection.target_from_vars reads them): refused here, by name."""
+        for variable in ("ansible_port", "ansible_ssh_port"):
+            self.integer(variable, 22, 1, 65535, unit="a TCP port")
+        for variable in ("ansible_become",):
+            self.boolean(variable, False)
+        for variable in ("ansible_host", "ansible_ssh_host", "ansible_user", "ansible_ssh_user", "ansible_become_user",
+                         "ansible_ssh_private_key_file"):  # fmt: skip
+            value = self.get(variable)
+            if value is not None and not (isinstance(value, (str, int)) and str(value).isprintable()):
+                raise self.fail(variable, f"{_shown(value)} is not one line of text", "give a name or a path")
+        known = self.get("pyinstall_known_hosts_file")
+        files = known if isinstance(known, list) else [known] if known is not None else []
+        if not all(isinstance(f, str) and f.isprintable() for f in files):
+            raise self.fail("pyinstall_known_hosts_file", f"{_shown(known)} is not a path or a list of paths",
+                            "give the path of a known_hosts file")  # fmt: skip
 
     def storage_options(self) -> tuple[str, ...]:
         options = self.words("docker_storage_options")

@@ -361,6 +361,8 @@ def as_bool(value: object, what: str) -> bool:
     """Ansible's booleans: yes/no, true/false, on/off, 1/0 (any case)."""
     if isinstance(value, bool):
         return value
+    if value is None:  # YAML's ~: unset
+        return False
     text = str(value).strip().lower()
     if text in _TRUE:
         return True

@@ -3,6 +3,7 @@ and a request preflight passes always turns into a plan."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from installer import asked, checks, facts, platforms, runtime
 from installer.asked import AskedError
+from installer.connection import target_from_vars
 from installer.inventory import parse_ini
 from installer.outcome import passed
 from installer.plan import plan
@@ -21,7 +23,8 @@ RECORDED = {kind: facts.parse((FACTS / f"lab-{kind}-full.txt").read_text()) for 
 VARIABLES = (
     "docker_package", "docker_channel", "docker_version", "docker_storage_driver", "docker_storage_options",
     "docker_daemon_options", "yum_mirror", "yum_repos", "yum_gpgcheck", "yum_lock_timeout",
-    "pyinstall_ignore_preflight_errors",
+    "pyinstall_ignore_preflight_errors", "ansible_port", "ansible_become", "ansible_user", "ansible_host",
+    "pyinstall_known_hosts_file",
 )  # fmt: skip
 
 scalars = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=True) | st.text(max_size=40)
@@ -34,7 +37,11 @@ values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dic
                       max_leaves=12)  # fmt: skip
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "600")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(variable=st.sampled_from(VARIABLES), value=values, kind=st.sampled_from(["el6", "el7"]))
 def test_any_value_is_used_or_refused_by_name(variable: str, value: object, kind: str) -> None:
     try:
@@ -44,6 +51,7 @@ def test_any_value_is_used_or_refused_by_name(variable: str, value: object, kind
         assert exc.variable == variable and exc.host == "h1"
         assert exc.message.startswith(f"inventory.ini:{VARIABLES.index(variable) + 1}: {variable} (host h1): ")
         return
+    target_from_vars("h1", {variable: value})  # what connects reads the same variables: it takes them as they are
     recorded = replace(RECORDED[kind], available=["3:20.10.24-3.el7", "20.10.24-1.el6", "1.7.1-2.el6", "1.13.1-1"])
     found = checks.run_checks(recorded, model)
     if not passed(found):
@@ -66,6 +74,11 @@ GOOD = {
     "yum_gpgcheck": "yes",
     "yum_lock_timeout": "30",
     "pyinstall_ignore_preflight_errors": "kernel, arch",
+    "ansible_port": "2222",
+    "ansible_become": "yes",
+    "ansible_user": "deploy",
+    "ansible_host": "10.0.0.5",
+    "pyinstall_known_hosts_file": ["/etc/ssh/known_hosts.fleet"],
 }
 
 
