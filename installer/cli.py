@@ -244,15 +244,8 @@ def _hosts(
         "accept_new": args.accept_new_host_keys or None,
         "connect_timeout": args.timeout,
     }
-    out = []
-    for host, model in models:
-        try:
-            out.append((target_from_vars(host.name, host.vars, **overrides), model))
-        except (ValueError, TypeError) as exc:
-            variable = str(exc).split("=", 1)[0]
-            where = inv.origin(host.name, variable) or inv.source
-            raise UsageError(f"{where}: host {host.name}: {exc}", "fix its variables") from None
-    return out
+    # asked.parse validated the connection variables too.
+    return [(target_from_vars(host.name, host.vars, **overrides), model) for host, model in models]
 
 
 def _exit_status(statuses: Iterable[Status]) -> ExitStatus:

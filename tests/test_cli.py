@@ -103,3 +103,21 @@ def test_provision_writes_a_retry_file_usable_as_limit_and_saves_its_report(
     capsys.readouterr()
     assert main(["provision", "-i", str(inv), "--limit", f"@{retry}", "--retry-file", "", "--json"]) == 4
     assert set(json.loads(capsys.readouterr().out)["hosts"]) == {"a.invalid", "b.invalid", "c.invalid"}
+
+
+@pytest.mark.parametrize(
+    "line, said",
+    [
+        ("web1 ansible_port=abc", "hosts.ini:2: ansible_port (host web1): 'abc' is not a whole number from 1 to 65535"),
+        ("web1 docker_daemon_options=\"{'log-levle': 'warn'}\"", "did you mean log-level?"),
+    ],
+)
+def test_a_bad_variable_stops_every_command_before_any_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, said: str
+) -> None:
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(f"[web]\n{line}\n")
+    for command in ("check", "provision", "info"):
+        assert main([command, str(inventory)]) == ExitStatus.USAGE  # before connecting (web1 would not resolve)
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err
