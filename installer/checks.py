@@ -467,16 +467,14 @@ def check_foreign_config(s: Subject) -> list[Finding]:
     """Options also given outside the managed file: dockerd refuses to start with both (moby#30726)."""
     if s.platform is None or s.channel is None or s.platform.config_style != "json":
         return []
-    keys = set(s.asked.daemon_options) | set(daemon_options.defaults()) | {"storage-driver", "storage-opts"}
-    flags = {spec.flag_name.lstrip("-"): key for key, spec in daemon_options.schema().items()}
+    written = daemon_options.merged(s.asked.daemon_options, s.version or "", s.storage_driver or "", ())
+    keys = {*written, "storage-opts"}
     found = []
     for path, content in s.facts.docker_config.items():
         is_unit = "/systemd/" in path
         if not is_unit and (path not in s.platform.foreign_config or not s.channel.reads_foreign_config):
             continue
-        for flag in re.findall(r"--([a-z][a-z0-9-]+)", content):
-            if flags.get(flag, flag) in keys:
-                found.append(f"{path}: --{flag}")
+        found += [f"{path}: --{flag}" for flag, key in daemon_options.keys_in_flags(content) if key in keys]
     if not found:
         return []
     config = s.platform.config_file
@@ -502,11 +500,10 @@ def current_options(facts: Facts, platform: Platform) -> dict[str, object] | Non
         except ValueError:
             return None
         return value if isinstance(value, dict) else None
-    flags = {spec.flag_name.lstrip("-"): key for key, spec in daemon_options.schema().items()}
     match = re.search(r"^other_args=(.*)$", text, re.M)
     if not match:
         return None
-    return {flags.get(f, f): True for f in re.findall(r"--([a-z][a-z0-9-]+)", match[1])}
+    return {key: True for _, key in daemon_options.keys_in_flags(match[1])}
 
 
 def check_unmanaged_options(s: Subject) -> list[Finding]:

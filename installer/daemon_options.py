@@ -57,6 +57,17 @@ def schema() -> dict[str, OptionSpec]:
     }
 
 
+@cache
+def by_flag() -> dict[str, str]:
+    """Flag name (without --) -> its daemon.json key: storage-opt -> storage-opts."""
+    return {spec.flag_name.lstrip("-"): key for key, spec in schema().items()}
+
+
+def keys_in_flags(text: str) -> list[tuple[str, str]]:
+    """(flag, key) of every --flag in a command line or config file text."""
+    return [(flag, by_flag().get(flag, flag)) for flag in re.findall(r"--([a-z][a-z0-9-]+)", text)]
+
+
 def defaults() -> dict[str, Any]:
     return dict(_spec()["defaults"])
 
