@@ -18,7 +18,6 @@ from installer.preflight import HostReport
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 UNREACHABLE = Status.UNREACHABLE
-_STYLE = {ERROR: "red", WARNING: "yellow", INFO: "cyan"}
 _RUN_STYLE = {
     Status.OK: "green",
     Status.CHANGED: "yellow",
@@ -28,6 +27,7 @@ _RUN_STYLE = {
     Status.INTERRUPTED: "cyan",
     Status.UNKNOWN: "magenta",
 }
+_STYLE = {ERROR: "red", WARNING: "yellow", INFO: "cyan", **_RUN_STYLE}
 # What each command calls a host's outcome: the statuses are one vocabulary, the verdicts read naturally.
 CHECK_VERDICT = {Status.OK: "passed", Status.FAILED: "failed"}
 INFO_VERDICT = {Status.OK: "valid", Status.FAILED: "invalid"}

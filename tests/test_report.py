@@ -38,3 +38,22 @@ def test_a_step_cut_off_is_shown_unknown_after_the_steps_done() -> None:
     assert any(line.split()[:3] == ["unknown", "start", "docker"] for line in lines)
     assert any(line.split()[:2] == ["changed", "write"] for line in lines)
     assert lines[-1].split() == ["web1", "ok=0", "changed=1", "failed=0", "unreachable"]
+
+
+def test_the_check_table_and_details_of_every_kind_of_host() -> None:
+    from installer.errors import Unreachable
+    from installer.preflight import HostReport
+    from installer.report import render
+
+    arch = Finding("ARCH", ERROR, "i686 machine: Docker runs only on 64-bit x86_64", "reinstall with x86_64")
+    reports = [
+        HostReport("up", Status.OK),
+        HostReport("old", Status.FAILED, [arch]),
+        HostReport("down", Status.UNREACHABLE, error=Unreachable("down", "connection refused", "is sshd running?")),
+        HostReport("later", Status.SKIPPED, note="not attempted: the run was interrupted (Ctrl-C)"),
+    ]
+    console = Console(record=True, width=200, color_system=None)
+    render(reports, console)
+    text = console.export_text()
+    assert "ARCH: i686 machine" in text and "Unreachable: connection refused" in text
+    assert "4 host(s): 1 passed, 1 failed, 1 unreachable, 1 not checked (interrupted)" in text
