@@ -137,8 +137,10 @@ class _Reader:
         value = self.get(variable)
         if value is None:
             return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)  # docker_version=1.13 reads as a number
+        if isinstance(value, float):  # docker_version=1.10 reads as the number 1.1: its text is lost
+            raise self.fail(variable, f"reads as the number {value!r}", f"quote it: {variable}='...'")
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         if not isinstance(value, str) or not pattern.match(value):
             raise self.fail(variable, f"{_shown(value)} is not {what}", f"give {what}")
         return value

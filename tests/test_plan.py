@@ -149,6 +149,7 @@ def test_el6_flags_and_el7_json() -> None:
         ({"docker_daemon_options": {"hosts": ["tcp://0.0.0.0:2375"]}}, "without TLS"),
         ({"docker_storage_driver": "aufs"}, "not a storage driver"),
         ({"docker_version": "abc"}, "a digit first"),
+        ({"docker_version": 1.1}, "reads as the number 1.1"),
         ({"yum_repos": {"../x": {}}}, "not a repository pyinstall configures"),
         ({"yum_repos": {"epel": {"name": "a\n[evil]\nbaseurl=http://x"}}}, "one line"),
         ({"yum_repos": {"epel": {"id": "x"}}}, "not a yum repository field"),
