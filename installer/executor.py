@@ -139,7 +139,8 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
         results.append(_run(session, service))
         if results[-1].status == FAILED:
             config = next((op for op in plan.operations if op.restarts and op.backup), None)
-            results.append(_rollback(session, config, plan, results[-1]))
+            rollback = _rollback(session, config, plan, results[-1])
+            results += [rollback] if rollback else []
     return results
 
 
@@ -157,9 +158,10 @@ def daemon_reason(log: str) -> str:
     return (fatal or lines or [""])[-1][:400]
 
 
-def _rollback(session: Session, config: Operation | None, plan: Plan, failure: TaskResult) -> TaskResult:
-    """Put the host back as it was before this run: the previous configuration (or none, on a host that
-    had none), the daemon running only if it ran before, enabled only if it was."""
+def _rollback(session: Session, config: Operation | None, plan: Plan, failure: TaskResult) -> TaskResult | None:
+    """Quote why the daemon did not start, and put the host back as it was before this run: the previous
+    configuration (or none, on a host that had none), the daemon running only if it ran before, enabled
+    only if it was. None when this run changed no configuration (nothing to roll back)."""
     previous = plan.previous
     try:
         log = session.run(DAEMON_LOG, timeout=30).stdout.strip()
@@ -169,7 +171,7 @@ def _rollback(session: Session, config: Operation | None, plan: Plan, failure: T
     failure.msg = f"the daemon did not start: {reason}" if reason else "the daemon did not start"
     failure.log = log
     if config is None or previous is None:
-        return TaskResult("roll back", SKIPPED, "no configuration changed in this run: nothing to roll back", log=log)
+        return None
     path, service = previous.config, previous.service
     if previous.config_existed:
         restore = f"if [ -f {q(config.backup)} ]; then mv -f {q(config.backup)} {q(path)}; fi"
