@@ -38,7 +38,7 @@ from installer.errors import (
 
 CONNECT_TIMEOUT = 10.0  # seconds: TCP connect, SSH banner and authentication, each
 COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
-_OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"
+OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique, so a watcher never answers anything else
 _SUDO_FAILURES = ("Sorry, try again.", "incorrect password attempt")
@@ -173,14 +173,14 @@ class Session:
                 what = f"the host stopped answering (no session opened within {self.target.connect_timeout:g}s)"
             else:
                 what = f"connection lost while running a command: {exc or type(exc).__name__}"
-            raise Unreachable(self.target.name, what, _OUTCOME_UNKNOWN_HINT) from None
+            raise Unreachable(self.target.name, what, OUTCOME_UNKNOWN_HINT) from None
         stdout, stderr = result.stdout, result.stderr
         if result.return_code == -1:  # paramiko's "no exit status": the session ended, or a signal killed sh
             if self._lost():
                 raise Unreachable(
                     self.target.name,
                     "connection lost while running a command: the session ended without an exit status",
-                    _OUTCOME_UNKNOWN_HINT,
+                    OUTCOME_UNKNOWN_HINT,
                 )
             stderr += "\n(the command was killed by a signal: no exit status)"
         if sudo and self.target.become_password is not None:

@@ -15,8 +15,8 @@ from pathlib import Path
 from threading import Event
 from typing import Any
 
-from installer.connection import CommandResult, Session
-from installer.errors import OUTCOME_UNKNOWN, CommandTimeout
+from installer.connection import OUTCOME_UNKNOWN_HINT, CommandResult, Session
+from installer.errors import OUTCOME_UNKNOWN, CommandTimeout, Unreachable
 from installer.outcome import Status
 from installer.plan import DAEMON_LOG, Operation, Plan, q, wait_for_daemon
 
@@ -74,7 +74,14 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
         "else echo running; fi"
     )
     while time.monotonic() - start < timeout:
-        polled = session.run(check, timeout=POLL_TIMEOUT)
+        try:
+            polled = session.run(check, timeout=POLL_TIMEOUT)
+        except CommandTimeout:  # a poll reads two small files: the host itself stopped answering
+            raise Unreachable(
+                session.target.name,
+                f"the host stopped answering (a poll of its transaction got no answer within {POLL_TIMEOUT:g}s)",
+                OUTCOME_UNKNOWN_HINT,
+            ) from None
         first, _, rest = polled.stdout.lstrip().partition("\n")  # after sudo's newline, if any
         if first.strip().isdigit():
             return CommandResult(command, int(first), rest, "", time.monotonic() - start)

@@ -14,8 +14,8 @@ import pytest
 from installer import asked, checks, facts, platforms, runtime
 from installer.asked import AskedError
 from installer.connection import CommandResult, Target
-from installer.errors import Unreachable
-from installer.executor import CHANGED, UNKNOWN, daemon_reason, execute, mask
+from installer.errors import CommandTimeout, Unreachable
+from installer.executor import CHANGED, UNKNOWN, daemon_reason, execute, mask, run_detached
 from installer.plan import plan, write_file_command
 from installer.runtime import ManagedFile
 from tests.lab import spec as lab_spec
@@ -335,3 +335,19 @@ def test_options_are_gated_on_the_docker_version_never_on_the_package_epoch() ->
     assert "no-new-privileges" not in options and options["live-restore"] is True
     resolved = replace(recorded("lab-el7-full"), available=["3:20.10.24-3.el7", "3:20.10.23-3.el7"])
     assert checks.subject(resolved, asked.parse("h1", LAB_VARS)).version == "20.10.24-3.el7"
+
+
+def test_a_poll_that_gets_no_answer_means_the_host_stopped_answering() -> None:
+    """Whether a host hangs between two polls (no session opens) or during one (the poll times out), the
+    step's outcome is unknown and the operator reads the same words."""
+
+    class HangingSession(LosingSession):
+        def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+            self.commands.append(command)
+            if len(self.commands) > 1:
+                raise CommandTimeout("h1", "command did not finish within 30s", "the host may be overloaded")
+            return CommandResult(command, 0, "", "", 0.0)
+
+    with pytest.raises(Unreachable, match="the host stopped answering") as exc:
+        run_detached(HangingSession(lives=1), "yum -y install docker-io", timeout=60)
+    assert exc.value.hint == "the outcome on the host is unknown; check it, then run again"
