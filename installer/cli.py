@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
-from rich.text import Text
 
 from installer import (
     __version__,
@@ -31,6 +30,7 @@ from installer import (
     provision,
     report,
     rollout,
+    terminal,
 )
 from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
 from installer.errors import PyinstallError, UsageError
@@ -222,7 +222,7 @@ def _hosts(
     inv = inv or _load_inventory(args)
     selection = patterns.select(inv, args.limit)
     for term in selection.unmatched:
-        err.print(Text.assemble(("warning", "yellow"), f": host pattern {term!r} matched no host"))
+        err.print(terminal.text(("warning", "yellow"), f": host pattern {term!r} matched no host"))
     if not selection.hosts:
         raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}", "check the pattern")
     ignore = _ignored_codes(args)  # refuse a typo before asking for passwords
@@ -317,13 +317,11 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
     else:
         report.render_provision(runs, out, verbose=args.verbose, diff=args.diff)
         if retry and args.retry_file:
-            out.print(
-                f"\n{len(retry)} host(s) to retry, listed in {args.retry_file}: "
-                f"{_resume_command(args.argv, args.retry_file)}",
-                soft_wrap=True,
-            )
+            resume = _resume_command(args.argv, args.retry_file)
+            out.print(terminal.text(f"\n{len(retry)} host(s) to retry, listed in {args.retry_file}: {resume}"),
+                      soft_wrap=True)  # fmt: skip
         if saved:
-            out.print(f"Report saved to {saved}")
+            out.print(terminal.text(f"Report saved to {saved}"))
     # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
     return _exit_status(Status.INTERRUPTED if r.error == NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs)
 
@@ -354,14 +352,6 @@ def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
     return _exit_status(r.status for r in reports if r.status == Status.UNREACHABLE)  # facts: only reach matters
 
 
-def _console(stream) -> Console:
-    """Rich console; piped output keeps long lines whole instead of wrapping at 80 columns."""
-    console = Console(file=stream, highlight=False)
-    if not console.is_terminal:
-        console = Console(file=stream, highlight=False, width=int(os.environ.get("COLUMNS", "200")))
-    return console
-
-
 def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     inv = _load_inventory(args)
     hosts = [(t, a, inv.host_groups(t.name)) for t, a in _hosts(args, err, inv)]
@@ -375,7 +365,7 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     else:
         report.render_info(results, summary, drift, out)
         if args.html:
-            out.print(f"HTML report: {args.html}")
+            out.print(terminal.text(f"HTML report: {args.html}"))
     return _exit_status(h.status for h in results)
 
 
@@ -386,16 +376,17 @@ def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
         )
     manifest = bundle.create(args.platform, Path(args.source), Path(args.output))
     for package in manifest["packages"]:
-        out.print(
-            f"  {package['name']}-{package['version']}-{package['release']}.{package['arch']}  {package['sha256'][:12]}"
-        )
-    out.print(f"{args.output}: {len(manifest['packages'])} packages for {args.platform}, with yum repodata")
+        name = f"{package['name']}-{package['version']}-{package['release']}.{package['arch']}"
+        out.print(terminal.text(f"  {name}  {package['sha256'][:12]}"))
+    out.print(
+        terminal.text(f"{args.output}: {len(manifest['packages'])} packages for {args.platform}, with yum repodata")
+    )
     return ExitStatus.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    out = _console(sys.stdout)
-    err = _console(sys.stderr)
+    out = terminal.console(sys.stdout)
+    err = terminal.console(sys.stderr)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -415,9 +406,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_info(args, out, err)
         return cmd_facts(args, out, err)
     except PyinstallError as exc:
-        err.print(Text.assemble(("error", "red"), f": {exc.message}"), soft_wrap=True)
+        err.print(terminal.text(("error", "red"), f": {exc.message}"), soft_wrap=True)
         if exc.hint:
-            err.print(Text(f"hint: {exc.hint}"), soft_wrap=True)
+            err.print(terminal.text(f"hint: {exc.hint}"), soft_wrap=True)
         return ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
     except KeyboardInterrupt:
         err.print("interrupted")

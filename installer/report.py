@@ -15,6 +15,7 @@ from installer.docker_info import size_bytes
 from installer.outcome import Level, Status
 from installer.platforms import TEMPLATES_DIR
 from installer.preflight import HostReport
+from installer.terminal import text
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 UNREACHABLE = Status.UNREACHABLE
@@ -34,7 +35,12 @@ INFO_VERDICT = {Status.OK: "valid", Status.FAILED: "invalid"}
 
 
 def _verdict(status: Status, words: dict[Status, str]) -> Text:
-    return Text(words.get(status, str(status)), style=_RUN_STYLE.get(status, ""))
+    return text((words.get(status, str(status)), _RUN_STYLE.get(status, "")))
+
+
+def _add_row(table: Table, *cells: object) -> None:
+    """A table row whose text cells are plain text made visible (a host's words are never markup)."""
+    table.add_row(*(cell if isinstance(cell, Text) else text(str(cell)) for cell in cells))
 
 
 def to_json(reports: Sequence[HostReport], include_facts: bool = True) -> str:
@@ -60,7 +66,8 @@ def render(reports: Sequence[HostReport], console: Console) -> None:
         table.add_column(column, overflow="fold")
     for r in reports:
         f = r.facts
-        table.add_row(
+        _add_row(
+            table,
             r.name,
             (f.release_text if f else "") or "-",
             (f.kernel_release if f else "") or "-",
@@ -76,17 +83,17 @@ def render(reports: Sequence[HostReport], console: Console) -> None:
         lines += [(f.level, f.code + (" (ignored)" if f.ignored else ""), f.message, f.hint) for f in r.findings]
         if not lines:
             continue
-        console.print(Text(f"\n{r.name}", style="bold"))
+        console.print(text((f"\n{r.name}", "bold")))
         for level, code, message, hint in lines:
-            console.print(Text.assemble("  ", (f"{level:<8}", _STYLE[level]), f" {code}: {message}"))
+            console.print(text("  ", (f"{level:<8}", _STYLE[level]), f" {code}: {message}"))
             if hint:
-                console.print(Text(f"           hint: {hint}", style="dim"))
+                console.print(text((f"           hint: {hint}", "dim")))
     counts = {s: sum(r.status == s for r in reports) for s in Status}
     line = f"\n{len(reports)} host(s): {counts[Status.OK]} passed, {counts[Status.FAILED]} failed, "
     line += f"{counts[Status.UNREACHABLE]} unreachable"
     if counts[Status.SKIPPED] or counts[Status.INTERRUPTED]:
         line += f", {counts[Status.SKIPPED] + counts[Status.INTERRUPTED]} not checked (interrupted)"
-    console.print(line)
+    console.print(text(line))
 
 
 def render_facts(reports: Sequence[HostReport], console: Console) -> None:
@@ -96,11 +103,12 @@ def render_facts(reports: Sequence[HostReport], console: Console) -> None:
     for r in reports:
         f = r.facts
         if f is None:
-            table.add_row(r.name, Text(r.error.message if r.error else "no facts", style="magenta"))
+            _add_row(table, r.name, text((r.error.message if r.error else "no facts", "magenta")))
             continue
         fs = f.docker_fs
         free = f"{fs['avail_kb'] / (1 << 20):.1f} GiB" if fs.get("avail_kb") is not None else "-"
-        table.add_row(
+        _add_row(
+            table,
             r.name,
             f.release_text or "-",
             f.kernel_release or "-",
@@ -120,36 +128,36 @@ def provision_json(runs: Sequence[Any]) -> str:
 def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, diff: bool = False) -> None:
     """Per host: each task with its status, then one recap line per host (Ansible's shape)."""
     for r in runs:
-        console.print(Text.assemble(("\n" + r.name, "bold"), "  ", (r.status, _RUN_STYLE.get(r.status, ""))))
+        console.print(text(("\n" + r.name, "bold"), "  ", (r.status, _RUN_STYLE.get(r.status, ""))))
         if r.error:
-            console.print(Text(f"  {r.error}", style=_RUN_STYLE.get(r.status, "")))
+            console.print(text((f"  {r.error}", _RUN_STYLE.get(r.status, ""))))
             if r.hint:
-                console.print(Text(f"  hint: {r.hint}", style="dim"))
+                console.print(text((f"  hint: {r.hint}", "dim")))
         for f in r.findings:
             if f is r.failed_finding:
                 continue  # already said, as the reason the host failed
             if f.level == ERROR or f.ignored or verbose:
                 label = f"{f.code} (ignored)" if f.ignored else f.code
-                console.print(Text(f"  preflight {f.level}: {label}: {f.message}", style=_STYLE[f.level]))
+                console.print(text((f"  preflight {f.level}: {label}: {f.message}", _STYLE[f.level])))
         for t in r.tasks:
-            console.print(Text.assemble("  ", (f"{t.status:<8}", _RUN_STYLE.get(t.status, "")), f" {t.name}",
+            console.print(text("  ", (f"{t.status:<8}", _RUN_STYLE.get(t.status, "")), f" {t.name}",
                                         (f"  ({t.msg})" if t.msg else "", "dim")))  # fmt: skip
             if verbose:
                 for c in t.commands:
-                    console.print(Text(f"           $ {c}", style="dim"), soft_wrap=True)
+                    console.print(text((f"           $ {c}", "dim")), soft_wrap=True)
             if verbose > 1 or (t.status == Status.FAILED and (t.stderr or t.stdout)):
                 for line in (t.stdout + t.stderr).strip().splitlines()[-20:]:
-                    console.print(Text(f"           | {line}"), soft_wrap=True)
+                    console.print(text(f"           | {line}"), soft_wrap=True)
             if verbose and t.log:
-                console.print(Text("           the daemon's log:", style="dim"))
+                console.print(text(("           the daemon's log:", "dim")))
                 for line in t.log.splitlines():
-                    console.print(Text(f"           | {line}"), soft_wrap=True)
+                    console.print(text(f"           | {line}"), soft_wrap=True)
             if diff and t.diff:
-                console.print(Text(t.diff.rstrip("\n")), soft_wrap=True)
-    console.print(Text("\nRECAP", style="bold"))
+                console.print(text(t.diff.rstrip("\n")), soft_wrap=True)
+    console.print(text(("\nRECAP", "bold")))
     width = max((len(r.name) for r in runs), default=4)
     for r in runs:
-        console.print(Text.assemble(
+        console.print(text(
             (f"{r.name:<{width}}", _RUN_STYLE.get(r.status, "")),
             f"  ok={r.count('ok')} changed={r.count('changed')} failed={r.count('failed')}",
             f"  {r.status}",
@@ -176,7 +184,8 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[A
         space = f"{d['data_space_used']} / {d['data_space_total']}" if d.get("data_space_total") else "-"
         errors = [f for f in h.findings if f.level == ERROR]
         why = h.error or (f"{errors[0].code}: {errors[0].message}" if errors else "")
-        table.add_row(
+        _add_row(
+            table,
             h.name,
             d.get("server_version") or "-",
             d.get("storage_driver") or "-",
@@ -192,23 +201,25 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[A
         shown = [f for f in h.findings if f.level in (ERROR, WARNING)]
         if not shown:
             continue
-        console.print(Text(f"\n{h.name}", style="bold"))
+        console.print(text((f"\n{h.name}", "bold")))
         for f in shown:
-            console.print(Text.assemble("  ", (f"{f.level:<8}", _STYLE[f.level]), f" {f.code}: {f.message}"))
+            console.print(text("  ", (f"{f.level:<8}", _STYLE[f.level]), f" {f.code}: {f.message}"))
             if f.hint:
-                console.print(Text(f"           hint: {f.hint}", style="dim"))
+                console.print(text((f"           hint: {f.hint}", "dim")))
     status = summary["status"]
     console.print(
-        f"\n{summary['hosts']} host(s): {status.get(Status.OK, 0)} valid, {status.get(Status.FAILED, 0)} invalid, "
-        f"{status.get(Status.UNREACHABLE, 0)} unreachable"
+        text(
+            f"\n{summary['hosts']} host(s): {status.get(Status.OK, 0)} valid, {status.get(Status.FAILED, 0)} "
+            f"invalid, {status.get(Status.UNREACHABLE, 0)} unreachable"
+        )
     )
     versions = ", ".join(f"{v} x{n}" for v, n in sorted(summary["versions"].items()))
     drivers = ", ".join(f"{v} x{n}" for v, n in sorted(summary["storage_drivers"].items()))
-    console.print(f"versions: {versions or '-'}")
-    console.print(f"storage drivers: {drivers or '-'}")
+    console.print(text(f"versions: {versions or '-'}"))
+    console.print(text(f"storage drivers: {drivers or '-'}"))
     for d in drift:
         console.print(
-            Text(f"drift: {d.host} runs {d.field} {d.value}; most of group {d.group} run {d.majority}", style="yellow")
+            text((f"drift: {d.host} runs {d.field} {d.value}; most of group {d.group} run {d.majority}", "yellow"))
         )
 
 

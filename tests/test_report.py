@@ -57,3 +57,32 @@ def test_the_check_table_and_details_of_every_kind_of_host() -> None:
     text = console.export_text()
     assert "ARCH: i686 machine" in text and "Unreachable: connection refused" in text
     assert "4 host(s): 1 passed, 1 failed, 1 unreachable, 1 not checked (interrupted)" in text
+
+
+HOSTILE = "CentOS [/] [bold]x[/bold] \x1b[2J\x1b]0;owned\x07 \x1b]8;;http://evil.example/\x1b\\link\x1b]8;;\x1b\\"
+
+
+def test_host_text_is_plain_and_its_escape_sequences_visible() -> None:
+    """What a host says is never markup, and never reaches the terminal as an escape sequence."""
+    import io
+
+    from installer import docker_info, facts, terminal
+    from installer.info import HostInfo
+    from installer.preflight import HostReport
+    from installer.report import render, render_info
+
+    f = facts.Facts(release_text=HOSTILE, kernel_release="3.10.0\x1b[31m", arch="x86_64")
+    lie = Finding("OS", ERROR, f"{HOSTILE} is not CentOS/RHEL", "")
+    info = docker_info.parse(f"Server Version: 20.10\x1b[2J\nStorage Driver: {HOSTILE}\n")
+    run = HostRun("h1", Status.FAILED, findings=[lie], error=f"preflight: OS: {HOSTILE}")
+    run.tasks.append(TaskResult("start docker", Status.FAILED, HOSTILE, stdout=HOSTILE, log=HOSTILE))
+    stream = io.StringIO()
+    console = terminal.console(stream)
+    render([HostReport("h1", Status.FAILED, [lie], f)], console)
+    render_info([HostInfo("h1", Status.FAILED, info, [lie])], {"hosts": 1, "status": {}, "versions": {},
+                "storage_drivers": {}}, [], console)  # fmt: skip
+    render_provision([run], console, verbose=2)
+    out = stream.getvalue()
+    assert "\x1b" not in out and "\x07" not in out, "no raw escape sequence from a host"
+    assert "[/]" in out and "[bold]x[/bold]" in out, "brackets are text, not markup"
+    assert "\\x1b[2J" in out and "\\x1b]0;owned\\x07" in out

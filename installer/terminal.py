@@ -1,0 +1,42 @@
+"""Text on the operator's terminal. Whatever a host said (release files, `docker info`, stderr, logs) is
+untrusted: it is printed as plain text, never as markup, with control characters and escape sequences
+made visible (``\\x1b``), so no host can clear the screen, retitle the window or plant a link.
+
+    str | (str, style) parts ─▶ text() ─▶ rich Text      console(stream) ─▶ a Console that reads no markup
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO, Union
+
+from rich.console import Console
+from rich.text import Text
+
+Part = Union[str, "tuple[str, str]"]
+
+
+def visible(value: object) -> str:
+    """``value`` as text with every non-printable character but newline and tab shown escaped."""
+    return "".join(
+        ch if ch.isprintable() or ch in "\n\t" else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        for ch in str(value)
+    )
+
+
+def text(*parts: Part) -> Text:
+    """Plain text made of parts, each a string or (string, style); every string made visible."""
+    out = Text()
+    for part in parts:
+        content, style = (part, "") if isinstance(part, str) else part
+        out.append(visible(content), style=style)
+    return out
+
+
+def console(stream: IO[str]) -> Console:
+    """A console that never reads markup; piped output keeps long lines whole instead of wrapping at 80."""
+    out = Console(file=stream, highlight=False, markup=False, emoji=False)
+    if not out.is_terminal:
+        out = Console(file=stream, highlight=False, markup=False, emoji=False,
+                      width=int(os.environ.get("COLUMNS", "200")))  # fmt: skip
+    return out
