@@ -305,25 +305,38 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
     retry = [
         r.name for r in runs if r.status in (Status.FAILED, Status.UNREACHABLE, Status.SKIPPED, Status.INTERRUPTED)
     ]
-    if retry and args.retry_file:
-        Path(args.retry_file).write_text("".join(f"{name}\n" for name in retry))
     as_json = report.provision_json(runs)
+    # Files are written after the hosts are done: one that cannot be written is a warning, never a lost report.
+    retry_file = args.retry_file if retry and args.retry_file else None
+    if retry_file and not _save(retry_file, "".join(f"{name}\n" for name in retry), 0o644, err):
+        retry_file = None
     saved = args.report_file or (DEFAULT_REPORT if retry else None)
-    if saved:  # an interrupted or failed run keeps its record of which host is where
-        with open(os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-            f.write(as_json + "\n")
+    if saved and not _save(saved, as_json + "\n", 0o600, err):  # the record of which host is where
+        saved = None
     if args.json:
         print(as_json)
     else:
         report.render_provision(runs, out, verbose=args.verbose, diff=args.diff)
-        if retry and args.retry_file:
-            resume = _resume_command(args.argv, args.retry_file)
-            out.print(terminal.text(f"\n{len(retry)} host(s) to retry, listed in {args.retry_file}: {resume}"),
+        if retry_file:
+            resume = _resume_command(args.argv, retry_file)
+            out.print(terminal.text(f"\n{len(retry)} host(s) to retry, listed in {retry_file}: {resume}"),
                       soft_wrap=True)  # fmt: skip
         if saved:
             out.print(terminal.text(f"Report saved to {saved}"))
     # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
     return _exit_status(Status.INTERRUPTED if r.error == NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs)
+
+
+def _save(path: str, content: str, mode: int, err: Console) -> bool:
+    """Write a file pyinstall leaves behind (new files get ``mode``); on failure warn, naming the path and why."""
+    try:
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as f:
+            f.write(content)
+    except OSError as exc:
+        err.print(terminal.text(("warning", "yellow"), f": could not write {path}: {exc.strerror or exc}"),
+                  soft_wrap=True)  # fmt: skip
+        return False
+    return True
 
 
 def _resume_command(argv: Sequence[str], retry_file: str) -> str:
@@ -359,7 +372,8 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     summary, drift = info.summary(results), info.drift(results)
     if args.html:
         generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        Path(args.html).write_text(report.info_html(results, summary, drift, generated))
+        if not _save(args.html, report.info_html(results, summary, drift, generated), 0o644, err):
+            args.html = None
     if args.json:
         print(report.info_json(results, summary, drift))
     else:

@@ -121,3 +121,20 @@ def test_a_bad_variable_stops_every_command_before_any_host(
         assert main([command, str(inventory)]) == ExitStatus.USAGE  # before connecting (web1 would not resolve)
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err
+
+
+def test_a_report_that_cannot_be_saved_is_a_warning_not_a_lost_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The host is refused at once (nothing listens on port 1); the files go where nothing can be written."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("web1 ansible_host=127.0.0.1 ansible_port=1\n")
+    missing = tmp_path / "no-such-dir"
+    status = main(["provision", str(inventory), "--retry-file", str(missing / "x.retry"),
+                   "--report-file", str(missing / "report.json")])  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == ExitStatus.UNREACHABLE, captured.err
+    assert f"could not write {missing / 'x.retry'}: No such file or directory" in captured.err
+    assert f"could not write {missing / 'report.json'}" in captured.err
+    assert "web1  unreachable" in captured.out and "RECAP" in captured.out, "the report is still printed"
+    assert "to retry" not in captured.out and "Report saved" not in captured.out
