@@ -15,17 +15,21 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import shlex
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import fabric
 import invoke
 import paramiko
-from invoke.watchers import FailingResponder
+from invoke.exceptions import ResponseNotAccepted
+from invoke.watchers import Responder
 
 from installer.errors import (
     AuthenticationFailed,
@@ -41,7 +45,6 @@ COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
 OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique, so a watcher never answers anything else
-_SUDO_FAILURES = ("Sorry, try again.", "incorrect password attempt")
 
 # Paramiko logs transport errors to stderr through logging's last resort; each one reaches the user as
 # one of the project's errors instead.
@@ -120,6 +123,7 @@ class Session:
         self.target = target
         self._conn = connection
         self.commands_run = 0  # what a run costs, for tests and benchmarks
+        self._ran = f"pyinstall-ran-{secrets.token_hex(8)}"  # printed first by a command sudo started
 
     def run(self, command: str, timeout: float = COMMAND_TIMEOUT, become: bool | None = None) -> CommandResult:
         """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0."""
@@ -128,18 +132,16 @@ class Session:
         wrapped = "sh -c " + shlex.quote(command)
         watchers = []
         if sudo:
+            # Whether sudo ran the command is told by a token the command prints first, and a refused
+            # password by sudo asking again with pyinstall's own prompt: never by sudo's words, which
+            # are in the host's language.
+            wrapped = "sh -c " + shlex.quote(f"echo {self._ran}; {command}")
             user = shlex.quote(self.target.become_user)
             if self.target.become_password is None:
-                wrapped = f"sudo -n -H -u {user} -- {wrapped}"
+                wrapped = f"LC_ALL=C sudo -n -H -u {user} -- {wrapped}"
             else:
-                wrapped = f"sudo -S -p {shlex.quote(_SUDO_PROMPT)} -H -u {user} -- {wrapped}"
-                watchers.append(
-                    FailingResponder(
-                        pattern=re.escape(_SUDO_PROMPT),
-                        response=self.target.become_password + "\n",
-                        sentinel=_SUDO_FAILURES[0],
-                    )
-                )
+                wrapped = f"LC_ALL=C sudo -S -p {shlex.quote(_SUDO_PROMPT)} -H -u {user} -- {wrapped}"
+                watchers.append(_PasswordOnce(re.escape(_SUDO_PROMPT), self.target.become_password + "\n"))
         start = time.monotonic()
         self.commands_run += 1
         try:
@@ -183,14 +185,15 @@ class Session:
                     OUTCOME_UNKNOWN_HINT,
                 )
             stderr += "\n(the command was killed by a signal: no exit status)"
-        if sudo and self.target.become_password is not None:
-            stdout = stdout.replace(_SUDO_PROMPT, "", 1)  # sudo's prompt shares the pty with the output
         if self.target.become_password:
             stdout = stdout.replace(self.target.become_password, "********")
             stderr = stderr.replace(self.target.become_password, "********")
         if result.pty:
             stdout = stdout.replace("\r\n", "\n")
-        _check_sudo(self.target, result.return_code, stdout + stderr)
+        if sudo:
+            said, ran, stdout = stdout.partition(self._ran + "\n")
+            if not ran:  # sudo itself refused: the command never started
+                _sudo_refused(self.target, (said + stderr).replace(_SUDO_PROMPT, "").strip())
         return CommandResult(command, result.return_code, stdout, stderr, time.monotonic() - start)
 
     def put_file(self, local: Path, remote: str, chunk: int = 1 << 20) -> int:
@@ -245,23 +248,36 @@ class Session:
         self.close()
 
 
-def _check_sudo(target: Target, rc: int, output: str) -> None:
-    if rc == 0 or "sudo:" not in output:
-        return
-    if "a password is required" in output:
+class _PasswordOnce(Responder):
+    """Types the become password at sudo's first prompt; a second prompt means it was refused (sudo's own
+    "try again" is in the host's language), and no second attempt is made (account lockouts)."""
+
+    def __init__(self, pattern: str, response: str) -> None:
+        super().__init__(pattern, response)
+        self.tried = False
+
+    def submit(self, stream: str) -> Iterator[str]:
+        for _ in self.pattern_matches(stream, self.pattern, "index"):
+            if self.tried:
+                raise ResponseNotAccepted("sudo asked for the password again")
+            self.tried = True
+            yield self.response
+
+
+def _sudo_refused(target: Target, said: str) -> NoReturn:
+    words = f": sudo said {said[-300:]!r}" if said else ""
+    if target.become_password is None:
         raise BecomeError(
             target.name,
-            f"sudo needs a password for {target.become_user!r}",
-            "give it with --ask-become-pass or ansible_become_password (never on the command line)",
+            f"sudo did not run the command as {target.become_user!r} without a password{words}",
+            "give the password with --ask-become-pass or ansible_become_password, or let "
+            f"{target.user or 'the SSH user'} use sudo without one (/etc/sudoers.d/)",
         )
-    if "must have a tty" in output:
-        raise BecomeError(target.name, "sudo requires a tty (Defaults requiretty)", "report this: a pty was used")
-    if "is not in the sudoers file" in output or "not allowed to execute" in output:
-        raise BecomeError(
-            target.name,
-            f"{target.user or 'the SSH user'} may not run commands as {target.become_user!r} with sudo",
-            "grant it in /etc/sudoers.d/, or connect as a user who may",
-        )
+    raise BecomeError(
+        target.name,
+        f"sudo did not run the command as {target.become_user!r}{words}",
+        f"check that {target.user or 'the SSH user'} may use sudo for {target.become_user!r} (/etc/sudoers.d/)",
+    )
 
 
 def _known_hosts_files(target: Target) -> list[Path]:
