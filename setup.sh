@@ -8,9 +8,9 @@ cd "$(dirname "$0")"
 
 # The lab: real sshd, rpm/rpmbuild, dnf, createrepo_c, Debian's docker engine (payload of the lab's
 # RPMs), util-linux (unshare, losetup), tini (the hosts' init), e2fsprogs (loop stores); python3-venv;
-# chromium renders the HTML report in its test.
+# locales (a German lab host: sudo speaking its own language); chromium renders the HTML report in its test.
 APT_PACKAGES="openssh-server openssh-client rpm dnf createrepo-c docker.io iproute2 util-linux tini e2fsprogs
-procps sudo python3 python3-venv python3-pip ca-certificates chromium"
+procps sudo locales python3 python3-venv python3-pip ca-certificates chromium"
 
 deps() {
     if [ "$(id -u)" != 0 ]; then

@@ -123,19 +123,19 @@ class Session:
         self.target = target
         self._conn = connection
         self.commands_run = 0  # what a run costs, for tests and benchmarks
-        self._ran = f"pyinstall-ran-{secrets.token_hex(8)}"  # printed first by a command sudo started
+        self._ran = f"pyinstall-ran-{secrets.token_hex(8)}"  # what every command prints first, on both streams
 
     def run(self, command: str, timeout: float = COMMAND_TIMEOUT, become: bool | None = None) -> CommandResult:
         """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0."""
         become = self.target.become if become is None else become
         sudo = become and self.target.become_user != self.target_user
-        wrapped = "sh -c " + shlex.quote(command)
+        # The command prints a per-session token first on stdout and stderr: whatever the login shell
+        # (a .bashrc banner), motd or sudo print before it is host noise, dropped. Whether sudo ran the
+        # command at all is told by the token too, and a refused password by sudo asking again with
+        # pyinstall's own prompt: never by sudo's words, which are in the host's language.
+        wrapped = "sh -c " + shlex.quote(f"echo {self._ran}; echo {self._ran} >&2; LC_ALL=C; export LC_ALL; {command}")
         watchers = []
         if sudo:
-            # Whether sudo ran the command is told by a token the command prints first, and a refused
-            # password by sudo asking again with pyinstall's own prompt: never by sudo's words, which
-            # are in the host's language.
-            wrapped = "sh -c " + shlex.quote(f"echo {self._ran}; {command}")
             user = shlex.quote(self.target.become_user)
             if self.target.become_password is None:
                 wrapped = f"LC_ALL=C sudo -n -H -u {user} -- {wrapped}"
@@ -190,10 +190,13 @@ class Session:
             stderr = stderr.replace(self.target.become_password, "********")
         if result.pty:
             stdout = stdout.replace("\r\n", "\n")
-        if sudo:
-            said, ran, stdout = stdout.partition(self._ran + "\n")
-            if not ran:  # sudo itself refused: the command never started
-                _sudo_refused(self.target, (said + stderr).replace(_SUDO_PROMPT, "").strip())
+        noise, ran, framed = stdout.partition(self._ran + "\n")
+        if sudo and not ran:  # sudo itself refused: the command never started
+            _sudo_refused(self.target, (noise + stderr).replace(_SUDO_PROMPT, "").strip())
+        if ran:
+            stdout = framed.removeprefix(self._ran + "\n")  # a pty carries stderr's token on stdout too
+        _, found, rest = stderr.partition(self._ran + "\n")
+        stderr = rest if found else stderr
         return CommandResult(command, result.return_code, stdout, stderr, time.monotonic() - start)
 
     def put_file(self, local: Path, remote: str, chunk: int = 1 << 20) -> int:
