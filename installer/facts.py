@@ -50,8 +50,8 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 section() {{ printf '\n{MARKER}%s\n' "$1"; }}
 prefix() {{ while IFS= read -r l; do printf '%s%s\n' "$1" "$l"; done; }}
 dump() {{ for f in "$@"; do if [ -f "$f" ]; then printf '== %s\n' "$f"; head -c 65536 "$f"; echo; fi; done; }}
-sums() {{ for f in "$@"; do [ -f "$f" ] || continue; set -- $(sha256sum "$f"); printf '== %s %s\n' "$2" "$1"
-          head -c 65536 "$2"; echo; done; }}
+sums() {{ for f in "$@"; do [ -f "$f" ] || continue; s=$(sha256sum < "$f"); printf '== %s %s\n' "$f" "${{s%% *}}"
+          head -c 65536 "$f"; echo; done; }}
 release=$(uname -r)
 
 section uname
@@ -323,7 +323,9 @@ def _dumped_files(text: str, sums: dict[str, str] | None = None) -> dict[str, st
     current = None
     for line in text.splitlines():
         if line.startswith("== /"):
-            current, _, digest = line[3:].partition(" ")
+            current, _, digest = line[3:].rpartition(" ")  # a path may hold spaces; a sha256 does not
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                current, digest = line[3:], ""
             files[current] = ""
             if sums is not None and digest:
                 sums[current] = digest

@@ -351,3 +351,15 @@ def test_a_poll_that_gets_no_answer_means_the_host_stopped_answering() -> None:
     with pytest.raises(Unreachable, match="the host stopped answering") as exc:
         run_detached(HangingSession(lives=1), "yum -y install docker-io", timeout=60)
     assert exc.value.hint == "the outcome on the host is unknown; check it, then run again"
+
+
+def test_a_drop_in_whose_name_holds_a_space_is_still_read() -> None:
+    digest = "a" * 64
+    path = "/etc/systemd/system/docker.service.d/my override.conf"
+    text = f"== {path} {digest}\nExecStart=/usr/bin/dockerd --log-driver=journald\n"
+    sums: dict[str, str] = {}
+    config = facts.parse_docker_config(text, sums)
+    assert sums == {path: digest} and "--log-driver" in config[path]
+    f = replace(recorded("lab-el7-provisioned"), docker_config=config)
+    found = next(x for x in checks.run_checks(f, asked.parse("h1", LAB_VARS)) if x.code == "FOREIGN_CONFIG")
+    assert "my override.conf: --log-driver" in found.message
