@@ -7,9 +7,11 @@ rollback of a daemon configuration the daemon refuses.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from threading import Event
@@ -50,10 +52,26 @@ JOBS_DIR = "/var/lib/pyinstall/jobs"
 POLL_TIMEOUT = 30.0  # a poll reads two small files: a host that takes longer has stopped answering
 
 
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+LOST = -2  # the exit status of a job that died without one (killed, or the host rebooted)
+
+
+def poll_intervals(first: float = 1.0, longest: float = 8.0) -> Iterator[float]:
+    """1 s for the first ten polls (most steps end there), then doubling up to ``longest``."""
+    for _ in range(10):
+        yield first
+    wait = first
+    while True:
+        wait = min(wait * 2, longest)
+        yield wait
+
+
 def run_detached(session: Session, command: str, timeout: float, poll: float = 1.0) -> CommandResult:
     """Run ``command`` on the host apart from this SSH session (setsid, output to a log, exit status to a
-    file) and poll it: a dropped connection no longer kills a yum transaction half way. If the
-    connection drops while polling, the job carries on and the next run's facts find it."""
+    file) and poll it: a dropped connection no longer kills a yum transaction half way. A job whose
+    process is gone without a status, or whose host has booted since (its boot id), is reported lost at
+    once. Its status and log are removed only once read. If the connection drops while polling, the job
+    carries on and the next run's facts find it."""
     job = f"{JOBS_DIR}/{hashlib.sha256(command.encode()).hexdigest()[:16]}"
     # A subshell, so that an `exit` in the command still records its status; $0 is the job's path.
     wrapped = f'({command}); echo $? > "$0.rc.tmp"; mv "$0.rc.tmp" "$0.rc"'
@@ -62,7 +80,7 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
         'if [ -f "$j.pid" ] && [ ! -f "$j.rc" ] && kill -0 "$(cat "$j.pid")" 2>/dev/null; then '
         'echo "the same transaction from an earlier run is still running (PID $(cat "$j.pid"), log $j.log)" >&2; '
         "exit 3; fi; "
-        'rm -f "$j.rc" "$j.rc.tmp"; '
+        f'rm -f "$j.rc" "$j.rc.tmp"; cat {BOOT_ID} > "$j.boot" 2>/dev/null || : > "$j.boot"; '
         f'setsid sh -c {q(wrapped)} "$j" < /dev/null > "$j.log" 2>&1 & echo $! > "$j.pid"'
     )
     start = time.monotonic()
@@ -70,9 +88,11 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
     if not started.ok:
         return started
     check = (
-        f'j={q(job)}; if [ -f "$j.rc" ]; then cat "$j.rc" "$j.log"; rm -f "$j.rc" "$j.pid" "$j.log"; '
-        "else echo running; fi"
+        f'j={q(job)}; if [ -f "$j.rc" ]; then echo done; cat "$j.rc" "$j.log"; '
+        f'elif kill -0 "$(cat "$j.pid")" 2>/dev/null && [ "$(cat "$j.boot")" = "$(cat {BOOT_ID} 2>/dev/null)" ]; '
+        'then echo running; else echo lost; tail -n 20 "$j.log"; fi'
     )
+    waits = poll_intervals(poll)
     while time.monotonic() - start < timeout:
         try:
             polled = session.run(check, timeout=POLL_TIMEOUT)
@@ -82,10 +102,19 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
                 f"the host stopped answering (a poll of its transaction got no answer within {POLL_TIMEOUT:g}s)",
                 OUTCOME_UNKNOWN_HINT,
             ) from None
-        first, _, rest = polled.stdout.lstrip().partition("\n")  # after sudo's newline, if any
-        if first.strip().isdigit():
-            return CommandResult(command, int(first), rest, "", time.monotonic() - start)
-        time.sleep(poll)
+
+        state, _, rest = polled.stdout.partition("\n")
+        if state == "done":
+            status, _, log = rest.partition("\n")
+            with contextlib.suppress(*OUTCOME_UNKNOWN):  # read: the job is done, whatever becomes of the session
+                session.run(f'j={q(job)}; rm -f "$j.rc" "$j.pid" "$j.log" "$j.boot"', timeout=POLL_TIMEOUT)
+            rc = int(status) if status.strip().isdigit() else LOST
+            return CommandResult(command, rc, log, "", time.monotonic() - start)
+        if state == "lost":
+            said = "the host rebooted, or the transaction was killed, before it finished"
+            return CommandResult(command, LOST, rest, f"{said} (log {job}.log): run again to converge",
+                                 time.monotonic() - start)  # fmt: skip
+        time.sleep(next(waits))
     raise CommandTimeout(
         session.target.name,
         f"a transaction did not finish within {timeout:g}s; it goes on on the host (log {job}.log)",
@@ -111,7 +140,7 @@ def _run_commands(session: Session, op: Operation, result: TaskResult) -> None:
         result.rc, result.stdout, result.stderr = done.rc, mask(done.stdout), mask(done.stderr)
         if not done.ok:
             result.status = FAILED
-            result.msg = f"{op.why}; failed with exit status {done.rc}"
+            result.msg = done.stderr if done.rc == LOST else f"{op.why}; failed with exit status {done.rc}"
             break
 
 

@@ -163,10 +163,12 @@ section repo_files
 sums /etc/yum.repos.d/pyinstall-*.repo
 
 section jobs
+boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
 for f in /var/lib/pyinstall/jobs/*.pid; do
     [ -f "$f" ] || continue; j=${f%.pid}; read -r p < "$f"
     if [ -f "$j.rc" ]; then echo "done: $j.log $(cat "$j.rc")"
-    elif [ -d "/proc/$p" ]; then echo "running: $j.log $p"
+    elif [ -d "/proc/$p" ] && { [ ! -f "$j.boot" ] || [ "$(cat "$j.boot")" = "$boot" ]; }
+    then echo "running: $j.log $p"
     else echo "lost: $j.log $p"; fi
 done
 

@@ -217,3 +217,23 @@ def test_a_host_that_hangs_mid_run_is_unknown_and_the_rest_finish(make_fleet, tm
     again = subprocess.run([*argv, "--limit", f"@{tmp_path / 'retry'}"], capture_output=True, text=True, env=env,
                            timeout=600)  # fmt: skip
     assert again.returncode == 0, again.stdout[-3000:]
+
+
+def test_a_transaction_killed_mid_way_is_reported_lost_at_once(make_fleet, tmp_path: Path) -> None:
+    """What a reboot does to a yum transaction, without the reboot: its processes die and leave no status.
+    The poll says so at once (not after the 15 minutes a transaction may take); a re-run converges."""
+    fleet: Fleet = make_fleet("lost", "el6:1")
+    name = fleet["el6-01"].name
+    argv, env = _lock_patient(fleet, tmp_path)
+    host, holder, proc = _start_held(fleet, "el6-01", [*argv, "--retry-file", ""], env)
+    host.run_test("for p in /var/lib/pyinstall/jobs/*.pid; do kill -9 -- -$(cat $p); done")
+    out, _ = proc.communicate(timeout=120)
+    report = json.loads(out)["hosts"][name]
+    assert proc.returncode == 2, report
+    lost = report["tasks"][-1]
+    assert lost["status"] == "failed" and "the host rebooted, or the transaction was killed" in lost["msg"]
+    host.run_test(f"kill {holder}")
+    again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:]
+    findings = {f["code"] for f in json.loads(again.stdout)["hosts"][name]["findings"]}
+    assert "JOB_LOST" in findings, "the next run says what the killed one left"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -15,7 +16,7 @@ from installer import asked, checks, facts, platforms, runtime
 from installer.asked import AskedError
 from installer.connection import CommandResult, Target
 from installer.errors import CommandTimeout, Unreachable
-from installer.executor import CHANGED, UNKNOWN, daemon_reason, execute, mask, run_detached
+from installer.executor import CHANGED, LOST, UNKNOWN, daemon_reason, execute, mask, poll_intervals, run_detached
 from installer.plan import plan, write_file_command
 from installer.runtime import ManagedFile
 from tests.lab import spec as lab_spec
@@ -217,7 +218,8 @@ def test_check_mode_runs_nothing() -> None:
 
 
 class LosingSession:
-    """Answers ``lives`` commands (each exits 0, printing 0: a detached job's status), then the connection is gone."""
+    """Answers ``lives`` commands (each exits 0; a poll finds the detached job done with status 0), then the
+    connection is gone."""
 
     target = Target("h1", "192.0.2.1")
 
@@ -228,7 +230,7 @@ class LosingSession:
         self.commands.append(command)
         if len(self.commands) > self.lives:
             raise Unreachable("h1", "connection lost while running a command: EOF", "the outcome is unknown")
-        return CommandResult(command, 0, "0\n", "", 0.0)
+        return CommandResult(command, 0, "done\n0\n", "", 0.0)
 
 
 def test_a_connection_lost_mid_step_leaves_that_step_unknown_and_stops() -> None:
@@ -363,3 +365,31 @@ def test_a_drop_in_whose_name_holds_a_space_is_still_read() -> None:
     f = replace(recorded("lab-el7-provisioned"), docker_config=config)
     found = next(x for x in checks.run_checks(f, asked.parse("h1", LAB_VARS)) if x.code == "FOREIGN_CONFIG")
     assert "my override.conf: --log-driver" in found.message
+
+
+class ScriptedSession(LosingSession):
+    """Answers each command with the next of ``answers`` (stdout), recording the commands."""
+
+    def __init__(self, *answers: str) -> None:
+        super().__init__(lives=len(answers))
+        self.answers = list(answers)
+
+    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+        super().run(command, timeout, become)
+        return CommandResult(command, 0, self.answers[len(self.commands) - 1], "", 0.0)
+
+
+def test_a_job_is_read_before_its_status_is_removed_and_a_lost_one_said_at_once() -> None:
+    done = ScriptedSession("", "running\n", "done\n0\nInstalled: docker-io\n", "")
+    result = run_detached(done, "yum -y install docker-io", timeout=60, poll=0.01)
+    assert (result.rc, result.stdout) == (0, "Installed: docker-io\n")
+    assert "rm -f" not in done.commands[2] and "rm -f" in done.commands[3], "removed only after it was read"
+    lost = ScriptedSession("", "lost\nDownloading packages:\n")
+    result = run_detached(lost, "yum -y install docker-io", timeout=60, poll=0.01)
+    assert result.rc == LOST and "the host rebooted, or the transaction was killed" in result.stderr
+    assert "boot_id" in lost.commands[1], "a new boot id means the job died with the old boot"
+
+
+def test_polls_back_off_after_the_first_ten_seconds() -> None:
+    waits = list(itertools.islice(poll_intervals(), 15))
+    assert waits == [1.0] * 10 + [2.0, 4.0, 8.0, 8.0, 8.0]
