@@ -288,6 +288,18 @@ def _known_hosts_files(target: Target) -> list[Path]:
     return [p for p in files if p.is_file()]
 
 
+class _Remote(fabric.runners.Remote):
+    """invoke joins everything a command printed so far on every chunk it reads, to show it to the
+    watchers: quadratic in the output's size (20 MB of `docker info` took a minute). Only sudo's password
+    prompt is watched, and sudo asks before the command prints anything."""
+
+    WATCHED_CHUNKS = 64  # invoke reads 1000 bytes at a time: sudo's prompts are long done by then
+
+    def respond(self, buffer_: list[str]) -> None:
+        if self.watchers and len(buffer_) <= self.WATCHED_CHUNKS:
+            super().respond(buffer_)
+
+
 def connect(target: Target) -> Session:
     """Open a verified, authenticated session, or raise the project's error saying why not."""
     connect_kwargs: dict[str, object] = {
@@ -306,6 +318,7 @@ def connect(target: Target) -> Session:
         port=target.port,
         connect_timeout=target.connect_timeout,
         connect_kwargs=connect_kwargs,
+        config=fabric.Config(overrides={"runners": {"remote": _Remote}}),
     )
     client = conn.client
     for path in _known_hosts_files(target):
