@@ -40,7 +40,12 @@ def main() -> int:
         first = measure([sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory),
                          "--forks", str(len(hosts))], lab)  # fmt: skip
         if first["exit"] != 0:
-            print(first["out"][-3000:], first["err"][-3000:])
+            failed = {n: h for n, h in json.loads(first["out"] or '{"hosts": {}}')["hosts"].items()
+                      if h["status"] not in ("ok", "changed")}  # fmt: skip
+            for name, h in failed.items():
+                last = h["tasks"][-1] if h["tasks"] else {}
+                print(name, h["status"], h["error"], last.get("name"), last.get("msg"), last.get("stderr", "")[-500:])
+            print(first["err"][-3000:])
             return 1
         spec = root / "bare.json"
         spec.write_text(json.dumps({"addresses": [h.address for h in hosts], "key": str(lab.key),

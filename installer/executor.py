@@ -87,10 +87,13 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
     started = session.run(launch, timeout=60)
     if not started.ok:
         return started
+    # Alive first, then the status: a job writes its status before it exits, so one that is gone and left
+    # none is truly lost (asked the other way round, a job ending in between would look lost).
     check = (
-        f'j={q(job)}; if [ -f "$j.rc" ]; then echo done; cat "$j.rc" "$j.log"; '
-        f'elif kill -0 "$(cat "$j.pid")" 2>/dev/null && [ "$(cat "$j.boot")" = "$(cat {BOOT_ID} 2>/dev/null)" ]; '
-        'then echo running; else echo lost; tail -n 20 "$j.log"; fi'
+        f'j={q(job)}; alive=; kill -0 "$(cat "$j.pid")" 2>/dev/null && '
+        f'[ "$(cat "$j.boot")" = "$(cat {BOOT_ID} 2>/dev/null)" ] && alive=1; '
+        'if [ -f "$j.rc" ]; then echo done; cat "$j.rc" "$j.log"; elif [ -n "$alive" ]; then echo running; '
+        'else echo lost; tail -n 20 "$j.log"; fi'
     )
     waits = poll_intervals(poll)
     while time.monotonic() - start < timeout:

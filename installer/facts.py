@@ -165,10 +165,10 @@ sums /etc/yum.repos.d/pyinstall-*.repo
 section jobs
 boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
 for f in /var/lib/pyinstall/jobs/*.pid; do
-    [ -f "$f" ] || continue; j=${f%.pid}; read -r p < "$f"
+    [ -f "$f" ] || continue; j=${f%.pid}; read -r p < "$f"; alive=
+    [ -d "/proc/$p" ] && { [ ! -f "$j.boot" ] || [ "$(cat "$j.boot")" = "$boot" ]; } && alive=1
     if [ -f "$j.rc" ]; then echo "done: $j.log $(cat "$j.rc")"
-    elif [ -d "/proc/$p" ] && { [ ! -f "$j.boot" ] || [ "$(cat "$j.boot")" = "$boot" ]; }
-    then echo "running: $j.log $p"
+    elif [ -n "$alive" ]; then echo "running: $j.log $p"
     else echo "lost: $j.log $p"; fi
 done
 
