@@ -86,6 +86,14 @@ class Asked:
         return self.daemon_options.get("data-root") or self.daemon_options.get("graph")
 
 
+CODES_HINT = f"known codes: {', '.join(PREFLIGHT_CODES)}, or all"
+
+
+def unknown_codes(codes: Iterable[str]) -> list[str]:
+    """Preflight codes no check emits (a typo would ignore nothing); ``all`` is known."""
+    return [c for c in codes if c.strip() and c.strip().upper() not in {"ALL", *PREFLIGHT_CODES}]
+
+
 def split_words(value: str) -> list[str]:
     return [w for w in re.split(r"[,\s]+", value) if w]
 
@@ -226,15 +234,10 @@ class _Reader:
             words = value
         else:
             raise self.fail(variable, f"{_shown(value)} is neither a list nor a string", "give CODE,CODE or all")
-        codes = set()
-        for word in words:
-            code = str(word).strip().upper()
-            if code != "ALL" and code not in PREFLIGHT_CODES:
-                raise self.fail(
-                    variable, f"unknown check code {_shown(word)}", f"known codes: {', '.join(PREFLIGHT_CODES)}, or all"
-                )
-            codes.add(code)
-        return frozenset(codes | {c.strip().upper() for c in from_options if c.strip()})
+        unknown = unknown_codes(str(w) for w in words)
+        if unknown:
+            raise self.fail(variable, f"unknown check code {_shown(unknown[0])}", CODES_HINT)
+        return frozenset(str(c).strip().upper() for c in [*words, *from_options] if str(c).strip())
 
     def daemon_options(self) -> dict[str, Any]:
         variable = "docker_daemon_options"

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from installer import daemon_options, platforms, runtime
 from installer.asked import Asked
 from installer.facts import Facts
-from installer.outcome import PREFLIGHT_CODES, Finding, Level, passed
+from installer.outcome import Finding, Level, passed
 from installer.platforms import Channel, Platform
 from installer.versions import kernel_at_least, newest, satisfies
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
-KNOWN_CODES = tuple(PREFLIGHT_CODES)
 DISK_ERROR_GIB = 2.0  # below this, installing the packages and pulling a base image fails
 DISK_WARNING_GIB = 10.0
 CLOCK_SKEW_SECONDS = 60.0  # registries' TLS and image signatures start to fail
@@ -56,15 +55,22 @@ class Subject:
     storage_driver: str | None  # asked, or the platform's default for these facts
 
     @property
+    def pin(self) -> str | None:
+        return runtime.version(self.channel, self.asked) if self.channel else None
+
+    @property
+    def runs_pin(self) -> str | None:
+        """The installed version, when it is the one pinned (no lookup needed)."""
+        installed = self.facts.installed(self.channel.package) if self.channel else None
+        return installed if installed and self.pin and satisfies(installed, self.pin) else None
+
+    @property
     def version(self) -> str | None:
         """The Docker version the host will run: installed at the pin, or the pin resolved against its
         repositories (the newest matching release), else the pin as given."""
-        if self.channel is None:
-            return None
-        pin = runtime.version(self.channel, self.asked)
-        installed = self.facts.installed(self.channel.package)
-        if installed and satisfies(installed, pin):
-            return installed
+        pin = self.pin
+        if pin is None or self.runs_pin:
+            return self.runs_pin or pin
         resolved = newest([v for v in self.facts.available or () if satisfies(v, pin)])
         return resolved.split(":", 1)[-1] if resolved else pin  # the Docker version, not the package's epoch
 
@@ -398,10 +404,9 @@ def check_version(s: Subject) -> list[Finding]:
     facts, channel = s.facts, s.channel
     if channel is None:
         return []
-    pin = runtime.version(channel, s.asked)
+    pin = s.pin
     if facts.available is None and not facts.available_error:
-        installed = facts.installed(channel.package)
-        if facts.yum_lock and facts.yum_lock.get("alive") and not (installed and satisfies(installed, pin)):
+        if facts.yum_lock and facts.yum_lock.get("alive") and not s.runs_pin:
             return [
                 Finding(
                     "VERSION_UNCHECKED",
@@ -735,12 +740,6 @@ def run_checks(facts: Facts, asked: Asked) -> list[Finding]:
         replace(f, level=WARNING, ignored=True) if f.level == ERROR and (ignore_all or f.code in asked.ignore) else f
         for f in findings
     ]
-
-
-def unknown_codes(codes: Iterable[str]) -> list[str]:
-    """Codes given to --ignore-preflight-errors that no check emits (a typo ignores nothing)."""
-    known = {"ALL", *KNOWN_CODES}
-    return [c for c in codes if c.strip().upper() not in known and c.strip()]
 
 
 __all__ = ["ERROR", "INFO", "WARNING", "Finding", "Subject", "passed", "run_checks", "subject"]

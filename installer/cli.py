@@ -22,7 +22,6 @@ from installer import (
     __version__,
     asked,
     bundle,
-    checks,
     info,
     inventory,
     patterns,
@@ -202,12 +201,9 @@ def _load_inventory(args: argparse.Namespace) -> inventory.Inventory:
 
 def _ignored_codes(args: argparse.Namespace) -> list[str]:
     codes = [c for c in getattr(args, "ignore_preflight_errors", "").split(",") if c.strip()]
-    unknown = checks.unknown_codes(codes)
+    unknown = asked.unknown_codes(codes)
     if unknown:
-        raise UsageError(
-            f"unknown check code(s) for --ignore-preflight-errors: {', '.join(unknown)}",
-            f"known codes: {', '.join(checks.KNOWN_CODES)}, or all",
-        )
+        raise UsageError(f"unknown check code(s) for --ignore-preflight-errors: {', '.join(unknown)}", asked.CODES_HINT)
     return codes
 
 

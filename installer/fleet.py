@@ -13,26 +13,31 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from installer import rollout
+from installer.outcome import Status
 
 FORKS = 20  # hosts worked on at once, unless --forks says otherwise
 NOT_ATTEMPTED_INTERRUPTED = "not attempted: the run was interrupted (Ctrl-C)"
 
+
+class Outcome(Protocol):
+    status: Status
+
+
 H = TypeVar("H")
-R = TypeVar("R")
+R = TypeVar("R", bound=Outcome)
 
 
 class Fleet(Generic[H, R]):
     def __init__(
         self,
         work: Callable[[H, threading.Event], R],
-        failed: Callable[[R], bool],
         not_attempted: Callable[[H, str], R],
         interrupted: Callable[[H], R],
     ) -> None:
-        self.work, self.failed, self.not_attempted, self.interrupted = work, failed, not_attempted, interrupted
+        self.work, self.not_attempted, self.interrupted = work, not_attempted, interrupted
 
     def run(
         self,
@@ -58,7 +63,7 @@ class Fleet(Generic[H, R]):
                     results += self._skip(groups[number:], NOT_ATTEMPTED_INTERRUPTED)
                     break
                 results += done
-                failed = sum(self.failed(r) for r in done)
+                failed = sum(r.status in (Status.FAILED, Status.UNREACHABLE) for r in done)
                 if number < len(groups) and rollout.budget_exceeded(failed, len(batch), max_fail_percentage):
                     reason = f"not attempted: batch {number} of {len(groups)} had {failed} of {len(batch)} hosts fail"
                     if max_fail_percentage is not None:

@@ -76,7 +76,6 @@ def run(
 ) -> list[HostInfo]:
     fleet: Fleet[tuple[Target, Asked, Sequence[str]], HostInfo] = Fleet(
         work=lambda h, stop: inspect_host(h[0], h[1], h[2], connect),
-        failed=lambda r: r.status != Status.OK,
         not_attempted=lambda h, why: HostInfo(h[0].name, Status.SKIPPED, error=why, groups=tuple(h[2])),
         interrupted=lambda h: HostInfo(h[0].name, Status.INTERRUPTED, error="interrupted twice", groups=tuple(h[2])),
     )

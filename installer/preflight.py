@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import checks, connection, facts, platforms, runtime
+from installer import checks, connection, facts, runtime
 from installer.asked import Asked
 from installer.connection import Session, Target
 from installer.errors import BecomeError, HostError, Unreachable
 from installer.fleet import FORKS, Fleet
 from installer.outcome import Finding, Level, Status, passed
-from installer.versions import satisfies
 
 FACTS_TIMEOUT = 60.0
 RESOLVE_TIMEOUT = 600.0  # yum may fetch repository metadata over a slow link
@@ -73,19 +72,15 @@ def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT, script: str =
     return gathered
 
 
-def resolve(session: Session, gathered: facts.Facts, asked: Asked) -> None:
+def resolve(session: Session, s: checks.Subject) -> None:
     """Which versions of the runtime the host can install, when it does not run the pin already: from
     the offline bundle's manifest, or from its repositories as provision would configure them (one
-    command). Sets ``gathered.available`` (or ``available_error``)."""
-    platform = platforms.of(gathered)
-    channel = platform.channel_for(asked.package, asked.channel) if platform else None
-    if platform is None or channel is None:
+    command). Sets ``available`` (or ``available_error``) in the host's facts."""
+    gathered, asked, platform, channel = s.facts, s.asked, s.platform, s.channel
+    if platform is None or channel is None or s.runs_pin:
         return
     if gathered.yum_lock and gathered.yum_lock.get("alive"):
         return  # the query would wait on the lock: check_version says the pin went unchecked
-    installed = gathered.installed(channel.package)
-    if installed and satisfies(installed, runtime.version(channel, asked)):
-        return
     bundle = asked.bundles.get(platform.id)
     if bundle is not None:
         gathered.available = sorted(
@@ -106,7 +101,7 @@ def examine(session: Session, asked: Asked, script: str = facts.FACTS_SCRIPT) ->
     gathered = gather_facts(session, script=script)
     findings = checks.run_checks(gathered, asked)
     if passed(findings):
-        resolve(session, gathered, asked)
+        resolve(session, checks.subject(gathered, asked))
         if gathered.available is not None or gathered.available_error:
             findings = checks.run_checks(gathered, asked)
     return gathered, findings
@@ -145,7 +140,6 @@ def run(
     """Check every host, ``forks`` at a time; reports come back in inventory order."""
     fleet: Fleet[tuple[Target, Asked], HostReport] = Fleet(
         work=lambda host, stop: check_host(host[0], host[1], connect, facts_only),
-        failed=lambda r: r.status in (Status.FAILED, Status.UNREACHABLE),
         not_attempted=lambda host, why: HostReport(host[0].name, Status.SKIPPED, note=why),
         interrupted=lambda host: HostReport(host[0].name, Status.INTERRUPTED, note="interrupted twice"),
     )

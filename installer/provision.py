@@ -153,7 +153,6 @@ def run(
     batch exceeds the failure budget, later batches are not started: their hosts come back "skipped"."""
     fleet: Fleet[tuple[Target, Asked], HostRun] = Fleet(
         work=lambda host, stop: provision_host(host[0], host[1], check, connect, stop),
-        failed=lambda r: r.status in (Status.FAILED, Status.UNREACHABLE),
         not_attempted=lambda host, why: HostRun(
             host[0].name,
             Status.SKIPPED,

@@ -9,7 +9,7 @@ import pytest
 
 from installer import asked, facts, platforms
 from installer.asked import Asked
-from installer.checks import ERROR, INFO, WARNING, default_storage_driver, passed, run_checks, unknown_codes
+from installer.checks import ERROR, INFO, WARNING, default_storage_driver, passed, run_checks
 
 FACTS = Path(__file__).parent / "facts"
 
@@ -221,7 +221,7 @@ def test_ignore_preflight_errors() -> None:
     everything = run_checks(f, ask(storage_driver="vfs", ignore=frozenset({"ALL"})))
     assert passed(everything) and {x.code for x in everything if x.ignored} == {"KERNEL", "ARCH"}
     assert asked.parse("h1", {}, ignore=["kernel", " arch "]).ignore == {"KERNEL", "ARCH"}
-    assert unknown_codes(["KERNEL", "all", "KERNAL"]) == ["KERNAL"]
+    assert asked.unknown_codes(["KERNEL", "all", "KERNAL"]) == ["KERNAL"]
 
 
 def test_transactions_left_by_an_earlier_run() -> None:
