@@ -403,15 +403,6 @@ def as_bool(value: object, what: str) -> bool:
     raise ValueError(f"{what}={value!r} is not a boolean (use true or false)")
 
 
-def _port(value: object) -> int | None:
-    if value in (None, ""):
-        return None
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"ansible_port={value!r} is not a port number (1-65535)")
-    return int(text)
-
-
 def target_from_vars(name: str, hostvars: dict[str, object], **overrides: object) -> Target:
     """A Target from a host's merged inventory vars (Ansible's names); ``overrides`` come from options."""
     port = hostvars.get("ansible_port", hostvars.get("ansible_ssh_port"))
@@ -419,7 +410,7 @@ def target_from_vars(name: str, hostvars: dict[str, object], **overrides: object
     values: dict[str, object] = {
         "name": name,
         "address": str(hostvars.get("ansible_host", hostvars.get("ansible_ssh_host", name))),
-        "port": _port(port),
+        "port": int(str(port).strip()) if port not in (None, "") else None,  # a port number: asked.parse said so
         "user": hostvars.get("ansible_user", hostvars.get("ansible_ssh_user")),
         "key_file": hostvars.get("ansible_ssh_private_key_file"),
         "password": hostvars.get("ansible_password", hostvars.get("ansible_ssh_pass")),
