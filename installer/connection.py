@@ -35,6 +35,7 @@ from installer.errors import (
     AuthenticationFailed,
     BecomeError,
     CommandTimeout,
+    HostError,
     HostKeyChanged,
     HostKeyUnknown,
     Unreachable,
@@ -45,6 +46,8 @@ COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
 OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique, so a watcher never answers anything else
+OUTPUT_CAP = 32 << 20  # bytes a command may print (stdout and stderr together) before it is stopped
+NOISE_KEPT = 5  # distinct pieces of host noise a session keeps, to show under -vv
 
 # Paramiko logs transport errors to stderr through logging's last resort; each one reaches the user as
 # one of the project's errors instead.
@@ -123,17 +126,23 @@ class Session:
         self.target = target
         self._conn = connection
         self.commands_run = 0  # what a run costs, for tests and benchmarks
+        self.noise: list[str] = []  # what the host printed around pyinstall's frames (a banner, a profile)
         self._ran = f"pyinstall-ran-{secrets.token_hex(8)}"  # what every command prints first, on both streams
 
     def run(self, command: str, timeout: float = COMMAND_TIMEOUT, become: bool | None = None) -> CommandResult:
         """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0."""
         become = self.target.become if become is None else become
         sudo = become and self.target.become_user != self.target_user
-        # The command prints a per-session token first on stdout and stderr: whatever the login shell
-        # (a .bashrc banner), motd or sudo print before it is host noise, dropped. Whether sudo ran the
-        # command at all is told by the token too, and a refused password by sudo asking again with
-        # pyinstall's own prompt: never by sudo's words, which are in the host's language.
-        wrapped = "sh -c " + shlex.quote(f"echo {self._ran}; echo {self._ran} >&2; LC_ALL=C; export LC_ALL; {command}")
+        # Every command is framed by a per-session token: printed first on stdout and stderr, and last on
+        # stdout with the command's exit status. Whatever the login shell (a .bashrc banner), motd or sudo
+        # print outside the frame is host noise, kept aside. Whether sudo ran the command at all is told by
+        # the token too, and a refused password by sudo asking again with pyinstall's own prompt: never by
+        # sudo's words, which are in the host's language. The subshell keeps the command's own `exit` and
+        # EXIT traps from skipping the last frame.
+        wrapped = "sh -c " + shlex.quote(
+            f"echo {self._ran}; echo {self._ran} >&2; LC_ALL=C; export LC_ALL; ({command}\n); "
+            f"printf '\\n{self._ran} %s\\n' $?"
+        )
         watchers = []
         if sudo:
             user = shlex.quote(self.target.become_user)
@@ -143,6 +152,7 @@ class Session:
                 wrapped = f"LC_ALL=C sudo -S -p {shlex.quote(_SUDO_PROMPT)} -H -u {user} -- {wrapped}"
                 watchers.append(_PasswordOnce(re.escape(_SUDO_PROMPT), self.target.become_password + "\n"))
         start = time.monotonic()
+        self._ensure_open()
         self.commands_run += 1
         try:
             result = self._conn.run(
@@ -176,8 +186,36 @@ class Session:
             else:
                 what = f"connection lost while running a command: {exc or type(exc).__name__}"
             raise Unreachable(self.target.name, what, OUTCOME_UNKNOWN_HINT) from None
+        if getattr(result, "truncated", False):
+            raise OutputTooLarge(
+                self.target.name,
+                f"a command printed more than {OUTPUT_CAP >> 20} MB; pyinstall stopped it and read no further "
+                f"(command: {command[:120]!r})",
+                "look on the host for what makes it so verbose (a wrapper script, a debug setting), then run again",
+            )
         stdout, stderr = result.stdout, result.stderr
-        if result.return_code == -1:  # paramiko's "no exit status": the session ended, or a signal killed sh
+        if self.target.become_password:
+            stdout = stdout.replace(self.target.become_password, "********")
+            stderr = stderr.replace(self.target.become_password, "********")
+        if result.pty:
+            stdout = stdout.replace("\r\n", "\n")
+        before, ran, framed = stdout.partition(self._ran + "\n")
+        if sudo and not ran:  # sudo itself refused: the command never started
+            _sudo_refused(self.target, (before + stderr).replace(_SUDO_PROMPT, "").strip())
+        rc = result.return_code
+        after = ""
+        if ran:
+            stdout = framed.removeprefix(self._ran + "\n")  # a pty carries stderr's token on stdout too
+            body, end, tail = stdout.rpartition(f"\n{self._ran} ")
+            status, _, after = tail.partition("\n")
+            if end and status.isdigit():  # the command's own exit status, whatever wraps the session
+                stdout, rc = body, int(status)
+        elif not sudo:
+            before = ""  # no frame at all: nothing to tell apart
+        err_before, found, rest = stderr.partition(self._ran + "\n")
+        stderr = rest if found else stderr
+        self._keep_noise(before + after + (err_before if found else ""))
+        if rc == -1:  # paramiko's "no exit status": the session ended, or a signal killed sh
             if self._lost():
                 raise Unreachable(
                     self.target.name,
@@ -185,23 +223,17 @@ class Session:
                     OUTCOME_UNKNOWN_HINT,
                 )
             stderr += "\n(the command was killed by a signal: no exit status)"
-        if self.target.become_password:
-            stdout = stdout.replace(self.target.become_password, "********")
-            stderr = stderr.replace(self.target.become_password, "********")
-        if result.pty:
-            stdout = stdout.replace("\r\n", "\n")
-        noise, ran, framed = stdout.partition(self._ran + "\n")
-        if sudo and not ran:  # sudo itself refused: the command never started
-            _sudo_refused(self.target, (noise + stderr).replace(_SUDO_PROMPT, "").strip())
-        if ran:
-            stdout = framed.removeprefix(self._ran + "\n")  # a pty carries stderr's token on stdout too
-        _, found, rest = stderr.partition(self._ran + "\n")
-        stderr = rest if found else stderr
-        return CommandResult(command, result.return_code, stdout, stderr, time.monotonic() - start)
+        return CommandResult(command, rc, stdout, stderr, time.monotonic() - start)
+
+    def _keep_noise(self, noise: str) -> None:
+        noise = noise.replace(_SUDO_PROMPT, "").strip()
+        if noise and noise not in self.noise and len(self.noise) < NOISE_KEPT:
+            self.noise.append(noise[:2000])
 
     def put_file(self, local: Path, remote: str, chunk: int = 1 << 20) -> int:
         """Upload over SFTP, appending to what an interrupted upload left at ``remote``; returns the bytes
         sent. The caller verifies the checksum on the host before using the file."""
+        self._ensure_open()
         try:
             sftp = self._conn.sftp()
             try:
@@ -226,6 +258,13 @@ class Session:
                 f"upload of {local.name} to {remote} broke off: {exc or type(exc).__name__}",
                 "run again: the upload resumes where it stopped",
             ) from None
+
+    def _ensure_open(self) -> None:
+        """Connect again if the connection dropped since the last command (a reboot, a network blip):
+        the host key is verified again, as on the first connection."""
+        if not self._conn.is_connected:
+            self._conn._sftp = None  # bound to the dead transport; fabric makes a new one on demand
+            _open(self._conn, self.target)
 
     def _lost(self) -> bool:
         """Whether the connection is gone. The transport records why it died before it closes its
@@ -288,16 +327,41 @@ def _known_hosts_files(target: Target) -> list[Path]:
     return [p for p in files if p.is_file()]
 
 
+class OutputTooLarge(HostError):
+    """A command printed more than OUTPUT_CAP: stopped, its output not used."""
+
+
 class _Remote(fabric.runners.Remote):
     """invoke joins everything a command printed so far on every chunk it reads, to show it to the
     watchers: quadratic in the output's size (20 MB of `docker info` took a minute). Only sudo's password
-    prompt is watched, and sudo asks before the command prints anything."""
+    prompt is watched, and sudo asks before the command prints anything. Output beyond OUTPUT_CAP closes
+    the channel (the command gets SIGPIPE) instead of filling the controller's memory."""
 
     WATCHED_CHUNKS = 64  # invoke reads 1000 bytes at a time: sudo's prompts are long done by then
+    read_chunk_size = 1 << 15
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._read = 0
+        self._truncated = False
 
     def respond(self, buffer_: list[str]) -> None:
         if self.watchers and len(buffer_) <= self.WATCHED_CHUNKS:
             super().respond(buffer_)
+
+    def read_proc_output(self, reader: object) -> Iterator[str]:
+        for data in super().read_proc_output(reader):
+            self._read += len(data)
+            if self._read > OUTPUT_CAP:
+                self._truncated = True
+                self.channel.close()
+                return
+            yield data
+
+    def generate_result(self, **kwargs: object) -> invoke.Result:
+        result = super().generate_result(**kwargs)
+        result.truncated = self._truncated
+        return result
 
 
 def connect(target: Target) -> Session:
@@ -328,6 +392,12 @@ def connect(target: Target) -> Session:
             raise Unreachable(target.name, f"cannot read known_hosts file {path}: {exc}", "fix or remove it") from None
     record_in = Path(target.known_hosts[0]).expanduser() if target.known_hosts else USER_KNOWN_HOSTS.expanduser()
     client.set_missing_host_key_policy(_VerifyPolicy(target, record_in))
+    _open(conn, target)
+    return Session(target, conn)
+
+
+def _open(conn: fabric.Connection, target: Target) -> None:
+    """Connect (or connect again), the host key verified; paramiko's errors become the project's."""
     address = f"{conn.host}:{conn.port}"
     started = time.monotonic()
     try:
@@ -382,7 +452,6 @@ def connect(target: Target) -> Session:
         raise Unreachable(
             target.name, f"SSH to {address} failed: {exc or type(exc).__name__}", "check sshd on the host"
         ) from None
-    return Session(target, conn)
 
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}

@@ -18,7 +18,7 @@ from threading import Event
 from typing import Any
 
 from installer.connection import OUTCOME_UNKNOWN_HINT, CommandResult, Session
-from installer.errors import OUTCOME_UNKNOWN, CommandTimeout, Unreachable
+from installer.errors import OUTCOME_UNKNOWN, AuthenticationFailed, CommandTimeout, HostKeyError, Unreachable
 from installer.outcome import Status
 from installer.plan import DAEMON_LOG, Operation, Plan, q, wait_for_daemon
 
@@ -50,6 +50,7 @@ class TaskResult:
 
 JOBS_DIR = "/var/lib/pyinstall/jobs"
 POLL_TIMEOUT = 30.0  # a poll reads two small files: a host that takes longer has stopped answering
+REBOOT_WINDOW = 300.0  # seconds a host that dropped the connection mid-job has to come back (EL boots in 1-3 min)
 
 
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
@@ -71,7 +72,8 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
     file) and poll it: a dropped connection no longer kills a yum transaction half way. A job whose
     process is gone without a status, or whose host has booted since (its boot id), is reported lost at
     once. Its status and log are removed only once read. If the connection drops while polling, the job
-    carries on and the next run's facts find it."""
+    carries on: the poll connects again for up to REBOOT_WINDOW seconds (a host that rebooted is then
+    told at the first answer), after which the next run's facts find the job."""
     job = f"{JOBS_DIR}/{hashlib.sha256(command.encode()).hexdigest()[:16]}"
     # A subshell, so that an `exit` in the command still records its status; $0 is the job's path.
     wrapped = f'({command}); echo $? > "$0.rc.tmp"; mv "$0.rc.tmp" "$0.rc"'
@@ -90,12 +92,13 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
     # Alive first, then the status: a job writes its status before it exits, so one that is gone and left
     # none is truly lost (asked the other way round, a job ending in between would look lost).
     check = (
-        f'j={q(job)}; alive=; kill -0 "$(cat "$j.pid")" 2>/dev/null && '
-        f'[ "$(cat "$j.boot")" = "$(cat {BOOT_ID} 2>/dev/null)" ] && alive=1; '
+        f'j={q(job)}; alive=; booted=; [ "$(cat "$j.boot")" = "$(cat {BOOT_ID} 2>/dev/null)" ] || booted=1; '
+        '[ -z "$booted" ] && kill -0 "$(cat "$j.pid")" 2>/dev/null && alive=1; '
         'if [ -f "$j.rc" ]; then echo done; cat "$j.rc" "$j.log"; elif [ -n "$alive" ]; then echo running; '
-        'else echo lost; tail -n 20 "$j.log"; fi'
+        'elif [ -n "$booted" ]; then echo rebooted; tail -n 20 "$j.log"; else echo lost; tail -n 20 "$j.log"; fi'
     )
     waits = poll_intervals(poll)
+    down_since: float | None = None
     while time.monotonic() - start < timeout:
         try:
             polled = session.run(check, timeout=POLL_TIMEOUT)
@@ -105,7 +108,20 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
                 f"the host stopped answering (a poll of its transaction got no answer within {POLL_TIMEOUT:g}s)",
                 OUTCOME_UNKNOWN_HINT,
             ) from None
-
+        except (HostKeyError, AuthenticationFailed):
+            raise
+        except Unreachable as exc:  # gone (a reboot, a network blip): the job's fate is told once it is back
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since >= REBOOT_WINDOW:
+                raise Unreachable(
+                    session.target.name,
+                    f"the host went away during the transaction and did not come back within "
+                    f"{REBOOT_WINDOW:g}s ({exc.message})",
+                    OUTCOME_UNKNOWN_HINT,
+                ) from None
+            time.sleep(min(next(waits), 5.0))
+            continue
+        down_since = None
         state, _, rest = polled.stdout.partition("\n")
         if state == "done":
             status, _, log = rest.partition("\n")
@@ -113,10 +129,10 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
                 session.run(f'j={q(job)}; rm -f "$j.rc" "$j.pid" "$j.log" "$j.boot"', timeout=POLL_TIMEOUT)
             rc = int(status) if status.strip().isdigit() else LOST
             return CommandResult(command, rc, log, "", time.monotonic() - start)
-        if state == "lost":
-            said = "the host rebooted, or the transaction was killed, before it finished"
-            return CommandResult(command, LOST, rest, f"{said} (log {job}.log): run again to converge",
-                                 time.monotonic() - start)  # fmt: skip
+        if state in ("rebooted", "lost"):
+            said = "the host rebooted" if state == "rebooted" else "the transaction was killed"
+            said += f" before it finished (log {job}.log): run again to converge"
+            return CommandResult(command, LOST, rest, said, time.monotonic() - start)
         time.sleep(next(waits))
     raise CommandTimeout(
         session.target.name,

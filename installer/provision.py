@@ -38,6 +38,7 @@ class HostRun:
     commands: int = 0
     info: dict[str, Any] | None = None  # the validated `docker info`
     failed_finding: Finding | None = None  # the preflight error that stopped it, if one did
+    noise: list[str] = field(default_factory=list)  # what the host printed outside pyinstall's frames
 
     def count(self, status: Status) -> int:
         return sum(t.status == status for t in self.tasks)
@@ -90,7 +91,7 @@ def provision_host(
             try:
                 _pipeline(run, session, asked, check, stop)
             finally:
-                run.commands = session.commands_run
+                run.commands, run.noise = session.commands_run, session.noise
     except OUTCOME_UNKNOWN as exc:
         run.status, run.error, run.hint = Status.UNREACHABLE, exc.message, exc.hint
     except HostError as exc:

@@ -133,6 +133,10 @@ def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, di
             console.print(text((f"  {r.error}", _RUN_STYLE.get(r.status, ""))))
             if r.hint:
                 console.print(text((f"  hint: {r.hint}", "dim")))
+        if verbose > 1 and r.noise:
+            console.print(text(("  host noise (printed outside pyinstall's commands, ignored):", "dim")))
+            for line in "\n".join(r.noise).splitlines()[:20]:
+                console.print(text(f"           | {line}"), soft_wrap=True)
         for f in r.findings:
             if f is r.failed_finding:
                 continue  # already said, as the reason the host failed

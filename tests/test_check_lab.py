@@ -23,7 +23,7 @@ def check_json(*args: str, home: Path) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def fleet(make_fleet) -> Fleet:
-    return make_fleet("pre", "el6:2,el7:2,el6-i686:1,el6-oldkernel:1,el6+tmpfs:1,el7+tmpfs:1")
+    return make_fleet("pre", "el6:1,el6-noisy:1,el7:1,el7-noisy:1,el6-i686:1,el6-oldkernel:1,el6+tmpfs:1,el7+tmpfs:1")
 
 
 def _inventory_with(fleet: Fleet, tmp_path: Path, known_hosts: Path | None = None, **host_vars: dict) -> Path:
@@ -57,7 +57,7 @@ def test_fleet_verdicts_codes_and_exit_status(fleet: Fleet, tmp_path: Path) -> N
         fleet.lab.start([stopped.name])
     status = {name.removeprefix(fleet.prefix): h["status"] for name, h in hosts.items()}
     assert status == {
-        "el6-01": "ok", "el6-02": "ok", "el7-01": "ok", "el7-02": "ok",
+        "el6-01": "ok", "el6-noisy-01": "ok", "el7-01": "ok", "el7-noisy-01": "ok",
         "el6-i686-01": "failed", "el6-oldkernel-01": "failed",
         "el6-tmpfs-01": "unreachable", "el7-tmpfs-01": "unreachable",
     }  # fmt: skip
@@ -88,7 +88,7 @@ def test_all_pass_exits_zero_and_prints_a_table(fleet: Fleet, tmp_path: Path) ->
     proc = pyinstall("check", str(fleet.inventory), "--limit", "el6:el7:!*tmpfs*", home=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4 host(s): 4 passed, 0 failed, 0 unreachable" in proc.stdout
-    assert fleet["el7-02"].name in proc.stdout and "CentOS Linux release 7.9.2009 (Core)" in proc.stdout
+    assert fleet["el7-noisy-01"].name in proc.stdout and "CentOS Linux release 7.9.2009 (Core)" in proc.stdout
 
 
 def test_failed_checks_exit_two_and_can_be_ignored(fleet: Fleet, tmp_path: Path) -> None:
@@ -105,13 +105,13 @@ def test_failed_checks_exit_two_and_can_be_ignored(fleet: Fleet, tmp_path: Path)
 def test_asking_for_devicemapper_or_overlay2_where_impossible(fleet: Fleet, tmp_path: Path) -> None:
     inventory = _inventory_with(
         fleet, tmp_path, **{"el6-01": {"docker_storage_driver": "devicemapper"},
-                           "el6-02": {"docker_storage_driver": "overlay2"}}
+                           "el6-noisy-01": {"docker_storage_driver": "overlay2"}}
     )  # fmt: skip
     rc, hosts = check_json("-i", str(inventory), "--limit", "el6", home=tmp_path)
     assert rc == 2
     codes = {name: {f["code"] for f in h["findings"] if f["level"] == "error"} for name, h in hosts.items()}
     assert "DEVICE_MAPPER" in codes[fleet["el6-01"].name]  # this kernel has no device-mapper
-    assert "OVERLAY_EL6" in codes[fleet["el6-02"].name]
+    assert "OVERLAY_EL6" in codes[fleet["el6-noisy-01"].name]
 
 
 def test_accept_new_records_keys_and_a_changed_key_is_refused(fleet: Fleet, tmp_path: Path) -> None:
@@ -122,13 +122,13 @@ def test_accept_new_records_keys_and_a_changed_key_is_refused(fleet: Fleet, tmp_
     rc, hosts = check_json("-i", str(inventory), *limit, "--accept-new-host-keys", home=tmp_path)
     assert rc == 0, hosts
     recorded = known.read_text()
-    for name in ("el7-01", "el7-02"):
+    for name in ("el7-01", "el7-noisy-01"):
         assert fleet[name].host_key.read_text().split()[1] in recorded
     rc, _ = check_json("-i", str(inventory), *limit, home=tmp_path)
     assert rc == 0, "accepted keys are used on the next run"
 
     # Host B's key written under host A's address: A now presents a key that differs from the record.
-    a, b = fleet["el7-01"], fleet["el7-02"]
+    a, b = fleet["el7-01"], fleet["el7-noisy-01"]
     keytype, key = b.host_key.read_text().split()[:2]
     known.write_text(f"{a.address} {keytype} {key}\n")
     rc, hosts = check_json("-i", str(inventory), "--limit", a.name, "--accept-new-host-keys", home=tmp_path)
@@ -139,7 +139,7 @@ def test_accept_new_records_keys_and_a_changed_key_is_refused(fleet: Fleet, tmp_
 
 
 def test_become_through_sudo_with_requiretty_and_a_password(fleet: Fleet, tmp_path: Path) -> None:
-    host = fleet["el7-02"]
+    host = fleet["el7-noisy-01"]
     password = "pw-canary-7f3a9c"
     root = fleet.testinfra(host)
     root.run_test(
@@ -247,7 +247,7 @@ def test_a_silent_server_times_out(tmp_path: Path) -> None:
 
 def test_password_authentication(fleet: Fleet, tmp_path: Path) -> None:
     """ansible_password logs in where sshd takes passwords; the password never shows."""
-    host = fleet["el6-02"]
+    host = fleet["el6-noisy-01"]
     password = "pw-ssh-canary-41d2"
     root = fleet.testinfra(host)
     root.run_test("echo 'root:%s' | chpasswd", password)

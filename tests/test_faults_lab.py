@@ -231,9 +231,30 @@ def test_a_transaction_killed_mid_way_is_reported_lost_at_once(make_fleet, tmp_p
     report = json.loads(out)["hosts"][name]
     assert proc.returncode == 2, report
     lost = report["tasks"][-1]
-    assert lost["status"] == "failed" and "the host rebooted, or the transaction was killed" in lost["msg"]
+    assert lost["status"] == "failed" and "the transaction was killed before it finished" in lost["msg"]
     host.run_test(f"kill {holder}")
     again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:]
     findings = {f["code"] for f in json.loads(again.stdout)["hosts"][name]["findings"]}
     assert "JOB_LOST" in findings, "the next run says what the killed one left"
+
+
+def test_a_host_rebooted_mid_transaction_is_told_once_it_is_back(make_fleet, tmp_path: Path) -> None:
+    """The host restarts (a new boot id, every process gone) while its yum transaction waits: the poll
+    connects again once sshd is back and says the host rebooted; a re-run converges."""
+    fleet: Fleet = make_fleet("reboot", "el7:1")
+    name = fleet["el7-01"].name
+    argv, env = _lock_patient(fleet, tmp_path)
+    _, _, proc = _start_held(fleet, "el7-01", [*argv, "--retry-file", ""], env)
+    fleet.lab.restart([name])  # returns once the host answers SSH again
+    back = time.monotonic()
+    out, _ = proc.communicate(timeout=120)
+    report = json.loads(out)["hosts"][name]
+    assert proc.returncode == 2, report
+    rebooted = report["tasks"][-1]
+    assert rebooted["status"] == "failed" and "the host rebooted before it finished" in rebooted["msg"], rebooted
+    print(f"told {time.monotonic() - back:.1f} s after the host was back")
+    again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:]
+    findings = {f["code"] for f in json.loads(again.stdout)["hosts"][name]["findings"]}
+    assert "JOB_LOST" in findings, "the next run says what the reboot left"

@@ -8,38 +8,31 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.testing import Fleet, pyinstall_json
+from installer.connection import OutputTooLarge
+from tests.lab.testing import Fleet, pyinstall, pyinstall_json
 
 pytestmark = pytest.mark.lab
-
-NOISE = (
-    'printf \'echo "*** Authorised users only: this banner comes from .bashrc ***"\\n'
-    'echo "noise on stderr" >&2\\nexport LANG=de_DE.UTF-8\\n\' >> {home}/.bashrc'
-)
-GERMAN = "localedef -i de_DE -f UTF-8 /usr/lib/locale/de_DE.UTF-8"
 
 
 @pytest.fixture(scope="module")
 def fleet(make_fleet) -> Fleet:
-    """An el6 and an el7 host whose root and deploy logins print noise and speak German."""
-    fleet = make_fleet("noisy", "el6:1,el7:1")
+    """An el6 and an el7 noisy host (the lab's kind: see tests/lab/host.py); a deploy user whose login is
+    as noisy as root's."""
+    fleet = make_fleet("noisy", "el6-noisy:1,el7-noisy:1")
     for h in fleet.hosts:
-        host = fleet.testinfra(h)
-        host.run_test(GERMAN)
-        host.run_test(
-            "id deploy || useradd -m deploy; echo 'deploy:pw-deploy-1' | chpasswd; "
+        fleet.testinfra(h).run_test(
+            "id deploy || useradd -m -s /bin/bash deploy; echo 'deploy:pw-deploy-1' | chpasswd; "
             "printf 'deploy ALL=(ALL) ALL\\n' > /etc/sudoers.d/deploy; chmod 440 /etc/sudoers.d/deploy; "
             "install -d -m 700 -o deploy -g deploy ~deploy/.ssh; "
-            "install -m 600 -o deploy -g deploy /root/.ssh/authorized_keys ~deploy/.ssh/authorized_keys"
+            "install -m 600 -o deploy -g deploy /root/.ssh/authorized_keys ~deploy/.ssh/authorized_keys; "
+            "install -m 644 -o deploy -g deploy /root/.bashrc ~deploy/.bashrc"
         )
-        host.run_test(NOISE.format(home="/root"))
-        host.run_test(NOISE.format(home="/home/deploy"))
     return fleet
 
 
 def test_sudo_speaks_german_here(fleet: Fleet) -> None:
     """The premise: on these hosts sudo's own words are not English."""
-    host = fleet.testinfra(fleet["el7-01"])
+    host = fleet.testinfra(fleet["el7-noisy-01"])
     said = host.run("su - deploy -c 'LANG=de_DE.UTF-8 sudo -n true' 2>&1").stdout
     assert "Passwort" in said, said
 
@@ -62,3 +55,40 @@ def test_sudo_refusing_in_german_is_a_become_error(fleet: Fleet, tmp_path: Path,
     for h in hosts.values():
         assert [f["code"] for f in h["findings"]] == ["BECOME"], h["findings"]
         assert said in h["findings"][0]["message"]
+
+
+@pytest.mark.parametrize("become", [False, True], ids=["root", "deploy-sudo-pty"])
+def test_each_command_is_framed_apart_from_the_noise(fleet: Fleet, become: bool) -> None:
+    """Output, exit status and noise are told apart by the frame, also through sudo's pty; `exit` and EXIT
+    traps inside a command do not lose its status."""
+    over = {"user": "deploy", "become": True, "become_password": "pw-deploy-1"} if become else {}
+    with fleet.session(fleet["el7-noisy-01"], **over) as session:
+        plain = session.run("printf 'no newline at the end'")
+        assert (plain.rc, plain.stdout) == (0, "no newline at the end"), plain
+        failed = session.run("echo out; echo err >&2; exit 3")
+        # A pty has one stream: stderr arrives on stdout, in order.
+        assert failed.rc == 3 and (failed.stdout, failed.stderr) == (
+            ("out\nerr\n", "") if become else ("out\n", "err\n")
+        )
+        trapped = session.run("trap 'echo cleaned' EXIT; echo working; false")
+        assert trapped.rc == 1 and trapped.stdout == "working\ncleaned\n", trapped
+        assert session.run("id -un").stdout.strip() == "root"
+        assert any("Authorised users only" in n for n in session.noise), session.noise
+        assert any("noise on stderr" in n for n in session.noise), session.noise
+        assert "pw-deploy-1" not in "".join(session.noise)
+
+
+def test_a_command_that_never_stops_printing_is_stopped_at_the_cap(fleet: Fleet) -> None:
+    with fleet.session(fleet["el6-noisy-01"]) as session:
+        with pytest.raises(OutputTooLarge, match="printed more than 32 MB"):
+            session.run("yes", timeout=120)
+        assert session.run("pgrep -x yes").rc == 1, "the command was not stopped"
+        assert session.run("echo still here").stdout == "still here\n", "the session is still usable"
+
+
+def test_host_noise_shows_under_vv(fleet: Fleet, tmp_path: Path) -> None:
+    proc = pyinstall("provision", "-vv", "-i", str(fleet.inventory), home=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "host noise" in proc.stdout and "Authorised users only" in proc.stdout, proc.stdout[-3000:]
+    quiet = pyinstall("provision", "-v", "-i", str(fleet.inventory), home=tmp_path)
+    assert "Authorised users only" not in quiet.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from installer import asked, checks, facts, platforms, runtime
+from installer import asked, checks, executor, facts, platforms, runtime
 from installer.asked import AskedError
 from installer.connection import CommandResult, Target
 from installer.errors import CommandTimeout, Unreachable
@@ -233,13 +233,14 @@ class LosingSession:
         return CommandResult(command, 0, "done\n0\n", "", 0.0)
 
 
-def test_a_connection_lost_mid_step_leaves_that_step_unknown_and_stops() -> None:
+def test_a_connection_lost_mid_step_leaves_that_step_unknown_and_stops(monkeypatch) -> None:
+    monkeypatch.setattr(executor, "REBOOT_WINDOW", 0)  # no waiting for the host to come back
     steps = plan(replace(recorded("lab-el6-full"), services={}), desired("el6", LAB_VARS, "vfs"))
     session = LosingSession(lives=2)  # the first step (a detached yum install: launch, poll), then lost
     results = execute(session, steps)
     assert [(r.name, r.status) for r in results] == [(steps.operations[0].name, CHANGED),
                                                      (steps.operations[1].name, UNKNOWN)]  # fmt: skip
-    assert results[1].msg.startswith("connection lost") and results[1].hint == "the outcome is unknown"
+    assert "connection lost" in results[1].msg, results[1].msg
     assert len(session.commands) == 3, "no start or restart is tried over a lost connection"
 
 
@@ -386,8 +387,38 @@ def test_a_job_is_read_before_its_status_is_removed_and_a_lost_one_said_at_once(
     assert "rm -f" not in done.commands[2] and "rm -f" in done.commands[3], "removed only after it was read"
     lost = ScriptedSession("", "lost\nDownloading packages:\n")
     result = run_detached(lost, "yum -y install docker-io", timeout=60, poll=0.01)
-    assert result.rc == LOST and "the host rebooted, or the transaction was killed" in result.stderr
+    assert result.rc == LOST and "the transaction was killed before it finished" in result.stderr
+    assert result.stdout == "Downloading packages:\n", "the end of its log is shown"
     assert "boot_id" in lost.commands[1], "a new boot id means the job died with the old boot"
+
+
+class RebootingSession(ScriptedSession):
+    """Launches, then is unreachable for ``down`` polls (the host rebooting), then answers ``after``."""
+
+    def __init__(self, down: int, after: str) -> None:
+        super().__init__("", *([""] * down), after)
+        self.down = down
+
+    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+        if 1 < len(self.commands) + 1 <= 1 + self.down:
+            self.commands.append(command)
+            raise Unreachable("h1", "cannot connect to 192.0.2.1:22: Connection refused", "is sshd running?")
+        return super().run(command, timeout, become)
+
+
+def test_a_host_that_reboots_mid_job_is_polled_again_and_the_reboot_said() -> None:
+    session = RebootingSession(down=3, after="rebooted\nRunning transaction\n")
+    result = run_detached(session, "yum -y install docker-io", timeout=60, poll=0.01)
+    assert result.rc == LOST and "the host rebooted before it finished" in result.stderr, result
+    assert len(session.commands) == 5, "the launch, three polls while it was down, one after"
+
+
+def test_a_host_that_does_not_come_back_is_unreachable_after_the_window(monkeypatch) -> None:
+    monkeypatch.setattr(executor, "REBOOT_WINDOW", 0.05)
+    session = RebootingSession(down=10**6, after="")
+    with pytest.raises(Unreachable, match=r"did not come back within 0\.05s") as exc:
+        run_detached(session, "yum -y install docker-io", timeout=60, poll=0.01)
+    assert exc.value.hint == "the outcome on the host is unknown; check it, then run again"
 
 
 def test_polls_back_off_after_the_first_ten_seconds() -> None:

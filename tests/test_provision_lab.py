@@ -20,7 +20,7 @@ def provision(*args: str, home: Path) -> tuple[int, dict]:
 @pytest.fixture(scope="module")
 def fleet(make_fleet) -> Fleet:
     # el6 on the host's own root (vfs) and on a tmpfs store (overlay2); el7 likewise; two that fail preflight.
-    return make_fleet("prov", "el6:1,el6+tmpfs:1,el7:1,el7+ext4:1,el6-i686:1,el6-oldkernel:1")
+    return make_fleet("prov", "el6:1,el6-noisy+tmpfs:1,el7:1,el7-noisy+ext4:1,el6-i686:1,el6-oldkernel:1")
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +43,9 @@ def test_fresh_hosts_are_provisioned_end_to_end(fleet: Fleet, first_run) -> None
     assert rc == 2, "the i686 and old-kernel hosts fail preflight"
     for name, driver in (
         ("el6-01", "vfs"),
-        ("el6-tmpfs-01", "overlay2"),
+        ("el6-noisy-tmpfs-01", "overlay2"),
         ("el7-01", "vfs"),
-        ("el7-ext4-01", "overlay2"),
+        ("el7-noisy-ext4-01", "overlay2"),
     ):
         h = hosts[name]
         assert h["status"] == "changed", (name, h["error"], [t for t in h["tasks"] if t["status"] == "failed"])
@@ -54,7 +54,7 @@ def test_fresh_hosts_are_provisioned_end_to_end(fleet: Fleet, first_run) -> None
         assert h["docker_info"]["server_version"].startswith("20.10.24")
         host = fleet.testinfra(fleet[name])
         assert host.check_output("docker info --format '{{.Driver}}'") == driver
-    ignored = {f["code"] for f in hosts["el6-tmpfs-01"]["findings"] if f["ignored"]}
+    ignored = {f["code"] for f in hosts["el6-noisy-tmpfs-01"]["findings"] if f["ignored"]}
     assert ignored == {"OVERLAY_EL6", "KERNEL_CONFIG"}, "the lab inventory's ignored codes are reported"
     el6 = fleet.testinfra(fleet["el6-01"])
     assert el6.check_output("rpm -q --qf '%{VERSION}' docker-io") == "20.10.24"
@@ -93,7 +93,7 @@ def test_second_run_changes_nothing_with_one_command_per_host(fleet: Fleet, firs
 
 
 def test_restart_survives_a_host_reboot(fleet: Fleet, first_run) -> None:
-    for name in ("el6-tmpfs-01", "el7-ext4-01"):
+    for name in ("el6-noisy-tmpfs-01", "el7-noisy-ext4-01"):
         fleet.lab.restart([fleet[name].name])
         host = fleet.testinfra(fleet[name])
         assert host.run("docker info").rc == 0, f"{name}: docker is enabled at boot"
@@ -122,8 +122,8 @@ def test_changing_one_option_shows_a_diff_and_restarts_once(fleet: Fleet, first_
 
 
 def test_an_option_the_daemon_refuses_is_rolled_back(fleet: Fleet, first_run, tmp_path: Path) -> None:
-    name = fleet["el7-ext4-01"].name
-    host = fleet.testinfra(fleet["el7-ext4-01"])
+    name = fleet["el7-noisy-ext4-01"].name
+    host = fleet.testinfra(fleet["el7-noisy-ext4-01"])
     before = host.file("/etc/docker/daemon.json").content_string
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(fleet.inventory.read_text().replace("'icc': None}", "'icc': None, 'default-ulimits': 7}"))

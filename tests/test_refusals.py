@@ -42,6 +42,7 @@ class Host:
 class FakeSession:
     def __init__(self, target: Target, host: Host) -> None:
         self.target, self.host, self.commands, self.commands_run, self.target_user = target, host, [], 0, "root"
+        self.noise: list[str] = []
 
     def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
         self.commands.append(command)

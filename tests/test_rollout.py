@@ -54,6 +54,7 @@ class FakeSession:
 
     def __init__(self, target: Target) -> None:
         self.target, self.commands_run, self.target_user = target, 0, "root"
+        self.noise: list[str] = []
 
     def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
         self.commands_run += 1

@@ -250,8 +250,9 @@ class Lab:
 
     def write_inventory(self, path: Path, hosts: list[Host]) -> Path:
         groups: dict[str, list[Host]] = {}
-        for h in hosts:
-            groups.setdefault(h.kind.replace("-", "_"), []).append(h)
+        for h in hosts:  # a noisy host is one of its family's (noise is no kind of OS)
+            groups.setdefault(h.family if KINDS[h.kind].noisy else h.kind.replace("-", "_"), []).append(h)
+        noisy = [h.name for h in hosts if KINDS[h.kind].noisy]
         out = [f"# pyinstall lab fleet in {self.root}: `python -m tests.lab status --root {self.root}`\n"]
         for group, members in groups.items():
             out.append(f"\n[{group}]\n")
@@ -262,6 +263,9 @@ class Lab:
                     # The simulated 2.6.32 kernel text rules overlay out; the real kernel underneath has it.
                     line += " pyinstall_ignore_preflight_errors=OVERLAY_EL6,KERNEL_CONFIG"
                 out.append(line + "\n")
+        if noisy:
+            out.append("\n# Their logins print banners and speak German; sshd sends a banner.\n[noisy]\n")
+            out.append("".join(f"{name}\n" for name in noisy))
         out.append("\n[lab:children]\n" + "".join(f"{g}\n" for g in groups))
         out.append(
             "\n[all:vars]\n"

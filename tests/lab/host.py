@@ -214,6 +214,8 @@ def first_boot(host: Host, authorized_key: str) -> None:
     kind = KINDS[host.kind]
     (upper / "etc/lab/kernel-release").write_text(kind.kernel_release + "\n")
     (upper / "etc/lab/kernel-version").write_text(kind.kernel_version + "\n")
+    if kind.noisy:
+        _make_noisy(upper)
     if host.store == "ext4":
         host.store_path.mkdir(exist_ok=True)
     elif host.store == "loop" and not host.store_path.exists():
@@ -224,6 +226,27 @@ def first_boot(host: Host, authorized_key: str) -> None:
     (upper / "etc/lab/host.conf").write_text(
         f"LAB_FAMILY={host.family}\nLAB_ADDRESS={host.address}\nLAB_PORT={host.port}\n"
     )
+
+
+# A noisy host's root .bashrc, CentOS's shape (no "interactive only" guard, so ssh commands run it too).
+NOISY_BASHRC = """\
+echo "*** Authorised users only: this banner comes from .bashrc ***"
+echo "noise on stderr" >&2
+export LANG=de_DE.UTF-8
+[ -f /etc/bashrc ] && . /etc/bashrc
+"""
+SSH_BANNER = "*** This system is for authorised use only: the SSH banner ***\n"
+
+
+def _make_noisy(upper: Path) -> None:
+    (upper / "root/.bashrc").write_text(NOISY_BASHRC)
+    (upper / "etc/issue.net").write_text(SSH_BANNER)
+    (upper / "etc/lab/noisy").touch()  # boot gives sshd the banner
+    (upper / "usr/lib/locale").mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["localedef", "-i", "de_DE", "-f", "UTF-8", str(upper / "usr/lib/locale/de_DE.UTF-8")],
+        check=True, capture_output=True,
+    )  # fmt: skip
 
 
 def start(host: Host, layer: Path, repo: Path) -> int:

@@ -16,6 +16,7 @@ class Kind:
     arch: str  # what `uname -m` says (setarch)
     kernel_release: str  # what `uname -r` says
     kernel_version: str  # what `uname -v` says
+    noisy: bool = False  # root's login prints on stdout and stderr and speaks German; sshd sends a banner
 
 
 # What the lab's inventory sets for every host (fleet.write_inventory), for tests on recorded facts: its
@@ -30,6 +31,9 @@ LAB_VARS = {
 KINDS: dict[str, Kind] = {
     "el6": Kind("el6", "x86_64", "2.6.32-754.35.1.el6.x86_64", "#1 SMP Tue Sep 15 14:55:54 UTC 2020"),
     "el7": Kind("el7", "x86_64", "3.10.0-1160.el7.x86_64", "#1 SMP Mon Oct 19 16:18:59 UTC 2020"),
+    # As real fleets have them: a site banner from .bashrc, noise on stderr, a German locale, an SSH banner.
+    "el6-noisy": Kind("el6", "x86_64", "2.6.32-754.35.1.el6.x86_64", "#1 SMP Tue Sep 15 14:55:54 UTC 2020", True),
+    "el7-noisy": Kind("el7", "x86_64", "3.10.0-1160.el7.x86_64", "#1 SMP Mon Oct 19 16:18:59 UTC 2020", True),
     "el6-i686": Kind("el6", "i686", "2.6.32-754.35.1.el6.i686", "#1 SMP Tue Sep 15 14:55:54 UTC 2020"),
     # A 6.4-era kernel (below the 2.6.32-431 that Docker needs) under an updated userland.
     "el6-oldkernel": Kind("el6", "x86_64", "2.6.32-358.el6.x86_64", "#1 SMP Fri Feb 22 00:31:26 UTC 2013"),

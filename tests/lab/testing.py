@@ -12,7 +12,12 @@ from pathlib import Path
 
 import paramiko
 import pytest
-import testinfra
+import testinfra.host
+from testinfra.backend.base import CommandResult
+from testinfra.backend.ssh import SshBackend
+
+from installer.connection import Session, connect, target_from_vars
+from installer.inventory import load
 
 from .fleet import Lab, check_prerequisites
 from .host import Host
@@ -42,19 +47,25 @@ class Fleet:
                 return h
         raise KeyError(f"{name} (hosts: {', '.join(h.name for h in self.hosts)})")
 
-    def testinfra(self, host: Host):
+    def testinfra(self, host: Host) -> testinfra.host.Host:
         """A testinfra host over the ssh CLI, verifying the host key against the lab's known_hosts."""
         extra = (
             f"-o UserKnownHostsFile={self.lab.known_hosts} -o StrictHostKeyChecking=yes -o BatchMode=yes "
             "-o LogLevel=ERROR"
         )
-        return testinfra.get_host(
-            f"ssh://root@{host.address}:{host.port}",
+        backend = _QuietSsh(
+            f"root@{host.address}:{host.port}",
             ssh_identity_file=str(self.lab.key),
             ssh_extra_args=extra,
             controlpersist=0,
             timeout=10,
         )
+        return testinfra.host.Host(backend)
+
+    def session(self, host: Host, **overrides: object) -> Session:
+        """pyinstall's own session to the host, from the fleet's inventory (``overrides``: Target fields)."""
+        hostvars = load(str(self.inventory)).host(host.name).vars
+        return connect(target_from_vars(host.name, hostvars, **overrides))
 
     def paramiko(self, host: Host, timeout: float = 10.0) -> paramiko.SSHClient:
         """A connected paramiko client that refuses any host key not in the lab's known_hosts."""
@@ -71,6 +82,22 @@ class Fleet:
             look_for_keys=False,
         )
         return client
+
+
+class _QuietSsh(SshBackend):
+    """testinfra's ssh backend, minus what a noisy host's login shell prints before each command: the
+    tests' own frame, so that what they check on a host does not depend on pyinstall's."""
+
+    FRAME = "lab-testinfra-frame"
+
+    def run(self, command: str, *args: str, **kwargs: object) -> CommandResult:
+        out = self.run_ssh(f"echo {self.FRAME}; echo {self.FRAME} >&2; " + self.get_command(command, *args))
+        for stream in ("_stdout", "_stderr"):
+            data = getattr(out, stream)
+            data = data if isinstance(data, bytes) else self.encode(data)
+            _, found, rest = data.partition(f"{self.FRAME}\n".encode())
+            setattr(out, stream, rest if found else data)
+        return out
 
 
 PYINSTALL = [sys.executable, "-m", "installer.cli"]
