@@ -36,6 +36,7 @@ from installer.errors import (
     BecomeError,
     CommandTimeout,
     HostError,
+    HostHung,
     HostKeyChanged,
     HostKeyUnknown,
     Unreachable,
@@ -182,9 +183,12 @@ class Session:
             raise
         except (OSError, paramiko.SSHException, EOFError, invoke.exceptions.ThreadException) as exc:
             if "Timeout opening channel" in str(exc):  # the connection is up, the host no longer serves it
-                what = f"the host stopped answering (no session opened within {self.target.connect_timeout:g}s)"
-            else:
-                what = f"connection lost while running a command: {exc or type(exc).__name__}"
+                raise HostHung(
+                    self.target.name,
+                    f"the host stopped answering (no session opened within {self.target.connect_timeout:g}s)",
+                    OUTCOME_UNKNOWN_HINT,
+                ) from None
+            what = f"connection lost while running a command: {exc or type(exc).__name__}"
             raise Unreachable(self.target.name, what, OUTCOME_UNKNOWN_HINT) from None
         if getattr(result, "truncated", False):
             raise OutputTooLarge(

@@ -51,6 +51,10 @@ class Unreachable(HostError):
     """No SSH session could be established (DNS, refused, timeout, dropped)."""
 
 
+class HostHung(Unreachable):
+    """The connection is up, but the host no longer serves it (no session opens): not a reboot."""
+
+
 class AuthenticationFailed(Unreachable):
     """The server refused every credential offered."""
 

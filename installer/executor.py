@@ -18,7 +18,14 @@ from threading import Event
 from typing import Any
 
 from installer.connection import OUTCOME_UNKNOWN_HINT, CommandResult, Session
-from installer.errors import OUTCOME_UNKNOWN, AuthenticationFailed, CommandTimeout, HostKeyError, Unreachable
+from installer.errors import (
+    OUTCOME_UNKNOWN,
+    AuthenticationFailed,
+    CommandTimeout,
+    HostHung,
+    HostKeyError,
+    Unreachable,
+)
 from installer.outcome import Status
 from installer.plan import DAEMON_LOG, Operation, Plan, q, wait_for_daemon
 
@@ -108,7 +115,7 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
                 f"the host stopped answering (a poll of its transaction got no answer within {POLL_TIMEOUT:g}s)",
                 OUTCOME_UNKNOWN_HINT,
             ) from None
-        except (HostKeyError, AuthenticationFailed):
+        except (HostHung, HostKeyError, AuthenticationFailed):
             raise
         except Unreachable as exc:  # gone (a reboot, a network blip): the job's fate is told once it is back
             down_since = down_since or time.monotonic()

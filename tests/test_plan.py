@@ -15,7 +15,7 @@ import pytest
 from installer import asked, checks, executor, facts, platforms, runtime
 from installer.asked import AskedError
 from installer.connection import CommandResult, Target
-from installer.errors import CommandTimeout, Unreachable
+from installer.errors import CommandTimeout, HostHung, Unreachable
 from installer.executor import CHANGED, LOST, UNKNOWN, daemon_reason, execute, mask, poll_intervals, run_detached
 from installer.plan import plan, write_file_command
 from installer.runtime import ManagedFile
@@ -424,3 +424,20 @@ def test_a_host_that_does_not_come_back_is_unreachable_after_the_window(monkeypa
 def test_polls_back_off_after_the_first_ten_seconds() -> None:
     waits = list(itertools.islice(poll_intervals(), 15))
     assert waits == [1.0] * 10 + [2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+def test_a_hung_host_is_not_waited_for_as_if_it_rebooted(monkeypatch) -> None:
+    """The connection is up but no session opens: the host hangs, it is not rebooting."""
+    monkeypatch.setattr(executor, "REBOOT_WINDOW", 30.0)
+
+    class HungSession(LosingSession):
+        def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+            self.commands.append(command)
+            if len(self.commands) > 1:
+                raise HostHung("h1", "the host stopped answering (no session opened within 10s)", "unknown")
+            return CommandResult(command, 0, "", "", 0.0)
+
+    session = HungSession(lives=1)
+    with pytest.raises(HostHung):
+        run_detached(session, "yum -y install docker-io", timeout=60, poll=0.01)
+    assert len(session.commands) == 2, "told at the first poll"
