@@ -4,6 +4,8 @@ its own prompt, so neither noise nor language changes what it sees."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,10 +39,15 @@ def test_sudo_speaks_german_here(fleet: Fleet) -> None:
     assert "Passwort" in said, said
 
 
-def test_a_noisy_host_is_provisioned_and_converges(fleet: Fleet, tmp_path: Path) -> None:
-    rc, hosts = pyinstall_json("provision", "-i", str(fleet.inventory), home=tmp_path)
+@pytest.fixture(scope="module")
+def provisioned(fleet: Fleet, tmp_path_factory) -> dict:
+    rc, hosts = pyinstall_json("provision", "-i", str(fleet.inventory), home=tmp_path_factory.mktemp("home"))
     assert rc == 0, hosts
-    assert all(h["status"] == "changed" for h in hosts.values())
+    return hosts
+
+
+def test_a_noisy_host_is_provisioned_and_converges(fleet: Fleet, provisioned: dict, tmp_path: Path) -> None:
+    assert all(h["status"] == "changed" for h in provisioned.values())
     rc, hosts = pyinstall_json("provision", "-i", str(fleet.inventory), home=tmp_path)
     assert rc == 0 and all(h["changed"] == 0 and h["commands"] == 1 for h in hosts.values()), hosts
 
@@ -92,3 +99,60 @@ def test_host_noise_shows_under_vv(fleet: Fleet, tmp_path: Path) -> None:
     assert "host noise" in proc.stdout and "Authorised users only" in proc.stdout, proc.stdout[-3000:]
     quiet = pyinstall("provision", "-v", "-i", str(fleet.inventory), home=tmp_path)
     assert "Authorised users only" not in quiet.stdout
+
+
+# Rich markup, a clear-screen sequence and an OSC 8 hyperlink, as a compromised or odd host might print them.
+HOSTILE = r"[/] [bold]x\033[2J\033]8;;http://example.invalid/\033\\link\033]8;;\033\\"
+DOCKER_WRAPPER = f"""#!/bin/sh
+if [ "$1" = info ]; then
+    /usr/bin/docker.real "$@"; rc=$?
+    printf 'WARNING: {HOSTILE}\\n'
+    exit $rc
+fi
+exec /usr/bin/docker.real "$@"
+"""
+
+
+def test_text_a_host_prints_reaches_the_terminal_escaped(fleet: Fleet, provisioned: dict, tmp_path: Path) -> None:
+    """The release file and `docker info` carry markup and escape sequences: check and info print them
+    visibly escaped, never interpreted, and exit as the hosts' state says."""
+    host = fleet.testinfra(fleet["el7-noisy-01"])
+    release = host.check_output("cat /etc/redhat-release")
+    host.run_test("cp /usr/bin/docker /usr/bin/docker.real")
+    try:
+        host.run_test(f"printf '%s\\n' {shlex.quote(DOCKER_WRAPPER)} > /usr/bin/docker")
+        host.run_test(f"printf '%s {HOSTILE}\\n' {shlex.quote(release)} > /etc/redhat-release")
+        assert "\x1b[2J" in host.run("docker info").stdout, "the premise: the host prints the sequences"
+        for command in ("check", "info"):
+            proc = pyinstall(command, "-i", str(fleet.inventory), home=tmp_path)
+            assert proc.returncode == 0, (command, proc.stdout[-3000:], proc.stderr[-3000:])
+            assert "\x1b" not in proc.stdout + proc.stderr, f"{command}: an escape sequence reached the terminal"
+            assert "Traceback" not in proc.stderr
+            assert "\\x1b[2J" in proc.stdout and "[/]" in proc.stdout, (command, proc.stdout[-3000:])
+    finally:
+        host.run_test("mv -f /usr/bin/docker.real /usr/bin/docker")
+        host.run_test(f"printf '%s\\n' {shlex.quote(release)} > /etc/redhat-release")
+
+
+def test_a_run_from_a_read_only_directory_still_reports(
+    fleet: Fleet, provisioned: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One host is unreachable, so the run leaves a retry file and a report where it starts, which is
+    read-only: a warning naming each, the report printed, the exit status the hosts'."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("gone ansible_host=127.0.0.1 ansible_port=1\n" + fleet.inventory.read_text())
+    here = tmp_path / "read-only"
+    here.mkdir()
+    subprocess.run(["mount", "--bind", str(here), str(here)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(here)], check=True)
+        monkeypatch.chdir(here)
+        proc = pyinstall("provision", "-i", str(inventory), home=tmp_path)
+    finally:
+        monkeypatch.chdir(tmp_path)
+        subprocess.run(["umount", str(here)], check=True)
+    assert proc.returncode == 4, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "could not write pyinstall.retry: Read-only file system" in proc.stderr, proc.stderr
+    assert "could not write pyinstall-report.json: Read-only file system" in proc.stderr, proc.stderr
+    assert "RECAP" in proc.stdout and "gone  unreachable" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stderr

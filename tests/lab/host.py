@@ -241,7 +241,8 @@ SSH_BANNER = "*** This system is for authorised use only: the SSH banner ***\n"
 def _make_noisy(upper: Path) -> None:
     (upper / "root/.bashrc").write_text(NOISY_BASHRC)
     (upper / "etc/issue.net").write_text(SSH_BANNER)
-    (upper / "etc/lab/noisy").touch()  # boot gives sshd the banner
+    (upper / "etc/motd").write_text("Welcome: the message of the day (sshd prints it for login shells)\n")
+    (upper / "etc/lab/noisy").touch()  # boot gives sshd the banner and the motd
     (upper / "usr/lib/locale").mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ["localedef", "-i", "de_DE", "-f", "UTF-8", str(upper / "usr/lib/locale/de_DE.UTF-8")],
