@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab import Lab
+from tests.lab import host as hostlib
 from tests.lab.testing import Fleet, require_lab
 
 pytestmark = pytest.mark.lab
@@ -258,3 +259,22 @@ def test_down_leaves_nothing_behind(tmp_path_factory) -> None:
     assert not os.path.ismount(root / "layers")
     lab.down(purge=True)
     assert not root.exists()
+
+
+def test_two_labs_with_the_same_host_names_never_touch_each_other(mixed: Fleet, tmp_path_factory) -> None:
+    """A second lab (its own root and subnet) with a host of the same name as the first lab's: stopping it
+    leaves the first lab's host running (cgroups and every machine-wide name carry the lab's id)."""
+    first = mixed["el6-01"]
+    root = tmp_path_factory.mktemp("twin")
+    subprocess.run(["cp", "-al", str(mixed.lab.repo), str(root / "repo")], check=True)  # the same RPMs
+    other = Lab(root, subnet="127.0.79")
+    try:
+        (twin,) = other.up("el6:1", prefix="mixed-")
+        assert twin.name == first.name and twin.address != first.address
+        assert hostlib.cgroup_dirs(twin) != hostlib.cgroup_dirs(first)
+        other.stop([twin.name])
+        assert hostlib.running_pid(first), "stopping the other lab's host stopped this one"
+        assert mixed.testinfra(first).check_output("hostname") == first.name
+    finally:
+        other.down(purge=True)
+    assert hostlib.running_pid(first) and mixed.testinfra(first).run("true").rc == 0

@@ -228,7 +228,7 @@ class Lab:
         root = str(self.root)
         mounts = [line for line in Path("/proc/mounts").read_text().splitlines() if root in line]
         loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
-        cgroups = [str(d) for h in self.hosts() for d in hostlib.cgroup_dirs(h.name) if d.exists()]
+        cgroups = [str(d) for h in self.hosts() for d in hostlib.cgroup_dirs(h) if d.exists()]
         found = {
             "mounts": mounts,
             "processes": hostlib.processes_under(self.root),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import signal
 import socket
@@ -52,8 +53,14 @@ class Host:
 # ---------------------------------------------------------------- cgroups
 
 
-def cgroup_dirs(name: str) -> list[Path]:
-    """This process's cgroup in every mounted hierarchy, plus ``lab-NAME`` below it."""
+def lab_id(host: Host) -> str:
+    """A short id of the host's lab (its root directory): every machine-wide name a host takes carries it,
+    so that two labs with the same host names never touch each other's."""
+    return hashlib.sha256(str(host.dir.parents[1].resolve()).encode()).hexdigest()[:8]
+
+
+def cgroup_dirs(host: Host) -> list[Path]:
+    """This process's cgroup in every mounted hierarchy, plus ``lab-LABID-NAME`` below it."""
     member: dict[frozenset[str], str] = {}
     with open("/proc/self/cgroup") as f:
         for line in f:
@@ -75,13 +82,13 @@ def cgroup_dirs(name: str) -> list[Path]:
             seen.add(key)
             path = member[key]
             rel = path[len(root) :] if path.startswith(root) else path
-            dirs.append(Path(mountpoint, rel.lstrip("/"), f"lab-{name}"))
+            dirs.append(Path(mountpoint, rel.lstrip("/"), f"lab-{lab_id(host)}-{host.name}"))
     return dirs
 
 
-def _make_cgroups(name: str) -> list[Path]:
+def _make_cgroups(host: Host) -> list[Path]:
     procs = []
-    for d in cgroup_dirs(name):
+    for d in cgroup_dirs(host):
         d.mkdir(exist_ok=True)
         for knob in ("cpuset.cpus", "cpuset.mems"):  # a new cpuset is empty: inherit the parent's
             if (d / knob).exists() and not (d / knob).read_text().strip():
@@ -90,9 +97,9 @@ def _make_cgroups(name: str) -> list[Path]:
     return procs
 
 
-def _remove_cgroups(name: str, timeout: float = 10.0) -> None:
+def _remove_cgroups(host: Host, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    for top in cgroup_dirs(name):
+    for top in cgroup_dirs(host):
         if not top.exists():
             continue
         while True:
@@ -255,11 +262,11 @@ def start(host: Host, layer: Path, repo: Path) -> int:
     pid = running_pid(host)
     if pid:
         return pid
-    _remove_cgroups(host.name)  # left by a crash
+    _remove_cgroups(host)  # left by a crash
     (host.dir / "upper/run/lab-booted").unlink(missing_ok=True)  # wait_ssh must see this boot's marker
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-        "LAB_CGROUP_PROCS": ":".join(str(p) for p in _make_cgroups(host.name)),
+        "LAB_CGROUP_PROCS": ":".join(str(p) for p in _make_cgroups(host)),
         "LAB_NAME": host.name,
         "LAB_LAYER": str(layer),
         "LAB_UPPER": str(host.dir / "upper"),
@@ -304,7 +311,7 @@ def start(host: Host, layer: Path, repo: Path) -> int:
 def freeze(host: Host, frozen: bool = True) -> None:
     """Freeze (or thaw) every process of the host: a machine that hangs while the kernel's TCP stack
     (the machine's) still accepts and acknowledges."""
-    for d in cgroup_dirs(host.name):
+    for d in cgroup_dirs(host):
         if (d / "cgroup.freeze").exists():  # cgroup v2
             (d / "cgroup.freeze").write_text("1" if frozen else "0")
             return
@@ -330,7 +337,7 @@ def stop(host: Host, timeout: float = 30.0) -> None:
                 deadline += timeout
             time.sleep(0.05)
     host.pidfile.unlink(missing_ok=True)
-    _remove_cgroups(host.name)
+    _remove_cgroups(host)
 
 
 def wait_ssh(host: Host, timeout: float = 60.0) -> bool:
