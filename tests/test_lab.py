@@ -12,7 +12,7 @@ import pytest
 
 from tests.lab import Lab
 from tests.lab import host as hostlib
-from tests.lab.testing import Fleet, require_lab
+from tests.lab.testing import Fleet, require_lab, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -278,3 +278,26 @@ def test_two_labs_with_the_same_host_names_never_touch_each_other(mixed: Fleet, 
     finally:
         other.down(purge=True)
     assert hostlib.running_pid(first) and mixed.testinfra(first).run("true").rc == 0
+
+
+def _machine_network() -> tuple[list[str], str]:
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    rules = "".join(
+        subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True, check=True).stdout
+        for table in ("filter", "nat")
+    )
+    return sorted(line.split(":")[1].strip() for line in links.splitlines()), rules
+
+
+def test_a_lab_dockerd_on_docker_defaults_leaves_the_machine_network_alone(make_fleet) -> None:
+    fleet = make_fleet("netns", "el7+tmpfs:1")
+    before = _machine_network()
+    host = fleet.testinfra(fleet["el7-tmpfs-01"])
+    host.run_test("yum -y install docker && echo '{}' > /etc/docker/daemon.json && systemctl start docker")
+    try:
+        wait_for(host, "docker info", "dockerd never answered", 60)
+        inside = host.check_output("nsenter -t $(cat /var/run/docker.pid) -n ip -o link")
+        assert "docker0" in inside, "Docker's defaults took effect: a bridge, in dockerd's own namespace"
+        assert _machine_network() == before, "the machine has a new interface or iptables rule"
+    finally:
+        host.run_test("systemctl stop docker")

@@ -27,7 +27,8 @@ CONTAINERD_VERSION = "1.6.20"
 # The real engine binaries on the lab machine (Debian's docker.io, containerd and runc packages).
 PAYLOAD = {
     "docker": "/usr/bin/docker",
-    "dockerd": "/usr/sbin/dockerd",
+    "dockerd.real": "/usr/sbin/dockerd",
+    "dockerd": str(FILES / "docker/dockerd-netns"),  # the engine in a network namespace of its own
     "docker-proxy": "/usr/sbin/docker-proxy",
     "docker-init": "/usr/bin/tini-static",
     "containerd": "/usr/bin/containerd",

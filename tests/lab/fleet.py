@@ -279,8 +279,8 @@ class Lab:
             "yum_gpgcheck=false\n"
             "# The lab's docker packages carry Debian's 20.10 engine.\n"
             f"docker_version={build.DOCKER_VERSION}\n"
-            "# The lab's hosts share the machine's network: their dockerd must not touch it (and without\n"
-            "# iptables, the icc: false default cannot work).\n"
+            "# The hosts' containers need no network (their dockerd runs in a network namespace of its own):\n"
+            "# no bridge, no iptables rules, and so no icc setting.\n"
             "docker_daemon_options={'bridge': 'none', 'iptables': False, 'icc': None}\n"
         )
         path = Path(path)
