@@ -17,6 +17,16 @@ def test_names_follow_spec_order() -> None:
     ]
 
 
+def test_uml_hosts_are_named_for_their_kernel_and_store() -> None:
+    hosts = parse("el7@uml:1,el7+lvm@uml:1,el7+xfs0@uml:1,el7:1")
+    assert [(h.name, h.store, h.uml) for h in hosts] == [
+        ("el7-uml-01", "disk", True),
+        ("el7-uml-lvm-01", "lvm", True),
+        ("el7-uml-xfs0-01", "xfs0", True),
+        ("el7-01", "none", False),
+    ]
+
+
 def test_prefix_and_kind_facts() -> None:
     (host,) = parse("el6-oldkernel:1", prefix="t-")
     assert host.name == "t-el6-oldkernel-01"
@@ -29,7 +39,9 @@ def test_prefix_and_kind_facts() -> None:
     [
         ("el5:1", "unknown host kind 'el5'"),
         ("el7+nfs:1", "unknown docker store 'nfs'"),
-        ("el6", "expected KIND[+STORE]:COUNT"),
+        ("el6", "expected KIND[+STORE][@uml]:COUNT"),
+        ("el7+tmpfs@uml:1", "unknown docker store 'tmpfs' for an @uml host"),
+        ("el7+lvm:1", "unknown docker store 'lvm' for a host"),
         ("el6:1,el6:2", "appears twice"),
         ("", "no hosts"),
         ("el6:0", "no hosts"),

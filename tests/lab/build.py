@@ -405,3 +405,21 @@ def build_layer(layer: Path, family: str, repo: Path) -> None:
     os.chmod(layer / "var/tmp", 0o1777)
     os.chmod(layer / "root", 0o550)
     (layer / ".built").write_text(stamp)
+
+
+def layer_image(layer: Path) -> Path:
+    return layer.parent.parent / "layer-images" / f"{layer.name}.img"
+
+
+def build_layer_image(layer: Path, image: Path) -> None:
+    """The layer as an ext4 image, for @uml hosts (their kernel reads it as a disk: through hostfs the
+    layer's opaque-directory xattrs would be lost). Remade when the layer is."""
+    stamp, built = (layer / ".built").read_text(), image.with_suffix(".built")
+    if image.exists() and built.exists() and built.read_text() == stamp:
+        return
+    image.parent.mkdir(parents=True, exist_ok=True)
+    image.unlink(missing_ok=True)
+    with open(image, "wb") as f:
+        f.truncate(256 << 20)
+    run(["mkfs.ext4", "-q", "-F", "-d", str(layer), str(image)])
+    built.write_text(stamp)

@@ -97,7 +97,7 @@ class Lab:
             if name not in known:
                 raise LabError(f"no host {name!r} in {self.root} (known: {', '.join(known) or 'none'})")
         return [
-            Host(name, h["kind"], h["store"], h["address"], port, self.root / "hosts" / name)
+            Host(name, h["kind"], h["store"], h["address"], port, self.root / "hosts" / name, h.get("uml", False))
             for name, h in known.items()
             if names is None or name in names
         ]
@@ -143,6 +143,7 @@ class Lab:
             subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=256m", "lab-layers", str(layers)], check=True)
         for family in ("el6", "el7"):
             build.build_layer(self.layer(family), family, self.repo)
+            build.build_layer_image(self.layer(family), build.layer_image(self.layer(family)))
 
     # ------------------------------------------------------------ hosts
     def up(self, spec: str, prefix: str = "", inventory: Path | None = None) -> list[Host]:
@@ -168,7 +169,8 @@ class Lab:
         for spec in wanted:
             existing = state["hosts"].get(spec.name)
             if existing:
-                if (existing["kind"], existing["store"]) != (spec.kind, spec.store):
+                was = (existing["kind"], existing["store"], existing.get("uml", False))
+                if was != (spec.kind, spec.store, spec.uml):
                     raise LabError(
                         f"{spec.name} already exists as {existing['kind']}+{existing['store']}; "
                         f"run `down --purge` first to change its kind"
@@ -177,7 +179,7 @@ class Lab:
             address = next(free, None)
             if address is None:
                 raise LabError(f"no free address left in {state['subnet']}.{FIRST_OCTET}-254")
-            state["hosts"][spec.name] = {"kind": spec.kind, "store": spec.store, "address": address}
+            state["hosts"][spec.name] = {"kind": spec.kind, "store": spec.store, "address": address, "uml": spec.uml}
 
     def _start(self, hosts: list[Host]) -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -259,6 +261,8 @@ class Lab:
             for h in members:
                 line = f"{h.name} ansible_host={h.address} lab_kind={h.kind} lab_store={h.store}"
                 line += f" docker_storage_driver={_lab_driver(h)}"
+                if h.uml and h.store == "lvm":  # the second disk, empty: docker makes the thin pool
+                    line += " docker_storage_options=dm.directlvm_device=/dev/ubdb"
                 if h.family == "el6" and _lab_driver(h) == "overlay2":
                     # The simulated 2.6.32 kernel text rules overlay out; the real kernel underneath has it.
                     line += " pyinstall_ignore_preflight_errors=OVERLAY_EL6,KERNEL_CONFIG"
@@ -290,8 +294,12 @@ class Lab:
 
 
 def _lab_driver(host: Host) -> str:
-    """The storage driver that can work on a lab host: the lab kernel has no device-mapper, and overlay2
-    cannot sit on the host's own overlay root (a tmpfs, ext4 or loop store takes it)."""
+    """The storage driver that can work on a lab host: the machine's kernel has no device-mapper, and
+    overlay2 cannot sit on the host's own overlay root (a tmpfs, ext4 or loop store takes it). An @uml
+    host's own kernel has device-mapper: devicemapper on loop files, or direct-lvm (+lvm); overlay2 on
+    XFS (+xfs0, +xfs1)."""
+    if host.uml:
+        return "overlay2" if host.store.startswith("xfs") else "devicemapper"
     return "vfs" if host.store == "none" else "overlay2"
 
 

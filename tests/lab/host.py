@@ -14,12 +14,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import FILES
+from .build import FILES, layer_image
 from .spec import KINDS
+from .uml import kernel
 
 LOOP_STORE_BYTES = 4 << 30  # sparse
 
@@ -32,6 +34,7 @@ class Host:
     address: str
     port: int
     dir: Path  # <lab>/hosts/NAME
+    uml: bool = False  # under a kernel of its own (User-Mode Linux), not in namespaces of the machine's
 
     @property
     def family(self) -> str:
@@ -43,11 +46,18 @@ class Host:
 
     @property
     def host_key(self) -> Path:
-        return self.dir / "upper/etc/ssh/ssh_host_ed25519_key.pub"
+        return self.dir / ("seed/upper" if self.uml else "upper") / "etc/ssh/ssh_host_ed25519_key.pub"
 
     @property
     def store_path(self) -> Path | None:
+        if self.uml:
+            return self.dir / "docker.img"
         return {"ext4": self.dir / "docker-store", "loop": self.dir / "docker.img"}.get(self.store)
+
+    @property
+    def netns(self) -> str:
+        """An @uml host's network namespace (its kernel's tap device lives there)."""
+        return f"lab-{lab_id(self)}-{self.name}"[:64]
 
 
 # ---------------------------------------------------------------- cgroups
@@ -114,6 +124,10 @@ def _remove_cgroups(host: Host, timeout: float = 10.0) -> None:
                 for pid in _cgroup_pids(top):  # stragglers that outlived the namespace's init
                     _kill(pid, signal.SIGKILL)
                 time.sleep(0.05)
+
+
+def _cgroup_pids_of(host: Host) -> list[int]:
+    return [p for top in cgroup_dirs(host) if top.exists() for p in _cgroup_pids(top)]
 
 
 def _cgroup_pids(top: Path) -> list[int]:
@@ -200,12 +214,14 @@ def _ns_init(unshare_pid: int) -> int | None:
 
 
 def first_boot(host: Host, authorized_key: str) -> None:
-    """Write the host's identity into its upper dir (once): host key, root's key, names, kernel."""
-    upper = host.dir / "upper"
-    if (upper / "etc/lab/host.conf").exists():
+    """Write the host's identity into its upper dir (once): host key, root's key, names, kernel. An @uml
+    host's upper dir is on its own root disk, made from that identity, beside its docker disk."""
+    top = host.dir / "seed" if host.uml else host.dir
+    upper = top / "upper"
+    if (host.dir / "root.img" if host.uml else upper / "etc/lab/host.conf").exists():
         return
     for d in ("upper", "work", "merged", "upper/etc/lab", "upper/etc/ssh", "upper/root/.ssh"):
-        (host.dir / d).mkdir(parents=True, exist_ok=True)
+        (top / d).mkdir(parents=True, exist_ok=True)
     (upper / "root").chmod(0o550)
     (upper / "root/.ssh").chmod(0o700)
     key = upper / "etc/ssh/ssh_host_ed25519_key"
@@ -223,6 +239,12 @@ def first_boot(host: Host, authorized_key: str) -> None:
     (upper / "etc/lab/kernel-version").write_text(kind.kernel_version + "\n")
     if kind.noisy:
         _make_noisy(upper)
+    if host.uml:
+        (upper / "etc/lab/host.conf").write_text(
+            f"LAB_FAMILY={host.family}\nLAB_ADDRESS={host.address}\nLAB_PORT={host.port}\n"
+        )
+        _make_disks(host, top)
+        return
     if host.store == "ext4":
         host.store_path.mkdir(exist_ok=True)
     elif host.store == "loop" and not host.store_path.exists():
@@ -233,6 +255,27 @@ def first_boot(host: Host, authorized_key: str) -> None:
     (upper / "etc/lab/host.conf").write_text(
         f"LAB_FAMILY={host.family}\nLAB_ADDRESS={host.address}\nLAB_PORT={host.port}\n"
     )
+
+
+UML_DISK_BYTES = 8 << 30  # sparse, each of an @uml host's two disks
+
+
+def _make_disks(host: Host, seed: Path) -> None:
+    """An @uml host's docker disk (ext4; XFS with the asked ftype; empty for direct-lvm), then its root
+    disk made from ``seed`` (written last: its presence marks a complete first boot)."""
+    for image in (host.store_path, host.dir / "root.img.tmp"):
+        image.unlink(missing_ok=True)
+        with open(image, "wb") as f:
+            f.truncate(UML_DISK_BYTES)
+    docker = str(host.store_path)
+    if host.store == "disk":
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", docker], check=True)
+    elif host.store in ("xfs0", "xfs1"):
+        # ftype=0 exists only in XFS's old on-disk format (no CRCs): the CentOS 7.0-7.2 installer's default.
+        options = ["-m", "crc=0", "-n", "ftype=0"] if host.store == "xfs0" else ["-n", "ftype=1"]
+        subprocess.run(["mkfs.xfs", "-q", "-f", *options, docker], check=True, capture_output=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(seed), str(host.dir / "root.img.tmp")], check=True)
+    (host.dir / "root.img.tmp").rename(host.dir / "root.img")
 
 
 # A noisy host's root .bashrc, CentOS's shape (no "interactive only" guard, so ssh commands run it too).
@@ -258,11 +301,14 @@ def _make_noisy(upper: Path) -> None:
 
 
 def start(host: Host, layer: Path, repo: Path) -> int:
-    """Start the host; returns the pid of its `unshare`. A running host is left alone."""
+    """Start the host; returns the pid of its `unshare` (its kernel, for @uml). A running host is left
+    alone."""
     pid = running_pid(host)
     if pid:
         return pid
     _remove_cgroups(host)  # left by a crash
+    if host.uml:
+        return _start_uml(host, layer, repo)
     (host.dir / "upper/run/lab-booted").unlink(missing_ok=True)  # wait_ssh must see this boot's marker
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -308,6 +354,55 @@ def start(host: Host, layer: Path, repo: Path) -> int:
     return proc.pid
 
 
+GUEST, GATEWAY = "10.0.2.15", "10.0.2.2"  # an @uml host's address and its tap's, in its own namespace
+UML_MEMORY = "1G"
+
+
+def _start_uml(host: Host, layer: Path, repo: Path) -> int:
+    k = kernel()
+    subprocess.run(["ip", "netns", "delete", host.netns], capture_output=True)  # left by a crash
+    for argv in (
+        ["ip", "netns", "add", host.netns],
+        ["ip", "-n", host.netns, "link", "set", "lo", "up"],
+        ["ip", "-n", host.netns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
+        ["ip", "-n", host.netns, "addr", "add", f"{GATEWAY}/24", "dev", "tap0"],
+        ["ip", "-n", host.netns, "link", "set", "tap0", "up"],
+    ):
+        subprocess.run(argv, check=True, capture_output=True)
+    settings = {
+        "LAB_NAME": host.name,
+        "LAB_REPO": str(repo),
+        "LAB_ARCH": KINDS[host.kind].arch,
+        "LAB_FAMILY": host.family,
+        "LAB_STORE": host.store,
+        "LAB_MODROOT": str(k.modroot),
+        "LAB_GUEST": GUEST,
+    }
+    argv = [
+        str(k.binary), f"mem={UML_MEMORY}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
+        f"ubd0={host.dir / 'root.img'}", f"ubd1={host.store_path}", f"ubd2r={layer_image(layer)}",
+        "vec0:transport=tap,ifname=tap0", "con=null", "con0=null,fd:1", f"init={FILES / 'uml-enter'}",
+        *(f"{key}={value}" for key, value in settings.items()),
+    ]  # fmt: skip
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "LAB_CGROUP_PROCS": ":".join(str(p) for p in _make_cgroups(host)),
+        "LAB_MERGED": str(host.dir / "merged"),  # how running_pid knows the process for this host's
+        "HOME": str(host.dir),  # the kernel keeps its ~/.uml there
+    }
+    join = 'IFS=:; for f in $LAB_CGROUP_PROCS; do echo $$ > "$f"; done; exec "$@"'
+    with open(host.dir / "console.log", "ab") as console:
+        forward = [sys.executable, "-m", "tests.lab.forward", host.address, str(host.port), host.netns, GUEST]
+        subprocess.Popen(["bash", "-c", join, "lab", *forward], env={**env, "PYTHONPATH": str(FILES.parents[2])},
+                         stdin=subprocess.DEVNULL, stdout=console, stderr=console, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            ["bash", "-c", join, "lab", "nsenter", f"--net=/run/netns/{host.netns}", *argv],
+            env=env, stdin=subprocess.DEVNULL, stdout=console, stderr=console, start_new_session=True,
+        )  # fmt: skip
+    host.pidfile.write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
 def freeze(host: Host, frozen: bool = True) -> None:
     """Freeze (or thaw) every process of the host: a machine that hangs while the kernel's TCP stack
     (the machine's) still accepts and acknowledges."""
@@ -324,6 +419,17 @@ def freeze(host: Host, frozen: bool = True) -> None:
 def stop(host: Host, timeout: float = 30.0) -> None:
     """TERM the namespace's init (boot stops the services), KILL it after ``timeout``."""
     pid = running_pid(host)
+    if pid and host.uml:  # the power cut: its disks are journalled, as a real machine's
+        with contextlib.suppress(OSError):
+            freeze(host, False)
+        for p in _cgroup_pids_of(host):
+            _kill(p, signal.SIGKILL)
+        pid = None
+    if host.uml:
+        _remove_cgroups(host)
+        subprocess.run(["ip", "netns", "delete", host.netns], capture_output=True)
+        host.pidfile.unlink(missing_ok=True)
+        return
     if pid:
         with contextlib.suppress(OSError):
             freeze(host, False)  # a frozen process neither handles TERM nor dies of KILL
@@ -345,7 +451,7 @@ def wait_ssh(host: Host, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     booted = host.dir / "upper/run/lab-booted"  # boot removes it first thing, writes it when done
     while time.monotonic() < deadline:
-        if booted.exists():
+        if host.uml or booted.exists():  # an @uml host's disk cannot be read while it runs: sshd tells
             try:
                 with socket.create_connection((host.address, host.port), timeout=2) as s:
                     s.settimeout(2)

@@ -1,7 +1,8 @@
 """Host kinds and the SPEC syntax of `python -m tests.lab up --hosts SPEC`.
 
-SPEC is a comma list of ``KIND[+STORE]:COUNT`` items, e.g. ``el6:3,el7+tmpfs:2,el6-i686:1``.
-Names and addresses are deterministic: hosts are named ``KIND[-STORE]-NN`` in SPEC order.
+SPEC is a comma list of ``KIND[+STORE][@uml]:COUNT`` items, e.g. ``el6:3,el7+tmpfs:2,el7+lvm@uml:1``.
+Names and addresses are deterministic: hosts are named ``KIND[-uml][-STORE]-NN`` in SPEC order. ``@uml``
+hosts run under a kernel of their own (User-Mode Linux) instead of in namespaces of the machine's.
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ KINDS: dict[str, Kind] = {
 # works there), a tmpfs, a bind-mounted directory of the lab root's ext4 filesystem, or an ext4
 # image on a loop device.
 STORES = ("none", "tmpfs", "ext4", "loop")
+# For @uml hosts: a disk of their own, ext4 ("disk"); an empty second disk for direct-lvm, the store
+# staying on the root disk ("lvm"); XFS formatted with ftype=0 or ftype=1.
+UML_STORES = ("disk", "lvm", "xfs0", "xfs1")
 
-_ITEM = re.compile(r"^(?P<kind>[a-z0-9-]+?)(?:\+(?P<store>[a-z0-9]+))?:(?P<count>\d+)$")
+_ITEM = re.compile(r"^(?P<kind>[a-z0-9-]+?)(?:\+(?P<store>[a-z0-9]+))?(?P<uml>@uml)?:(?P<count>\d+)$")
 
 
 class SpecError(ValueError):
@@ -56,6 +60,7 @@ class HostSpec:
     name: str
     kind: str
     store: str
+    uml: bool = False
 
     @property
     def spec(self) -> Kind:
@@ -65,23 +70,30 @@ class HostSpec:
 def parse(spec: str, prefix: str = "") -> list[HostSpec]:
     """Expand SPEC into hosts, in order. ``prefix`` is prepended to every name."""
     hosts: list[HostSpec] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, bool]] = set()
     for item in (part.strip() for part in spec.split(",")):
         if not item:
             continue
         match = _ITEM.match(item)
         if not match:
-            raise SpecError(f"bad host item {item!r}: expected KIND[+STORE]:COUNT, e.g. el6:2 or el7+tmpfs:1")
-        kind, store, count = match["kind"], match["store"] or "none", int(match["count"])
+            raise SpecError(
+                f"bad host item {item!r}: expected KIND[+STORE][@uml]:COUNT, e.g. el6:2, el7+tmpfs:1 or el7@uml:1"
+            )
+        kind, uml, count = match["kind"], bool(match["uml"]), int(match["count"])
+        stores, default = (UML_STORES, "disk") if uml else (STORES, "none")
+        store = match["store"] or default
         if kind not in KINDS:
             raise SpecError(f"unknown host kind {kind!r} in {item!r}: choose from {', '.join(KINDS)}")
-        if store not in STORES:
-            raise SpecError(f"unknown docker store {store!r} in {item!r}: choose from {', '.join(STORES)}")
-        if (kind, store) in seen:
-            raise SpecError(f"{kind}+{store} appears twice in {spec!r}: give one count")
-        seen.add((kind, store))
-        stem = kind if store == "none" else f"{kind}-{store}"
-        hosts.extend(HostSpec(f"{prefix}{stem}-{i:02d}", kind, store) for i in range(1, count + 1))
+        if store not in stores:
+            what = "an @uml" if uml else "a"
+            raise SpecError(
+                f"unknown docker store {store!r} for {what} host in {item!r}: choose from {', '.join(stores)}"
+            )
+        if (kind, store, uml) in seen:
+            raise SpecError(f"{item.split(':')[0]} appears twice in {spec!r}: give one count")
+        seen.add((kind, store, uml))
+        stem = kind + ("-uml" if uml else "") + ("" if store == default else f"-{store}")
+        hosts.extend(HostSpec(f"{prefix}{stem}-{i:02d}", kind, store, uml) for i in range(1, count + 1))
     if not hosts:
         raise SpecError(f"no hosts in {spec!r}")
     return hosts
