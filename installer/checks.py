@@ -315,7 +315,8 @@ def _devicemapper(facts: Facts, options: tuple[str, ...]) -> list[Finding]:
                 "modprobe dm_thin_pool; devicemapper needs thin provisioning",
             )
         )
-    if not any(o.startswith("dm.thinpooldev=") for o in options):
+    # direct-lvm: a thin pool given (dm.thinpooldev), or a block device Docker makes one on (dm.directlvm_device)
+    if not any(o.startswith(("dm.thinpooldev=", "dm.directlvm_device=")) for o in options):
         loop = facts.loop
         if not loop.get("free") and not loop.get("control"):
             findings.append(

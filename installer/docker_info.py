@@ -74,6 +74,7 @@ class DockerInfo:
             "storage_driver": self.storage_driver,
             "backing_filesystem": self.driver_status("Backing Filesystem"),
             "supports_d_type": _bool(self.driver_status("Supports d_type")),
+            "pool_name": self.driver_status("Pool Name"),  # devicemapper's thin pool
             "data_loop_file": self.driver_status("Data loop file"),
             "metadata_loop_file": self.driver_status("Metadata loop file"),
             "data_space_used": self.driver_status("Data Space Used"),

@@ -108,6 +108,21 @@ def test_validation_rules() -> None:
     ).cgroup_driver == ("systemd")
 
 
+def test_devicemapper_on_a_real_kernel_loop_files_or_a_thin_pool() -> None:
+    """Recorded on the lab's @uml hosts (a kernel with device-mapper): loop-lvm names its loop files and is
+    warned about; direct-lvm names its thin pool and is not."""
+    wanted = Expected(storage_driver="devicemapper", version="20.10.24")
+    loop = parsed("lab-uml-el7-devicemapper-loop")
+    assert loop.to_dict()["data_loop_file"] == "/var/lib/docker/devicemapper/devicemapper/data"
+    assert loop.to_dict()["metadata_loop_file"] == "/var/lib/docker/devicemapper/devicemapper/metadata"
+    assert "DEVICEMAPPER_LOOP" in codes(validate(loop, wanted), "warning")
+    assert codes(validate(loop, wanted), "error") == set()
+    lvm = parsed("lab-uml-el7-direct-lvm")
+    assert (lvm.to_dict()["pool_name"], lvm.to_dict()["data_loop_file"]) == ("docker-thinpool", None)
+    assert "DEVICEMAPPER_LOOP" not in codes(validate(lvm, wanted))
+    assert codes(validate(lvm, wanted), "error") == set()
+
+
 def test_info_expects_what_provision_installs_the_defaulted_driver_too() -> None:
     """The same model for both: no docker_storage_driver means the platform's default for the host's facts."""
     recorded = facts.parse((Path(__file__).parent / "facts/lab-el7-full.txt").read_text())
