@@ -296,7 +296,8 @@ def _driver_findings(facts: Facts, platform: Platform, driver: str, options: tup
 def _devicemapper(facts: Facts, options: tuple[str, ...]) -> list[Finding]:
     dm = facts.device_mapper
     findings = []
-    if not (dm.get("in_kernel") or dm.get("available_modules")):
+    # The core driver itself: dm-thin-pool's module alone cannot load without dm-mod.
+    if not (dm.get("in_kernel") or "dm-mod" in dm.get("available_modules", [])):
         findings.append(
             Finding(
                 "DEVICE_MAPPER",

@@ -78,17 +78,21 @@ for f in /boot/config-$release /proc/config.gz /usr/src/linux-$release/.config /
 done
 
 section device_mapper
-grep -qw device-mapper /proc/devices /proc/misc 2>/dev/null && echo "registered: device-mapper"
+# Read-only: dmsetup and losetup open /dev/mapper/control and /dev/loop-control, which would load the
+# modules; they are asked only once the driver is there.
+if grep -qw device-mapper /proc/devices /proc/misc 2>/dev/null; then
+    echo "registered: device-mapper"
+    command -v dmsetup >/dev/null 2>&1 && dmsetup targets 2>/dev/null | prefix 'target: '
+fi
 grep -E '^(dm_mod|dm_thin_pool) ' /proc/modules 2>/dev/null | prefix 'loaded: '
 for f in /lib/modules/$release/kernel/drivers/md/dm-mod.ko* /lib/modules/$release/kernel/drivers/md/dm-thin-pool.ko*; do
     [ -e "$f" ] && echo "module: $f"
 done
 grep -oE '/dm-(mod|thin-pool)\.ko' /lib/modules/$release/modules.builtin 2>/dev/null | prefix 'builtin: '
-command -v dmsetup >/dev/null 2>&1 && dmsetup targets 2>/dev/null | prefix 'target: '
 
 section loop
 n=0; for f in /dev/loop[0-9]*; do [ -e "$f" ] && n=$((n + 1)); done; echo "count: $n"
-free=$(losetup -f 2>/dev/null) && echo "free: $free"
+if [ -d /sys/module/loop ]; then free=$(losetup -f 2>/dev/null) && echo "free: $free"; fi
 [ -c /dev/loop-control ] && echo "control: /dev/loop-control"
 
 section docker_fs

@@ -111,6 +111,13 @@ def test_devicemapper_with_modules_and_direct_lvm(direct_lvm: str) -> None:
     assert codes(findings) & {"DEVICE_MAPPER", "LOOP_DEVICES", "DEVICEMAPPER_LOOP"} == set()
 
 
+def test_dm_thin_pool_without_dm_mod_is_no_device_mapper() -> None:
+    """Found on a real kernel whose dm-mod.ko was deleted: the thin-pool module alone cannot load."""
+    dm = facts.parse_device_mapper("module: /lib/modules/3.10.0-1160.el7.x86_64/kernel/drivers/md/dm-thin-pool.ko.xz\n")
+    findings = run_checks(replace(lab("el7"), device_mapper=dm), ask(storage_driver="devicemapper"))
+    assert "DEVICE_MAPPER" in codes(findings, ERROR)
+
+
 def test_no_free_loop_device() -> None:
     dm = facts.parse_device_mapper((FACTS / "device_mapper/el6-modules-only.txt").read_text())
     loop = facts.parse_loop((FACTS / "loop/all-busy-el6.txt").read_text())
