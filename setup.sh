@@ -9,8 +9,11 @@ cd "$(dirname "$0")"
 # The lab: real sshd, rpm/rpmbuild, dnf, createrepo_c, Debian's docker engine (payload of the lab's
 # RPMs), util-linux (unshare, losetup), tini (the hosts' init), e2fsprogs (loop stores); python3-venv;
 # locales (a German lab host: sudo speaking its own language); chromium renders the HTML report in its test.
+# The lab's @uml hosts (a kernel of their own): patchelf (the kernel's C library), kmod, udev, lvm2
+# (dmsetup, direct-lvm), thin-provisioning-tools, xfsprogs.
 APT_PACKAGES="openssh-server openssh-client rpm dnf createrepo-c docker.io iproute2 util-linux tini e2fsprogs
-procps sudo locales python3 python3-venv python3-pip ca-certificates chromium"
+procps sudo locales python3 python3-venv python3-pip ca-certificates chromium
+patchelf kmod udev lvm2 thin-provisioning-tools xfsprogs"
 
 deps() {
     if [ "$(id -u)" != 0 ]; then
@@ -48,6 +51,8 @@ deps() {
         fi
         touch "$stamp"
     fi
+    # The @uml hosts' kernel, from Debian's archive into the machine's cache (once; see tests/lab/uml.py).
+    .venv/bin/python -m tests.lab kernel >/dev/null
 }
 
 demo() {

@@ -242,17 +242,19 @@ def test_up_is_idempotent(make_fleet) -> None:
     assert [(h.name, h.address) for h in again] == [(h.name, h.address) for h in fleet.hosts]
 
 
+@pytest.mark.uml
 def test_down_leaves_nothing_behind(tmp_path_factory) -> None:
     require_lab()
     root = tmp_path_factory.mktemp("teardown")
     lab = Lab(root, subnet="127.0.78")
     try:
-        hosts = lab.up("el6:1,el7+loop:1,el7+tmpfs:1", prefix="td-")
+        hosts = lab.up("el6:1,el7+loop:1,el7+tmpfs:1,el7@uml:1", prefix="td-")
         fleet = Fleet(lab, hosts, root / "inventory.ini", "td-")
         el7 = fleet.testinfra(fleet["el7-loop-01"])
         el7.run_test("yum -y install docker && systemctl start docker")
         assert "Storage Driver" in el7.check_output("docker info")
-        assert set(lab.leftovers()) == {"mounts", "processes", "loop devices", "cgroups"}
+        kinds = {"mounts", "processes", "loop devices", "cgroups", "network namespaces"}
+        assert set(lab.leftovers()) == kinds
     finally:
         lab.down()
     assert lab.leftovers() == {}

@@ -1,4 +1,4 @@
-"""python -m tests.lab up|down|status|start|stop|restart|ssh --root DIR ..."""
+"""python -m tests.lab up|down|status|start|stop|restart|ssh --root DIR ...; python -m tests.lab kernel"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .fleet import Lab, LabError
 from .spec import SpecError
+from .uml import KernelError, kernel
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("names", nargs="+")
     ssh = sub.add_parser("ssh", parents=[common], help="print the ssh command line for a host")
     ssh.add_argument("name")
+    sub.add_parser("kernel", help="fetch the @uml hosts' kernel into the machine's cache (once)")
     args = parser.parse_args(argv)
+    if args.command == "kernel":
+        try:
+            k = kernel()
+        except KernelError as exc:
+            print(f"lab: {exc}", file=sys.stderr)
+            return 2
+        print(f"User-Mode Linux {k.release}: {k.binary}")
+        return 0
 
     lab = Lab(args.root, subnet=getattr(args, "subnet", "127.0.0"), port=getattr(args, "port", 22))
     try:
@@ -52,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"ssh -i {lab.key} -o UserKnownHostsFile={lab.known_hosts} -o StrictHostKeyChecking=yes "
                 f"root@{h.address}"
             )
-    except (LabError, SpecError) as exc:
+    except (LabError, SpecError, KernelError) as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 2
     return 0

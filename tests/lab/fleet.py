@@ -231,11 +231,14 @@ class Lab:
         mounts = [line for line in Path("/proc/mounts").read_text().splitlines() if root in line]
         loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
         cgroups = [str(d) for h in self.hosts() for d in hostlib.cgroup_dirs(h) if d.exists()]
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        netns = {line.split()[0] for line in listed.splitlines() if line.strip()}
         found = {
             "mounts": mounts,
             "processes": hostlib.processes_under(self.root),
             "loop devices": [line for line in loops if root in line],
             "cgroups": cgroups,
+            "network namespaces": sorted(netns & {h.netns for h in self.hosts() if h.uml}),
         }
         return {kind: items for kind, items in found.items() if items}
 
