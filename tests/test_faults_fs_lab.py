@@ -132,9 +132,9 @@ def test_a_session_killed_mid_command_is_unreachable_with_outcome_unknown(cutoff
     host = cutoff.testinfra(cutoff["el6-01"])
     assert host.run("docker info").rc == 0, "provisioned by the upload test"
     host.run_test(
-        "service docker stop && mv /usr/bin/dockerd /usr/bin/dockerd.real && "
+        "service docker stop && mv /usr/bin/dockerd /usr/bin/dockerd.held && "
         "printf '#!/bin/sh\\ntouch /run/dockerd-held\\nwhile [ -e /run/dockerd-held ]; do sleep 0.2; done\\n"
-        'exec /usr/bin/dockerd.real "$@"\\n\' > /usr/bin/dockerd && chmod 755 /usr/bin/dockerd'
+        'exec /usr/bin/dockerd.held "$@"\\n\' > /usr/bin/dockerd && chmod 755 /usr/bin/dockerd'
     )
     try:
         env = {**os.environ, "HOME": str(tmp_path)}
@@ -148,7 +148,7 @@ def test_a_session_killed_mid_command_is_unreachable_with_outcome_unknown(cutoff
         host.run_test("rm -f /run/dockerd-held")
         wait_for(host, "docker info", "the held daemon never started", 60)
     finally:
-        host.run("rm -f /run/dockerd-held; cd /usr/bin && [ ! -e dockerd.real ] || mv -f dockerd.real dockerd")
+        host.run("rm -f /run/dockerd-held; cd /usr/bin && [ ! -e dockerd.held ] || mv -f dockerd.held dockerd")
     report = json.loads(out)["hosts"][name]
     assert proc.returncode == 4 and report["status"] == "unreachable", report
     assert report["error"].startswith("start docker: connection lost while running a command")
