@@ -149,7 +149,7 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
 
 
 def _run(session: Session, op: Operation) -> TaskResult:
-    result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.commands], diff=op.diff)
+    result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
     try:
         _run_commands(session, op, result)
     except OUTCOME_UNKNOWN as exc:  # the step may have happened, in part or in full
@@ -176,7 +176,7 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
     even then, so what runs matches what is on disk. ``check``: report, run nothing."""
     operations = [*plan.operations, *(op for op in (plan.start, plan.restart) if op)]
     if check or session is None:
-        return [TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.commands], diff=op.diff)
+        return [TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
                 for op in operations]  # fmt: skip
     results: list[TaskResult] = []
     restart_due = complete = False

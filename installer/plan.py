@@ -55,6 +55,17 @@ class Operation:
     backup: str | None = None  # where the replaced file is kept, for rollback
     uploads: tuple[tuple[str, str], ...] = ()  # (local path, remote path), sent before the commands
     detached: bool = False  # long transaction: runs on the host apart from the SSH session, polled
+    hidden: tuple[str, ...] = ()  # text in the commands never shown or logged (a secret file's content)
+
+    @property
+    def shown(self) -> list[str]:
+        """The commands as -v, reports and logs show them."""
+        shown = []
+        for command in self.commands:
+            for text in self.hidden:
+                command = command.replace(text, "<secret content>")
+            shown.append(command)
+        return shown
 
 
 @dataclass(frozen=True)
@@ -192,7 +203,8 @@ def _file_op(facts: Facts, f: ManagedFile, what: str, stamp: str, restarts: bool
     command, backup = write_file_command(f, stamp)
     why = "absent" if current is None else "content differs"
     diff = _diff(f.path, current, f.content, f.secret)
-    return [Operation(f"write {what}", (command,), why, diff, restarts, backup=backup)]
+    hidden = (base64.b64encode(f.content.encode()).decode(),) if f.secret else ()
+    return [Operation(f"write {what}", (command,), why, diff, restarts, backup=backup, hidden=hidden)]
 
 
 def _cgconfig(facts: Facts) -> list[Operation]:

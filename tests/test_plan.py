@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
@@ -17,7 +18,7 @@ from installer.asked import AskedError
 from installer.connection import CommandResult, Target
 from installer.errors import CommandTimeout, HostHung, Unreachable
 from installer.executor import CHANGED, LOST, UNKNOWN, daemon_reason, execute, mask, poll_intervals, run_detached
-from installer.plan import plan, write_file_command
+from installer.plan import Plan, plan, write_file_command
 from installer.runtime import ManagedFile
 from tests.lab import spec as lab_spec
 
@@ -85,17 +86,15 @@ def test_a_mirror_keeps_signature_checks_with_the_upstream_keys() -> None:
     tuned = desired("el6", variables, "devicemapper").files[0].content
     assert "\npriority=5\nsslverify=0\n" in tuned
     secret = desired("el6", {"yum_repos": {"epel": {"password": "s3cret"}}}, "devicemapper").files[0]
-    assert (
-        secret.mode == 0o600
-        and "s3cret"
-        not in plan(
-            recorded("lab-el6-full"),
-            desired("el6", {"yum_repos": {"epel": {"password": "s3cret"}}}, "devicemapper"),
-            STAMP,
-        )
-        .operations[0]
-        .diff
-    )
+    assert secret.mode == 0o600
+    write = plan(recorded("lab-el6-full"), desired("el6", {"yum_repos": {"epel": {"password": "s3cret"}}},
+                 "devicemapper"), STAMP).operations[0]  # fmt: skip
+    assert "s3cret" not in write.diff
+    encoded = base64.b64encode(secret.content.encode()).decode()
+    assert encoded in write.commands[0], "the host gets the file"
+    assert encoded not in write.shown[0] and "<secret content>" in write.shown[0], "-v and logs never see it"
+    (task,) = execute(None, replace(Plan(), operations=[write]), check=True)
+    assert encoded not in "".join(task.commands)
 
 
 def test_provisioned_hosts_need_nothing() -> None:
