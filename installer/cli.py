@@ -12,9 +12,9 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 from rich.console import Console
 
@@ -22,6 +22,7 @@ from installer import (
     __version__,
     asked,
     bundle,
+    events,
     info,
     inventory,
     patterns,
@@ -97,6 +98,17 @@ def _host_args(p: argparse.ArgumentParser) -> None:
         "-f", "--forks", type=int, default=preflight.FORKS, help=f"hosts at once (default {preflight.FORKS})"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="-v: each step's commands in the report; -vv: also every command and its output as it runs (stderr)",
+    )  # fmt: skip
+    p.add_argument(
+        "--log-file",
+        metavar="FILE",
+        default=os.environ.get("PYINSTALL_LOG_FILE") or None,
+        help="append a timestamped debug log of the run (every command and its output, secrets masked) "
+        "to FILE (default: $PYINSTALL_LOG_FILE)",
+    )
     conn = p.add_argument_group("connection")
     conn.add_argument("-u", "--user", help="SSH user (default: ansible_user, ~/.ssh/config, then yours)")
     conn.add_argument("--private-key", dest="key_file", metavar="FILE", help="SSH private key file")
@@ -146,7 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
                          "2 failed, 4 unreachable)")  # fmt: skip
     prov.add_argument("-C", "--check", action="store_true", help="change nothing; show what would change")
     prov.add_argument("-D", "--diff", action="store_true", help="show the changes to configuration files")
-    prov.add_argument("-v", "--verbose", action="count", default=0, help="-v commands, -vv their output")
     _ignore_errors_arg(prov)
     prov.add_argument("--serial", metavar="N|N%|LIST", help="batches: 5, 25%%, or 1,5,25%% (canary first)")
     prov.add_argument(
@@ -241,7 +252,9 @@ def _hosts(
         "connect_timeout": args.timeout,
     }
     # asked.parse validated the connection variables too.
-    return [(target_from_vars(host.name, host.vars, **overrides), model) for host, model in models]
+    hosts = [(target_from_vars(host.name, host.vars, **overrides), model) for host, model in models]
+    events.redact(*(secret for target, _ in hosts for secret in (target.password, target.become_password)))
+    return hosts
 
 
 def _exit_status(statuses: Iterable[Status]) -> ExitStatus:
@@ -394,6 +407,55 @@ def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
     return ExitStatus.OK
 
 
+@contextlib.contextmanager
+def _watched(args: argparse.Namespace, out: Console, err: Console) -> Iterator[None]:
+    """The run as it happens: one plain line per event on stdout when it is not a terminal (CI, pipes;
+    never with --json), every command and its output on stderr under -vv, everything in --log-file."""
+    with contextlib.ExitStack() as stack:
+        if not args.json and not out.is_terminal:
+            stack.enter_context(events.subscribed(lambda e: _print_now(sys.stdout, events.line(e))))
+        if args.verbose > 1:
+            stack.enter_context(events.subscribed(lambda e: _print_command(e), commands=True))
+        if args.log_file:
+            log = _open_log(args.log_file, err)
+            if log is not None:
+                stack.enter_context(log)
+                log.write(f"{_iso(time.time())} pyinstall {__version__}: {shlex.join(args.argv)}\n")
+                stack.enter_context(events.subscribed(lambda e: _log(log, e), commands=True))
+        yield
+
+
+def _print_now(stream: IO[str], line: str) -> None:
+    stream.write(terminal.visible(line) + "\n")
+    stream.flush()
+
+
+def _print_command(event: events.Event) -> None:
+    if event.kind == events.COMMAND:
+        _print_now(sys.stderr, f"{event.host}: {event.status}\n{event.detail}")
+
+
+def _open_log(path: str, err: Console) -> IO[str] | None:
+    try:
+        return open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8")
+    except OSError as exc:  # a log that cannot be written never stops the run
+        err.print(terminal.text(("warning", "yellow"), f": no log: cannot write {path}: {exc.strerror or exc}"))
+        return None
+
+
+def _iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(at)) + f".{int(at % 1 * 1000):03d}"
+
+
+def _log(log: IO[str], event: events.Event) -> None:
+    head = f"{_iso(event.at)} {event.host or '-'} {event.kind}"
+    head += f" {event.name}" if event.name else ""
+    head += f": {event.status}" if event.status else ""
+    body = "".join(f"    {line}\n" for line in event.detail.splitlines())
+    log.write(terminal.visible(head) + "\n" + terminal.visible(body))
+    log.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     out = terminal.console(sys.stdout)
     err = terminal.console(sys.stderr)
@@ -406,15 +468,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ExitStatus.OK
         if args.command == "inventory":
             return cmd_inventory(args, out)
-        if args.command == "check":
-            return cmd_check(args, out, err)
-        if args.command == "provision":
-            return cmd_provision(args, out, err)
         if args.command == "bundle":
             return cmd_bundle(args, out)
-        if args.command == "info":
-            return cmd_info(args, out, err)
-        return cmd_facts(args, out, err)
+        command = {"check": cmd_check, "provision": cmd_provision, "info": cmd_info, "facts": cmd_facts}
+        with _watched(args, out, err):
+            return command[args.command](args, out, err)
     except PyinstallError as exc:
         err.print(terminal.text(("error", "red"), f": {exc.message}"), soft_wrap=True)
         if exc.hint:

@@ -31,6 +31,7 @@ import paramiko
 from invoke.exceptions import ResponseNotAccepted
 from invoke.watchers import Responder
 
+from installer import events
 from installer.errors import (
     AuthenticationFailed,
     BecomeError,
@@ -49,6 +50,7 @@ USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 _SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique, so a watcher never answers anything else
 OUTPUT_CAP = 32 << 20  # bytes a command may print (stdout and stderr together) before it is stopped
 NOISE_KEPT = 5  # distinct pieces of host noise a session keeps, to show under -vv
+LOGGED_OUTPUT = 64 << 10  # characters of a command's output the debug log keeps
 
 # Paramiko logs transport errors to stderr through logging's last resort; each one reaches the user as
 # one of the project's errors instead.
@@ -227,12 +229,19 @@ class Session:
                     OUTCOME_UNKNOWN_HINT,
                 )
             stderr += "\n(the command was killed by a signal: no exit status)"
-        return CommandResult(command, rc, stdout, stderr, time.monotonic() - start)
+        done = CommandResult(command, rc, stdout, stderr, time.monotonic() - start)
+        if events.wants_commands():
+            said = f"{stdout}{stderr}"
+            said = said if len(said) <= LOGGED_OUTPUT else f"{said[:LOGGED_OUTPUT]}... ({len(said)} characters)"
+            events.emit(events.COMMAND, self.target.name, status=f"rc={rc} in {done.duration:.2f}s",
+                        detail=f"$ {command}\n{said}".rstrip("\n"))  # fmt: skip
+        return done
 
     def _keep_noise(self, noise: str) -> None:
         noise = noise.replace(_SUDO_PROMPT, "").strip()
         if noise and noise not in self.noise and len(self.noise) < NOISE_KEPT:
             self.noise.append(noise[:2000])
+            events.emit(events.COMMAND, self.target.name, status="host noise (ignored)", detail=noise[:2000])
 
     def put_file(self, local: Path, remote: str, chunk: int = 1 << 20) -> int:
         """Upload over SFTP, appending to what an interrupted upload left at ``remote``; returns the bytes

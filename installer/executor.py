@@ -17,6 +17,7 @@ from pathlib import Path
 from threading import Event
 from typing import Any
 
+from installer import events
 from installer.connection import OUTCOME_UNKNOWN_HINT, CommandResult, Session
 from installer.errors import (
     OUTCOME_UNKNOWN,
@@ -149,11 +150,14 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
 
 
 def _run(session: Session, op: Operation) -> TaskResult:
+    events.redact(*op.hidden)  # the debug log sees every command as sent
+    events.emit(events.STEP, session.target.name, op.name, "started")
     result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
     try:
         _run_commands(session, op, result)
     except OUTCOME_UNKNOWN as exc:  # the step may have happened, in part or in full
         result.status, result.msg, result.hint = UNKNOWN, exc.message, exc.hint
+    events.emit(events.STEP, session.target.name, op.name, result.status, result.msg)
     return result
 
 
@@ -202,7 +206,9 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
         if results[-1].status == FAILED:
             config = next((op for op in plan.operations if op.restarts and op.backup), None)
             rollback = _rollback(session, config, plan, results[-1])
-            results += [rollback] if rollback else []
+            if rollback:
+                events.emit(events.STEP, session.target.name, rollback.name, rollback.status, rollback.msg)
+                results.append(rollback)
     return results
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, Protocol, TypeVar
 
-from installer import rollout
+from installer import events, rollout
 from installer.outcome import Status
 
 FORKS = 20  # hosts worked on at once, unless --forks says otherwise
@@ -36,8 +36,11 @@ class Fleet(Generic[H, R]):
         work: Callable[[H, threading.Event], R],
         not_attempted: Callable[[H, str], R],
         interrupted: Callable[[H], R],
+        name: Callable[[H], str],
+        why: Callable[[R], str] = lambda result: "",
     ) -> None:
         self.work, self.not_attempted, self.interrupted = work, not_attempted, interrupted
+        self.name, self.why = name, why  # for the events: the host's name, and why a result is what it is
 
     def run(
         self,
@@ -53,7 +56,9 @@ class Fleet(Generic[H, R]):
         stop = threading.Event()
         with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
             for number, batch in enumerate(groups, 1):
-                futures = [pool.submit(self.work, host, stop) for host in batch]
+                if len(groups) > 1:
+                    events.emit(events.BATCH, name=f"batch {number}/{len(groups)}: {len(batch)} host(s)")
+                futures = [pool.submit(self._work, host, stop) for host in batch]
                 try:
                     done = [f.result() for f in futures]
                 except KeyboardInterrupt:
@@ -71,6 +76,12 @@ class Fleet(Generic[H, R]):
                     results += self._skip(groups[number:], reason)
                     break
         return results
+
+    def _work(self, host: H, stop: threading.Event) -> R:
+        events.emit(events.HOST, self.name(host), status="started")
+        result = self.work(host, stop)
+        events.emit(events.HOST, self.name(host), status=result.status, detail=self.why(result))
+        return result
 
     def _skip(self, batches: Sequence[Sequence[H]], reason: str) -> list[R]:
         return [self.not_attempted(host, reason) for batch in batches for host in batch]

@@ -78,6 +78,8 @@ def run(
         work=lambda h, stop: inspect_host(h[0], h[1], h[2], connect),
         not_attempted=lambda h, why: HostInfo(h[0].name, Status.SKIPPED, error=why, groups=tuple(h[2])),
         interrupted=lambda h: HostInfo(h[0].name, Status.INTERRUPTED, error="interrupted twice", groups=tuple(h[2])),
+        name=lambda h: h[0].name,
+        why=lambda r: r.error or next((f"{f.code}: {f.message}" for f in r.findings if f.level == Level.ERROR), ""),
     )
     return fleet.run(hosts, forks)
 

@@ -8,12 +8,13 @@ Target ─▶ connect ─▶ gather_facts (FACTS_SCRIPT, once) ─▶ Facts ─�
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import checks, connection, facts, runtime
+from installer import checks, connection, events, facts, runtime
 from installer.asked import Asked
 from installer.connection import Session, Target
 from installer.errors import BecomeError, HostError, Unreachable
@@ -89,7 +90,10 @@ def resolve(session: Session, s: checks.Subject) -> None:
             if p["name"] == channel.package
         )
         return
-    files = {f.path.rsplit("/", 1)[1]: f.content for f in runtime.repo_files(platform, channel, asked)}
+    repo_files = runtime.repo_files(platform, channel, asked)
+    # The script carries each file base64-encoded: a file holding a password never reaches a log.
+    events.redact(*(base64.b64encode(f.content.encode()).decode() for f in repo_files if f.secret))
+    files = {f.path.rsplit("/", 1)[1]: f.content for f in repo_files}
     script = facts.available_script(channel.package, files, asked.yum_lock_timeout)
     result = session.run(script, timeout=RESOLVE_TIMEOUT + asked.yum_lock_timeout)
     gathered.available, gathered.available_error = facts.parse_available(result.stdout + result.stderr, channel.package)
@@ -142,5 +146,7 @@ def run(
         work=lambda host, stop: check_host(host[0], host[1], connect, facts_only),
         not_attempted=lambda host, why: HostReport(host[0].name, Status.SKIPPED, note=why),
         interrupted=lambda host: HostReport(host[0].name, Status.INTERRUPTED, note="interrupted twice"),
+        name=lambda host: host[0].name,
+        why=lambda r: r.error.message if r.error else (f"{e.code}: {e.message}" if (e := r.first_error) else r.note),
     )
     return fleet.run(hosts, forks)

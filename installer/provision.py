@@ -165,5 +165,7 @@ def run(
         interrupted=lambda host: HostRun(
             host[0].name, Status.INTERRUPTED, error="interrupted twice: the host's last step may be unfinished"
         ),
+        name=lambda host: host[0].name,
+        why=lambda r: r.error,
     )
     return fleet.run(hosts, forks, serial, max_fail_percentage)

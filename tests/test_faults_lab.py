@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -79,10 +80,17 @@ def test_yum_lock_held_by_a_live_process_then_a_stale_one(make_fleet, tmp_path: 
     assert "YUM_LOCK_STALE" in {f["code"] for f in report["findings"]}
 
 
-def test_become_password_never_shows_at_the_highest_verbosity(make_fleet, tmp_path: Path) -> None:
+def _encodings(secret: str) -> list[str]:
+    """``secret`` as it looks inside base64 text, whatever its offset there (3 alignments)."""
+    return [base64.b64encode(b"x" * k + secret.encode()).decode()[4:-4] for k in range(3)]
+
+
+def test_secrets_never_show_at_the_highest_verbosity_nor_in_the_log(make_fleet, tmp_path: Path) -> None:
+    """A become password and a repository password: not in -vv, --diff, --json or the debug log, neither
+    as they are nor base64-encoded (repository files travel so)."""
     fleet: Fleet = make_fleet("canary", "el7+tmpfs:1")
     name = fleet["el7-tmpfs-01"].name
-    canary = "canary-8d1e7f2b"
+    canary, repo_canary = "canary-8d1e7f2b", "repo-canary-5c0a9e31d7f4b6a2"
     root = fleet.testinfra(fleet["el7-tmpfs-01"])
     root.run_test(
         "id ops || useradd -m ops; echo 'ops:%s' | chpasswd; "
@@ -93,17 +101,25 @@ def test_become_password_never_shows_at_the_highest_verbosity(make_fleet, tmp_pa
     )
     inventory = tmp_path / "hosts.ini"
     text = fleet.inventory.read_text().replace("ansible_user=root", "ansible_user=ops\nansible_become=true")
-    inventory.write_text(text + f"ansible_become_password={canary}\n")
+    repos = f"yum_repos={{'docker-ce-stable': {{'username': 'ops', 'password': '{repo_canary}'}}}}"
+    inventory.write_text(text + f"ansible_become_password={canary}\n{repos}\n")
+    log = tmp_path / "debug.log"
     env = {**os.environ, "HOME": str(tmp_path), "COLUMNS": "200"}
-    proc = subprocess.run([*PYINSTALL, "provision", "-vv", "--diff", "-i", str(inventory)],
+    proc = subprocess.run([*PYINSTALL, "provision", "-vv", "--diff", "-i", str(inventory), "--log-file", str(log)],
                           capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "install docker-ce" in proc.stdout and "$ " in proc.stdout, "-vv shows the commands"
-    assert canary not in proc.stdout + proc.stderr
+    logged = log.read_text()
+    assert "install docker-ce" in logged and "printf %s ******** | base64 -d" in logged, "every command, masked"
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    for secret in (canary, repo_canary, *_encodings(repo_canary)):
+        assert secret not in proc.stdout + proc.stderr + logged, secret
     assert root.run(f"grep -rl {canary} /var/log /tmp /etc/docker /etc/yum.repos.d 2>/dev/null").stdout == ""
     as_json = subprocess.run([*PYINSTALL, "provision", "--json", "-i", str(inventory)],
                              capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
-    assert canary not in as_json.stdout and json.loads(as_json.stdout)["hosts"][name]["changed"] == 0
+    assert json.loads(as_json.stdout)["hosts"][name]["changed"] == 0
+    for secret in (canary, repo_canary, *_encodings(repo_canary)):
+        assert secret not in as_json.stdout, secret
 
 
 def _lock_patient(fleet: Fleet, tmp_path: Path) -> tuple[list[str], dict[str, str]]:

@@ -1,0 +1,88 @@
+"""What happens during a run, as it happens: batches, hosts starting and finishing, steps, and (for the
+debug log) every command and its output. The code that does the work only emits; sinks subscribe.
+
+    fleet / executor / connection ─▶ emit(Event) ─▶ sinks: the plain line stream, the log file
+
+Events carry host text: sinks print it through installer.terminal (or write it as plain lines), never as
+markup. Secrets are registered once (``redact``) and removed from every event before any sink sees it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+BATCH, HOST, STEP, COMMAND = "batch", "host", "step", "command"
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # batch | host | step | command
+    host: str = ""
+    name: str = ""  # the step, or the batch ("batch 1/3: 1 host")
+    status: str = ""  # started, or the outcome (ok, changed, failed, unreachable, ...)
+    detail: str = ""  # a step's message; a command and its output (debug)
+    at: float = field(default_factory=time.time)
+
+
+Sink = Callable[[Event], None]
+_sinks: list[tuple[Sink, bool]] = []  # (sink, wants commands)
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+@contextmanager
+def subscribed(sink: Sink, commands: bool = False) -> Iterator[None]:
+    """Send events to ``sink`` while the block runs; ``commands``: also every command and its output."""
+    with _lock:
+        _sinks.append((sink, commands))
+    try:
+        yield
+    finally:
+        with _lock:
+            if (sink, commands) in _sinks:
+                _sinks.remove((sink, commands))
+
+
+def redact(*secrets: str | None) -> None:
+    """Never let these values reach a sink (passwords given on the command line or in the inventory)."""
+    with _lock:
+        _secrets.update(s for s in secrets if s)
+
+
+def wants_commands() -> bool:
+    return any(commands for _, commands in _sinks)
+
+
+def emit(kind: str, host: str = "", name: str = "", status: str = "", detail: str = "") -> None:
+    if not _sinks:
+        return
+    event = Event(kind, host, _clean(name), str(status), _clean(detail))
+    with _lock:  # one event at a time: lines from several hosts never interleave
+        for entry in list(_sinks):
+            sink, commands = entry
+            if event.kind == COMMAND and not commands:
+                continue
+            try:
+                sink(event)
+            except OSError:  # a closed pipe or a full disk: that sink is gone, the run goes on
+                _sinks.remove(entry)
+
+
+def _clean(text: str) -> str:
+    for secret in _secrets:
+        text = text.replace(secret, "********")
+    return text
+
+
+def line(event: Event) -> str:
+    """One plain line per event: time, host, what, outcome."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+    if event.kind == BATCH:
+        return f"{stamp} {event.name}"
+    what = f" {event.name}" if event.name else ""
+    detail = f" ({event.detail})" if event.detail and event.kind != COMMAND else ""
+    return f"{stamp} {event.host}{what}: {event.status}{detail}"
