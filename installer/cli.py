@@ -27,6 +27,7 @@ from installer import (
     inventory,
     patterns,
     preflight,
+    progress,
     provision,
     report,
     rollout,
@@ -325,7 +326,8 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
     if args.json:
         print(as_json)
     else:
-        report.render_provision(runs, out, verbose=args.verbose, diff=args.diff)
+        printed = getattr(args, "printed", ())  # the blocks the live display printed as hosts finished
+        report.render_provision(runs, out, verbose=args.verbose, diff=args.diff, printed=printed)
         if retry_file:
             resume = _resume_command(args.argv, retry_file)
             out.print(terminal.text(f"\n{len(retry)} host(s) to retry, listed in {retry_file}: {resume}"),
@@ -414,6 +416,16 @@ def _watched(args: argparse.Namespace, out: Console, err: Console) -> Iterator[N
     with contextlib.ExitStack() as stack:
         if not args.json and not out.is_terminal:
             stack.enter_context(events.subscribed(lambda e: _print_now(sys.stdout, events.line(e))))
+        elif not args.json:  # a terminal: live progress; provision prints each host's block when it is done
+            block = None
+            if args.command == "provision":
+                args.printed = set()
+
+                def block(r: provision.HostRun, console: Console) -> None:
+                    report.render_host_run(r, console, args.verbose, args.diff)
+                    args.printed.add(r.name)
+
+            stack.enter_context(events.subscribed(stack.enter_context(progress.Progress(out, block))))
         if args.verbose > 1:
             stack.enter_context(events.subscribed(lambda e: _print_command(e), commands=True))
         if args.log_file:

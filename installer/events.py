@@ -14,18 +14,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-BATCH, HOST, STEP, COMMAND = "batch", "host", "step", "command"
+RUN, BATCH, HOST, STEP, COMMAND = "run", "batch", "host", "step", "command"
 
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # batch | host | step | command
+    kind: str  # run | batch | host | step | command
     host: str = ""
     name: str = ""  # the step, or the batch ("batch 1/3: 1 host")
-    status: str = ""  # started, or the outcome (ok, changed, failed, unreachable, ...)
+    status: str = ""  # started, or the outcome (ok, changed, failed, unreachable, ...); run: the host count
     detail: str = ""  # a step's message; a command and its output (debug)
     at: float = field(default_factory=time.time)
+    result: Any = field(default=None, repr=False, compare=False)  # a host's result, when it is done
 
 
 Sink = Callable[[Event], None]
@@ -57,10 +59,10 @@ def wants_commands() -> bool:
     return any(commands for _, commands in _sinks)
 
 
-def emit(kind: str, host: str = "", name: str = "", status: str = "", detail: str = "") -> None:
+def emit(kind: str, host: str = "", name: str = "", status: str = "", detail: str = "", result: Any = None) -> None:
     if not _sinks:
         return
-    event = Event(kind, host, _clean(name), str(status), _clean(detail))
+    event = Event(kind, host, _clean(name), str(status), _clean(detail), result=result)
     with _lock:  # one event at a time: lines from several hosts never interleave
         for entry in list(_sinks):
             sink, commands = entry
@@ -81,6 +83,8 @@ def _clean(text: str) -> str:
 def line(event: Event) -> str:
     """One plain line per event: time, host, what, outcome."""
     stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+    if event.kind == RUN:
+        return f"{stamp} {event.status} host(s)"
     if event.kind == BATCH:
         return f"{stamp} {event.name}"
     what = f" {event.name}" if event.name else ""

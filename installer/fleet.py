@@ -53,6 +53,7 @@ class Fleet(Generic[H, R]):
         hosts are not started: they come back from ``not_attempted`` with the reason."""
         results: list[R] = []
         groups = rollout.batches(hosts, serial)
+        events.emit(events.RUN, status=str(len(hosts)))
         stop = threading.Event()
         with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
             for number, batch in enumerate(groups, 1):
@@ -80,7 +81,7 @@ class Fleet(Generic[H, R]):
     def _work(self, host: H, stop: threading.Event) -> R:
         events.emit(events.HOST, self.name(host), status="started")
         result = self.work(host, stop)
-        events.emit(events.HOST, self.name(host), status=result.status, detail=self.why(result))
+        events.emit(events.HOST, self.name(host), status=result.status, detail=self.why(result), result=result)
         return result
 
     def _skip(self, batches: Sequence[Sequence[H]], reason: str) -> list[R]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import jinja2
@@ -125,39 +125,52 @@ def provision_json(runs: Sequence[Any]) -> str:
     return json.dumps({"hosts": {r.name: r.to_dict() for r in runs}}, indent=2)
 
 
-def render_provision(runs: Sequence[Any], console: Console, verbose: int = 0, diff: bool = False) -> None:
-    """Per host: each task with its status, then one recap line per host (Ansible's shape)."""
+def render_provision(
+    runs: Sequence[Any], console: Console, verbose: int = 0, diff: bool = False, printed: Collection[str] = ()
+) -> None:
+    """Per host: each task with its status (but for the hosts ``printed`` as they finished), then one recap
+    line per host (Ansible's shape)."""
     for r in runs:
-        console.print(text(("\n" + r.name, "bold"), "  ", (r.status, _RUN_STYLE.get(r.status, ""))))
-        if r.error:
-            console.print(text((f"  {r.error}", _RUN_STYLE.get(r.status, ""))))
-            if r.hint:
-                console.print(text((f"  hint: {r.hint}", "dim")))
-        if verbose > 1 and r.noise:
-            console.print(text(("  host noise (printed outside pyinstall's commands, ignored):", "dim")))
-            for line in "\n".join(r.noise).splitlines()[:20]:
+        if r.name not in printed:
+            render_host_run(r, console, verbose, diff)
+    _recap(runs, console)
+
+
+def render_host_run(r: Any, console: Console, verbose: int = 0, diff: bool = False) -> None:
+    """One host's block: its status, error, findings and tasks."""
+    console.print(text(("\n" + r.name, "bold"), "  ", (r.status, _RUN_STYLE.get(r.status, ""))))
+    if r.error:
+        console.print(text((f"  {r.error}", _RUN_STYLE.get(r.status, ""))))
+        if r.hint:
+            console.print(text((f"  hint: {r.hint}", "dim")))
+    if verbose > 1 and r.noise:
+        console.print(text(("  host noise (printed outside pyinstall's commands, ignored):", "dim")))
+        for line in "\n".join(r.noise).splitlines()[:20]:
+            console.print(text(f"           | {line}"), soft_wrap=True)
+    for f in r.findings:
+        if f is r.failed_finding:
+            continue  # already said, as the reason the host failed
+        if f.level == ERROR or f.ignored or verbose:
+            label = f"{f.code} (ignored)" if f.ignored else f.code
+            console.print(text((f"  preflight {f.level}: {label}: {f.message}", _STYLE[f.level])))
+    for t in r.tasks:
+        console.print(text("  ", (f"{t.status:<8}", _RUN_STYLE.get(t.status, "")), f" {t.name}",
+                                    (f"  ({t.msg})" if t.msg else "", "dim")))  # fmt: skip
+        if verbose:
+            for c in t.commands:
+                console.print(text((f"           $ {c}", "dim")), soft_wrap=True)
+        if verbose > 1 or (t.status == Status.FAILED and (t.stderr or t.stdout)):
+            for line in (t.stdout + t.stderr).strip().splitlines()[-20:]:
                 console.print(text(f"           | {line}"), soft_wrap=True)
-        for f in r.findings:
-            if f is r.failed_finding:
-                continue  # already said, as the reason the host failed
-            if f.level == ERROR or f.ignored or verbose:
-                label = f"{f.code} (ignored)" if f.ignored else f.code
-                console.print(text((f"  preflight {f.level}: {label}: {f.message}", _STYLE[f.level])))
-        for t in r.tasks:
-            console.print(text("  ", (f"{t.status:<8}", _RUN_STYLE.get(t.status, "")), f" {t.name}",
-                                        (f"  ({t.msg})" if t.msg else "", "dim")))  # fmt: skip
-            if verbose:
-                for c in t.commands:
-                    console.print(text((f"           $ {c}", "dim")), soft_wrap=True)
-            if verbose > 1 or (t.status == Status.FAILED and (t.stderr or t.stdout)):
-                for line in (t.stdout + t.stderr).strip().splitlines()[-20:]:
-                    console.print(text(f"           | {line}"), soft_wrap=True)
-            if verbose and t.log:
-                console.print(text(("           the daemon's log:", "dim")))
-                for line in t.log.splitlines():
-                    console.print(text(f"           | {line}"), soft_wrap=True)
-            if diff and t.diff:
-                console.print(text(t.diff.rstrip("\n")), soft_wrap=True)
+        if verbose and t.log:
+            console.print(text(("           the daemon's log:", "dim")))
+            for line in t.log.splitlines():
+                console.print(text(f"           | {line}"), soft_wrap=True)
+        if diff and t.diff:
+            console.print(text(t.diff.rstrip("\n")), soft_wrap=True)
+
+
+def _recap(runs: Sequence[Any], console: Console) -> None:
     console.print(text(("\nRECAP", "bold")))
     width = max((len(r.name) for r in runs), default=4)
     for r in runs:

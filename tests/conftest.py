@@ -9,8 +9,9 @@ import pytest
 from tests.lab import Lab
 from tests.lab.testing import Fleet, pyinstall, require_lab
 
-# The test fleets use their own subnet, so a demo lab (127.0.0.X) can run beside them.
-TEST_SUBNET = "127.0.77"
+# The test fleets use their own subnet, so a demo lab (127.0.0.X) can run beside them; a second test
+# session beside the first needs another (PYINSTALL_TEST_SUBNET) and its own PYINSTALL_LAB_ROOT.
+TEST_SUBNET = os.environ.get("PYINSTALL_TEST_SUBNET", "127.0.77")
 
 
 @pytest.fixture(autouse=True)
