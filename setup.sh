@@ -51,8 +51,10 @@ deps() {
         fi
         touch "$stamp"
     fi
-    # The @uml hosts' kernel, from Debian's archive into the machine's cache (once; see tests/lab/uml.py).
+    # The @uml hosts' kernel, from Debian's archive into the machine's cache (once; see tests/lab/uml.py),
+    # and the JUnit schema the --junit-xml tests validate against (once, from PyPI; tests/junit_schema.py).
     .venv/bin/python -m tests.lab kernel >/dev/null
+    .venv/bin/python -m tests.junit_schema >/dev/null
 }
 
 demo() {

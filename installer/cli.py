@@ -25,6 +25,7 @@ from installer import (
     events,
     info,
     inventory,
+    junit,
     patterns,
     preflight,
     progress,
@@ -80,6 +81,9 @@ def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argp
     """A command that works on the inventory's hosts, its help ending with the exit statuses."""
     command = sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _host_args(command)
+    command.add_argument(
+        "--junit-xml", metavar="FILE", help="also write the result as JUnit XML (a test case per host, check and task)"
+    )
     return command
 
 
@@ -287,6 +291,7 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
 
 def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     reports = preflight.run(_hosts(args, err), forks=args.forks)
+    _junit(args, junit.check_cases(reports), err)
     if args.json:
         print(report.to_json(reports))
     else:
@@ -312,6 +317,7 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             serial=serial,
             max_fail_percentage=args.max_fail_percentage,
         )
+    _junit(args, junit.provision_cases(runs), err)
     retry = [
         r.name for r in runs if r.status in (Status.FAILED, Status.UNREACHABLE, Status.SKIPPED, Status.INTERRUPTED)
     ]
@@ -336,6 +342,12 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             out.print(terminal.text(f"Report saved to {saved}"))
     # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
     return _exit_status(Status.INTERRUPTED if r.error == NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs)
+
+
+def _junit(args: argparse.Namespace, cases: list[junit.Case], err: Console) -> None:
+    if args.junit_xml:
+        document = junit.document(args.command, cases, time.monotonic() - args.started)
+        _save(args.junit_xml, document.decode(), 0o644, err)
 
 
 def _save(path: str, content: str, mode: int, err: Console) -> bool:
@@ -381,6 +393,7 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     hosts = [(t, a, inv.host_groups(t.name)) for t, a in _hosts(args, err, inv)]
     results = info.run(hosts, forks=args.forks)
     summary, drift = info.summary(results), info.drift(results)
+    _junit(args, junit.info_cases(results), err)
     if args.html:
         generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         if not _save(args.html, report.info_html(results, summary, drift, generated), 0o644, err):
@@ -483,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bundle":
             return cmd_bundle(args, out)
         command = {"check": cmd_check, "provision": cmd_provision, "info": cmd_info, "facts": cmd_facts}
+        args.started = time.monotonic()
         with _watched(args, out, err):
             return command[args.command](args, out, err)
     except PyinstallError as exc:
