@@ -195,8 +195,7 @@ class Session:
         if getattr(result, "truncated", False):
             raise OutputTooLarge(
                 self.target.name,
-                f"a command printed more than {OUTPUT_CAP >> 20} MB; pyinstall stopped it and read no further "
-                f"(command: {command[:120]!r})",
+                f"a command printed more than {OUTPUT_CAP >> 20} MB; pyinstall stopped it and read no further",
                 "look on the host for what makes it so verbose (a wrapper script, a debug setting), then run again",
             )
         stdout, stderr = result.stdout, result.stderr
