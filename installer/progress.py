@@ -38,20 +38,22 @@ class Progress:
         self._live.stop()
 
     def __call__(self, event: events.Event) -> None:
+        # State changes under our lock; printing after it, as rich's refresh thread takes its own lock and
+        # then ours (to render): holding ours while printing could deadlock.
         with self._lock:
             if event.kind == events.RUN:
                 self.total += int(event.status)
-            elif event.kind == events.BATCH:
-                self._live.console.print(text(("\n" + event.name, "bold")))
             elif event.kind == events.HOST and event.status == "started":
                 self.in_flight[event.host] = ("connecting", time.monotonic())
             elif event.kind == events.HOST:
                 self.in_flight.pop(event.host, None)
                 self.done[event.status] += 1
-                if self.block is not None and event.result is not None:
-                    self.block(event.result, self._live.console)
             elif event.kind == events.STEP and event.host in self.in_flight:
                 self.in_flight[event.host] = (event.name, self.in_flight[event.host][1])
+        if event.kind == events.BATCH:
+            self._live.console.print(text(("\n" + event.name, "bold")))
+        elif event.kind == events.HOST and event.result is not None and self.block is not None:
+            self.block(event.result, self._live.console)
         self._live.refresh()
 
     def _render(self) -> Group:
