@@ -6,13 +6,15 @@ import argparse
 import contextlib
 import enum
 import getpass
+import hashlib
+import io
 import json
 import os
 import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, NoReturn
 
@@ -84,7 +86,18 @@ def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argp
     command.add_argument(
         "--junit-xml", metavar="FILE", help="also write the result as JUnit XML (a test case per host, check and task)"
     )
+    _database_arg(command)
     return command
+
+
+def _database_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--database",
+        metavar="URL",
+        default=os.environ.get("PYINSTALL_DATABASE") or None,
+        help="where runs are kept: a SQLAlchemy URL, e.g. postgresql://host/db (default: $PYINSTALL_DATABASE, "
+        "else SQLite in $XDG_STATE_HOME/pyinstall)",
+    )
 
 
 def _ignore_errors_arg(command: argparse.ArgumentParser) -> None:
@@ -194,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "drift (exit 0 valid, 2 invalid, 4 unreachable)")  # fmt: skip
     info_cmd.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
 
+    runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info): list them, or show one")
+    _database_arg(runs_cmd)
+    runs_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    runs_sub = runs_cmd.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
+    show = runs_sub.add_parser("show", help="a run's report as it was printed")
+    show.add_argument("id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true", help="the run's JSON report")
+
     bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
     bundle_sub = bundle_cmd.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=_Parser)
     create = bundle_sub.add_parser("create", help="pack a directory of RPMs with a manifest and yum repodata")
@@ -292,11 +313,14 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
 def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     reports = preflight.run(_hosts(args, err), forks=args.forks)
     _junit(args, junit.check_cases(reports), err)
+    as_json = report.to_json(reports)
     if args.json:
-        print(report.to_json(reports))
+        print(as_json)
     else:
         report.render(reports, out)
-    return _exit_status(r.status for r in reports)
+    status = _exit_status(r.status for r in reports)
+    _record(args, as_json, lambda console: report.render(reports, console), status, err)
+    return status
 
 
 def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
@@ -341,13 +365,73 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
         if saved:
             out.print(terminal.text(f"Report saved to {saved}"))
     # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
-    return _exit_status(Status.INTERRUPTED if r.error == NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs)
+    status = _exit_status(Status.INTERRUPTED if r.error == NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs)
+    _record(args, as_json, lambda console: report.render_provision(runs, console, args.verbose, args.diff), status, err)
+    return status
 
 
 def _junit(args: argparse.Namespace, cases: list[junit.Case], err: Console) -> None:
     if args.junit_xml:
         document = junit.document(args.command, cases, time.monotonic() - args.started)
         _save(args.junit_xml, document.decode(), 0o644, err)
+
+
+def _record(
+    args: argparse.Namespace, as_json: str, render: Callable[[Console], None], status: ExitStatus, err: Console
+) -> None:
+    """Keep the run (installer/records.py): the report as printed, each host's record. Secrets are cleaned
+    as for every other view; a database that cannot be written is a warning, never a failed run."""
+    from installer import records  # the database layer loads only when a run is kept
+
+    printed = io.StringIO()
+    render(terminal.plain_console(printed))
+    inventory_path = Path(args.inventory_opt or args.inventory_pos)
+    digest = hashlib.sha256(inventory_path.read_bytes()).hexdigest() if inventory_path.is_file() else ""
+    hosts = json.loads(as_json)["hosts"]
+    run = records.Run(
+        started=args.started_at,
+        ended=time.time(),
+        command=args.command,
+        argv=events.clean(shlex.join(args.argv)),
+        version=__version__,
+        inventory=str(inventory_path.resolve()),
+        inventory_sha256=digest,
+        exit_status=int(status),
+        report=events.clean(printed.getvalue()),
+        report_json=events.clean(as_json),
+        hosts=[(name, str(h["status"]), events.clean(json.dumps(h))) for name, h in hosts.items()],
+    )
+    url = args.database
+    try:
+        records.record(url or records.default_url(), run)
+    except Exception as exc:  # any driver's error: the run itself is done and reported
+        where = url.split("@")[-1] if url else "the state directory"
+        err.print(terminal.text(("warning", "yellow"), f": the run was not kept in {where}: {exc}"), soft_wrap=True)
+
+
+def cmd_runs(args: argparse.Namespace, out: Console) -> ExitStatus:
+    from installer import records
+
+    url = args.database or records.default_url()
+    if args.runs_command == "show":
+        found = records.run(url, args.id)
+        if found is None:
+            raise UsageError(f"no run {args.id} in the database", "pyinstall runs lists the runs kept")
+        if args.json:
+            print(json.dumps(found["report_json"], indent=2))
+        else:
+            out.print(terminal.text(found["report"].rstrip("\n")), soft_wrap=True)
+        return ExitStatus.OK
+    kept = records.runs(url)
+    if args.json:
+        print(json.dumps(kept, indent=2))
+        return ExitStatus.OK
+    for r in kept:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
+        hosts = ", ".join(f"{n} {status}" for status, n in sorted(r["hosts"].items()))
+        out.print(terminal.text(f"{r['id']:>5}  {when}  {r['command']:<9}  exit {r['exit_status']}  {hosts}  "
+                                f"{r['inventory']}"), soft_wrap=True)  # fmt: skip
+    return ExitStatus.OK
 
 
 def _save(path: str, content: str, mode: int, err: Console) -> bool:
@@ -404,7 +488,10 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
         report.render_info(results, summary, drift, out)
         if args.html:
             out.print(terminal.text(f"HTML report: {args.html}"))
-    return _exit_status(h.status for h in results)
+    status = _exit_status(h.status for h in results)
+    as_json = report.info_json(results, summary, drift)
+    _record(args, as_json, lambda console: report.render_info(results, summary, drift, console), status, err)
+    return status
 
 
 def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
@@ -495,8 +582,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_inventory(args, out)
         if args.command == "bundle":
             return cmd_bundle(args, out)
+        if args.command == "runs":
+            return cmd_runs(args, out)
         command = {"check": cmd_check, "provision": cmd_provision, "info": cmd_info, "facts": cmd_facts}
-        args.started = time.monotonic()
+        args.started, args.started_at = time.monotonic(), time.time()
         with _watched(args, out, err):
             return command[args.command](args, out, err)
     except PyinstallError as exc:

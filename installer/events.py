@@ -62,7 +62,7 @@ def wants_commands() -> bool:
 def emit(kind: str, host: str = "", name: str = "", status: str = "", detail: str = "", result: Any = None) -> None:
     if not _sinks:
         return
-    event = Event(kind, host, _clean(name), str(status), _clean(detail), result=result)
+    event = Event(kind, host, clean(name), str(status), clean(detail), result=result)
     with _lock:  # one event at a time: lines from several hosts never interleave
         for entry in list(_sinks):
             sink, commands = entry
@@ -74,7 +74,8 @@ def emit(kind: str, host: str = "", name: str = "", status: str = "", detail: st
                 _sinks.remove(entry)
 
 
-def _clean(text: str) -> str:
+def clean(text: str) -> str:
+    """``text`` with every registered secret masked."""
     for secret in _secrets:
         text = text.replace(secret, "********")
     return text

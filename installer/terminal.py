@@ -40,3 +40,9 @@ def console(stream: IO[str]) -> Console:
         out = Console(file=stream, highlight=False, markup=False, emoji=False,
                       width=int(os.environ.get("COLUMNS", "200")))  # fmt: skip
     return out
+
+
+def plain_console(stream: IO[str]) -> Console:
+    """A console that renders into a file as plain text (no colours, no escape sequences), 160 wide."""
+    return Console(file=stream, width=160, highlight=False, markup=False, emoji=False, color_system=None,
+                   force_terminal=False)  # fmt: skip

@@ -17,8 +17,9 @@ TEST_SUBNET = os.environ.get("PYINSTALL_TEST_SUBNET", "127.0.77")
 @pytest.fixture(autouse=True)
 def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test runs in its own empty directory: what a run leaves in its working directory (the retry
-    file, the saved report) lands there, not in the checkout."""
+    file, the saved report) lands there, not in the checkout; the runs it keeps, in its own state dir."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 @pytest.fixture(scope="session")

@@ -86,8 +86,8 @@ def _encodings(secret: str) -> list[str]:
 
 
 def test_secrets_never_show_at_the_highest_verbosity_nor_in_the_log(make_fleet, tmp_path: Path) -> None:
-    """A become password and a repository password: not in -vv, --diff, --json or the debug log, neither
-    as they are nor base64-encoded (repository files travel so)."""
+    """A become password and a repository password: not in -vv, --diff, --json, the debug log or the run
+    records, neither as they are nor base64-encoded (repository files travel so)."""
     fleet: Fleet = make_fleet("canary", "el7+tmpfs:1")
     name = fleet["el7-tmpfs-01"].name
     canary, repo_canary = "canary-8d1e7f2b", "repo-canary-5c0a9e31d7f4b6a2"
@@ -118,8 +118,11 @@ def test_secrets_never_show_at_the_highest_verbosity_nor_in_the_log(make_fleet, 
     as_json = subprocess.run([*PYINSTALL, "provision", "--json", "-i", str(inventory)],
                              capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
     assert json.loads(as_json.stdout)["hosts"][name]["changed"] == 0
+    kept = (tmp_path / "state" / "pyinstall" / "runs.sqlite").read_bytes()  # both runs, recorded
+    assert kept.count(b"install docker-ce") >= 1
     for secret in (canary, repo_canary, *_encodings(repo_canary)):
         assert secret not in as_json.stdout, secret
+        assert secret.encode() not in kept, secret
 
 
 def _lock_patient(fleet: Fleet, tmp_path: Path) -> tuple[list[str], dict[str, str]]:

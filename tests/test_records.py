@@ -1,0 +1,53 @@
+"""Run records: every check, provision and info kept (SQLite by default), listed and shown again as
+printed; a database that cannot be written is a warning, never a failed run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from installer.cli import ExitStatus, main
+
+
+@pytest.fixture
+def unreachable(tmp_path: Path) -> Path:
+    """Nothing listens on port 1: every run ends at once, unreachable."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("web1 ansible_host=127.0.0.1 ansible_port=1 ansible_become_password=canary-3f9d1c\n")
+    return inventory
+
+
+def test_runs_are_kept_listed_and_shown_as_printed(unreachable: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("check", "provision", "info"):
+        assert main([command, str(unreachable), "--retry-file", ""] if command == "provision"
+                    else [command, str(unreachable)]) == ExitStatus.UNREACHABLE  # fmt: skip
+    printed = capsys.readouterr().out
+    assert main(["runs", "--json"]) == ExitStatus.OK
+    kept = json.loads(capsys.readouterr().out)
+    assert [r["command"] for r in kept] == ["info", "provision", "check"], "newest first"
+    assert all(r["hosts"] == {"unreachable": 1} and r["exit_status"] == 4 for r in kept)
+    check_id = kept[-1]["id"]
+    assert main(["runs", "show", str(check_id)]) == ExitStatus.OK
+    shown = capsys.readouterr().out
+    assert "1 host(s): 0 passed, 0 failed, 1 unreachable" in shown and shown.strip() in printed
+    assert main(["runs", "show", str(check_id), "--json"]) == ExitStatus.OK
+    assert json.loads(capsys.readouterr().out)["hosts"]["web1"]["status"] == "unreachable"
+    database = Path(kept[0]["inventory"]).parent / "state" / "pyinstall" / "runs.sqlite"
+    assert oct(database.stat().st_mode & 0o777) == "0o600"
+    assert b"canary-3f9d1c" not in database.read_bytes()
+
+
+def test_a_database_that_cannot_be_written_is_a_warning(
+    unreachable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'no-such-dir' / 'runs.sqlite'}"
+    assert main(["check", str(unreachable), "--database", url]) == ExitStatus.UNREACHABLE
+    captured = capsys.readouterr()
+    assert "the run was not kept" in captured.err and "1 unreachable" in captured.out
+
+
+def test_an_unknown_run_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "show", "99"]) == ExitStatus.USAGE
+    assert "no run 99" in capsys.readouterr().err
