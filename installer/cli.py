@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = runs_sub.add_parser("show", help="a run's report as it was printed")
     show.add_argument("id", type=int, metavar="ID")
     show.add_argument("--json", action="store_true", help="the run's JSON report")
+    history = runs_sub.add_parser("host", help="one host's history: when it changed, what, which version and driver")
+    history.add_argument("name", metavar="NAME")
+    history.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
     bundle_sub = bundle_cmd.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=_Parser)
@@ -421,6 +424,18 @@ def cmd_runs(args: argparse.Namespace, out: Console) -> ExitStatus:
             print(json.dumps(found["report_json"], indent=2))
         else:
             out.print(terminal.text(found["report"].rstrip("\n")), soft_wrap=True)
+        return ExitStatus.OK
+    if args.runs_command == "host":
+        history = records.host_history(url, args.name)
+        if args.json:
+            print(json.dumps(history, indent=2))
+            return ExitStatus.OK
+        for h in history:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["started"]))
+            ran = f"  Docker {h['version']}, {h['storage_driver']}" if h["version"] else ""
+            changed = f"  changed: {', '.join(h['changed'])}" if h["changed"] else ""
+            out.print(terminal.text(f"{h['run']:>5}  {when}  {h['command']:<9}  {h['status']}{ran}{changed}"),
+                      soft_wrap=True)  # fmt: skip
         return ExitStatus.OK
     kept = records.runs(url)
     if args.json:

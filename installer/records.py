@@ -137,3 +137,29 @@ def run(url: str, run_id: int) -> dict[str, Any] | None:
     found = row._asdict()
     found["report_json"] = json.loads(found["report_json"])
     return found
+
+
+def host_history(url: str, host: str, limit: int = 50) -> list[dict[str, Any]]:
+    """One host across the runs kept, newest first: when, which command, its status, what changed, and
+    the Docker version and storage driver it ran."""
+    engine = _engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(runs_table.c.id, runs_table.c.started, runs_table.c.command, hosts_table.c.status,
+                      hosts_table.c.result)
+            .join(hosts_table, hosts_table.c.run_id == runs_table.c.id)
+            .where(hosts_table.c.host == host)
+            .order_by(runs_table.c.id.desc())
+            .limit(limit)
+        ).all()  # fmt: skip
+    engine.dispose()
+    history = []
+    for run_id, started, command_name, status, result in rows:
+        record = json.loads(result)
+        info = record.get("docker_info") or {}
+        changed = [t["name"] for t in record.get("tasks", []) if t.get("status") == "changed"]
+        history.append({
+            "run": run_id, "started": started, "command": command_name, "status": status, "changed": changed,
+            "version": info.get("server_version"), "storage_driver": info.get("storage_driver"),
+        })  # fmt: skip
+    return history
