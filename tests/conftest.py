@@ -22,6 +22,14 @@ def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
+@pytest.fixture
+def unreachable(tmp_path: Path) -> Path:
+    """An inventory of one host nothing answers for (port 1 refuses at once): every run ends unreachable."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("web1 ansible_host=127.0.0.1 ansible_port=1\n")
+    return inventory
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """One lab per test session: its repo and layers are built once and shared by every fleet."""

@@ -124,11 +124,10 @@ def test_a_bad_variable_stops_every_command_before_any_host(
 
 
 def test_a_report_that_cannot_be_saved_is_a_warning_not_a_lost_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, unreachable: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The host is refused at once (nothing listens on port 1); the files go where nothing can be written."""
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text("web1 ansible_host=127.0.0.1 ansible_port=1\n")
+    """The host is refused at once; the files go where nothing can be written."""
+    inventory = unreachable
     missing = tmp_path / "no-such-dir"
     status = main(["provision", str(inventory), "--retry-file", str(missing / "x.retry"),
                    "--report-file", str(missing / "report.json")])  # fmt: skip

@@ -37,13 +37,10 @@ def test_a_sink_that_breaks_is_dropped_and_the_others_carry_on() -> None:
 
 
 def test_piped_output_streams_lines_and_the_log_file_keeps_everything(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, unreachable: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Nothing listens on port 1: the host is unreachable at once."""
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text("web1 ansible_host=127.0.0.1 ansible_port=1\n")
     log = tmp_path / "run.log"
-    status = main(["provision", str(inventory), "--retry-file", "", "--log-file", str(log)])
+    status = main(["provision", str(unreachable), "--retry-file", "", "--log-file", str(log)])
     out = capsys.readouterr().out
     assert status == ExitStatus.UNREACHABLE
     assert " web1: started\n" in out and " web1: unreachable (cannot connect to 127.0.0.1:1" in out
@@ -53,9 +50,9 @@ def test_piped_output_streams_lines_and_the_log_file_keeps_everything(
     assert oct(log.stat().st_mode & 0o777) == "0o600"
 
 
-def test_a_log_that_cannot_be_written_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text("web1 ansible_host=127.0.0.1 ansible_port=1\n")
-    status = main(["check", str(inventory), "--log-file", str(tmp_path / "no-such-dir" / "run.log")])
+def test_a_log_that_cannot_be_written_is_a_warning(
+    tmp_path: Path, unreachable: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["check", str(unreachable), "--log-file", str(tmp_path / "no-such-dir" / "run.log")])
     assert status == ExitStatus.UNREACHABLE
     assert "no log: cannot write" in capsys.readouterr().err

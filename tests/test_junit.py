@@ -84,12 +84,10 @@ def test_check_and_info_as_junit(schema) -> None:
     schema.validate(junit.document("info", junit.info_cases(hosts), 2.0))
 
 
-def test_the_cli_writes_it_beside_its_report(schema, tmp_path) -> None:
-    """Nothing listens on port 1: the host is unreachable, an <error> in the suite."""
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text("web1 ansible_host=127.0.0.1 ansible_port=1\n")
+def test_the_cli_writes_it_beside_its_report(schema, tmp_path, unreachable) -> None:
+    """The host is unreachable: an <error> in the suite."""
     out = tmp_path / "junit.xml"
-    assert main(["check", str(inventory), "--junit-xml", str(out)]) == ExitStatus.UNREACHABLE
+    assert main(["check", str(unreachable), "--junit-xml", str(out)]) == ExitStatus.UNREACHABLE
     schema.validate(str(out))
     (case,) = ET.parse(out).getroot()[0]
     assert case.get("classname") == "web1" and "Connection refused" in case.find("error").get("message")

@@ -13,11 +13,10 @@ from installer.cli import ExitStatus, main
 
 
 @pytest.fixture
-def unreachable(tmp_path: Path) -> Path:
-    """Nothing listens on port 1: every run ends at once, unreachable."""
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text("web1 ansible_host=127.0.0.1 ansible_port=1 ansible_become_password=canary-3f9d1c\n")
-    return inventory
+def unreachable(unreachable: Path) -> Path:
+    """The unreachable host with a become password: a canary the records must not keep."""
+    unreachable.write_text(unreachable.read_text().replace("\n", " ansible_become_password=canary-3f9d1c\n"))
+    return unreachable
 
 
 def test_runs_are_kept_listed_and_shown_as_printed(unreachable: Path, capsys: pytest.CaptureFixture[str]) -> None:
