@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,10 +91,20 @@ def _engine(url: str) -> sa.Engine:
     return engine
 
 
+@contextmanager
+def _connected(url: str, write: bool = False) -> Iterator[sa.Connection]:
+    """A connection (a transaction when ``write``), its engine disposed afterwards: one run, one use."""
+    engine = _engine(url)
+    try:
+        with engine.begin() if write else engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
 def record(url: str, run: Run) -> int:
     """Store one run; returns its id."""
-    engine = _engine(url)
-    with engine.begin() as connection:
+    with _connected(url, write=True) as connection:
         values = {k: v for k, v in run.__dict__.items() if k != "hosts"}
         run_id = connection.execute(runs_table.insert().values(**values)).inserted_primary_key[0]
         if run.hosts:
@@ -103,14 +115,12 @@ def record(url: str, run: Run) -> int:
                     for name, status, result in run.hosts
                 ],
             )
-    engine.dispose()
     return int(run_id)
 
 
 def runs(url: str, limit: int = 50) -> list[dict[str, Any]]:
     """The latest runs, newest first, each with its hosts counted by status."""
-    engine = _engine(url)
-    with engine.connect() as connection:
+    with _connected(url) as connection:
         rows = connection.execute(
             sa.select(runs_table.c.id, runs_table.c.started, runs_table.c.command, runs_table.c.exit_status,
                       runs_table.c.inventory).order_by(runs_table.c.id.desc()).limit(limit)
@@ -120,7 +130,6 @@ def runs(url: str, limit: int = 50) -> list[dict[str, Any]]:
             .where(hosts_table.c.run_id.in_([r.id for r in rows]))
             .group_by(hosts_table.c.run_id, hosts_table.c.status)
         ).all()
-    engine.dispose()
     by_run: dict[int, dict[str, int]] = {}
     for run_id, status, n in counts:
         by_run.setdefault(run_id, {})[status] = n
@@ -128,10 +137,8 @@ def runs(url: str, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def run(url: str, run_id: int) -> dict[str, Any] | None:
-    engine = _engine(url)
-    with engine.connect() as connection:
+    with _connected(url) as connection:
         row = connection.execute(sa.select(runs_table).where(runs_table.c.id == run_id)).first()
-    engine.dispose()
     if row is None:
         return None
     found = row._asdict()
@@ -142,8 +149,7 @@ def run(url: str, run_id: int) -> dict[str, Any] | None:
 def host_history(url: str, host: str, limit: int = 50) -> list[dict[str, Any]]:
     """One host across the runs kept, newest first: when, which command, its status, what changed, and
     the Docker version and storage driver it ran."""
-    engine = _engine(url)
-    with engine.connect() as connection:
+    with _connected(url) as connection:
         rows = connection.execute(
             sa.select(runs_table.c.id, runs_table.c.started, runs_table.c.command, hosts_table.c.status,
                       hosts_table.c.result)
@@ -152,7 +158,6 @@ def host_history(url: str, host: str, limit: int = 50) -> list[dict[str, Any]]:
             .order_by(runs_table.c.id.desc())
             .limit(limit)
         ).all()  # fmt: skip
-    engine.dispose()
     history = []
     for run_id, started, command_name, status, result in rows:
         record = json.loads(result)
