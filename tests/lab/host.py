@@ -417,22 +417,16 @@ def freeze(host: Host, frozen: bool = True) -> None:
 
 
 def stop(host: Host, timeout: float = 30.0) -> None:
-    """TERM the namespace's init (boot stops the services), KILL it after ``timeout``."""
+    """TERM the namespace's init (boot stops the services), KILL it after ``timeout``. An @uml host's stop
+    is a power cut: everything in its cgroups is killed (its disks are journalled, as a real machine's)."""
     pid = running_pid(host)
-    if pid and host.uml:  # the power cut: its disks are journalled, as a real machine's
-        with contextlib.suppress(OSError):
-            freeze(host, False)
-        for p in _cgroup_pids_of(host):
-            _kill(p, signal.SIGKILL)
-        pid = None
-    if host.uml:
-        _remove_cgroups(host)
-        subprocess.run(["ip", "netns", "delete", host.netns], capture_output=True)
-        host.pidfile.unlink(missing_ok=True)
-        return
     if pid:
         with contextlib.suppress(OSError):
             freeze(host, False)  # a frozen process neither handles TERM nor dies of KILL
+    if pid and host.uml:
+        for p in _cgroup_pids_of(host):
+            _kill(p, signal.SIGKILL)
+    elif pid:
         init = _ns_init(pid)
         if init:
             _kill(init, signal.SIGTERM)
@@ -444,6 +438,8 @@ def stop(host: Host, timeout: float = 30.0) -> None:
             time.sleep(0.05)
     host.pidfile.unlink(missing_ok=True)
     _remove_cgroups(host)
+    if host.uml:
+        subprocess.run(["ip", "netns", "delete", host.netns], capture_output=True)
 
 
 def wait_ssh(host: Host, timeout: float = 60.0) -> bool:
