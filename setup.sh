@@ -10,10 +10,10 @@ cd "$(dirname "$0")"
 # RPMs), util-linux (unshare, losetup), tini (the hosts' init), e2fsprogs (loop stores); python3-venv;
 # locales (a German lab host: sudo speaking its own language); chromium renders the HTML report in its test.
 # The lab's @uml hosts (a kernel of their own): patchelf (the kernel's C library), kmod, udev, lvm2
-# (dmsetup, direct-lvm), thin-provisioning-tools, xfsprogs.
+# (dmsetup, direct-lvm), thin-provisioning-tools, xfsprogs. postgresql: the run records' tests start a server.
 APT_PACKAGES="openssh-server openssh-client rpm dnf createrepo-c docker.io iproute2 util-linux tini e2fsprogs
 procps sudo locales python3 python3-venv python3-pip ca-certificates chromium
-patchelf kmod udev lvm2 thin-provisioning-tools xfsprogs"
+patchelf kmod udev lvm2 thin-provisioning-tools xfsprogs postgresql"
 
 deps() {
     if [ "$(id -u)" != 0 ]; then

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import enum
+import functools
 import getpass
 import hashlib
 import io
@@ -90,14 +91,22 @@ def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argp
     return command
 
 
-def _database_arg(p: argparse.ArgumentParser) -> None:
+def _database_arg(p: argparse.ArgumentParser, nested: bool = False) -> None:
     p.add_argument(
         "--database",
         metavar="URL",
-        default=os.environ.get("PYINSTALL_DATABASE") or None,
-        help="where runs are kept: a SQLAlchemy URL, e.g. postgresql://host/db (default: $PYINSTALL_DATABASE, "
-        "else SQLite in $XDG_STATE_HOME/pyinstall)",
+        default=argparse.SUPPRESS if nested else os.environ.get("PYINSTALL_DATABASE") or None,
+        help="where runs are kept: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE "
+        "(default: $PYINSTALL_DATABASE, else SQLite in $XDG_STATE_HOME/pyinstall)",
     )
+
+
+def _runs_args(p: argparse.ArgumentParser, nested: bool = False) -> None:
+    """``runs`` options, also accepted after its action (`runs show 3 --json`); there they have no default
+    of their own, so that argparse keeps what was given before the action."""
+    _database_arg(p, nested)
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS if nested else False,
+                   help="print JSON instead of text")  # fmt: skip
 
 
 def _ignore_errors_arg(command: argparse.ArgumentParser) -> None:
@@ -208,15 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     info_cmd.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
 
     runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info): list them, or show one")
-    _database_arg(runs_cmd)
-    runs_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _runs_args(runs_cmd)
     runs_sub = runs_cmd.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
     show = runs_sub.add_parser("show", help="a run's report as it was printed")
     show.add_argument("id", type=int, metavar="ID")
-    show.add_argument("--json", action="store_true", help="the run's JSON report")
+    show.add_argument("--html", metavar="FILE", help="also write the report as a self-contained HTML page")
+    _runs_args(show, nested=True)
     history = runs_sub.add_parser("host", help="one host's history: when it changed, what, which version and driver")
     history.add_argument("name", metavar="NAME")
-    history.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _runs_args(history, nested=True)
 
     bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
     bundle_sub = bundle_cmd.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=_Parser)
@@ -379,49 +388,82 @@ def _junit(args: argparse.Namespace, cases: list[junit.Case], err: Console) -> N
         _save(args.junit_xml, document.decode(), 0o644, err)
 
 
-def _record(
-    args: argparse.Namespace, as_json: str, render: Callable[[Console], None], status: ExitStatus, err: Console
-) -> None:
-    """Keep the run (installer/records.py): the report as printed, each host's record. Secrets are cleaned
-    as for every other view; a database that cannot be written is a warning, never a failed run."""
+def _record_start(args: argparse.Namespace, err: Console) -> None:
+    """Keep the run from its start (installer/records.py), so that one killed on the way is still listed.
+    A database that cannot be written is a warning, never a failed run: the run goes on unrecorded."""
     from installer import records  # the database layer loads only when a run is kept
 
-    printed = io.StringIO()
-    render(terminal.plain_console(printed))
-    inventory_path = Path(args.inventory_opt or args.inventory_pos)
-    digest = hashlib.sha256(inventory_path.read_bytes()).hexdigest() if inventory_path.is_file() else ""
-    hosts = json.loads(as_json)["hosts"]
-    run = records.Run(
+    given = args.inventory_opt or args.inventory_pos
+    inventory_path = Path(given) if given else None
+    try:
+        digest = hashlib.sha256(inventory_path.read_bytes()).hexdigest() if inventory_path else ""
+    except OSError:  # the inventory's own error comes next, from the command
+        digest = ""
+    start = records.Start(
         started=args.started_at,
-        ended=time.time(),
         command=args.command,
         argv=events.clean(shlex.join(args.argv)),
         version=__version__,
-        inventory=str(inventory_path.resolve()),
+        inventory=str(inventory_path.resolve()) if inventory_path else "",
         inventory_sha256=digest,
+    )
+    args.database = args.database or records.default_url()
+    try:
+        args.run_id = records.start(args.database, start)
+    except Exception as exc:  # any driver's error, or none installed
+        args.run_id = None
+        _database_warning(args.database, exc, err)
+
+
+def _record(
+    args: argparse.Namespace, as_json: str, render: Callable[[Console], None], status: ExitStatus, err: Console
+) -> None:
+    """Complete the run's record: the report as printed, each host's record. Secrets are cleaned as for
+    every other view."""
+    if getattr(args, "run_id", None) is None:
+        return
+    from installer import records
+
+    printed = io.StringIO()
+    render(terminal.plain_console(printed))
+    hosts = json.loads(as_json)["hosts"]
+    end = records.End(
+        ended=time.time(),
         exit_status=int(status),
         report=events.clean(printed.getvalue()),
         report_json=events.clean(as_json),
         hosts=[(name, str(h["status"]), events.clean(json.dumps(h))) for name, h in hosts.items()],
     )
-    url = args.database
     try:
-        records.record(url or records.default_url(), run)
-    except Exception as exc:  # any driver's error: the run itself is done and reported
-        where = url.split("@")[-1] if url else "the state directory"
-        err.print(terminal.text(("warning", "yellow"), f": the run was not kept in {where}: {exc}"), soft_wrap=True)
+        records.finish(args.database, args.run_id, end)
+    except Exception as exc:
+        _database_warning(args.database, exc, err)
 
 
-def cmd_runs(args: argparse.Namespace, out: Console) -> ExitStatus:
+def _database_warning(url: str, exc: Exception, err: Console) -> None:
+    from installer import records
+
+    why = exc.message if isinstance(exc, PyinstallError) else str(getattr(exc, "orig", None) or exc)
+    why = why.strip().splitlines()[0] if why.strip() else type(exc).__name__
+    err.print(terminal.text(("warning", "yellow"), f": the run is not kept in {records.shown(url)}: {why}"),
+              soft_wrap=True)  # fmt: skip
+
+
+def cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     from installer import records
 
     url = args.database or records.default_url()
     if args.runs_command == "show":
         found = records.run(url, args.id)
         if found is None:
-            raise UsageError(f"no run {args.id} in the database", "pyinstall runs lists the runs kept")
+            raise UsageError(f"no run {args.id} in {records.shown(url)}", "pyinstall runs lists the runs kept")
+        if args.html:
+            _save(args.html, report.run_html(found), 0o644, err)
         if args.json:
             print(json.dumps(found["report_json"], indent=2))
+        elif found["ended"] is None:
+            out.print(terminal.text(f"run {args.id} is unfinished: still running, or stopped before its end "
+                                    f"({found['controller']}, {found['argv']})"), soft_wrap=True)  # fmt: skip
         else:
             out.print(terminal.text(found["report"].rstrip("\n")), soft_wrap=True)
         return ExitStatus.OK
@@ -444,8 +486,9 @@ def cmd_runs(args: argparse.Namespace, out: Console) -> ExitStatus:
     for r in kept:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
         hosts = ", ".join(f"{n} {status}" for status, n in sorted(r["hosts"].items()))
-        out.print(terminal.text(f"{r['id']:>5}  {when}  {r['command']:<9}  exit {r['exit_status']}  {hosts}  "
-                                f"{r['inventory']}"), soft_wrap=True)  # fmt: skip
+        ended = "unfinished" if r["ended"] is None else f"exit {r['exit_status']}"
+        out.print(terminal.text(f"{r['id']:>5}  {when}  {r['command']:<9}  {ended}  {hosts}  "
+                                f"{r['username']}@{r['controller']}  {r['inventory']}"), soft_wrap=True)  # fmt: skip
     return ExitStatus.OK
 
 
@@ -547,7 +590,7 @@ def _watched(args: argparse.Namespace, out: Console, err: Console) -> Iterator[N
             log = _open_log(args.log_file, err)
             if log is not None:
                 stack.enter_context(log)
-                log.write(f"{_iso(time.time())} pyinstall {__version__}: {shlex.join(args.argv)}\n")
+                log.write(f"{_iso(time.time())} pyinstall {__version__}: {events.clean(shlex.join(args.argv))}\n")
                 stack.enter_context(events.subscribed(lambda e: _log(log, e), commands=True))
         yield
 
@@ -584,33 +627,64 @@ def _log(log: IO[str], event: events.Event) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout, sys.stdout = sys.stdout, terminal.Unbroken(sys.stdout)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
     out = terminal.console(sys.stdout)
     err = terminal.console(sys.stderr)
     parser = build_parser()
+    args = None
     try:
         args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)
         if args.command is None:
             parser.print_help()
             return ExitStatus.OK
+        if getattr(args, "database", None):
+            events.redact(*_url_passwords(args.database))
         if args.command == "inventory":
             return cmd_inventory(args, out)
         if args.command == "bundle":
             return cmd_bundle(args, out)
         if args.command == "runs":
-            return cmd_runs(args, out)
+            return cmd_runs(args, out, err)
         command = {"check": cmd_check, "provision": cmd_provision, "info": cmd_info, "facts": cmd_facts}
         args.started, args.started_at = time.monotonic(), time.time()
+        if args.command != "facts":  # facts changes nothing and reports nothing to keep
+            _record_start(args, err)
         with _watched(args, out, err):
             return command[args.command](args, out, err)
     except PyinstallError as exc:
-        err.print(terminal.text(("error", "red"), f": {exc.message}"), soft_wrap=True)
-        if exc.hint:
-            err.print(terminal.text(f"hint: {exc.hint}"), soft_wrap=True)
-        return ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
+        _print_error(exc, err)
+        status = ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
+        if args is not None:  # a run that stopped on bad input is kept with the error it printed
+            _record(args, '{"hosts": {}}', functools.partial(_print_error, exc), status, err)
+        return status
     except KeyboardInterrupt:
         err.print("interrupted")
         return ExitStatus.INTERRUPTED
+
+
+def _print_error(exc: PyinstallError, console: Console) -> None:
+    console.print(terminal.text(("error", "red"), f": {exc.message}"), soft_wrap=True)
+    if exc.hint:
+        console.print(terminal.text(f"hint: {exc.hint}"), soft_wrap=True)
+
+
+def _url_passwords(url: str) -> list[str]:
+    """A database URL's password as written (percent-encoded) and as meant: neither is ever shown."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        written = urlsplit(url).password
+    except ValueError:
+        return []
+    return [written, unquote(written)] if written else []
 
 
 if __name__ == "__main__":

@@ -1,15 +1,19 @@
-"""Every run of check, provision and info, kept: when, the command line, the inventory (path and
-checksum), the report as it was printed and each host's record (findings, tasks, docker info). SQLite in
-the user's state directory by default; any database URL SQLAlchemy knows with --database or
-PYINSTALL_DATABASE. The schema is Alembic's, versioned in installer/migrations.
+"""Every run of check, provision and info, kept: when, where and by whom, the command line, the
+inventory (path and checksum), the report as it was printed and each host's record (findings, tasks,
+docker info). A run is written when it starts, so one killed on the way is still listed (unfinished).
+SQLite in the user's state directory by default; PostgreSQL (postgresql://...) for a team's controllers,
+with --database or PYINSTALL_DATABASE. The schema is Alembic's, versioned in installer/migrations.
 
-    cli ─▶ record(url, Run) ─▶ runs, run_hosts          runs(url) / run(url, id) ─▶ `pyinstall runs`
+    cli ─▶ start(url, Start) ─▶ runs ◀─ finish(url, id, End) ─▶ run_hosts
+    runs(url) / run(url, id) / host_history(url, name) ─▶ `pyinstall runs`
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +24,15 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from installer.errors import UsageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_SECONDS = 30  # a run waits this long for another run's write (each is milliseconds)
+CONNECT_SECONDS = 10  # a database server that does not answer delays a run by no more than this
+MIGRATION_LOCK = 0x70796E73  # PostgreSQL advisory lock key: one controller migrates at a time
 
 metadata = sa.MetaData()
 runs_table = sa.Table(
@@ -29,15 +40,17 @@ runs_table = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("started", sa.Float, nullable=False),
-    sa.Column("ended", sa.Float, nullable=False),
+    sa.Column("ended", sa.Float),  # NULL: unfinished (running, or killed on the way)
     sa.Column("command", sa.String(32), nullable=False),
     sa.Column("argv", sa.Text, nullable=False),
     sa.Column("version", sa.String(32), nullable=False),
     sa.Column("inventory", sa.Text, nullable=False),
     sa.Column("inventory_sha256", sa.String(64), nullable=False),
-    sa.Column("exit_status", sa.Integer, nullable=False),
-    sa.Column("report", sa.Text, nullable=False),
-    sa.Column("report_json", sa.Text, nullable=False),
+    sa.Column("controller", sa.String(255), nullable=False),
+    sa.Column("username", sa.String(255), nullable=False),
+    sa.Column("exit_status", sa.Integer),
+    sa.Column("report", sa.Text),
+    sa.Column("report_json", sa.Text),
 )
 hosts_table = sa.Table(
     "run_hosts",
@@ -49,15 +62,28 @@ hosts_table = sa.Table(
 )
 
 
+def _username() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid with no name (containers)
+        return str(os.getuid())
+
+
 @dataclass(frozen=True)
-class Run:
+class Start:
     started: float
-    ended: float
     command: str
-    argv: str
+    argv: str  # secrets already cleaned
     version: str
     inventory: str
     inventory_sha256: str
+    controller: str = field(default_factory=socket.gethostname)
+    username: str = field(default_factory=_username)
+
+
+@dataclass(frozen=True)
+class End:
+    ended: float
     exit_status: int
     report: str  # as printed
     report_json: str  # {"hosts": {name: record}}
@@ -74,21 +100,75 @@ def default_url() -> str:
     return f"sqlite:///{path}"
 
 
+def parse_url(url: str) -> sa.URL:
+    """A database URL as the user wrote it; postgresql:// means the psycopg driver (the one pyinstall
+    ships with its postgresql extra), not SQLAlchemy's older default."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise UsageError(f"--database: not a database URL: {url!r}",
+                         "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE") from None  # fmt: skip
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def shown(url: str) -> str:
+    """The URL with its password masked: for messages."""
+    try:
+        return parse_url(url).render_as_string(hide_password=True)
+    except UsageError:
+        return "the database"
+
+
 _ready: set[str] = set()
 _lock = threading.Lock()
 
 
 def _engine(url: str) -> sa.Engine:
-    engine = sa.create_engine(url)
+    parsed = parse_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+
+        # pysqlite opens its transactions late, after DDL has already run outside them: take the write
+        # lock at BEGIN instead, so runs that meet (and their first migration) wait for each other.
+        @sa.event.listens_for(engine, "connect")
+        def _autocommit(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection: sa.Connection) -> None:
+            writes = connection.get_execution_options().get("writes")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    else:
+        try:
+            engine = sa.create_engine(parsed, connect_args={"connect_timeout": CONNECT_SECONDS})
+        except ModuleNotFoundError as exc:
+            raise UsageError(f"no driver for {backend}: {exc}",
+                             "pip install 'pyinstall[postgresql]' for PostgreSQL") from None  # fmt: skip
     with _lock:
         if url not in _ready:
-            with engine.begin() as connection:
-                config = Config()
-                config.set_main_option("script_location", str(MIGRATIONS))
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+            _migrate(engine)
             _ready.add(url)
     return engine
+
+
+def _migrate(engine: sa.Engine) -> None:
+    """Bring the schema to the newest revision. Many runs may start at once on a new database, on one
+    controller or several: the one that holds the lock migrates, the others find it done."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return  # the usual case: read only, no lock
+    with engine.connect().execution_options(writes=True) as connection, connection.begin():
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 @contextmanager
@@ -96,33 +176,41 @@ def _connected(url: str, write: bool = False) -> Iterator[sa.Connection]:
     """A connection (a transaction when ``write``), its engine disposed afterwards: one run, one use."""
     engine = _engine(url)
     try:
-        with engine.begin() if write else engine.connect() as connection:
-            yield connection
+        with engine.connect().execution_options(writes=write) as connection:
+            if write:
+                with connection.begin():
+                    yield connection
+            else:
+                yield connection
     finally:
         engine.dispose()
 
 
-def record(url: str, run: Run) -> int:
-    """Store one run; returns its id."""
+def start(url: str, run: Start) -> int:
+    """Keep a run as it starts; returns its id, for ``finish``."""
     with _connected(url, write=True) as connection:
-        values = {k: v for k, v in run.__dict__.items() if k != "hosts"}
-        run_id = connection.execute(runs_table.insert().values(**values)).inserted_primary_key[0]
-        if run.hosts:
+        return int(connection.execute(runs_table.insert().values(**run.__dict__)).inserted_primary_key[0])
+
+
+def finish(url: str, run_id: int, end: End) -> None:
+    """Complete a run's record: its end, exit status, report and hosts."""
+    with _connected(url, write=True) as connection:
+        values = {k: v for k, v in end.__dict__.items() if k != "hosts"}
+        connection.execute(runs_table.update().where(runs_table.c.id == run_id).values(**values))
+        if end.hosts:
             connection.execute(
                 hosts_table.insert(),
-                [
-                    {"run_id": run_id, "host": name, "status": status, "result": result}
-                    for name, status, result in run.hosts
-                ],
-            )
-    return int(run_id)
+                [{"run_id": run_id, "host": name, "status": status, "result": result}
+                 for name, status, result in end.hosts],
+            )  # fmt: skip
 
 
 def runs(url: str, limit: int = 50) -> list[dict[str, Any]]:
-    """The latest runs, newest first, each with its hosts counted by status."""
+    """The latest runs, newest first, each with its hosts counted by status (``ended`` None: unfinished)."""
     with _connected(url) as connection:
         rows = connection.execute(
-            sa.select(runs_table.c.id, runs_table.c.started, runs_table.c.command, runs_table.c.exit_status,
+            sa.select(runs_table.c.id, runs_table.c.started, runs_table.c.ended, runs_table.c.command,
+                      runs_table.c.exit_status, runs_table.c.controller, runs_table.c.username,
                       runs_table.c.inventory).order_by(runs_table.c.id.desc()).limit(limit)
         ).all()  # fmt: skip
         counts = connection.execute(
@@ -142,7 +230,7 @@ def run(url: str, run_id: int) -> dict[str, Any] | None:
     if row is None:
         return None
     found = row._asdict()
-    found["report_json"] = json.loads(found["report_json"])
+    found["report_json"] = json.loads(found["report_json"] or '{"hosts": {}}')
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -277,9 +278,18 @@ def info_html(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any
     ]
     if space:
         charts.append(_chart("devicemapper data space used (%)", [(n, p, t) for n, p, t in space]))
+    return _html("info.html.j2", hosts=rows, summary=summary, drift=drift, charts=charts, generated=generated)
+
+
+def run_html(run: dict[str, Any]) -> str:
+    """A kept run (installer/records.py) as a self-contained page: what ran, where, and its report as printed."""
+    when = {k: time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(run[k])) if run[k] else None
+            for k in ("started", "ended")}  # fmt: skip
+    return _html("run.html.j2", run=run, **when)
+
+
+def _html(template: str, **values: Any) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined, autoescape=True
     )
-    return env.get_template("info.html.j2").render(
-        hosts=rows, summary=summary, drift=drift, charts=charts, generated=generated
-    )
+    return env.get_template(template).render(**values)

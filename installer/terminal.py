@@ -7,7 +7,9 @@ made visible (``\\x1b``), so no host can clear the screen, retitle the window or
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 from typing import IO, Union
 
 from rich.console import Console
@@ -46,3 +48,34 @@ def plain_console(stream: IO[str]) -> Console:
     """A console that renders into a file as plain text (no colours, no escape sequences), 160 wide."""
     return Console(file=stream, width=160, highlight=False, markup=False, emoji=False, color_system=None,
                    force_terminal=False)  # fmt: skip
+
+
+class Unbroken:
+    """A stream that outlives its reader: once the pipe is closed (`pyinstall check hosts | head -1`),
+    writes are dropped, so the run still finishes, is kept, and exits with its hosts' status."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def write(self, s: str) -> int:
+        self._guarded(self._stream.write, s)
+        return len(s)
+
+    def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    def _guarded(self, call: Callable[..., object], *args: str) -> None:
+        if self.broken:
+            return
+        try:
+            call(*args)
+        except BrokenPipeError:
+            self.broken = True
+            with contextlib.suppress(OSError, ValueError):  # the interpreter's last flush at exit stays quiet
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+                os.close(devnull)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)

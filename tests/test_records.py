@@ -3,13 +3,26 @@ printed; a database that cannot be written is a warning, never a failed run."""
 
 from __future__ import annotations
 
+import html
+import importlib.util
 import json
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
+from alembic import command as migrations
+from alembic.config import Config
 
 from installer import records
 from installer.cli import ExitStatus, main
+from tests import postgres
+from tests.lab.testing import PYINSTALL
 
 
 @pytest.fixture
@@ -32,8 +45,13 @@ def test_runs_are_kept_listed_and_shown_as_printed(unreachable: Path, capsys: py
     assert main(["runs", "show", str(check_id)]) == ExitStatus.OK
     shown = capsys.readouterr().out
     assert "1 host(s): 0 passed, 0 failed, 1 unreachable" in shown and shown.strip() in printed
-    assert main(["runs", "show", str(check_id), "--json"]) == ExitStatus.OK
-    assert json.loads(capsys.readouterr().out)["hosts"]["web1"]["status"] == "unreachable"
+    for options in (["runs", "show", str(check_id), "--json"], ["runs", "--json", "show", str(check_id)]):
+        assert main(options) == ExitStatus.OK
+        assert json.loads(capsys.readouterr().out)["hosts"]["web1"]["status"] == "unreachable"
+    assert main(["runs", "show", str(check_id), "--html", "run.html"]) == ExitStatus.OK
+    assert capsys.readouterr().out.strip() == shown.strip()
+    page = Path("run.html").read_text()
+    assert html.escape(shown.strip(), quote=False) in page and "<title>pyinstall run" in page
     assert main(["runs", "host", "web1", "--json"]) == ExitStatus.OK
     history = json.loads(capsys.readouterr().out)
     assert [(h["command"], h["status"], h["changed"]) for h in history] == [
@@ -50,7 +68,7 @@ def test_a_database_that_cannot_be_written_is_a_warning(
     url = f"sqlite:///{tmp_path / 'no-such-dir' / 'runs.sqlite'}"
     assert main(["check", str(unreachable), "--database", url]) == ExitStatus.UNREACHABLE
     captured = capsys.readouterr()
-    assert "the run was not kept" in captured.err and "1 unreachable" in captured.out
+    assert "the run is not kept in sqlite:///" in captured.err and "1 unreachable" in captured.out
 
 
 def test_an_unknown_run_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,11 +82,161 @@ def test_a_hosts_history_says_what_changed_and_what_it_ran(tmp_path: Path) -> No
                                              {"name": "start docker", "status": "ok"}],
               "docker_info": {"server_version": "20.10.24", "storage_driver": "overlay2"}}  # fmt: skip
     for when, status, rec in ((1.0, "changed", record), (2.0, "ok", {**record, "tasks": []})):
-        run = records.Run(when, when + 1, "provision", "provision hosts.ini", "0.1.0", "hosts.ini", "", 0, "", "{}",
-                          [("web1", status, json.dumps(rec)), ("web2", "ok", "{}")])  # fmt: skip
-        records.record(url, run)
+        run_id = records.start(url, records.Start(when, "provision", "provision hosts.ini", "0.1.0", "hosts.ini", ""))
+        records.finish(url, run_id, records.End(when + 1, 0, "", "{}", [("web1", status, json.dumps(rec)),
+                                                                      ("web2", "ok", "{}")]))  # fmt: skip
     history = records.host_history(url, "web1")
     assert [(h["status"], h["changed"], h["version"], h["storage_driver"]) for h in history] == [
         ("ok", [], "20.10.24", "overlay2"),
         ("changed", ["install docker-ce 20.10.24"], "20.10.24", "overlay2"),
     ]
+
+
+def _kept(database: str) -> list[dict]:
+    proc = subprocess.run([*PYINSTALL, "runs", "--json", "--database", database], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _runs_at_once(controllers: list[list[str]], inventory: Path, database: str) -> list[subprocess.CompletedProcess]:
+    """`pyinstall check INVENTORY` started at once from each controller (a command that runs one), all
+    keeping their run in ``database``; waits for all."""
+    env = {**os.environ, "PYINSTALL_DATABASE": database}
+    started = [subprocess.Popen([*controller, *PYINSTALL, "check", str(inventory), "--json"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for controller in controllers]  # fmt: skip
+    return [subprocess.CompletedProcess(p.args, p.wait(60), *p.communicate()) for p in started]
+
+
+def test_runs_at_once_on_a_new_database_are_all_kept(unreachable: Path, tmp_path: Path) -> None:
+    """Twelve runs meet on a database that does not exist yet: one creates the schema, all are kept."""
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    done = _runs_at_once([[]] * 12, unreachable, url)
+    assert [p.returncode for p in done] == [ExitStatus.UNREACHABLE] * 12, [p.stderr for p in done]
+    assert not any(p.stderr for p in done), [p.stderr for p in done]
+    kept = _kept(url)
+    assert len({r["id"] for r in kept}) == 12
+    assert all(r["exit_status"] == 4 and r["hosts"] == {"unreachable": 1} for r in kept)
+
+
+def test_a_killed_run_is_listed_unfinished(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run is kept from its start: killed while it waits on a host, it is still listed."""
+    with socket.socket() as silent:  # accepts connections and never says a word: the run waits on it
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        inventory = tmp_path / "hosts.ini"
+        inventory.write_text(f"quiet ansible_host=127.0.0.1 ansible_port={silent.getsockname()[1]}\n")
+        url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+        run = subprocess.Popen([*PYINSTALL, "check", str(inventory), "--database", url, "--timeout", "60"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        silent.settimeout(30)
+        connection, _ = silent.accept()  # the run has started and reached the host: it has been kept
+        run.kill()
+        run.wait()
+        connection.close()
+    [killed] = records.runs(url)
+    assert (killed["command"], killed["ended"], killed["exit_status"], killed["hosts"]) == ("check", None, None, {})
+    assert main(["runs", "--database", url]) == ExitStatus.OK
+    assert "unfinished" in capsys.readouterr().out
+    assert main(["runs", "show", str(killed["id"]), "--database", url]) == ExitStatus.OK
+    assert f"run {killed['id']} is unfinished" in capsys.readouterr().out
+
+
+def test_a_run_stopped_by_bad_input_is_kept_with_its_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[web\nweb1\n")
+    assert main(["check", str(inventory)]) == ExitStatus.USAGE
+    printed = capsys.readouterr().err
+    [kept] = records.runs(records.default_url())
+    assert kept["exit_status"] == ExitStatus.USAGE and kept["ended"] is not None
+    assert records.run(records.default_url(), kept["id"])["report"].strip() == printed.strip()
+    assert f"{inventory}:1" in printed
+
+
+def test_a_database_of_an_older_pyinstall_is_migrated(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    config = Config()
+    config.set_main_option("script_location", str(records.MIGRATIONS))
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        migrations.upgrade(config, "0001")  # the first schema: runs were written when they ended
+        connection.execute(sa.text(
+            "INSERT INTO runs (started, ended, command, argv, version, inventory, inventory_sha256, exit_status,"
+            " report, report_json) VALUES (1, 2, 'check', 'check hosts.ini', '0.1.0', 'hosts.ini', '', 0, 'ok', '{}')"
+        ))  # fmt: skip
+    engine.dispose()
+    [old] = records.runs(url)
+    assert (old["command"], old["exit_status"], old["controller"]) == ("check", 0, "")
+    run_id = records.start(url, records.Start(3.0, "info", "info hosts.ini", "0.1.0", "hosts.ini", ""))
+    assert [r["id"] for r in records.runs(url)] == [run_id, old["id"]]
+
+
+@pytest.fixture(scope="module")
+def postgresql() -> Iterator[str]:
+    """A PostgreSQL server of the tests' own (tests/postgres.py); its URL, for ``postgres.database``."""
+    missing = "" if postgres.binaries() else "Debian's postgresql package"
+    missing = missing or ("" if importlib.util.find_spec("psycopg") else "psycopg (pip install '.[postgresql]')")
+    if missing:
+        reason = f"the PostgreSQL tests need {missing}: setup.sh installs it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must test PostgreSQL; {reason}")
+        pytest.skip(reason)
+    with postgres.server() as url:
+        yield url
+
+
+def test_runs_are_kept_in_postgresql(
+    postgresql: str, unreachable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = postgres.database(postgresql, "kept")
+    log = tmp_path / "debug.log"
+    for command in ("check", "provision", "info"):
+        extra = ["--retry-file", ""] if command == "provision" else []
+        assert main([command, str(unreachable), "--database", url, "--log-file", str(log), *extra]) == 4
+    printed = capsys.readouterr()
+    assert "warning" not in printed.err, printed.err
+    assert main(["runs", "--database", url, "--json"]) == ExitStatus.OK
+    kept = json.loads(capsys.readouterr().out)
+    assert [(r["command"], r["exit_status"], r["hosts"]) for r in kept] == [
+        (command, 4, {"unreachable": 1}) for command in ("info", "provision", "check")
+    ]
+    for r in kept:
+        assert main(["runs", "show", str(r["id"]), "--database", url]) == ExitStatus.OK
+        shown = capsys.readouterr().out.strip()
+        assert shown and shown in printed.out
+    everything = postgres.dump(url) + log.read_text()
+    assert "postgresql+psycopg://" not in everything or "***" in everything
+    for secret in ("canary-3f9d1c", postgres.PASSWORD, quote(postgres.PASSWORD, safe="")):
+        assert secret not in everything, secret
+
+
+def test_runs_at_once_on_several_controllers_share_postgresql(postgresql: str, unreachable: Path) -> None:
+    """Three controllers (each a host name of its own) start four runs each at once on a new database."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("controllers with host names of their own need root and unshare(1) (a UTS namespace each)")
+    url = postgres.database(postgresql, "shared")
+    controllers = [["unshare", "--uts", "sh", "-c", f'hostname {name} && exec "$@"', "-"]
+                   for name in ("ctl-a", "ctl-b", "ctl-c")]  # fmt: skip
+    done = _runs_at_once(controllers * 4, unreachable, url)
+    assert [p.returncode for p in done] == [ExitStatus.UNREACHABLE] * 12, [p.stderr for p in done]
+    assert not any(p.stderr for p in done), [p.stderr for p in done]
+    kept = _kept(url)
+    assert len({r["id"] for r in kept}) == 12
+    assert all(r["exit_status"] == 4 and r["hosts"] == {"unreachable": 1} for r in kept)
+    assert sorted(r["controller"] for r in kept) == sorted(["ctl-a", "ctl-b", "ctl-c"] * 4)
+
+
+def test_a_reader_that_goes_away_does_not_change_the_outcome(unreachable: Path, tmp_path: Path) -> None:
+    """`pyinstall check hosts | head -1`: the pipe closes before the report is printed; the run still ends
+    with its hosts' status and is kept whole, and no traceback reaches the terminal."""
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the first line
+    proc = subprocess.run([*PYINSTALL, "check", str(unreachable), "--database", url], stdout=writer,
+                          stderr=subprocess.PIPE, text=True)  # fmt: skip
+    os.close(writer)
+    assert proc.returncode == ExitStatus.UNREACHABLE, proc.stderr
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    [kept] = records.runs(url)
+    assert (kept["exit_status"], kept["hosts"]) == (4, {"unreachable": 1})
