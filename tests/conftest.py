@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import postgres
 from tests.lab import Lab
 from tests.lab.testing import Fleet, pyinstall, require_lab
 
@@ -28,6 +30,20 @@ def unreachable(tmp_path: Path) -> Path:
     inventory = tmp_path / "hosts.ini"
     inventory.write_text("web1 ansible_host=127.0.0.1 ansible_port=1\n")
     return inventory
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[str]:
+    """A PostgreSQL server of the tests' own (tests/postgres.py); its URL, for ``postgres.database``."""
+    missing = "" if postgres.binaries() else "Debian's postgresql package"
+    missing = missing or ("" if importlib.util.find_spec("psycopg") else "psycopg (pip install '.[postgresql]')")
+    if missing:
+        reason = f"the PostgreSQL tests need {missing}: setup.sh installs it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must test PostgreSQL; {reason}")
+        pytest.skip(reason)
+    with postgres.server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,11 @@ printed; a database that cannot be written is a warning, never a failed run."""
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -170,20 +168,6 @@ def test_a_database_of_an_older_pyinstall_is_migrated(tmp_path: Path) -> None:
     assert (old["command"], old["exit_status"], old["controller"]) == ("check", 0, "")
     run_id = records.start(url, records.Start(3.0, "info", "info hosts.ini", "0.1.0", "hosts.ini", ""))
     assert [r["id"] for r in records.runs(url)] == [run_id, old["id"]]
-
-
-@pytest.fixture(scope="module")
-def postgresql() -> Iterator[str]:
-    """A PostgreSQL server of the tests' own (tests/postgres.py); its URL, for ``postgres.database``."""
-    missing = "" if postgres.binaries() else "Debian's postgresql package"
-    missing = missing or ("" if importlib.util.find_spec("psycopg") else "psycopg (pip install '.[postgresql]')")
-    if missing:
-        reason = f"the PostgreSQL tests need {missing}: setup.sh installs it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must test PostgreSQL; {reason}")
-        pytest.skip(reason)
-    with postgres.server() as url:
-        yield url
 
 
 def test_runs_are_kept_in_postgresql(
