@@ -20,6 +20,7 @@ _SECTION = re.compile(r"^(Client|Server):(?:\s.*)?$")
 _UNREACHABLE = re.compile(
     r"^(ERROR:|Cannot connect to the Docker daemon|error during connect|errors pretty printing info)"
 )
+_DEBUG = re.compile(r"^Debug [Mm]ode( \(server\))?$")
 _SIZE = re.compile(r"^\s*([\d.]+)\s*([kKMGTP]i?B|B)\s*$")
 # Children every era prints under these keys, for pastes whose indentation was lost.
 _CHILDREN = {
@@ -191,10 +192,26 @@ def parse(text: str) -> DockerInfo:
         client = DockerInfo()  # the client's warnings are not the server's
         info.client = _tree(parts.get("Client", []), client)
         info.errors += client.errors
-        info.tree = _tree(parts.get("Server", []) + parts[""], info)
+        info.tree = _hoist_debug(_tree(parts.get("Server", []) + parts[""], info))
     else:
-        info.tree = _tree(parts[""], info)
+        info.tree = _hoist_debug(_tree(parts[""], info))
     return info
+
+
+def _hoist_debug(tree: dict[str, Any]) -> dict[str, Any]:
+    """Daemons in debug mode (1.8 to 1.10) print server fields, ``Docker Root Dir`` and the proxies among
+    them, indented under ``Debug mode (server): true``: they belong to the server, where every other era
+    prints them. A field printed at both places keeps its top-level value."""
+    out: dict[str, Any] = {}
+    for key, node in tree.items():
+        if _DEBUG.match(key) and isinstance(node, dict):
+            out[key] = node.get("value")
+            for child, value in node.items():
+                if child != "value" and child not in tree:
+                    out.setdefault(child, value)
+        else:
+            out[key] = node
+    return out
 
 
 def size_bytes(text: str | None) -> float | None:

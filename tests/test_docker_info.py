@@ -140,3 +140,16 @@ def test_summary_and_drift() -> None:
     assert s["versions"] == {"18.09.1": 3, "1.13.1": 1} and s["storage_drivers"] == {"overlay2": 3, "devicemapper": 1}
     found = {(d.host, d.field, d.value, d.majority) for d in drift(hosts)}
     assert found == {("odd", "version", "1.13.1", "18.09.1"), ("odd", "storage_driver", "devicemapper", "overlay2")}
+
+
+def test_debug_mode_fields_are_the_servers_wherever_an_old_daemon_nests_them() -> None:
+    """1.9 in debug mode nests Docker Root Dir and the proxies under `Debug mode (server)`; 1.13 only counters."""
+    old = parsed("el7-1.9-debug")
+    assert (old.get("Docker Root Dir"), old.get("Http Proxy"), old.get("Debug mode (server)")) == (
+        "/srv/docker", "http://proxy.example.com:3128", "true"
+    )  # fmt: skip
+    assert validate(old, Expected(root_dir="/var/lib/docker"))[0].code == "ROOT_DIR"
+    newer = parsed("el7-1.13.1-debug")
+    assert (newer.get("Docker Root Dir"), newer.get("Goroutines"), newer.get("Debug Mode (server)")) == (
+        "/var/lib/docker", "24", "true"
+    )  # fmt: skip
