@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     info_cmd = _host_command(sub, "info", "`docker info` on every host, validated against what was asked, with "
-                             "drift (exit 0 valid, 2 invalid, 4 unreachable)")  # fmt: skip
+                             "drift and outliers (exit 0 valid, 2 invalid or not installed, 4 unreachable)",
+                             )  # fmt: skip
     info_cmd.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
 
     runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info): list them, or show one")
@@ -302,7 +303,7 @@ def _exit_status(statuses: Iterable[Status]) -> ExitStatus:
         return ExitStatus.INTERRUPTED
     if Status.UNREACHABLE in seen:
         return ExitStatus.UNREACHABLE
-    if seen & {Status.FAILED, Status.SKIPPED}:
+    if seen & {Status.FAILED, Status.SKIPPED, Status.NOT_INSTALLED}:
         return ExitStatus.FAILED
     return ExitStatus.OK
 
@@ -534,21 +535,21 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     inv = _load_inventory(args)
     hosts = [(t, a, inv.host_groups(t.name)) for t, a in _hosts(args, err, inv)]
     results = info.run(hosts, forks=args.forks)
-    summary, drift = info.summary(results), info.drift(results)
+    summary, outliers = info.summary(results), info.outliers(results)
     _junit(args, junit.info_cases(results), err)
     if args.html:
         generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        if not _save(args.html, report.info_html(results, summary, drift, generated), 0o644, err):
+        if not _save(args.html, report.info_html(results, summary, outliers, generated), 0o644, err):
             args.html = None
     if args.json:
-        print(report.info_json(results, summary, drift))
+        print(report.info_json(results, summary, outliers))
     else:
-        report.render_info(results, summary, drift, out)
+        report.render_info(results, summary, outliers, out)
         if args.html:
             out.print(terminal.text(f"HTML report: {args.html}"))
     status = _exit_status(h.status for h in results)
-    as_json = report.info_json(results, summary, drift)
-    _record(args, as_json, lambda console: report.render_info(results, summary, drift, console), status, err)
+    as_json = report.info_json(results, summary, outliers)
+    _record(args, as_json, lambda console: report.render_info(results, summary, outliers, console), status, err)
     return status
 
 

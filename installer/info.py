@@ -1,8 +1,10 @@
 """The fleet's runtime as it runs: `docker info` on every host, validated, summarised, drift found.
 
 Target ─▶ connect ─▶ the provision facts, `docker info 2>&1` among them (one command) ─▶ DockerInfo
-       ─▶ validate against what was asked (the storage driver asked or defaulted, the pin) ─▶ HostInfo
-[HostInfo] + inventory groups ─▶ summary (counts by version and driver) + drift (group outliers)
+       ─▶ validate against what was asked (the storage driver asked or defaulted, the pin)
+       ─▶ drift: the managed files and the daemon against what provision would write ─▶ HostInfo
+[HostInfo] ─▶ summary (counts by status, version and driver) + outliers (hosts asked the same that run
+              otherwise than most of them)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from installer import checks, connection, docker_info, facts
 from installer.asked import Asked
 from installer.connection import Target
+from installer.drift import Difference, differences
 from installer.errors import HostError
 from installer.fleet import FORKS, Fleet
 from installer.outcome import Finding, Level, Status
@@ -25,12 +28,14 @@ from installer.validate import expected, validate
 @dataclass
 class HostInfo:
     name: str
-    status: Status  # ok (valid) | failed (not as asked) | unreachable
+    status: Status  # ok (valid) | failed (not as asked) | not installed | unreachable
     info: docker_info.DockerInfo | None = None
     findings: list[Finding] = field(default_factory=list)
     error: str = ""
     hint: str = ""
     groups: tuple[str, ...] = ()  # the inventory groups it is in, most specific last
+    drift: list[Difference] = field(default_factory=list)
+    asks: tuple[str | None, ...] = ()  # what was asked of it (driver, version): outliers compare like with like
 
     @property
     def version(self) -> str | None:
@@ -47,16 +52,24 @@ class HostInfo:
             "findings": [f.to_dict() for f in self.findings],
             "error": self.error or None,
             "hint": self.hint or None,
+            "drift": [d.to_dict() for d in self.drift],
         }
 
 
 @dataclass
-class Drift:
+class Outlier:
     host: str
-    group: str
     field: str  # version | storage_driver
     value: str | None
     majority: str | None
+    peers: int  # hosts asked the same, this one included
+
+
+NOT_INSTALLED = "Docker is not installed (no docker command)"
+DRIFT_HINT = (
+    "provision the host again to restore what was asked (`provision --check --diff` shows the change), or ask "
+    "for what it has: docker_daemon_options in the inventory"
+)
 
 
 def inspect_host(target: Target, asked: Asked, groups: Sequence[str], connect: Connect) -> HostInfo:
@@ -65,10 +78,18 @@ def inspect_host(target: Target, asked: Asked, groups: Sequence[str], connect: C
             gathered = gather_facts(session, script=facts.PROVISION_SCRIPT)
     except HostError as exc:
         return HostInfo(target.name, Status.UNREACHABLE, error=exc.message, hint=exc.hint, groups=tuple(groups))
-    info = docker_info.parse(gathered.docker_info or "")
-    findings = validate(info, expected(checks.subject(gathered, asked)))
+    if gathered.docker_info is None:  # no docker command: nothing was installed, or it was removed
+        return HostInfo(target.name, Status.NOT_INSTALLED, error=NOT_INSTALLED, groups=tuple(groups),
+                        hint=f"provision it: pyinstall provision INVENTORY --limit {target.name}")  # fmt: skip
+    info = docker_info.parse(gathered.docker_info)
+    wanted = expected(checks.subject(gathered, asked))
+    findings = validate(info, wanted)
+    drift = differences(gathered, asked, info)
+    if drift:
+        findings.append(Finding("DRIFT", Level.ERROR, "; ".join(str(d) for d in drift), DRIFT_HINT))
     status = Status.FAILED if any(f.level == Level.ERROR for f in findings) else Status.OK
-    return HostInfo(target.name, status, info, findings, groups=tuple(groups))
+    asks = (wanted.storage_driver, wanted.version)
+    return HostInfo(target.name, status, info, findings, groups=tuple(groups), drift=drift, asks=asks)
 
 
 def run(
@@ -94,14 +115,14 @@ def summary(hosts: Sequence[HostInfo]) -> dict[str, Any]:
     }
 
 
-def drift(hosts: Sequence[HostInfo]) -> list[Drift]:
-    """Hosts whose version or storage driver differs from the majority of their most specific group."""
-    by_group: dict[str, list[HostInfo]] = {}
+def outliers(hosts: Sequence[HostInfo]) -> list[Outlier]:
+    """Hosts that run another version or storage driver than most of the hosts asked the same of."""
+    by_asks: dict[tuple[str | None, ...], list[HostInfo]] = {}
     for h in hosts:
-        if h.info and h.info.reachable and h.groups:
-            by_group.setdefault(h.groups[-1], []).append(h)
+        if h.info and h.info.reachable and h.asks:
+            by_asks.setdefault(h.asks, []).append(h)
     out = []
-    for group, members in by_group.items():
+    for members in by_asks.values():
         if len(members) < 2:
             continue
         for attribute, name in (("version", "version"), ("driver", "storage_driver")):
@@ -109,6 +130,6 @@ def drift(hosts: Sequence[HostInfo]) -> list[Drift]:
             (majority, count), *rest = counts.most_common()
             if rest and rest[0][1] == count:
                 continue  # a tie: no majority
-            out += [Drift(m.name, group, name, getattr(m, attribute), majority)
+            out += [Outlier(m.name, name, getattr(m, attribute), majority, len(members))
                     for m in members if getattr(m, attribute) != majority]  # fmt: skip
     return out

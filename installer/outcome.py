@@ -29,6 +29,7 @@ class Status(_Word):
     OK = "ok"  # as asked (check: passed; info: valid)
     CHANGED = "changed"  # made as asked (provision)
     FAILED = "failed"  # check: an error finding; provision: a task failed; info: not as asked
+    NOT_INSTALLED = "not installed"  # info, verify: a reachable host with no Docker
     UNREACHABLE = "unreachable"  # no session, or lost in the middle of a step
     UNKNOWN = "unknown"  # a task whose outcome is unknown (the connection dropped while it ran)
     SKIPPED = "skipped"  # not attempted (a failure budget spent, or Ctrl-C before it started)

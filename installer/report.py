@@ -32,7 +32,7 @@ _RUN_STYLE = {
 _STYLE = {ERROR: "red", WARNING: "yellow", INFO: "cyan", **_RUN_STYLE}
 # What each command calls a host's outcome: the statuses are one vocabulary, the verdicts read naturally.
 CHECK_VERDICT = {Status.OK: "passed", Status.FAILED: "failed"}
-INFO_VERDICT = {Status.OK: "valid", Status.FAILED: "invalid"}
+INFO_VERDICT = {Status.OK: "valid", Status.FAILED: "invalid"}  # not installed, unreachable: as they are
 
 
 def _verdict(status: Status, words: dict[Status, str]) -> Text:
@@ -182,18 +182,15 @@ def _recap(runs: Sequence[Any], console: Console) -> None:
         ))  # fmt: skip
 
 
-def info_json(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any]) -> str:
-    return json.dumps(
-        {
-            "hosts": {h.name: h.to_dict() for h in hosts},
-            "summary": summary,
-            "drift": [d.__dict__ for d in drift],
-        },
-        indent=2,
-    )
+def info_json(hosts: Sequence[Any], summary: dict[str, Any], outliers: Sequence[Any]) -> str:
+    """Each host's drift is in its record; ``drift`` repeats it fleet-wide, one entry per difference."""
+    drift = [{"host": h.name, **d.to_dict()} for h in hosts for d in h.drift]
+    outlying = [o.__dict__ for o in outliers]
+    return json.dumps({"hosts": {h.name: h.to_dict() for h in hosts}, "summary": summary, "drift": drift,
+                       "outliers": outlying}, indent=2)  # fmt: skip
 
 
-def render_info(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any], console: Console) -> None:
+def render_info(hosts: Sequence[Any], summary: dict[str, Any], outliers: Sequence[Any], console: Console) -> None:
     table = Table(title="Docker on the fleet", title_justify="left")
     for column in ("host", "version", "driver", "data space", "containers", "images", "warnings", "verdict", "why"):
         table.add_column(column, overflow="fold")
@@ -216,29 +213,33 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[A
         )
     console.print(table)
     for h in hosts:
-        shown = [f for f in h.findings if f.level in (ERROR, WARNING)]
-        if not shown:
+        shown = [f for f in h.findings if f.level in (ERROR, WARNING) and f.code != "DRIFT"]
+        if not shown and not h.drift:
             continue
         console.print(text((f"\n{h.name}", "bold")))
         for f in shown:
             console.print(text("  ", (f"{f.level:<8}", _STYLE[f.level]), f" {f.code}: {f.message}"))
             if f.hint:
                 console.print(text((f"           hint: {f.hint}", "dim")))
+        for d in h.drift:
+            console.print(text("  ", ("drift   ", "yellow"), f" {d}"))
+        for f in (f for f in h.findings if f.code == "DRIFT"):
+            console.print(text((f"           hint: {f.hint}", "dim")))
     status = summary["status"]
     console.print(
         text(
             f"\n{summary['hosts']} host(s): {status.get(Status.OK, 0)} valid, {status.get(Status.FAILED, 0)} "
-            f"invalid, {status.get(Status.UNREACHABLE, 0)} unreachable"
+            f"invalid, {status.get(Status.NOT_INSTALLED, 0)} not installed, {status.get(Status.UNREACHABLE, 0)} "
+            "unreachable"
         )
     )
     versions = ", ".join(f"{v} x{n}" for v, n in sorted(summary["versions"].items()))
     drivers = ", ".join(f"{v} x{n}" for v, n in sorted(summary["storage_drivers"].items()))
     console.print(text(f"versions: {versions or '-'}"))
     console.print(text(f"storage drivers: {drivers or '-'}"))
-    for d in drift:
-        console.print(
-            text((f"drift: {d.host} runs {d.field} {d.value}; most of group {d.group} run {d.majority}", "yellow"))
-        )
+    for o in outliers:
+        console.print(text((f"outlier: {o.host} runs {o.field} {o.value}; most of the {o.peers} hosts asked the "
+                            f"same run {o.majority}", "yellow")))  # fmt: skip
 
 
 _PALETTE = ("#0969da", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a")
@@ -256,7 +257,7 @@ def _chart(title: str, items: list[tuple[str, float, str]], width: int = 260) ->
             "height": max(22, 22 * len(bars))}  # fmt: skip
 
 
-def info_html(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any], generated: str) -> str:
+def info_html(hosts: Sequence[Any], summary: dict[str, Any], outliers: Sequence[Any], generated: str) -> str:
     """A self-contained page: inline CSS and SVG, no script, no external asset; opens offline."""
     rows, space = [], []
     for h in hosts:
@@ -266,7 +267,7 @@ def info_html(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any
             space.append((h.name, used / total * 100, f"{d['data_space_used']} of {d['data_space_total']}"))
         rows.append({
             "name": h.name, "status": INFO_VERDICT.get(h.status, str(h.status)), "error": h.error,
-            "findings": h.findings,
+            "findings": [f for f in h.findings if f.code != "DRIFT"], "drift": [str(d) for d in h.drift],
             "version": d.get("server_version") or "-", "driver": d.get("storage_driver") or "-",
             "space": f"{d['data_space_used']} / {d['data_space_total']}" if d.get("data_space_total") else "-",
             "containers": d.get("containers") if d.get("containers") is not None else "-",
@@ -278,7 +279,7 @@ def info_html(hosts: Sequence[Any], summary: dict[str, Any], drift: Sequence[Any
     ]
     if space:
         charts.append(_chart("devicemapper data space used (%)", [(n, p, t) for n, p, t in space]))
-    return _html("info.html.j2", hosts=rows, summary=summary, drift=drift, charts=charts, generated=generated)
+    return _html("info.html.j2", hosts=rows, summary=summary, outliers=outliers, charts=charts, generated=generated)
 
 
 def run_html(run: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from installer import asked, checks, docker_info, facts
-from installer.info import HostInfo, drift, summary
+from installer.info import HostInfo, outliers, summary
 from installer.outcome import Status
 from installer.validate import Expected, expected, validate, version_matches
 
@@ -131,15 +131,20 @@ def test_info_expects_what_provision_installs_the_defaulted_driver_too() -> None
     assert wanted.version == "20.10.24"  # EL7's docker-ce pin
 
 
-def test_summary_and_drift() -> None:
+def test_summary_and_outliers_among_hosts_asked_the_same() -> None:
     overlay, loop = parsed("el7-18.09-overlay2"), parsed("el7-1.13.1-loopback-2to1")
-    hosts = [HostInfo(f"h{i}", Status.OK, overlay, groups=("all", "el7")) for i in range(3)]
-    hosts.append(HostInfo("odd", Status.OK, loop, groups=("all", "el7")))
-    hosts.append(HostInfo("down", Status.UNREACHABLE, None, groups=("all", "el7")))
+    same = ("overlay2", "18.09.1")
+    hosts = [HostInfo(f"h{i}", Status.OK, overlay, asks=same) for i in range(3)]
+    hosts.append(HostInfo("odd", Status.OK, loop, asks=same))
+    hosts.append(HostInfo("asked-otherwise", Status.OK, loop, asks=("devicemapper", "1.13.1")))
+    hosts.append(HostInfo("down", Status.UNREACHABLE, None, asks=same))
     s = summary(hosts)
-    assert s["versions"] == {"18.09.1": 3, "1.13.1": 1} and s["storage_drivers"] == {"overlay2": 3, "devicemapper": 1}
-    found = {(d.host, d.field, d.value, d.majority) for d in drift(hosts)}
-    assert found == {("odd", "version", "1.13.1", "18.09.1"), ("odd", "storage_driver", "devicemapper", "overlay2")}
+    assert s["versions"] == {"18.09.1": 3, "1.13.1": 2} and s["storage_drivers"] == {"overlay2": 3, "devicemapper": 2}
+    found = {(o.host, o.field, o.value, o.majority, o.peers) for o in outliers(hosts)}
+    assert found == {
+        ("odd", "version", "1.13.1", "18.09.1", 4),
+        ("odd", "storage_driver", "devicemapper", "overlay2", 4),
+    }
 
 
 def test_debug_mode_fields_are_the_servers_wherever_an_old_daemon_nests_them() -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from installer import docker_info, report
-from installer.info import HostInfo, drift, summary
+from installer.drift import Difference
+from installer.info import HostInfo, outliers, summary
 from installer.outcome import Status
 from installer.validate import Expected, validate
 
@@ -29,13 +30,15 @@ def fleet() -> list[HostInfo]:
         info = docker_info.parse((HERE / f"{case}.txt").read_text())
         findings = validate(info, Expected())
         status = Status.FAILED if any(f.level == "error" for f in findings) else Status.OK
-        hosts.append(HostInfo(name, status, info, findings, groups=("all", "fleet")))
+        hosts.append(HostInfo(name, status, info, findings, groups=("all", "fleet"), asks=("overlay2", "18.09")))
+    hosts[1].drift = [Difference("/etc/docker/daemon.json", "debug", None, "true")]
+    hosts.append(HostInfo("bare", Status.NOT_INSTALLED, error="Docker is not installed (no docker command)"))
     return hosts
 
 
 def page() -> str:
     hosts = fleet()
-    return report.info_html(hosts, summary(hosts), drift(hosts), "2026-01-01 00:00:00 UTC")
+    return report.info_html(hosts, summary(hosts), outliers(hosts), "2026-01-01 00:00:00 UTC")
 
 
 def test_the_page_is_self_contained_and_escaped() -> None:
@@ -49,7 +52,9 @@ def test_the_page_is_self_contained_and_escaped() -> None:
     assert "305.7 MB / 107.4 GB" in html  # devicemapper data space
     assert "devicemapper data space used (%)" in html
     assert "DAEMON_UNREACHABLE" in html and "DEVICEMAPPER_LOOP" in html
-    assert "drift: <b>app-a</b>" in html
+    assert "outlier: <b>app-a</b> runs version 1.13.1; most of the 4 hosts asked the same run 18.09.1" in html
+    assert "drift: /etc/docker/daemon.json: debug added on the host (true), not asked for" in html
+    assert '<td class="not-installed">not installed</td>' in html and "1 not installed" in html
 
 
 def _png_size_and_colours(path: Path) -> tuple[int, int, int]:
@@ -81,7 +86,7 @@ def test_chromium_renders_the_report(tmp_path: Path) -> None:
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900"]  # fmt: skip
     dom = subprocess.run([*flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<tr data-host=") == 5
+    assert dom.count("<tr data-host=") == 6
     assert "app-b" in dom and "Storage drivers" in dom
     shot = tmp_path / "report.png"
     subprocess.run([*flags, f"--screenshot={shot}", html.as_uri()], capture_output=True, timeout=120, check=True)

@@ -1,0 +1,147 @@
+"""Drift: where a host differs from what was asked. What was asked is what provision would write for
+this host (runtime.desired, the same model); what is, the host's facts: its managed files as they are
+now and its daemon as `docker info` shows it. Each difference is named: file, key, asked, found.
+
+    Facts + Asked ─▶ runtime.desired ─▶ differences() ─▶ [Difference]   (pure: no connection)
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import shlex
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from installer import checks, runtime
+from installer.asked import SECRET_REPO_FIELDS, Asked
+from installer.docker_info import DockerInfo
+from installer.facts import Facts
+
+ABSENT = None  # a key asked for and missing on the host, or found there and never asked for
+HIDDEN = "<secret>"
+
+
+@dataclass(frozen=True)
+class Difference:
+    where: str  # a file's path, or "docker info"
+    key: str  # a daemon option, a repository field ("[id] field"), a docker info field; "" for a whole file
+    asked: str | None  # None: not asked for (added on the host)
+    found: str | None  # None: not on the host (removed there)
+
+    def __str__(self) -> str:
+        what = f"{self.where}: {self.key}" if self.key else self.where
+        if self.asked is ABSENT:
+            return f"{what} added on the host ({self.found}), not asked for"
+        if self.found is ABSENT:
+            return f"{what} asked {self.asked}, missing on the host"
+        return f"{what} asked {self.asked}, found {self.found}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def differences(facts: Facts, asked: Asked, info: DockerInfo | None = None) -> list[Difference]:
+    """Every way the host differs from what provision would make of it: its configuration files (the
+    daemon's and the repositories'), and the running daemon's storage driver. Empty for a host provision
+    cannot plan (no platform or channel): its findings say why."""
+    s = checks.subject(facts, asked)
+    if s.platform is None or s.channel is None or s.storage_driver is None:
+        return []
+    try:
+        desired = runtime.desired(s.platform, s.channel, asked, s.storage_driver, s.version or "")
+    except runtime.PlanError:
+        return []
+    found: list[Difference] = []
+    for f in desired.files:
+        current = facts.file_content(f.path)
+        if current is None:
+            found.append(Difference(f.path, "", "present", ABSENT))
+        elif f.restarts_daemon:
+            found += _config(f.path, f.content, current, s.platform.config_style)
+        else:
+            found += _repo(f.path, f.content, current)
+    if info is not None and info.reachable and info.storage_driver != desired.storage_driver:
+        found.append(Difference("docker info", "Storage Driver", desired.storage_driver, info.storage_driver))
+    return found
+
+
+def _config(path: str, asked: str, current: str, style: str) -> list[Difference]:
+    if style == "json":
+        want, have = json.loads(asked), _json_object(current)
+        if have is None:
+            return [Difference(path, "", "a JSON object", "not one")]
+        return _compare(path, want, have, json.dumps)
+    want_flags, have_flags = _flags(asked), _flags(current)
+    if have_flags is None:
+        return [Difference(path, "other_args", " ".join(f"--{k}" for k in want_flags or {}), ABSENT)]
+    return _compare(path, want_flags or {}, have_flags, lambda values: " ".join(values) or "set")
+
+
+def _compare(path: str, want: dict[str, Any], have: dict[str, Any], show: Any) -> list[Difference]:
+    out = []
+    for key in sorted(set(want) | set(have)):
+        if key not in have:
+            out.append(Difference(path, key, show(want[key]), ABSENT))
+        elif key not in want:
+            out.append(Difference(path, key, ABSENT, show(have[key])))
+        elif want[key] != have[key]:
+            out.append(Difference(path, key, show(want[key]), show(have[key])))
+    return out
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _flags(text: str) -> dict[str, list[str]] | None:
+    """The daemon flags of a sysconfig file's other_args: ``{"storage-opt": ["dm.x=1", ...], ...}``; None
+    when there is no other_args line or it does not parse as shell words."""
+    match = re.search(r"^other_args=(.*)$", text, re.M)
+    if not match:
+        return None
+    try:
+        (value,) = shlex.split(match[1]) or [""]
+        words = shlex.split(value)
+    except ValueError:
+        return None
+    flags: dict[str, list[str]] = {}
+    last = None
+    for word in words:
+        if word.startswith("--"):
+            last, _, inline = word[2:].partition("=")
+            flags.setdefault(last, [])
+            if inline:
+                flags[last].append(inline)
+        elif last is not None:
+            flags[last].append(word)
+    return {k: sorted(v) for k, v in flags.items()}
+
+
+def _repo(path: str, asked: str, current: str) -> list[Difference]:
+    want, have = _ini(asked) or {}, _ini(current)
+    if have is None:
+        return [Difference(path, "", "a yum repository file", "not one")]
+    out = []
+    for key in sorted(set(want) | set(have)):
+        pair = want.get(key), have.get(key)
+        if pair[0] == pair[1]:
+            continue
+        if key.rsplit(" ", 1)[-1] in SECRET_REPO_FIELDS:  # a password: only that it differs, never its value
+            pair = tuple(ABSENT if v is ABSENT else HIDDEN for v in pair)
+        out.append(Difference(path, key, *pair))
+    return out
+
+
+def _ini(text: str) -> dict[str, str] | None:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return None
+    return {f"[{section}] {key}": value for section in parser.sections() for key, value in parser[section].items()}
