@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 from rich.console import Console
 
@@ -217,6 +217,21 @@ def build_parser() -> argparse.ArgumentParser:
                              )  # fmt: skip
     info_cmd.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
 
+    verify_cmd = _host_command(sub, "verify", "prove each host runs the runtime as asked: testinfra tests, a "
+                               "container run (exit 0 passed, 2 failed or not installed, 4 unreachable)")  # fmt: skip
+    verify_cmd.add_argument(
+        "--tests",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also run these testinfra files or directories (their tests get `host`; repeatable)",
+    )
+    verify_cmd.add_argument(
+        "--keyword",
+        metavar="EXPR",
+        help="only tests matching EXPR, as pytest's -k (here -k is --ask-pass, as in Ansible)",
+    )
+
     runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info): list them, or show one")
     _runs_args(runs_cmd)
     runs_sub = runs_cmd.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
@@ -325,14 +340,28 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
 
 def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     reports = preflight.run(_hosts(args, err), forks=args.forks)
-    _junit(args, junit.check_cases(reports), err)
-    as_json = report.to_json(reports)
+    render = functools.partial(report.render, reports)
+    return _reported(args, out, err, junit.check_cases(reports), report.to_json(reports), render, reports)
+
+
+def _reported(
+    args: argparse.Namespace,
+    out: Console,
+    err: Console,
+    cases: list[junit.Case],
+    as_json: str,
+    render: Callable[[Console], None],
+    results: Iterable[Any],
+) -> ExitStatus:
+    """The end of a command's run: JUnit if asked, JSON or the rendered report, the run kept; the exit
+    status from its hosts' outcomes."""
+    _junit(args, cases, err)
     if args.json:
         print(as_json)
     else:
-        report.render(reports, out)
-    status = _exit_status(r.status for r in reports)
-    _record(args, as_json, lambda console: report.render(reports, console), status, err)
+        render(out)
+    status = _exit_status(r.status for r in results)
+    _record(args, as_json, render, status, err)
     return status
 
 
@@ -553,6 +582,18 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     return status
 
 
+def cmd_verify(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    from installer import verify  # multiprocessing and the suite's paths load only for this command
+
+    missing = [path for path in args.tests if not Path(path).exists()]
+    if missing:
+        raise UsageError(f"--tests: no such file or directory: {', '.join(missing)}",
+                         "give testinfra files (test_*.py) or directories holding them")  # fmt: skip
+    results = verify.run(_hosts(args, err), tests=args.tests, keyword=args.keyword, forks=args.forks)
+    render = functools.partial(report.render_verify, results)
+    return _reported(args, out, err, junit.verify_cases(results), report.verify_json(results), render, results)
+
+
 def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
     if args.bundle_command != "create":
         raise UsageError(
@@ -654,7 +695,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_bundle(args, out)
         if args.command == "runs":
             return cmd_runs(args, out, err)
-        command = {"check": cmd_check, "provision": cmd_provision, "info": cmd_info, "facts": cmd_facts}
+        command = {"check": cmd_check, "provision": cmd_provision, "info": cmd_info, "verify": cmd_verify,
+                   "facts": cmd_facts}  # fmt: skip
         args.started, args.started_at = time.monotonic(), time.time()
         if args.command != "facts":  # facts changes nothing and reports nothing to keep
             _record_start(args, err)

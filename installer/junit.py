@@ -31,8 +31,8 @@ class Case:
 
 
 def _host_case(name: str, status: Status, message: str, hint: str, seconds: float | None = None) -> Case:
-    outcome = {Status.FAILED: FAILURE, Status.UNREACHABLE: ERROR, Status.INTERRUPTED: ERROR,
-               Status.SKIPPED: SKIPPED}.get(status, "")  # fmt: skip
+    outcome = {Status.FAILED: FAILURE, Status.NOT_INSTALLED: FAILURE, Status.UNREACHABLE: ERROR,
+               Status.INTERRUPTED: ERROR, Status.SKIPPED: SKIPPED}.get(status, "")  # fmt: skip
     return Case(name, "host", outcome, message or str(status), f"hint: {hint}" if hint else "", seconds)
 
 
@@ -72,6 +72,19 @@ def info_cases(hosts: Sequence[Any]) -> list[Case]:
     for h in hosts:
         cases.append(_host_case(h.name, h.status, h.error, h.hint))
         cases += _finding_cases(h.name, h.findings, "validate")
+    return cases
+
+
+def verify_cases(hosts: Sequence[Any]) -> list[Case]:
+    """A case per host, and per test that ran on it (named by its pytest node id)."""
+    outcomes = {"failed": FAILURE, "error": ERROR, "skipped": SKIPPED}
+    cases = []
+    for h in hosts:
+        first = h.first_failure
+        message = h.error or (f"{first.name}: {first.message}" if first else "")
+        cases.append(_host_case(h.name, h.status, message, h.hint))
+        cases += [Case(h.name, f"test {t.name}", outcomes.get(t.outcome, ""), t.message, "", t.duration)
+                  for t in h.tests]  # fmt: skip
     return cases
 
 

@@ -28,11 +28,13 @@ _RUN_STYLE = {
     Status.SKIPPED: "cyan",
     Status.INTERRUPTED: "cyan",
     Status.UNKNOWN: "magenta",
+    Status.NOT_INSTALLED: "red",
 }
 _STYLE = {ERROR: "red", WARNING: "yellow", INFO: "cyan", **_RUN_STYLE}
 # What each command calls a host's outcome: the statuses are one vocabulary, the verdicts read naturally.
 CHECK_VERDICT = {Status.OK: "passed", Status.FAILED: "failed"}
 INFO_VERDICT = {Status.OK: "valid", Status.FAILED: "invalid"}  # not installed, unreachable: as they are
+VERIFY_VERDICT = {Status.OK: "passed", Status.FAILED: "failed"}
 
 
 def _verdict(status: Status, words: dict[Status, str]) -> Text:
@@ -240,6 +242,35 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], outliers: Sequenc
     for o in outliers:
         console.print(text((f"outlier: {o.host} runs {o.field} {o.value}; most of the {o.peers} hosts asked the "
                             f"same run {o.majority}", "yellow")))  # fmt: skip
+
+
+def verify_json(hosts: Sequence[Any]) -> str:
+    return json.dumps({"hosts": {h.name: h.to_dict() for h in hosts}}, indent=2)
+
+
+def render_verify(hosts: Sequence[Any], console: Console) -> None:
+    """A row per host: its tests' counts and the first failure; then every failed test by host."""
+    table = Table(title="Verified on each host", title_justify="left")
+    for column in ("host", "passed", "failed", "errors", "skipped", "verdict", "why"):
+        table.add_column(column, overflow="fold")
+    for h in hosts:
+        first = h.first_failure
+        why = h.error or (f"{first.name}: {first.message}" if first else "")
+        _add_row(table, h.name, str(h.count("passed")), str(h.count("failed")), str(h.count("error")),
+                 str(h.count("skipped")), _verdict(h.status, VERIFY_VERDICT), why)  # fmt: skip
+    console.print(table)
+    for h in hosts:
+        failed = [t for t in h.tests if t.outcome in ("failed", "error")]
+        if failed:
+            console.print(text((f"\n{h.name}", "bold")))
+            for t in failed:
+                console.print(text("  ", (f"{t.outcome:<7}", "red"), f" {t.name}: {t.message}"))
+        if h.hint:
+            console.print(text((f"\n{h.name}: hint: {h.hint}", "dim")))
+    counts = {status: sum(h.status == status for h in hosts) for status in Status}
+    console.print(text(f"\n{len(hosts)} host(s): {counts[Status.OK]} passed, {counts[Status.FAILED]} failed, "
+                       f"{counts[Status.NOT_INSTALLED]} not installed, "
+                       f"{counts[Status.UNREACHABLE]} unreachable"))  # fmt: skip
 
 
 _PALETTE = ("#0969da", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a")

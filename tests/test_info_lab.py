@@ -4,12 +4,11 @@ without Docker, a stopped daemon, an unreachable host."""
 from __future__ import annotations
 
 import json
-import shlex
 from pathlib import Path
 
 import pytest
 
-from tests.lab.testing import Fleet, pyinstall
+from tests.lab.testing import Fleet, daemon_json_edited, pyinstall
 
 pytestmark = pytest.mark.lab
 
@@ -48,14 +47,7 @@ def test_info_reports_every_host_and_asked_for_is_not_drift(fleet, tmp_path: Pat
 def test_a_hand_edit_of_daemon_json_is_drift_with_the_keys_named(fleet, tmp_path: Path) -> None:
     fleet, inventory = fleet
     host = fleet["el7-tmpfs-02"]
-    root = fleet.testinfra(host)
-    original = root.file("/etc/docker/daemon.json").content_string
-    edited = json.loads(original)
-    del edited["log-driver"]
-    edited["debug"] = True
-    write = "printf '%s' {} > /etc/docker/daemon.json && systemctl restart docker"
-    root.run_test(write.format(shlex.quote(json.dumps(edited))))
-    try:
+    with daemon_json_edited(fleet.testinfra(host), drop="log-driver", add={"debug": True}):
         proc = pyinstall("info", "--json", "-i", str(inventory), "--limit", _provisioned(fleet), home=tmp_path)
         assert proc.returncode == 2, proc.stdout[-3000:]
         report = json.loads(proc.stdout)
@@ -71,8 +63,6 @@ def test_a_hand_edit_of_daemon_json_is_drift_with_the_keys_named(fleet, tmp_path
         assert f"{path}: debug added on the host (true), not asked for" in table.stdout
         assert f'{path}: log-driver asked "json-file", missing on the host' in table.stdout
         assert f"drift: {path}: debug added on the host (true), not asked for" in html.read_text()
-    finally:
-        root.run_test(write.format(shlex.quote(original)))
 
 
 def test_a_host_without_docker_is_not_installed(fleet, tmp_path: Path) -> None:

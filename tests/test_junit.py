@@ -15,6 +15,7 @@ from installer.info import HostInfo
 from installer.outcome import Finding, Level, Status
 from installer.preflight import HostReport
 from installer.provision import HostRun
+from installer.verify import HostVerify, TestResult
 from tests import junit_schema
 
 
@@ -91,3 +92,22 @@ def test_the_cli_writes_it_beside_its_report(schema, tmp_path, unreachable) -> N
     schema.validate(str(out))
     (case,) = ET.parse(out).getroot()[0]
     assert case.get("classname") == "web1" and "Connection refused" in case.find("error").get("message")
+
+
+def test_verify_as_junit_a_case_per_host_and_test(schema) -> None:
+    passed = TestResult("test_docker.py::test_a_container_runs", "passed", duration=1.2)
+    failed = TestResult("test_docker.py::test_the_daemon_configuration_is_as_provision_writes_it", "failed",
+                        "/etc/docker/daemon.json: debug added on the host (true), not asked for")  # fmt: skip
+    skipped = TestResult("test_docker.py::test_the_cgroup_hierarchies_are_mounted", "skipped", "el7")
+    hosts = [HostVerify("web1", Status.FAILED, [passed, failed, skipped]),
+             HostVerify("web2", Status.NOT_INSTALLED, error="Docker is not installed (no docker command)")]  # fmt: skip
+    document = junit.document("verify", junit.verify_cases(hosts), 3.0)
+    schema.validate(document)
+    outcomes = {(c.get("classname"), c.get("name")): [e.tag for e in c] for c in ET.fromstring(document)[0]}
+    assert outcomes == {
+        ("web1", "host"): ["failure"],
+        ("web1", f"test {passed.name}"): [],
+        ("web1", f"test {failed.name}"): ["failure"],
+        ("web1", f"test {skipped.name}"): ["skipped"],
+        ("web2", "host"): ["failure"],
+    }

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +127,19 @@ def wait_for(host, command: str, what: str, seconds: float = 120) -> None:
     while host.run(command).rc != 0:
         assert time.monotonic() < deadline, what
         time.sleep(0.2)
+
+
+@contextmanager
+def daemon_json_edited(root: testinfra.host.Host, drop: str, add: dict) -> Iterator[None]:
+    """A hand edit of a host's /etc/docker/daemon.json (one key dropped, keys added) and the daemon
+    restarted on it, as an operator would; the file and the daemon are put back afterwards."""
+    original = root.file("/etc/docker/daemon.json").content_string
+    edited = json.loads(original)
+    del edited[drop]
+    edited.update(add)
+    write = "printf '%s' {} > /etc/docker/daemon.json && systemctl restart docker"
+    root.run_test(write.format(shlex.quote(json.dumps(edited))))
+    try:
+        yield
+    finally:
+        root.run_test(write.format(shlex.quote(original)))

@@ -1,0 +1,43 @@
+"""`pyinstall verify` without a lab: the probe image it carries, hosts it cannot reach, bad --tests."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import platform
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from installer.cli import ExitStatus, main
+from installer.verify.suite.test_docker import PROBE
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the probe is an x86_64 binary")
+def test_the_probe_image_is_one_static_echo(tmp_path: Path) -> None:
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(PROBE.read_bytes()))) as tar:
+        [entry] = tar.getmembers()
+        assert (entry.name, entry.mode, entry.uid, entry.mtime) == ("echo", 0o755, 0, 0)
+        tar.extract(entry, tmp_path)
+    echo = tmp_path / "echo"
+    assert b"GLIBC" not in echo.read_bytes() and b"ld-linux" not in echo.read_bytes(), "no C library, no loader"
+    ran = subprocess.run([str(echo), "it", "runs"], capture_output=True, text=True)
+    assert (ran.returncode, ran.stdout) == (0, "it runs\n")
+
+
+def test_an_unreachable_host_is_reported_and_exits_4(
+    unreachable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junit = tmp_path / "verify.xml"
+    assert main(["verify", str(unreachable), "--json", "--junit-xml", str(junit)]) == ExitStatus.UNREACHABLE
+    host = json.loads(capsys.readouterr().out)["hosts"]["web1"]
+    assert host["status"] == "unreachable" and host["tests"] == [] and "refused" in host["error"]
+    assert '<error message="' in junit.read_text()
+
+
+def test_tests_that_do_not_exist_are_a_usage_error(unreachable: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(unreachable), "--tests", "no-such-dir"]) == ExitStatus.USAGE
+    assert "--tests: no such file or directory: no-such-dir" in capsys.readouterr().err
