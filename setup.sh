@@ -74,6 +74,9 @@ demo() {
     step "pyinstall info: what runs, validated, with a fleet summary and an HTML report"
     rc=0; .venv/bin/pyinstall info "$inv" --limit '!el6_i686:!el6_oldkernel' --html "$root/fleet.html" || rc=$?
     echo "pyinstall info exited $rc (0 valid, 2 some invalid, 4 some unreachable)"
+    step "pyinstall verify: testinfra proof on each host, a container run from the image pyinstall carries"
+    rc=0; .venv/bin/pyinstall verify "$inv" --limit '!el6_i686:!el6_oldkernel' || rc=$?
+    echo "pyinstall verify exited $rc (0 all passed, 2 some failed, 4 some unreachable)"
     cat <<EOT
 
 The fleet runs on this machine (see tests/lab/README.md for what is real and what is simulated).

@@ -24,12 +24,13 @@ SUITE = (
 
 @pytest.fixture(scope="module")
 def fleet(make_fleet, tmp_path_factory) -> tuple[Fleet, list[str]]:
-    """An el6 and two el7 hosts, provisioned, and a bare el7 host."""
-    fleet = make_fleet("ver", "el6+tmpfs:1,el7+tmpfs:2,el7:1")
+    """An el6 and a noisy el7 host (a banner, a German locale), provisioned, another el7 host to edit by
+    hand, and a bare el7 host."""
+    fleet = make_fleet("ver", "el6+tmpfs:1,el7-noisy+tmpfs:1,el7+tmpfs:1,el7:1")
     home = tmp_path_factory.mktemp("home")
     proc = pyinstall("provision", "-i", str(fleet.inventory), "--limit", f"!{fleet['el7-01'].name}", home=home)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    return fleet, [fleet["el6-tmpfs-01"].name, fleet["el7-tmpfs-01"].name]
+    return fleet, [fleet["el6-tmpfs-01"].name, fleet["el7-noisy-tmpfs-01"].name]
 
 
 def _verify(fleet: Fleet, limit: str, tmp_path: Path, *more: str) -> tuple[int, dict]:
@@ -53,13 +54,13 @@ def test_freshly_provisioned_hosts_pass_every_test_and_run_a_container(fleet, tm
     listed = {(c.get("classname"), c.get("name").split("::")[-1]) for c in cases if c.get("name") != "host"}
     assert listed == {(host, test) for host in provisioned for test in SUITE}
     # The probe image is gone again: nothing is left behind on the host.
-    root = fleet.testinfra(fleet["el7-tmpfs-01"])
+    root = fleet.testinfra(fleet["el7-noisy-tmpfs-01"])
     assert "pyinstall/probe" not in root.run("docker images").stdout
 
 
 def test_a_hand_edit_fails_naming_the_key(fleet, tmp_path: Path) -> None:
     fleet, _ = fleet
-    host = fleet["el7-tmpfs-02"]
+    host = fleet["el7-tmpfs-01"]
     with daemon_json_edited(fleet.testinfra(host), drop="userland-proxy", add={"debug": True}):
         rc, hosts = _verify(fleet, host.name, tmp_path)
         assert rc == 2

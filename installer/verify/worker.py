@@ -102,7 +102,7 @@ class Plugin:
                                subject.version or "")  # fmt: skip
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
-        emit(events.STEP, self.session.target.name, nodeid, "started")
+        emit(events.STEP, self.session.target.name, _name(nodeid), "started")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and not report.passed) or report.failed:
