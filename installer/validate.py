@@ -55,6 +55,9 @@ KNOWN_WARNINGS = (
 )
 
 
+DIRECT_LVM_POOL = "docker-thinpool"  # the pool Docker makes on dm.directlvm_device
+
+
 @dataclass(frozen=True)
 class Expected:
     """What was asked of a host's daemon; None: not checked."""
@@ -63,16 +66,31 @@ class Expected:
     version: str | None = None
     cgroup_driver: str | None = None
     root_dir: str | None = None
+    thin_pool: str | None = None  # devicemapper's pool, when one was asked for (direct-lvm)
 
 
 def expected(s: Subject) -> Expected:
-    """From the same model preflight and provision use: the storage driver asked or defaulted, the pin."""
+    """From the same model preflight and provision use: the storage driver asked or defaulted, the pin,
+    the thin pool its storage options name."""
     return Expected(
         storage_driver=s.storage_driver,
         version=runtime.version(s.channel, s.asked) if s.channel else None,
         cgroup_driver=s.asked.cgroup_driver,
         root_dir=s.asked.root_dir,
+        thin_pool=thin_pool(s.asked.storage_options) if s.storage_driver == "devicemapper" else None,
     )
+
+
+def thin_pool(storage_options: tuple[str, ...]) -> str | None:
+    """The pool `docker info` names for these options: dm.thinpooldev's device (its /dev/mapper name), or
+    the one Docker makes itself on dm.directlvm_device (docker-thinpool)."""
+    for option in storage_options:
+        key, _, value = option.partition("=")
+        if key == "dm.thinpooldev":
+            return value.rsplit("/", 1)[-1]
+        if key == "dm.directlvm_device":
+            return DIRECT_LVM_POOL
+    return None
 
 
 def version_matches(running: str, pinned: str) -> bool:
@@ -125,6 +143,18 @@ def validate(info: DockerInfo, expected: Expected) -> list[Finding]:
         findings.append(
             Finding(
                 "ROOT_DIR", ERROR, f"Docker Root Dir is {info.get('Docker Root Dir')}, asked {expected.root_dir}", ""
+            )
+        )
+    pool = info.driver_status("Pool Name")
+    if expected.thin_pool and driver == expected.storage_driver and pool != expected.thin_pool:
+        loop = info.driver_status("Data loop file")
+        findings.append(
+            Finding(
+                "THIN_POOL",
+                ERROR,
+                f"devicemapper runs on {pool or 'no pool'}{f' (loop files: {loop})' if loop else ''}, "
+                f"asked {expected.thin_pool}",
+                "the daemon did not take docker_storage_options: provision again and read the daemon's log",
             )
         )
     if driver == "devicemapper" and info.driver_status("Data loop file"):

@@ -14,7 +14,7 @@ import pytest
 from installer import asked, checks, docker_info, facts
 from installer.info import HostInfo, outliers, summary
 from installer.outcome import Status
-from installer.validate import Expected, expected, validate, version_matches
+from installer.validate import Expected, expected, thin_pool, validate, version_matches
 
 HERE = Path(__file__).parent / "docker_info"
 CASES = sorted(HERE.glob("*.txt"))
@@ -158,3 +158,13 @@ def test_debug_mode_fields_are_the_servers_wherever_an_old_daemon_nests_them() -
     assert (newer.get("Docker Root Dir"), newer.get("Goroutines"), newer.get("Debug Mode (server)")) == (
         "/var/lib/docker", "24", "true"
     )  # fmt: skip
+
+
+def test_a_thin_pool_asked_is_the_one_docker_info_names() -> None:
+    loop, lvm = parsed("lab-uml-el7-devicemapper-loop"), parsed("lab-uml-el7-direct-lvm")
+    direct = Expected(storage_driver="devicemapper", thin_pool=thin_pool(("dm.directlvm_device=/dev/ubdb",)))
+    assert direct.thin_pool == "docker-thinpool" and thin_pool(("dm.thinpooldev=/dev/mapper/vg-pool",)) == "vg-pool"
+    assert "THIN_POOL" not in {f.code for f in validate(lvm, direct)}
+    [refused] = [f for f in validate(loop, direct) if f.code == "THIN_POOL"]
+    assert refused.level == "error" and "loop files: /var/lib/docker/devicemapper/devicemapper/data" in refused.message
+    assert "THIN_POOL" not in {f.code for f in validate(loop, Expected(storage_driver="devicemapper"))}
