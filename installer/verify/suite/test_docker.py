@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from installer import docker_info
+from installer.checks import REQUIRED_CGROUPS
 from installer.drift import differences
 from installer.outcome import Level
 from installer.platforms import RUNTIME_DIR
@@ -79,8 +80,13 @@ def test_the_cgroup_hierarchies_are_mounted(host, desired, facts) -> None:
         fields = line.split()
         if len(fields) > 3 and fields[2] == "cgroup":
             mounted.update(fields[3].split(","))
-    missing = [c for c in ("cpu", "cpuacct", "memory", "devices", "freezer", "blkio") if c not in mounted]
-    assert not missing, f"cgroup hierarchies not mounted: {', '.join(missing)}"
+    missing = [c for c in REQUIRED_CGROUPS if c not in mounted]
+    lines = host.file("/proc/cgroups").content_string.splitlines()
+    offered = {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
+    absent = [c for c in missing if c not in offered]
+    assert not missing, f"cgroup hierarchies not mounted: {', '.join(missing)}" + (
+        f" (the kernel offers no {', '.join(absent)} controller)" if absent else ""
+    )
 
 
 def test_docker_info_reports_what_was_asked(host, subject) -> None:
