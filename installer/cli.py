@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only tests matching EXPR, as pytest's -k (here -k is --ask-pass, as in Ansible)",
     )
 
-    runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info): list them, or show one")
+    runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info, verify): list them, or show one")
     _runs_args(runs_cmd)
     runs_sub = runs_cmd.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
     show = runs_sub.add_parser("show", help="a run's report as it was printed")

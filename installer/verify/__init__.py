@@ -4,7 +4,7 @@ own files given with --tests) runs against every host over pyinstall's own sessi
 host keys, become and framed output as every other command.
 
     (Target, Asked) ─▶ Fleet (forks at a time) ─▶ a process per host (worker.py): connect ─▶ facts
-        ─▶ pytest: suite + --tests, -k ─▶ [TestResult] ─▶ HostVerify
+        ─▶ pytest: suite + --tests, --keyword ─▶ [TestResult] ─▶ HostVerify
 
 Each host's tests run in a process of their own: pytest keeps its state per process, and one host's
 tests must never see another's. Test names and outcomes stream back as events while they run.
@@ -76,7 +76,7 @@ class Job:
     target: Target
     asked: Asked
     tests: tuple[str, ...] = ()  # the user's test files or directories, beside the suite
-    keyword: str | None = None  # pytest -k
+    keyword: str | None = None  # --keyword, given to pytest as -k
 
 
 def run(
