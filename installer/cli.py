@@ -77,7 +77,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _inventory_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inventory_pos", nargs="?", metavar="INVENTORY", help="inventory file (or -i)")
-    p.add_argument("-i", "--inventory", dest="inventory_opt", metavar="INVENTORY", help="inventory file (INI or YAML)")
+    p.add_argument(
+        "-i", "--inventory", dest="inventory_opt", action="append", default=[], metavar="INVENTORY",
+        help="inventory file (INI or YAML) or directory of them; repeat to merge several in order "
+        "(default: $PYINSTALL_INVENTORY, else $ANSIBLE_INVENTORY: comma-separated)",
+    )  # fmt: skip
 
 
 def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
@@ -255,13 +259,26 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- commands
 
 
+def _inventory_sources(args: argparse.Namespace) -> list[str]:
+    """The inventories, in the order they merge: INVENTORY and every -i as given; else the environment's
+    (PYINSTALL_INVENTORY, then Ansible's ANSIBLE_INVENTORY, each a comma-separated list)."""
+    given = ([args.inventory_pos] if args.inventory_pos else []) + args.inventory_opt
+    if given:
+        return given
+    for variable in ("PYINSTALL_INVENTORY", "ANSIBLE_INVENTORY"):
+        listed = [p.strip() for p in os.environ.get(variable, "").split(",") if p.strip()]
+        if listed:
+            return listed
+    return []
+
+
 def _load_inventory(args: argparse.Namespace) -> inventory.Inventory:
-    if args.inventory_pos and args.inventory_opt and args.inventory_pos != args.inventory_opt:
-        raise UsageError("two inventories given", "give one, as INVENTORY or with -i")
-    path = args.inventory_opt or args.inventory_pos
-    if not path:
-        raise UsageError("no inventory given", f"pyinstall {args.command} -i inventory.ini")
-    return inventory.load(path)
+    sources = _inventory_sources(args)
+    if not sources:
+        raise UsageError(
+            "no inventory given", f"pyinstall {args.command} -i inventory.ini (or set PYINSTALL_INVENTORY)"
+        )
+    return inventory.load(*sources)
 
 
 def _ignored_codes(args: argparse.Namespace) -> list[str]:
@@ -423,19 +440,19 @@ def _record_start(args: argparse.Namespace, err: Console) -> None:
     A database that cannot be written is a warning, never a failed run: the run goes on unrecorded."""
     from installer import records  # the database layer loads only when a run is kept
 
-    given = args.inventory_opt or args.inventory_pos
-    inventory_path = Path(given) if given else None
-    try:
-        digest = hashlib.sha256(inventory_path.read_bytes()).hexdigest() if inventory_path else ""
-    except OSError:  # the inventory's own error comes next, from the command
-        digest = ""
+    sources = [Path(p) for p in _inventory_sources(args)]
+    digest = hashlib.sha256()
+    for source in sources:
+        for f in sorted(source.iterdir()) if source.is_dir() else [source]:
+            with contextlib.suppress(OSError):  # the inventory's own error comes next, from the command
+                digest.update(f.read_bytes() if f.is_file() else b"")
     start = records.Start(
         started=args.started_at,
         command=args.command,
         argv=events.clean(shlex.join(args.argv)),
         version=__version__,
-        inventory=str(inventory_path.resolve()) if inventory_path else "",
-        inventory_sha256=digest,
+        inventory=", ".join(str(p.resolve()) for p in sources),
+        inventory_sha256=digest.hexdigest() if sources else "",
     )
     args.database = args.database or records.default_url()
     try:

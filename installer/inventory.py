@@ -39,12 +39,12 @@ class Group:
     vars: dict[str, Any] = field(default_factory=dict)
     priority: int = 1  # ansible_group_priority: orders groups of equal depth
     line: int | None = None  # where it was declared, for messages
-    var_lines: dict[str, int | None] = field(default_factory=dict)  # where each variable was set
+    var_origins: dict[str, str] = field(default_factory=dict)  # where each variable was set: file:line
 
     def set_var(self, key: str, value: Any, source: str, line: int | None) -> None:
         if key != "ansible_group_priority":
             self.vars[key] = value
-            self.var_lines[key] = line
+            self.var_origins[key] = _where(source, line)
             return
         try:
             self.priority = int(value)
@@ -65,20 +65,25 @@ class Host:
 
 
 class Inventory:
-    """Groups, hosts and their variables, read from one inventory source."""
+    """Groups, hosts and their variables, read from one or more inventory sources (merged in order, as
+    Ansible does: a later source adds hosts and groups, and its values win)."""
 
     def __init__(self, source: str = "<memory>") -> None:
-        self.source = source
+        self.source = source  # the sources, for messages
         self.groups: dict[str, Group] = {
             "all": Group("all", children=["ungrouped"]),
             "ungrouped": Group("ungrouped", parents=["all"]),
         }
         self.host_names: list[str] = []  # every host, in order of first appearance
         self.inline_vars: dict[str, dict[str, Any]] = {}
-        self.inline_lines: dict[str, dict[str, int | None]] = {}  # host -> variable -> line
+        self.inline_origins: dict[str, dict[str, str]] = {}  # host -> variable -> file:line
         self.group_var_files: dict[str, dict[str, Any]] = {}
         self.host_var_files: dict[str, dict[str, Any]] = {}
         self.var_file_origins: dict[str, dict[str, str]] = {}  # "group_vars/G" or "host_vars/H" -> var -> file:line
+        # Indexes that keep loading and lookups linear in the inventory's size.
+        self._member_of: dict[str, dict[str, None]] = {}  # host -> its direct groups, in order
+        self._ancestors: dict[str, set[str]] = {}
+        self._depth: dict[str, int] = {}
 
     # ------------------------------------------------------------ building
     def add_group(self, name: str, line: int | None = None) -> Group:
@@ -90,17 +95,19 @@ class Inventory:
         if name not in self.inline_vars:
             self.host_names.append(name)
             self.inline_vars[name] = {}
-            self.inline_lines[name] = {}
-        members = self.groups[group].hosts
-        if name not in members:
-            members.append(name)
+            self.inline_origins[name] = {}
+            self._member_of[name] = {}
+        if group not in self._member_of[name]:
+            self._member_of[name][group] = None
+            self.groups[group].hosts.append(name)
 
-    def add_child(self, parent: str, child: str, line: int | None = None) -> None:
+    def add_child(self, parent: str, child: str, line: int | None = None, source: str | None = None) -> None:
+        source = source or self.source
         if child == "all":
-            raise InventoryError(self.source, line, f"group 'all' cannot be a child of {parent!r}")
+            raise InventoryError(source, line, f"group 'all' cannot be a child of {parent!r}")
         if parent == child or parent in self._descendants(child):
             raise InventoryError(
-                self.source,
+                source,
                 line,
                 f"adding group {child!r} as a child of {parent!r} creates a loop",
                 "a group cannot contain itself, directly or through its children",
@@ -110,6 +117,8 @@ class Inventory:
             p.children.append(child)
         if parent not in c.parents:
             c.parents.append(parent)
+        self._ancestors.clear()
+        self._depth.clear()
 
     def _reach(self, group: str, edge: str) -> set[str]:
         """Every group reachable from ``group`` through ``edge`` ("parents" or "children")."""
@@ -127,25 +136,34 @@ class Inventory:
 
     def reconcile(self) -> None:
         """Ansible's rules once parsing is done: every group under ``all``, lone hosts in ``ungrouped``."""
-        for name, group in self.groups.items():
+        for name, group in list(self.groups.items()):
             if name != "all" and not group.parents:
                 self.add_child("all", name)
-        in_a_group = {h for name, g in self.groups.items() if name not in ("all", "ungrouped") for h in g.hosts}
         ungrouped = self.groups["ungrouped"]
-        ungrouped.hosts = [h for h in self.host_names if h not in in_a_group]
+        ungrouped.hosts = []
+        for host in self.host_names:
+            groups = self._member_of[host]
+            groups.pop("ungrouped", None)
+            if not groups.keys() - {"all"}:
+                groups["ungrouped"] = None
+                ungrouped.hosts.append(host)
 
     # ------------------------------------------------------------ reading
     def ancestors(self, group: str) -> set[str]:
-        return self._reach(group, "parents")
+        if group not in self._ancestors:
+            self._ancestors[group] = self._reach(group, "parents")
+        return self._ancestors[group]
 
     def depth(self, group: str) -> int:
         """Longest path from ``all``: children weigh more than their parents."""
-        parents = self.groups[group].parents
-        return 0 if group == "all" or not parents else 1 + max(self.depth(p) for p in parents)
+        if group not in self._depth:
+            parents = self.groups[group].parents
+            self._depth[group] = 0 if group == "all" or not parents else 1 + max(self.depth(p) for p in parents)
+        return self._depth[group]
 
     def host_groups(self, name: str) -> list[str]:
         """Every group of a host, sorted the way Ansible merges their variables."""
-        direct = [g for g, group in self.groups.items() if name in group.hosts]
+        direct = list(self._member_of.get(name, ()))
         groups = {"all", *direct}
         for g in direct:
             groups |= self.ancestors(g)
@@ -171,7 +189,7 @@ class Inventory:
         if found:
             return found
         if key in self.inline_vars.get(host, {}):
-            return _where(self.source, self.inline_lines[host].get(key))
+            return self.inline_origins[host].get(key, self.source)
         groups = self.host_groups(host)[::-1]
         for g in groups:
             found = self.var_file_origins.get(f"group_vars/{g}", {}).get(key)
@@ -179,23 +197,23 @@ class Inventory:
                 return found
         for g in groups:
             if key in self.groups[g].vars:
-                return _where(self.source, self.groups[g].var_lines.get(key))
+                return self.groups[g].var_origins.get(key, self.source)
         return ""
 
-    def set_inline(self, host: str, variables: dict[str, Any], line: int | None) -> None:
+    def set_inline(self, host: str, variables: dict[str, Any], source: str, line: int | None) -> None:
         self.inline_vars[host].update(variables)
-        self.inline_lines[host].update(dict.fromkeys(variables, line))
+        self.inline_origins[host].update(dict.fromkeys(variables, _where(source, line)))
 
     def hosts(self, names: Iterable[str] | None = None) -> list[Host]:
         return [self.host(n) for n in (self.host_names if names is None else names)]
 
     def group_hosts(self, group: str) -> list[str]:
         """Every host of a group and of its descendants, in inventory order."""
+        if group == "all":
+            return list(self.host_names)
         members = set(self.groups[group].hosts)
         for child in self._descendants(group):
             members.update(self.groups[child].hosts)
-        if group == "all":
-            return list(self.host_names)
         return [h for h in self.host_names if h in members]
 
     # ------------------------------------------------------------ ansible-inventory views
@@ -325,8 +343,11 @@ def _expand_ranges(name: str) -> list[str]:
 # ---------------------------------------------------------------- INI
 
 
-def parse_ini(text: str, source: str = "<memory>") -> Inventory:
-    inv = Inventory(source)
+def parse_ini(text: str, source: str = "<memory>", inv: Inventory | None = None) -> Inventory:
+    """An INI inventory, read into ``inv`` on top of what it holds (load() reconciles once all are read),
+    or into a new one."""
+    alone = inv is None
+    inv = inv if inv is not None else Inventory(source)
     pending_children: dict[str, tuple[int, str]] = {}  # child group -> (line, parent) awaiting declaration
     pending_vars: dict[str, int] = {}
     group, state = "ungrouped", "hosts"
@@ -358,7 +379,7 @@ def parse_ini(text: str, source: str = "<memory>") -> Inventory:
                 "write [group], [group:vars] or [group:children], with no spaces in the brackets",
             )
         if state == "hosts":
-            _ini_host_line(inv, line, group, lineno, fail)
+            _ini_host_line(inv, line, group, source, lineno, fail)
         elif state == "vars":
             if "=" not in line:
                 raise fail(lineno, f"expected key=value in [{group}:vars], got {line!r}")
@@ -374,7 +395,7 @@ def parse_ini(text: str, source: str = "<memory>") -> Inventory:
             if child not in inv.groups:
                 pending_children.setdefault(child, (lineno, group))
                 inv.add_group(child, lineno)
-            inv.add_child(group, child, lineno)
+            inv.add_child(group, child, lineno, source)
 
     for child, (lineno, parent) in pending_children.items():
         raise fail(
@@ -388,11 +409,12 @@ def parse_ini(text: str, source: str = "<memory>") -> Inventory:
             f"[{name}:vars] is for a group that is never declared",
             f"declare it with a [{name}] or [{name}:children] section, or fix the name",
         )
-    inv.reconcile()
+    if alone:
+        inv.reconcile()
     return inv
 
 
-def _ini_host_line(inv: Inventory, line: str, group: str, lineno: int, fail) -> None:
+def _ini_host_line(inv: Inventory, line: str, group: str, source: str, lineno: int, fail) -> None:
     try:
         tokens = shlex.split(line, comments=True)
     except ValueError as exc:
@@ -418,8 +440,8 @@ def _ini_host_line(inv: Inventory, line: str, group: str, lineno: int, fail) -> 
     for name in names:
         inv.add_host(name, group)
         if port is not None:
-            inv.set_inline(name, {"ansible_port": port}, lineno)
-        inv.set_inline(name, variables, lineno)
+            inv.set_inline(name, {"ansible_port": port}, source, lineno)
+        inv.set_inline(name, variables, source, lineno)
 
 
 # ---------------------------------------------------------------- YAML
@@ -468,9 +490,11 @@ def _kind(node: yaml.Node) -> str:
     return "something else"
 
 
-def parse_yaml(text: str, source: str = "<memory>") -> Inventory:
-    """Ansible's YAML inventory: ``GROUP: {hosts: {NAME: vars}, vars: {...}, children: {GROUP: ...}}``."""
-    inv = Inventory(source)
+def parse_yaml(text: str, source: str = "<memory>", inv: Inventory | None = None) -> Inventory:
+    """Ansible's YAML inventory: ``GROUP: {hosts: {NAME: vars}, vars: {...}, children: {GROUP: ...}}``,
+    read into ``inv`` on top of what it holds (load() reconciles once all are read), or into a new one."""
+    alone = inv is None
+    inv = inv if inv is not None else Inventory(source)
     root = _compose(text, source)
     if root is None:
         raise InventoryError(source, None, "the file is empty", "a YAML inventory starts with 'all:'")
@@ -498,10 +522,10 @@ def parse_yaml(text: str, source: str = "<memory>") -> Inventory:
                     for host in names:
                         inv.add_host(host, name)
                         if port is not None:
-                            inv.set_inline(host, {"ansible_port": port}, host_key.start_mark.line + 1)
+                            inv.set_inline(host, {"ansible_port": port}, source, host_key.start_mark.line + 1)
                         for k, v in pairs:
                             inv.set_inline(host, {str(_construct(k, source)): _construct(v, source)},
-                                           k.start_mark.line + 1)  # fmt: skip
+                                           source, k.start_mark.line + 1)  # fmt: skip
             elif section == "vars":
                 for k, v in _mapping(value, source, f"vars of group {name!r}"):
                     inv.groups[name].set_var(
@@ -512,7 +536,7 @@ def parse_yaml(text: str, source: str = "<memory>") -> Inventory:
                     child_name = str(_construct(child_key, source))
                     child_line = child_key.start_mark.line + 1
                     inv.add_group(child_name, child_line)
-                    inv.add_child(name, child_name, child_line)
+                    inv.add_child(name, child_name, child_line, source)
                     group_entry(child_name, child, child_line)
             else:
                 raise InventoryError(
@@ -525,7 +549,8 @@ def parse_yaml(text: str, source: str = "<memory>") -> Inventory:
     for key, value in root.value:
         name = str(_construct(key, source))
         group_entry(name, value, key.start_mark.line + 1)
-    inv.reconcile()
+    if alone:
+        inv.reconcile()
     return inv
 
 
@@ -579,12 +604,46 @@ def _load_vars_dirs(inv: Inventory, base: Path) -> None:
 # ---------------------------------------------------------------- entry point
 
 
-def load(path: str | os.PathLike[str]) -> Inventory:
-    """Read an inventory file (INI, or YAML by its suffix) and the vars directories beside it."""
-    p = Path(path)
-    source = str(path)
-    if p.is_dir():
-        raise InventoryError(source, None, "is a directory", "give the inventory file inside it")
+# Files a directory of inventories skips, as Ansible's inventory_ignore_extensions does.
+IGNORED_SUFFIXES = ("~", ".orig", ".bak", ".cfg", ".retry", ".pyc", ".pyo", ".swp", ".rpm", ".md", ".txt", ".rst")
+VARS_DIRS = ("group_vars", "host_vars")
+
+
+def load(*paths: str | os.PathLike[str]) -> Inventory:
+    """Read inventory sources, merged in the order given (Ansible's -i -i): INI files, YAML by their
+    suffix, and directories of them; then group_vars/ and host_vars/ beside each file (inside each
+    directory), the later ones winning."""
+    if not paths:
+        raise InventoryError("-i", None, "no inventory given", "give an inventory file with -i")
+    inv = Inventory(", ".join(str(p) for p in paths))
+    bases: list[Path] = []
+    for path in paths:
+        p = Path(path)
+        files = _directory_sources(p) if p.is_dir() else [p]
+        for f in files:
+            _parse_file(f, inv)
+        base = p if p.is_dir() else p.parent
+        if base not in bases:
+            bases.append(base)
+    inv.reconcile()
+    for base in bases:
+        _load_vars_dirs(inv, base)
+    return inv
+
+
+def _directory_sources(directory: Path) -> list[Path]:
+    sources = sorted(
+        p for p in directory.iterdir()
+        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(IGNORED_SUFFIXES)
+    )  # fmt: skip
+    if not sources:
+        raise InventoryError(str(directory), None, "a directory with no inventory file in it",
+                             "give an inventory file, or a directory holding some")  # fmt: skip
+    return sources
+
+
+def _parse_file(p: Path, inv: Inventory) -> None:
+    source = str(p)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -594,6 +653,7 @@ def load(path: str | os.PathLike[str]) -> Inventory:
         raise InventoryError(source, line, "not UTF-8 text") from None
     except OSError as exc:
         raise InventoryError(source, None, f"cannot read: {exc.strerror}") from None
-    inv = parse_yaml(text, source) if p.suffix in YAML_SUFFIXES else parse_ini(text, source)
-    _load_vars_dirs(inv, p.parent)
-    return inv
+    if p.suffix in YAML_SUFFIXES:
+        parse_yaml(text, source, inv)
+    else:
+        parse_ini(text, source, inv)

@@ -17,7 +17,8 @@ from pathlib import Path
 from installer.errors import PatternError
 from installer.inventory import Inventory
 
-_SUBSCRIPT = re.compile(r"^(?P<base>.+?)\[(?P<start>-?\d+)(?::(?P<end>-?\d*))?\]$")
+# Ansible's subscript: any pattern followed by [N] (N may be negative), [N:M], [N:] or the old [N-M].
+_SUBSCRIPT = re.compile(r"^(?P<base>.+)\[(?:(?P<index>-?\d+)|(?P<start>\d+)[:-](?P<end>\d*))\]$")
 
 
 @dataclass
@@ -60,20 +61,28 @@ def _expand_files(terms: list[str]) -> list[str]:
 
 
 def _match(inv: Inventory, term: str) -> list[str]:
+    """The hosts one term designates: a subscript picks from what the rest of the term matches, as in
+    Ansible (``web*[0:1]``; ``db0[1:2]`` is the 2nd and 3rd host named ``db0``, so none)."""
+    sub = None if term.startswith("~") else _SUBSCRIPT.match(term)
+    if sub is None:
+        return _enumerate(inv, term)
+    hosts = _enumerate(inv, sub["base"])
+    if sub["index"] is not None:
+        index = int(sub["index"])
+        return [hosts[index]] if -len(hosts) <= index < len(hosts) else []
+    start, end = int(sub["start"]), int(sub["end"]) if sub["end"] else -1
+    if end == 0:  # Ansible reads [N:0] as [N]
+        return hosts[start : start + 1]
+    return hosts[start:] if end == -1 else hosts[start : end + 1]
+
+
+def _enumerate(inv: Inventory, term: str) -> list[str]:
     if term in ("all", "*"):
         return list(inv.host_names)
     if term in inv.groups:
         return inv.group_hosts(term)
     if term in inv.inline_vars:
         return [term]
-    sub = _SUBSCRIPT.match(term)
-    if sub and sub["base"] in inv.groups:
-        members = inv.group_hosts(sub["base"])
-        start = int(sub["start"])
-        if sub["end"] is None:
-            return [members[start]] if -len(members) <= start < len(members) else []
-        end = int(sub["end"]) + 1 if sub["end"] not in ("", None) else None
-        return members[start:end]
     if term.startswith("~"):
         try:
             regex = re.compile(term[1:])

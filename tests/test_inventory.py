@@ -220,6 +220,15 @@ def ansible_hosts(pattern: str) -> set[str]:
         "el6:el7:!web-*",
         "fleet:&legacy:!odd*",
         "fe80::1",
+        # Subscripts pick from whatever the rest of the term matches (a name, a glob, a group).
+        "db0[1:2].example.com",
+        "db0[1:2]",
+        "db*[0:1]",
+        "el6[-1]",
+        "el6[2:]",
+        "el6[1:0]",
+        "el6[1-2]",
+        "el6[40]",
     ],
 )
 def test_patterns_match_ansible(pattern: str) -> None:
@@ -245,3 +254,90 @@ def test_pattern_details(tmp_path: Path) -> None:
     assert split_pattern("web[1:3]:!db") == ["web[1:3]", "!db"]
     assert split_pattern("fe80::1") == ["fe80::1"]
     assert split_pattern("el6:el7:!*tmpfs*") == ["el6", "el7", "!*tmpfs*"]
+
+
+def _split_fleet(tmp_path: Path) -> tuple[Path, Path]:
+    """Prod in INI, staging in YAML, overlapping: a host in both, a group in both, 'all' vars in both."""
+    prod = tmp_path / "prod.ini"
+    prod.write_text(
+        "lone\n[web]\nweb01 role=prod\nshared01 role=prod\n[db]\ndb01\n[el7:children]\nweb\n"
+        "[all:vars]\nenv=prod\nntp=ntp1\n[web:vars]\nport=80\n"
+    )
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "web.yml").write_text("from_prod_dir: 1\n")
+    staging = tmp_path / "staging" / "hosts.yml"
+    staging.parent.mkdir()
+    staging.write_text(
+        "all:\n  vars:\n    env: staging\n  children:\n    web:\n      hosts:\n        web-stg01: {role: stg}\n"
+        "        shared01: {role: stg}\n      vars: {port: 8080}\n    el6:\n      hosts:\n        lone:\n"
+    )
+    (staging.parent / "host_vars").mkdir()
+    (staging.parent / "host_vars" / "shared01.yml").write_text("from_staging_dir: 1\n")
+    return prod, staging
+
+
+@needs_ansible
+def test_several_inventories_merge_as_ansible_merges_them(tmp_path: Path) -> None:
+    prod, staging = _split_fleet(tmp_path)
+    for order in ((prod, staging), (staging, prod)):
+        args = [a for p in order for a in ("-i", str(p))]
+        expected = json.loads(ansible(*args, "--list"))
+        expected["_meta"].pop("profile", None)
+        assert inventory.load(*order).to_ansible_list() == expected, order
+        assert inventory.load(*order).graph() == ansible(*args, "--graph").rstrip("\n"), order
+
+
+@needs_ansible
+def test_a_directory_of_inventories_is_read_as_ansible_reads_it(tmp_path: Path) -> None:
+    # Not beside the working directory: ansible-inventory also reads group_vars/ there (the playbook dir).
+    (tmp_path / "src").mkdir()
+    prod, staging = _split_fleet(tmp_path / "src")
+    directory = tmp_path / "inventory"
+    directory.mkdir()
+    (directory / "10-prod.ini").write_text(prod.read_text())
+    (directory / "20-staging.yml").write_text(staging.read_text())
+    (directory / "README.md").write_text("# not an inventory\n")
+    (directory / "old.ini.bak").write_text("[broken\n")
+    (directory / "group_vars").mkdir()
+    (directory / "group_vars" / "web.yml").write_text("in_the_directory: 1\n")
+    expected = json.loads(ansible("-i", str(directory), "--list"))
+    expected["_meta"].pop("profile", None)
+    assert inventory.load(directory).to_ansible_list() == expected
+    assert expected["_meta"]["hostvars"]["web01"]["in_the_directory"] == 1
+
+
+def test_an_error_in_the_second_inventory_names_it(tmp_path: Path) -> None:
+    good, bad = tmp_path / "a.ini", tmp_path / "b.ini"
+    good.write_text("[web]\nweb01\n")
+    bad.write_text("[db]\ndb01 port\n")
+    with pytest.raises(InventoryError) as caught:
+        inventory.load(good, bad)
+    assert f"{bad}:2" in str(caught.value)
+
+
+def test_a_value_says_which_of_several_files_set_it(tmp_path: Path) -> None:
+    prod, staging = _split_fleet(tmp_path)
+    inv = inventory.load(prod, staging)
+    assert inv.host("web01").vars["port"] == 8080  # the later source's group vars win
+    assert inv.origin("web01", "port") == f"{staging}:9"
+    assert inv.origin("web01", "role") == f"{prod}:3"
+    assert inv.origin("shared01", "from_staging_dir").startswith(str(staging.parent / "host_vars" / "shared01.yml"))
+
+
+@needs_ansible
+def test_the_cli_merges_every_i_and_reads_ansible_inventory_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from installer.cli import main
+
+    prod, staging = _split_fleet(tmp_path)
+    expected = json.loads(ansible("-i", str(prod), "-i", str(staging), "--list"))
+    expected["_meta"].pop("profile", None)
+    assert main(["inventory", "-i", str(prod), "-i", str(staging), "--list"]) == 0
+    assert json.loads(capsys.readouterr().out) == expected
+    monkeypatch.setenv("ANSIBLE_INVENTORY", f"{prod},{staging}")
+    assert main(["inventory", "--list"]) == 0
+    assert json.loads(capsys.readouterr().out) == expected
+    monkeypatch.setenv("PYINSTALL_INVENTORY", str(prod))  # pyinstall's own comes first
+    assert main(["inventory", "--list"]) == 0
+    assert "web-stg01" not in capsys.readouterr().out
