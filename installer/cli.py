@@ -84,6 +84,23 @@ def _inventory_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _number(kind: type, low: float, high: float | None = None) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` from ``low`` (to ``high``), or a usage error that says so."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range: from {low:g}" + (f" to {high:g}" if high else "")
+            )
+        return value
+
+    return parse
+
+
 def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
     """A command that works on the inventory's hosts, its help ending with the exit statuses."""
     command = sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,7 +143,11 @@ def _host_args(p: argparse.ArgumentParser) -> None:
     _inventory_args(p)
     p.add_argument("-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN (Ansible syntax, @FILE)")
     p.add_argument(
-        "-f", "--forks", type=int, default=preflight.FORKS, help=f"hosts at once (default {preflight.FORKS})"
+        "-f",
+        "--forks",
+        type=_number(int, 1),
+        default=preflight.FORKS,
+        help=f"hosts at once (default {preflight.FORKS})",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument(
@@ -143,10 +164,12 @@ def _host_args(p: argparse.ArgumentParser) -> None:
     conn = p.add_argument_group("connection")
     conn.add_argument("-u", "--user", help="SSH user (default: ansible_user, ~/.ssh/config, then yours)")
     conn.add_argument("--private-key", dest="key_file", metavar="FILE", help="SSH private key file")
-    conn.add_argument("-k", "--ask-pass", action="store_true", help="ask for the SSH password")
+    conn.add_argument("-k", "--ask-pass", action="store_true", help="ask for the SSH password (on a terminal)")
+    conn.add_argument("--connection-password-file", metavar="FILE", help="the SSH password: this file's first line")
     conn.add_argument("-b", "--become", action="store_true", default=None, help="run as root through sudo")
     conn.add_argument("--become-user", help="the user sudo runs as (default root)")
-    conn.add_argument("-K", "--ask-become-pass", action="store_true", help="ask for the sudo password")
+    conn.add_argument("-K", "--ask-become-pass", action="store_true", help="ask for the sudo password (on a terminal)")
+    conn.add_argument("--become-password-file", metavar="FILE", help="the sudo password: this file's first line")
     conn.add_argument(
         "--known-hosts", action="append", default=[], metavar="FILE", help="more known_hosts (repeatable)"
     )
@@ -158,7 +181,7 @@ def _host_args(p: argparse.ArgumentParser) -> None:
     conn.add_argument(
         "-T",
         "--timeout",
-        type=float,
+        type=_number(float, 0.1),
         default=CONNECT_TIMEOUT,
         help=f"connect timeout in seconds (default {CONNECT_TIMEOUT:g})",
     )
@@ -193,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("--serial", metavar="N|N%|LIST", help="batches: 5, 25%%, or 1,5,25%% (canary first)")
     prov.add_argument(
         "--max-fail-percentage",
-        type=float,
+        type=_number(float, 0, 100),
         metavar="P",
         help="stop starting batches once more than P%% of a batch failed (default: when a whole batch failed)",
     )
@@ -309,8 +332,10 @@ def _hosts(
         models.append(
             (host, asked.parse(host.name, host.vars, lambda v, h=host.name: inv.origin(h, v), ignore, bundles))
         )
-    password = getpass.getpass("SSH password: ") if args.ask_pass else None
-    become_password = getpass.getpass("BECOME password: ") if args.ask_become_pass else None
+    password = _password(args.ask_pass, "-k", "SSH password: ", args.connection_password_file,
+                         "--connection-password-file", "ansible_password")  # fmt: skip
+    become_password = _password(args.ask_become_pass, "-K", "BECOME password: ", args.become_password_file,
+                                "--become-password-file", "ansible_become_password")  # fmt: skip
     overrides = {
         "user": args.user,
         "key_file": args.key_file,
@@ -326,6 +351,25 @@ def _hosts(
     hosts = [(target_from_vars(host.name, host.vars, **overrides), model) for host, model in models]
     events.redact(*(secret for target, _ in hosts for secret in (target.password, target.become_password)))
     return hosts
+
+
+def _password(ask: bool, flag: str, prompt: str, path: str | None, file_flag: str, variable: str) -> str | None:
+    """A password asked on the terminal, or read from a file (its first line); never from the command line."""
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.readline().rstrip("\r\n")
+        except OSError as exc:
+            raise UsageError(f"{file_flag}: cannot read {path}: {exc.strerror or exc}") from None
+    if not ask:
+        return None
+    hint = f"give it in a file with {file_flag} FILE, or as {variable} in the inventory"
+    if not sys.stdin.isatty():
+        raise UsageError(f"{flag} asks for a password on a terminal, and there is none (cron, CI, < /dev/null)", hint)
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:  # Ctrl-D at the prompt
+        raise UsageError(f"{flag}: no password given", hint) from None
 
 
 def _exit_status(statuses: Iterable[Status]) -> ExitStatus:

@@ -339,6 +339,21 @@ def _known_hosts_files(target: Target) -> list[Path]:
     return [p for p in files if p.is_file()]
 
 
+def _forget_command(hostname: str, target: Target) -> str:
+    """The ssh-keygen line that removes ``hostname``'s entry, naming the file that holds it when it is not
+    the user's own known_hosts (ssh-keygen's default)."""
+    command = f"ssh-keygen -R {shlex.quote(hostname)}"
+    for path in _known_hosts_files(target):
+        try:
+            holds = paramiko.HostKeys(str(path)).lookup(hostname) is not None
+        except (OSError, paramiko.SSHException):
+            continue
+        if holds:
+            default = path == USER_KNOWN_HOSTS.expanduser()
+            return command if default else f"{command} -f {shlex.quote(str(path))}"
+    return command
+
+
 class OutputTooLarge(HostError):
     """A command printed more than OUTPUT_CAP: stopped, its output not used."""
 
@@ -424,7 +439,7 @@ def _open(conn: fabric.Connection, target: Target) -> None:
             f"HOST KEY CHANGED for {exc.hostname}: it offers {exc.key.get_name()} {fingerprint(exc.key)}, "
             f"known_hosts has {fingerprint(exc.expected_key)}",
             "someone may be intercepting the connection, or the host was reinstalled; verify with its owner, "
-            f"then remove the old entry (ssh-keygen -R {exc.hostname}); pyinstall never replaces a key",
+            f"then remove the old entry ({_forget_command(exc.hostname, target)}); pyinstall never replaces a key",
         ) from None
     except paramiko.AuthenticationException as exc:
         conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -52,7 +53,11 @@ def test_inventory_list_host_and_graph(capsys: pytest.CaptureFixture[str]) -> No
         (["check", "-i", "/nonexistent/hosts.ini"], "/nonexistent/hosts.ini: no such file"),
         (["check", "-i", str(PRECEDENCE), "--limit", "nothing-like-this"], "no hosts matched"),
         (["check", "-i", str(PRECEDENCE), "--ignore-preflight-errors", "KERNAL"], "unknown check code(s)"),
-        (["check", "-i", str(PRECEDENCE), "--forks", "many"], "invalid int value"),
+        (["check", "-i", str(PRECEDENCE), "--forks", "many"], "--forks: 'many' is not a number"),
+        (["check", "-i", str(PRECEDENCE), "--forks", "0"], "--forks: 0 is out of range: from 1"),
+        (["check", "-i", str(PRECEDENCE), "-T", "0"], "--timeout: 0 is out of range: from 0.1"),
+        (["provision", "-i", str(PRECEDENCE), "--max-fail-percentage", "150"], "150 is out of range: from 0 to 100"),
+        (["check", "-i", str(PRECEDENCE), "--become-password-file", "/nonexistent"], "cannot read /nonexistent"),
         (["inventory", str(PRECEDENCE), "--host", "nobody"], "no host 'nobody'"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -137,3 +142,27 @@ def test_a_report_that_cannot_be_saved_is_a_warning_not_a_lost_run(
     assert f"could not write {missing / 'report.json'}" in captured.err
     assert "web1  unreachable" in captured.out and "RECAP" in captured.out, "the report is still printed"
     assert "to retry" not in captured.out and "Report saved" not in captured.out
+
+
+@pytest.mark.parametrize("flag, file_flag", [("-K", "--become-password-file"), ("-k", "--connection-password-file")])
+def test_a_password_prompt_with_no_terminal_is_a_usage_error(
+    flag: str, file_flag: str, unreachable: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """cron, CI, < /dev/null: no traceback, a hint to the file option instead."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["check", str(unreachable), flag]) == ExitStatus.USAGE
+    err = capsys.readouterr().err
+    assert f"{flag} asks for a password on a terminal, and there is none" in err and file_flag in err
+
+
+def test_a_password_file_gives_its_first_line_and_it_is_never_shown(
+    unreachable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from installer.cli import _password
+
+    secret = tmp_path / "become.txt"
+    secret.write_text("canary-file-4e1b\nsecond line ignored\n")
+    assert _password(False, "-K", "", str(secret), "--become-password-file", "") == "canary-file-4e1b"
+    assert main(["check", str(unreachable), "--become-password-file", str(secret), "-vv"]) == 4
+    captured = capsys.readouterr()
+    assert "canary-file-4e1b" not in captured.out + captured.err
