@@ -151,6 +151,9 @@ def _host_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument(
+        "--list-hosts", action="store_true", help="list the hosts this would work on, and stop (no connection)"
+    )
+    p.add_argument(
         "-v", "--verbose", action="count", default=0,
         help="-v: each step's commands in the report; -vv: also every command and its output as it runs (stderr)",
     )  # fmt: skip
@@ -396,6 +399,20 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
         if args.host not in inv.inline_vars:
             raise UsageError(f"no host {args.host!r} in {inv.source}")
         print(json.dumps(inv.host(args.host).vars, indent=4, sort_keys=True))
+    return ExitStatus.OK
+
+
+def cmd_list_hosts(args: argparse.Namespace) -> ExitStatus:
+    """What a command would work on, as `ansible --list-hosts` prints it; no host is contacted."""
+    selection = patterns.select(_load_inventory(args), args.limit)
+    if args.json:
+        print(json.dumps({"hosts": selection.hosts, "unmatched": selection.unmatched}, indent=2))
+        return ExitStatus.OK
+    print(f"  hosts ({len(selection.hosts)}):")
+    for name in selection.hosts:
+        print(f"    {terminal.visible(name)}")
+    for term in selection.unmatched:
+        print(f"warning: host pattern {terminal.visible(term)!r} matched no host", file=sys.stderr)
     return ExitStatus.OK
 
 
@@ -756,6 +773,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_bundle(args, out)
         if args.command == "runs":
             return cmd_runs(args, out, err)
+        if args.list_hosts:
+            return cmd_list_hosts(args)
         command = {"check": cmd_check, "provision": cmd_provision, "info": cmd_info, "verify": cmd_verify,
                    "facts": cmd_facts}  # fmt: skip
         args.started, args.started_at = time.monotonic(), time.time()

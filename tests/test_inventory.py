@@ -341,3 +341,20 @@ def test_the_cli_merges_every_i_and_reads_ansible_inventory_from_the_environment
     monkeypatch.setenv("PYINSTALL_INVENTORY", str(prod))  # pyinstall's own comes first
     assert main(["inventory", "--list"]) == 0
     assert "web-stg01" not in capsys.readouterr().out
+
+
+@needs_ansible
+@pytest.mark.parametrize("command", ["facts", "check", "provision", "info", "verify"])
+def test_list_hosts_prints_what_ansible_prints_and_contacts_nobody(
+    command: str, unreachable: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from installer.cli import main
+
+    pattern = "el6:!db02*"
+    assert main([command, "-i", str(PRECEDENCE), "--limit", pattern, "--list-hosts"]) == 0
+    ansible_bin = Path(ANSIBLE_INVENTORY).parent / "ansible"
+    expected = subprocess.run([str(ansible_bin), "-i", str(PRECEDENCE), pattern, "--list-hosts"],
+                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert capsys.readouterr().out == expected
+    assert main([command, str(unreachable), "--list-hosts"]) == 0, "the host is not contacted"
+    assert capsys.readouterr().out == "  hosts (1):\n    web1\n"
