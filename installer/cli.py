@@ -35,6 +35,7 @@ from installer import (
     provision,
     report,
     rollout,
+    settings,
     terminal,
 )
 from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
@@ -43,6 +44,7 @@ from installer.fleet import NOT_ATTEMPTED_INTERRUPTED
 from installer.outcome import Status
 
 DEFAULT_REPORT = "pyinstall-report.json"
+RETRY_FILE = "pyinstall.retry"
 
 DESCRIPTION = """\
 Roll a container runtime out across CentOS/RHEL 6 and 7 machines over plain SSH.
@@ -116,9 +118,9 @@ def _database_arg(p: argparse.ArgumentParser, nested: bool = False) -> None:
     p.add_argument(
         "--database",
         metavar="URL",
-        default=argparse.SUPPRESS if nested else os.environ.get("PYINSTALL_DATABASE") or None,
+        default=argparse.SUPPRESS if nested else None,
         help="where runs are kept: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE "
-        "(default: $PYINSTALL_DATABASE, else SQLite in $XDG_STATE_HOME/pyinstall)",
+        "(default: $PYINSTALL_DATABASE, the config file's database, else SQLite in $XDG_STATE_HOME/pyinstall)",
     )
 
 
@@ -146,8 +148,8 @@ def _host_args(p: argparse.ArgumentParser) -> None:
         "-f",
         "--forks",
         type=_number(int, 1),
-        default=preflight.FORKS,
-        help=f"hosts at once (default {preflight.FORKS})",
+        default=None,
+        help=f"hosts at once (default {preflight.FORKS}, or forks in the config file)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument(
@@ -160,9 +162,9 @@ def _host_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--log-file",
         metavar="FILE",
-        default=os.environ.get("PYINSTALL_LOG_FILE") or None,
+        default=None,
         help="append a timestamped debug log of the run (every command and its output, secrets masked) "
-        "to FILE (default: $PYINSTALL_LOG_FILE)",
+        "to FILE (default: $PYINSTALL_LOG_FILE, or log_path in the config file)",
     )
     conn = p.add_argument_group("connection")
     conn.add_argument("-u", "--user", help="SSH user (default: ansible_user, ~/.ssh/config, then yours)")
@@ -185,8 +187,8 @@ def _host_args(p: argparse.ArgumentParser) -> None:
         "-T",
         "--timeout",
         type=_number(float, 0.1),
-        default=CONNECT_TIMEOUT,
-        help=f"connect timeout in seconds (default {CONNECT_TIMEOUT:g})",
+        default=None,
+        help=f"connect timeout in seconds (default {CONNECT_TIMEOUT:g}, or timeout in the config file)",
     )
 
 
@@ -225,9 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prov.add_argument(
         "--retry-file",
-        default="pyinstall.retry",
+        default=None,
         metavar="FILE",
-        help="where to list failed, unreachable and not attempted hosts (default %(default)s; '' for none)",
+        help=f"where to list failed, unreachable and not attempted hosts (default {RETRY_FILE}; '' for none; "
+        "none when the config file says retry_files_enabled = false)",
     )
     prov.add_argument(
         "--report-file",
@@ -262,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="only tests matching EXPR, as pytest's -k (here -k is --ask-pass, as in Ansible)",
     )
 
+    config_cmd = sub.add_parser("config", help="each setting in effect and where it comes from (option, "
+                                "environment, config file, default)")  # fmt: skip
+    config_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+
     runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info, verify): list them, or show one")
     _runs_args(runs_cmd)
     runs_sub = runs_cmd.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
@@ -285,17 +292,28 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- commands
 
 
+def _settle(args: argparse.Namespace) -> None:
+    """Fill what the command line left out from the environment, the config file and the defaults
+    (installer/settings.py), so that every later step reads args alone."""
+    given = dict(vars(args))
+    if hasattr(args, "inventory_opt"):  # INVENTORY and every -i, in the order they merge
+        given["inventory_opt"] = ([args.inventory_pos] if args.inventory_pos else []) + args.inventory_opt
+    given["host_key_checking"] = False if getattr(args, "accept_new_host_keys", False) else None
+    resolved = settings.resolve(given)
+    args.settings = resolved
+    for s in settings.SETTINGS:
+        if hasattr(args, s.dest):
+            setattr(args, s.dest, resolved[s.name].value)
+    if hasattr(args, "accept_new_host_keys"):
+        args.accept_new_host_keys = not resolved["host_key_checking"].value
+    if hasattr(args, "retry_file") and args.retry_file is None:
+        args.retry_file = RETRY_FILE if resolved["retry_files_enabled"].value else ""
+
+
 def _inventory_sources(args: argparse.Namespace) -> list[str]:
-    """The inventories, in the order they merge: INVENTORY and every -i as given; else the environment's
-    (PYINSTALL_INVENTORY, then Ansible's ANSIBLE_INVENTORY, each a comma-separated list)."""
-    given = ([args.inventory_pos] if args.inventory_pos else []) + args.inventory_opt
-    if given:
-        return given
-    for variable in ("PYINSTALL_INVENTORY", "ANSIBLE_INVENTORY"):
-        listed = [p.strip() for p in os.environ.get(variable, "").split(",") if p.strip()]
-        if listed:
-            return listed
-    return []
+    """The inventories, in the order they merge (settled: the command line's, else the environment's or
+    the config file's)."""
+    return list(args.inventory_opt)
 
 
 def _load_inventory(args: argparse.Namespace) -> inventory.Inventory:
@@ -339,19 +357,21 @@ def _hosts(
                          "--connection-password-file", "ansible_password")  # fmt: skip
     become_password = _password(args.ask_become_pass, "-K", "BECOME password: ", args.become_password_file,
                                 "--become-password-file", "ansible_become_password")  # fmt: skip
-    overrides = {
-        "user": args.user,
-        "key_file": args.key_file,
+    # An option beats the inventory; the same setting from the environment or a config file only fills
+    # what the inventory leaves unset (Ansible's remote_user, become...).
+    picked = {"user": "remote_user", "key_file": "private_key_file", "become": "become", "become_user": "become_user"}
+    chosen = {field: args.settings[name] for field, name in picked.items()}
+    overrides = {field: v.value for field, v in chosen.items() if v.source == settings.COMMAND_LINE}
+    defaults = {field: v.value for field, v in chosen.items() if v.source != settings.COMMAND_LINE}
+    overrides.update({
         "password": password,
-        "become": args.become,
-        "become_user": args.become_user,
         "become_password": become_password,
         "known_hosts": tuple(args.known_hosts) or None,
         "accept_new": args.accept_new_host_keys or None,
         "connect_timeout": args.timeout,
-    }
+    })  # fmt: skip
     # asked.parse validated the connection variables too.
-    hosts = [(target_from_vars(host.name, host.vars, **overrides), model) for host, model in models]
+    hosts = [(target_from_vars(host.name, host.vars, defaults, **overrides), model) for host, model in models]
     events.redact(*(secret for target, _ in hosts for secret in (target.password, target.become_password)))
     return hosts
 
@@ -400,6 +420,32 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
             raise UsageError(f"no host {args.host!r} in {inv.source}")
         print(json.dumps(inv.host(args.host).vars, indent=4, sort_keys=True))
     return ExitStatus.OK
+
+
+def cmd_config(args: argparse.Namespace) -> ExitStatus:
+    """Every setting in effect and where it comes from, as `ansible-config dump` shows them."""
+    path = settings.config_file()
+    resolved = settings.resolve({})
+    if args.json:
+        print(json.dumps({"config_file": str(path) if path else None,
+                          "settings": {k: {"value": v.value, "source": v.source} for k, v in resolved.items()}},
+                         indent=2))  # fmt: skip
+        return ExitStatus.OK
+    print(f"config file: {path or 'none found'} (searched: ${settings.CONFIG_ENV}, {', '.join(settings.SEARCH)})")
+    for name, v in resolved.items():
+        print(terminal.visible(f"{name} = {_config_value(v.value)}  ({v.source})"))
+    return ExitStatus.OK
+
+
+def _config_value(value: object) -> str:
+    """A value as a config file would hold it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return ",".join(value) if isinstance(value, list) else str(value)
 
 
 def cmd_list_hosts(args: argparse.Namespace) -> ExitStatus:
@@ -765,6 +811,10 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command is None:
             parser.print_help()
             return ExitStatus.OK
+        if args.command == "config":
+            return cmd_config(args)
+        if args.command != "bundle":
+            _settle(args)
         if getattr(args, "database", None):
             events.redact(*_url_passwords(args.database))
         if args.command == "inventory":

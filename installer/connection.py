@@ -499,8 +499,21 @@ def as_bool(value: object, what: str) -> bool:
     raise ValueError(f"{what}={value!r} is not a boolean (use true or false)")
 
 
-def target_from_vars(name: str, hostvars: dict[str, object], **overrides: object) -> Target:
-    """A Target from a host's merged inventory vars (Ansible's names); ``overrides`` come from options."""
+# The inventory variables that set each Target field a config file or the environment may default.
+DEFAULTABLE = {
+    "user": ("ansible_user", "ansible_ssh_user"),
+    "key_file": ("ansible_ssh_private_key_file",),
+    "become": ("ansible_become",),
+    "become_user": ("ansible_become_user",),
+}
+
+
+def target_from_vars(
+    name: str, hostvars: dict[str, object], defaults: dict[str, object] | None = None, **overrides: object
+) -> Target:
+    """A Target from a host's merged inventory vars (Ansible's names). ``overrides`` come from command-line
+    options and beat the inventory; ``defaults`` (a config file, the environment) fill only what the
+    inventory leaves unset, as Ansible's remote_user does."""
     port = hostvars.get("ansible_port", hostvars.get("ansible_ssh_port"))
     known = hostvars.get("pyinstall_known_hosts_file")
     values: dict[str, object] = {
@@ -515,6 +528,9 @@ def target_from_vars(name: str, hostvars: dict[str, object], **overrides: object
         "become_password": hostvars.get("ansible_become_password", hostvars.get("ansible_become_pass")),
         "known_hosts": tuple(str(k) for k in (known if isinstance(known, list) else [known]) if k),
     }
+    for key, value in (defaults or {}).items():
+        if value is not None and not any(var in hostvars for var in DEFAULTABLE[key]):
+            values[key] = value
     for key, value in overrides.items():
         if value is None:
             continue
