@@ -42,6 +42,7 @@ from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
 from installer.errors import PyinstallError, UsageError
 from installer.fleet import NOT_ATTEMPTED_INTERRUPTED
 from installer.outcome import Status
+from installer.plan import TAGS
 
 DEFAULT_REPORT = "pyinstall-report.json"
 RETRY_FILE = "pyinstall.retry"
@@ -101,6 +102,16 @@ def _number(kind: type, low: float, high: float | None = None) -> Callable[[str]
         return value
 
     return parse
+
+
+def _tags(text: str) -> frozenset[str]:
+    """--tags / --skip-tags: names of TAGS, comma-separated; a misspelt one is refused (it would select
+    nothing, silently)."""
+    names = frozenset(t.strip() for t in text.split(",") if t.strip())
+    unknown = sorted(names - set(TAGS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown tag(s) {', '.join(unknown) or repr(text)}; known: {', '.join(TAGS)}")
+    return names
 
 
 def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
@@ -218,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("-C", "--check", action="store_true", help="change nothing; show what would change")
     prov.add_argument("-D", "--diff", action="store_true", help="show the changes to configuration files")
     _ignore_errors_arg(prov)
+    prov.add_argument(
+        "-t", "--tags", type=_tags, metavar="TAG[,TAG]", help=f"only these parts of the work: {', '.join(TAGS)}"
+    )
+    prov.add_argument("--skip-tags", type=_tags, metavar="TAG[,TAG]", help="all but these parts")
     prov.add_argument("--serial", metavar="N|N%|LIST", help="batches: 5, 25%%, or 1,5,25%% (canary first)")
     prov.add_argument(
         "--max-fail-percentage",
@@ -506,6 +521,8 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             forks=args.forks,
             serial=serial,
             max_fail_percentage=args.max_fail_percentage,
+            tags=args.tags,
+            skip_tags=args.skip_tags or frozenset(),
         )
     _junit(args, junit.provision_cases(runs), err)
     retry = [

@@ -56,6 +56,7 @@ class Operation:
     uploads: tuple[tuple[str, str], ...] = ()  # (local path, remote path), sent before the commands
     detached: bool = False  # long transaction: runs on the host apart from the SSH session, polled
     hidden: tuple[str, ...] = ()  # text in the commands never shown or logged (a secret file's content)
+    tag: str = ""  # what it belongs to, for --tags / --skip-tags (TAGS)
 
     @property
     def shown(self) -> list[str]:
@@ -79,6 +80,10 @@ class Previous:
     service: Service
 
 
+# What provision does, in the order it does it: the names --tags and --skip-tags take.
+TAGS = ("repo", "packages", "cgroups", "config", "service", "validate")
+
+
 @dataclass
 class Plan:
     operations: list[Operation] = field(default_factory=list)
@@ -88,6 +93,19 @@ class Plan:
 
     def __bool__(self) -> bool:
         return bool(self.operations or self.start)
+
+
+def tagged(plan: Plan, tags: frozenset[str] | None, skip: frozenset[str] = frozenset()) -> Plan:
+    """Only the operations whose tag is asked for (all when ``tags`` is None) and not skipped. The restart
+    handler follows any kept operation that needs it, as an Ansible handler follows its notification."""
+    ops = [op for op in plan.operations if wanted(op.tag, tags, skip)]
+    start = plan.start if wanted("service", tags, skip) else None
+    restart = plan.restart if any(op.restarts for op in ops) else None
+    return replace(plan, operations=ops, start=start, restart=restart)
+
+
+def wanted(tag: str, tags: frozenset[str] | None, skip: frozenset[str] = frozenset()) -> bool:
+    return (tags is None or tag in tags) and tag not in skip
 
 
 def q(value: str) -> str:
@@ -154,20 +172,20 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     installed = [p for p in desired.remove if p in facts.packages]
     if installed:
         ops.append(yum_op("remove conflicting packages", "remove", installed, f"installed: {', '.join(installed)}",
-                          repos=False))  # fmt: skip
+                          repos=False, tag="packages"))  # fmt: skip
 
     for f in desired.files:
         if not f.restarts_daemon:
-            ops += _file_op(facts, f, f"repository {f.path}", stamp)
+            ops += _file_op(facts, f, f"repository {f.path}", stamp, tag="repo")
 
     for package, minimum in platform.update.items():
         current = facts.installed(package)
         if current is not None and evr_compare(current, minimum) < 0:
-            ops.append(yum_op(f"update {package}", "update", [package], f"{current} < {minimum}"))
+            ops.append(yum_op(f"update {package}", "update", [package], f"{current} < {minimum}", tag="packages"))
 
     missing = [p for p in platform.requires if p not in facts.packages]
     if missing:
-        ops.append(yum_op("install " + ", ".join(missing), "install", missing, "not installed"))
+        ops.append(yum_op("install " + ", ".join(missing), "install", missing, "not installed", tag="packages"))
 
     if platform.cgconfig:
         ops += _cgconfig(facts)
@@ -175,12 +193,12 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     ops += _packages(facts, desired, yum_op)
 
     config = desired.config_file
-    ops += _file_op(facts, config, f"daemon configuration {config.path}", stamp, restarts=True)
+    ops += _file_op(facts, config, f"daemon configuration {config.path}", stamp, restarts=True, tag="config")
 
     docker = facts.services.get("docker", {})
     service = platform.service
     if not docker.get("enabled"):
-        ops.append(Operation("enable docker", (service.enable,), "not enabled at boot"))
+        ops.append(Operation("enable docker", (service.enable,), "not enabled at boot", tag="service"))
 
     result = Plan(ops)
     result.previous = Previous(config.path, config.path in facts.docker_config, bool(docker.get("enabled")),
@@ -188,14 +206,17 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     # An init script's exit status proves nothing (moby#14102): wait until the daemon answers.
     wait = wait_for_daemon(service)
     if not docker.get("active"):
-        result.start = Operation("start docker", (f"{service.start}; {wait}",), "not running", timeout=180)
+        result.start = Operation("start docker", (f"{service.start}; {wait}",), "not running", timeout=180,
+                                 tag="service")  # fmt: skip
     elif any(op.restarts for op in ops):
         result.restart = Operation("restart docker", (f"{service.restart}; {wait}",),
-                                   "its package or configuration changed", timeout=300)  # fmt: skip
+                                   "its package or configuration changed", timeout=300, tag="service")  # fmt: skip
     return result
 
 
-def _file_op(facts: Facts, f: ManagedFile, what: str, stamp: str, restarts: bool = False) -> list[Operation]:
+def _file_op(
+    facts: Facts, f: ManagedFile, what: str, stamp: str, restarts: bool = False, tag: str = ""
+) -> list[Operation]:
     """Compared by checksum; the text the host sent serves the diff."""
     if facts.file_sums.get(f.path) == hashlib.sha256(f.content.encode()).hexdigest():
         return []
@@ -204,18 +225,19 @@ def _file_op(facts: Facts, f: ManagedFile, what: str, stamp: str, restarts: bool
     why = "absent" if current is None else "content differs"
     diff = _diff(f.path, current, f.content, f.secret)
     hidden = (base64.b64encode(f.content.encode()).decode(),) if f.secret else ()
-    return [Operation(f"write {what}", (command,), why, diff, restarts, backup=backup, hidden=hidden)]
+    return [Operation(f"write {what}", (command,), why, diff, restarts, backup=backup, hidden=hidden, tag=tag)]
 
 
 def _cgconfig(facts: Facts) -> list[Operation]:
     ops = []
     service = facts.services.get("cgconfig", {})
     if not service.get("enabled"):
-        ops.append(Operation("enable cgconfig", ("chkconfig cgconfig on",), "not enabled at boot"))
+        ops.append(Operation("enable cgconfig", ("chkconfig cgconfig on",), "not enabled at boot", tag="cgroups"))
     if not facts.cgroup_mounts:
         # Its init script can print OK and still fail (moby#14102): the mounts are what count.
         verify = "grep -q ' cgroup ' /proc/mounts || { echo 'cgconfig started but mounted no cgroup' >&2; exit 1; }"
-        ops.append(Operation("start cgconfig", (f"service cgconfig start; {verify}",), "no cgroup hierarchy mounted"))
+        ops.append(Operation("start cgconfig", (f"service cgconfig start; {verify}",), "no cgroup hierarchy mounted",
+                             tag="cgroups"))  # fmt: skip
     return ops
 
 
@@ -234,14 +256,15 @@ def _packages(facts: Facts, desired: Desired, yum_op: Any) -> list[Operation]:
     if current is not None and evr_compare(current, version) == 0:
         missing = [spec for spec, name in zip(extras, desired.channel.extra_packages) if name not in facts.packages]
         if missing:
-            return [yum_op("install " + ", ".join(missing), "install", missing, "not installed", restarts=True)]
+            return [yum_op("install " + ", ".join(missing), "install", missing, "not installed", restarts=True,
+                           tag="packages")]  # fmt: skip
         return []
     if current is None:
         name, action, why = f"install {package} {version}", "install", "not installed"
     else:
         action = "downgrade" if evr_compare(current, version) > 0 else "install"
         name, why = f"{action} {package} {current} -> {version}", f"installed {current}, pinned {version}"
-    op = yum_op(name, action, list(desired.installs), why, restarts=True)
+    op = yum_op(name, action, list(desired.installs), why, restarts=True, tag="packages")
     return [replace(op, commands=(op.commands[0] + verify,))]
 
 
@@ -274,6 +297,7 @@ def _push_bundle(facts: Facts, bundle: Bundle) -> list[Operation]:
             f"{len(missing)} of {len(bundle.files)} files ({size / 1e6:.1f} MB) missing or different",
             timeout=600,
             uploads=tuple((str(bundle.root / f.path), f"{base}/{f.path}.part") for f in missing),
+            tag="repo",
         )
     ]
 

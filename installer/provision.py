@@ -20,7 +20,7 @@ from installer.errors import OUTCOME_UNKNOWN, HostError
 from installer.executor import TaskResult, execute
 from installer.fleet import FORKS, NOT_ATTEMPTED_INTERRUPTED, Fleet
 from installer.outcome import Finding, Level, Status, passed
-from installer.plan import plan, wait_for_daemon
+from installer.plan import plan, tagged, wait_for_daemon, wanted
 from installer.preflight import Connect, examine
 from installer.validate import expected, validate
 
@@ -82,6 +82,8 @@ def provision_host(
     check: bool = False,
     connect: Connect = connection.connect,
     stop: threading.Event | None = None,
+    tags: frozenset[str] | None = None,
+    skip_tags: frozenset[str] = frozenset(),
 ) -> HostRun:
     run = HostRun(target.name)
     if stop is not None and stop.is_set():
@@ -89,7 +91,7 @@ def provision_host(
     try:
         with connect(target) as session:
             try:
-                _pipeline(run, session, asked, check, stop)
+                _pipeline(run, session, asked, check, stop, tags, skip_tags)
             finally:
                 run.commands, run.noise = session.commands_run, session.noise
     except OUTCOME_UNKNOWN as exc:
@@ -99,7 +101,15 @@ def provision_host(
     return run
 
 
-def _pipeline(run: HostRun, session: Session, asked: Asked, check: bool, stop: threading.Event | None) -> None:
+def _pipeline(
+    run: HostRun,
+    session: Session,
+    asked: Asked,
+    check: bool,
+    stop: threading.Event | None,
+    tags: frozenset[str] | None = None,
+    skip_tags: frozenset[str] = frozenset(),
+) -> None:
     gathered, run.findings = examine(session, asked, script=facts.PROVISION_SCRIPT)
     if not passed(run.findings):
         first = next(f for f in run.findings if f.level == Level.ERROR)
@@ -116,7 +126,7 @@ def _pipeline(run: HostRun, session: Session, asked: Asked, check: bool, stop: t
     except runtime.PlanError as exc:  # an ignored refusal that still cannot be written
         run.status, run.error, run.hint = Status.FAILED, exc.message, exc.hint
         return
-    steps = plan(gathered, desired)
+    steps = tagged(plan(gathered, desired), tags, skip_tags)
     run.tasks = execute(None if check else session, steps, check=check, stop=stop)
     lost = next((t for t in run.tasks if t.status == Status.UNKNOWN), None)
     if lost:  # the steps before it are done; it may be; the ones after it did not start
@@ -128,7 +138,7 @@ def _pipeline(run: HostRun, session: Session, asked: Asked, check: bool, stop: t
     if any(t.status == Status.SKIPPED for t in run.tasks):
         run.status = Status.INTERRUPTED
         return
-    if check:
+    if check or not wanted("validate", tags, skip_tags):
         run.status = Status.CHANGED if steps else Status.OK
         return
     validation, daemon_findings = _validate(session, gathered, s, desired, changed=bool(steps))
@@ -149,11 +159,13 @@ def run(
     connect: Connect = connection.connect,
     serial: Sequence[int | float] | None = None,
     max_fail_percentage: float | None = None,
+    tags: frozenset[str] | None = None,
+    skip_tags: frozenset[str] = frozenset(),
 ) -> list[HostRun]:
     """Provision every host, batch after batch (``serial``), ``forks`` at a time within a batch. When a
     batch exceeds the failure budget, later batches are not started: their hosts come back "skipped"."""
     fleet: Fleet[tuple[Target, Asked], HostRun] = Fleet(
-        work=lambda host, stop: provision_host(host[0], host[1], check, connect, stop),
+        work=lambda host, stop: provision_host(host[0], host[1], check, connect, stop, tags, skip_tags),
         not_attempted=lambda host, why: HostRun(
             host[0].name,
             Status.SKIPPED,

@@ -58,6 +58,7 @@ def test_inventory_list_host_and_graph(capsys: pytest.CaptureFixture[str]) -> No
         (["check", "-i", str(PRECEDENCE), "-T", "0"], "--timeout: 0 is out of range: from 0.1"),
         (["provision", "-i", str(PRECEDENCE), "--max-fail-percentage", "150"], "150 is out of range: from 0 to 100"),
         (["check", "-i", str(PRECEDENCE), "--become-password-file", "/nonexistent"], "cannot read /nonexistent"),
+        (["provision", "-i", str(PRECEDENCE), "--tags", "config,confg"], "unknown tag(s) confg; known: repo,"),
         (["inventory", str(PRECEDENCE), "--host", "nobody"], "no host 'nobody'"),
         (["frobnicate"], "invalid choice"),
     ],

@@ -18,7 +18,7 @@ from installer.asked import AskedError
 from installer.connection import CommandResult, Target
 from installer.errors import CommandTimeout, HostHung, Unreachable
 from installer.executor import CHANGED, LOST, UNKNOWN, daemon_reason, execute, mask, poll_intervals, run_detached
-from installer.plan import Plan, plan, write_file_command
+from installer.plan import Plan, plan, tagged, write_file_command
 from installer.runtime import ManagedFile
 from tests.lab import spec as lab_spec
 
@@ -76,6 +76,25 @@ def test_fresh_el6_host_gets_the_whole_play_in_order() -> None:
     assert "rpm -q docker-io-20.10.24 " in install.commands[0], "a yum that installs nothing is a failure"
     repo = wanted.files[0].content
     assert "baseurl=file:///srv/lab-repo/epel/6/$basearch\n" in repo and "gpgcheck=0" in repo
+
+
+def test_tags_keep_their_part_of_the_play_and_the_restart_follows_a_change() -> None:
+    fresh = replace(recorded("lab-el6-full"), services={})
+    steps = plan(fresh, desired("el6", {**LAB_VARS, "docker_storage_driver": "vfs"}, "devicemapper"))
+    assert [op.tag for op in steps.operations] == ["repo", "packages", "packages", "cgroups", "cgroups", "packages",
+                                                   "config", "service"]  # fmt: skip
+    assert names(tagged(steps, frozenset({"config"}))) == ["write daemon configuration /etc/sysconfig/docker"]
+    assert names(tagged(steps, frozenset({"repo", "cgroups"}))) == [
+        "write repository /etc/yum.repos.d/pyinstall-epel.repo", "enable cgconfig", "start cgconfig"
+    ]  # fmt: skip
+    assert "start docker" not in names(tagged(steps, None, frozenset({"service"})))
+    assert names(tagged(steps, None)) == names(steps)
+    running = recorded("lab-el7-provisioned")  # provisioned and running: a config change restarts it
+    changed = desired("el7", {**LAB_VARS, "docker_daemon_options": {"debug": True}}, "overlay2")
+    assert names(tagged(plan(running, changed), frozenset({"config"}))) == [
+        "write daemon configuration /etc/docker/daemon.json", "restart docker"
+    ]  # fmt: skip
+    assert names(tagged(plan(running, changed), frozenset({"packages"}))) == []
 
 
 def test_a_mirror_keeps_signature_checks_with_the_upstream_keys() -> None:

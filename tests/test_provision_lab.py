@@ -169,3 +169,23 @@ def test_el7_extras_channel_and_an_option_set_twice(make_fleet, tmp_path: Path) 
     assert host.check_output("rpm -q --qf '%{NAME} %{VERSION}' docker") == "docker 20.10.24"
     assert host.run("rpm -q docker-ce").rc != 0
     assert host.check_output("docker info --format '{{.LoggingDriver}}'") == "json-file"
+
+
+def test_tags_config_touches_only_the_configuration(make_fleet, tmp_path: Path) -> None:
+    """A hand-edited daemon.json and a deleted repository file: --tags config puts back the configuration
+    (and restarts the daemon on it, as a handler would) and leaves the repository file missing."""
+    fleet = make_fleet("tags", "el7+tmpfs:1")
+    name, host = fleet["el7-tmpfs-01"].name, fleet.testinfra(fleet["el7-tmpfs-01"])
+    rc, _ = provision("-i", str(fleet.inventory), home=tmp_path)
+    assert rc == 0
+    repo = "/etc/yum.repos.d/pyinstall-docker-ce-stable.repo"
+    host.run_test(f'rm {repo} && sed -i \'s/"live-restore": true/"live-restore": false/\' /etc/docker/daemon.json')
+    rc, hosts = provision("-i", str(fleet.inventory), "--tags", "config", home=tmp_path)
+    assert rc == 0
+    assert [t["name"] for t in hosts[name]["tasks"]] == ["write daemon configuration /etc/docker/daemon.json",
+                                                          "restart docker"]  # fmt: skip
+    assert not host.file(repo).exists, "the repository is not config's part"
+    assert '"live-restore": true' in host.file("/etc/docker/daemon.json").content_string
+    rc, hosts = provision("-i", str(fleet.inventory), "--skip-tags", "config", home=tmp_path)
+    assert rc == 0 and [t["name"] for t in hosts[name]["tasks"]][:1] == [f"write repository {repo}"]
+    assert host.file(repo).exists
