@@ -84,9 +84,13 @@ def main() -> int:
         command = BARE.format(probe=base64.b64encode(PROBE.read_bytes()).decode())
         spec.write_text(json.dumps({"addresses": [h.address for h in hosts], "key": str(lab.key),
                                     "known_hosts": str(lab.known_hosts), "command": command}))  # fmt: skip
-        bare = measure([sys.executable, "-m", "bench.preflight", "--bare-worker", str(spec), *forks[1:]], lab)
+        bare = measure([sys.executable, "-m", "bench.preflight", "--bare-worker", str(spec), *forks], lab)
     finally:
         lab.down(purge=True)
+    answered = json.loads(bare["out"] or "{}").get("ok")
+    if bare["exit"] != 0 or answered != len(hosts):
+        print(f"the bare fan-out failed ({answered} of {len(hosts)} answered):\n{bare['err'][-2000:]}")
+        return 1
     for name, m in (("pyinstall verify (suite)", suite), ("pyinstall verify --tests", ours), ("testinfra", peer)):
         if m["exit"] != 0:
             print(f"{name} exited {m['exit']}:\n{m['out'][-2000:]}\n{m['err'][-2000:]}")

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """Command line entry point: the only code that prints to the terminal or exits."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+import argcomplete
 from rich.console import Console
 
 from installer import (
@@ -104,6 +106,16 @@ def _number(kind: type, low: float, high: float | None = None) -> Callable[[str]
     return parse
 
 
+def _complete_hosts(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
+    """--limit completion: the inventory's groups and hosts (the inventory given so far, or the default)."""
+    try:
+        _settle(parsed_args)
+        inv = _load_inventory(parsed_args)
+    except PyinstallError:
+        return []
+    return [*inv.groups, *inv.host_names]
+
+
 def _tags(text: str) -> frozenset[str]:
     """--tags / --skip-tags: names of TAGS, comma-separated; a misspelt one is refused (it would select
     nothing, silently)."""
@@ -154,7 +166,10 @@ def _ignore_errors_arg(command: argparse.ArgumentParser) -> None:
 
 def _host_args(p: argparse.ArgumentParser) -> None:
     _inventory_args(p)
-    p.add_argument("-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN (Ansible syntax, @FILE)")
+    limit = p.add_argument(
+        "-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN (Ansible syntax, @FILE)"
+    )
+    limit.completer = _complete_hosts  # type: ignore[attr-defined]
     p.add_argument(
         "-f",
         "--forks",
@@ -229,10 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("-C", "--check", action="store_true", help="change nothing; show what would change")
     prov.add_argument("-D", "--diff", action="store_true", help="show the changes to configuration files")
     _ignore_errors_arg(prov)
-    prov.add_argument(
+    tags = prov.add_argument(
         "-t", "--tags", type=_tags, metavar="TAG[,TAG]", help=f"only these parts of the work: {', '.join(TAGS)}"
     )
-    prov.add_argument("--skip-tags", type=_tags, metavar="TAG[,TAG]", help="all but these parts")
+    skip = prov.add_argument("--skip-tags", type=_tags, metavar="TAG[,TAG]", help="all but these parts")
+    tags.completer = skip.completer = argcomplete.completers.ChoicesCompleter(TAGS)  # type: ignore[attr-defined]
     prov.add_argument("--serial", metavar="N|N%|LIST", help="batches: 5, 25%%, or 1,5,25%% (canary first)")
     prov.add_argument(
         "--max-fail-percentage",
@@ -821,6 +837,7 @@ def _main(argv: Sequence[str] | None) -> int:
     out = terminal.console(sys.stdout)
     err = terminal.console(sys.stderr)
     parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers the shell's completion request and exits; nothing otherwise
     args = None
     try:
         args = parser.parse_args(argv)
