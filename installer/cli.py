@@ -116,6 +116,29 @@ def _complete_hosts(prefix: str, parsed_args: argparse.Namespace, **_: object) -
     return [*inv.groups, *inv.host_names]
 
 
+def _rollout_args(command: argparse.ArgumentParser) -> None:
+    """Batches, the failure budget, the retry file and the saved report: provision's and remove's."""
+    command.add_argument("--serial", metavar="N|N%|LIST", help="batches: 5, 25%%, or 1,5,25%% (canary first)")
+    command.add_argument(
+        "--max-fail-percentage",
+        type=_number(float, 0, 100),
+        metavar="P",
+        help="stop starting batches once more than P%% of a batch failed (default: when a whole batch failed)",
+    )
+    command.add_argument(
+        "--retry-file",
+        default=None,
+        metavar="FILE",
+        help=f"where to list failed, unreachable and not attempted hosts (default {RETRY_FILE}; '' for none; "
+        "none when the config file says retry_files_enabled = false)",
+    )
+    command.add_argument(
+        "--report-file",
+        metavar="FILE",
+        help=f"save the JSON report here after every run (default: to {DEFAULT_REPORT} when hosts are left to retry)",
+    )
+
+
 def _tags(text: str) -> frozenset[str]:
     """--tags / --skip-tags: names of TAGS, comma-separated; a misspelt one is refused (it would select
     nothing, silently)."""
@@ -249,25 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     skip = prov.add_argument("--skip-tags", type=_tags, metavar="TAG[,TAG]", help="all but these parts")
     tags.completer = skip.completer = argcomplete.completers.ChoicesCompleter(TAGS)  # type: ignore[attr-defined]
-    prov.add_argument("--serial", metavar="N|N%|LIST", help="batches: 5, 25%%, or 1,5,25%% (canary first)")
-    prov.add_argument(
-        "--max-fail-percentage",
-        type=_number(float, 0, 100),
-        metavar="P",
-        help="stop starting batches once more than P%% of a batch failed (default: when a whole batch failed)",
-    )
-    prov.add_argument(
-        "--retry-file",
-        default=None,
-        metavar="FILE",
-        help=f"where to list failed, unreachable and not attempted hosts (default {RETRY_FILE}; '' for none; "
-        "none when the config file says retry_files_enabled = false)",
-    )
-    prov.add_argument(
-        "--report-file",
-        metavar="FILE",
-        help=f"save the JSON report here after every run (default: to {DEFAULT_REPORT} when hosts are left to retry)",
-    )
+    _rollout_args(prov)
     prov.add_argument(
         "--bundle",
         action="append",
@@ -275,6 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="install from this offline bundle, every other repository disabled (one per platform; repeatable)",
     )
+
+    rm = _host_command(sub, "remove", "take the runtime off: stop, disable, remove its packages, repositories and "
+                       "configuration (backups kept); idempotent (exit 0 ok, 2 failed, 4 unreachable)")  # fmt: skip
+    rm.add_argument("-C", "--check", action="store_true", help="change nothing; show what would be removed")
+    rm.add_argument("-D", "--diff", action="store_true", help="show the configuration files removed")
+    rm.add_argument(
+        "--purge-data", action="store_true", help="also delete /var/lib/docker: images, containers, volumes"
+    )
+    rm.add_argument("--yes", action="store_true", help="confirm --purge-data without a terminal prompt")
+    _rollout_args(rm)
 
     info_cmd = _host_command(sub, "info", "`docker info` on every host, validated against what was asked, with "
                              "drift and outliers (exit 0 valid, 2 invalid or not installed, 4 unreachable)",
@@ -540,6 +555,37 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             tags=args.tags,
             skip_tags=args.skip_tags or frozenset(),
         )
+    return _rolled_out(args, out, err, runs)
+
+
+def cmd_remove(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    from installer import remove
+
+    hosts = _hosts(args, err)
+    if args.purge_data and not args.check and not args.yes:
+        _confirm_purge(len(hosts))
+    serial = rollout.parse_serial(args.serial) if args.serial else None
+    runs = remove.run(hosts, check=args.check, purge_data=args.purge_data, forks=args.forks, serial=serial,
+                      max_fail_percentage=args.max_fail_percentage)  # fmt: skip
+    return _rolled_out(args, out, err, runs)
+
+
+def _confirm_purge(count: int) -> None:
+    """--purge-data deletes every image, container and volume: said yes to on a terminal, or with --yes."""
+    hint = "add --yes to confirm without a terminal, or leave out --purge-data"
+    if not sys.stdin.isatty():
+        raise UsageError("--purge-data deletes Docker's data and there is no terminal to confirm it on", hint)
+    try:
+        answer = input(f"Delete /var/lib/docker (every image, container and volume) on {count} host(s)? [yes/NO] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() != "yes":
+        raise UsageError("not confirmed: nothing was removed", hint)
+
+
+def _rolled_out(args: argparse.Namespace, out: Console, err: Console, runs: list[provision.HostRun]) -> ExitStatus:
+    """The end of a provision or a removal: JUnit, the retry file and the saved report when hosts are left
+    to retry, the report, the run kept; the exit status."""
     _junit(args, junit.provision_cases(runs), err)
     retry = [
         r.name for r in runs if r.status in (Status.FAILED, Status.UNREACHABLE, Status.SKIPPED, Status.INTERRUPTED)
@@ -859,8 +905,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_runs(args, out, err)
         if args.list_hosts:
             return cmd_list_hosts(args)
-        command = {"check": cmd_check, "provision": cmd_provision, "info": cmd_info, "verify": cmd_verify,
-                   "facts": cmd_facts}  # fmt: skip
+        command = {"check": cmd_check, "provision": cmd_provision, "remove": cmd_remove, "info": cmd_info,
+                   "verify": cmd_verify, "facts": cmd_facts}  # fmt: skip
         args.started, args.started_at = time.monotonic(), time.time()
         if args.command != "facts":  # facts changes nothing and reports nothing to keep
             _record_start(args, err)

@@ -9,7 +9,7 @@ A host that fails preflight is left untouched; the others carry on.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,13 +85,22 @@ def provision_host(
     tags: frozenset[str] | None = None,
     skip_tags: frozenset[str] = frozenset(),
 ) -> HostRun:
+    return on_host(target, connect, stop, lambda run, session: _pipeline(run, session, asked, check, stop, tags,
+                                                                          skip_tags))  # fmt: skip
+
+
+def on_host(
+    target: Target, connect: Connect, stop: threading.Event | None, pipeline: Callable[[HostRun, Session], None]
+) -> HostRun:
+    """One host's pipeline over one session (provision's and remove's): not started after Ctrl-C, and a
+    lost connection or a host error becomes the host's outcome."""
     run = HostRun(target.name)
     if stop is not None and stop.is_set():
         return HostRun(target.name, Status.SKIPPED, error=NOT_ATTEMPTED_INTERRUPTED, hint="run again: it converges")
     try:
         with connect(target) as session:
             try:
-                _pipeline(run, session, asked, check, stop, tags, skip_tags)
+                pipeline(run, session)
             finally:
                 run.commands, run.noise = session.commands_run, session.noise
     except OUTCOME_UNKNOWN as exc:
@@ -99,6 +108,21 @@ def provision_host(
     except HostError as exc:
         run.status, run.error, run.hint = Status.FAILED, exc.message, exc.hint
     return run
+
+
+def settled(run: HostRun) -> bool:
+    """The host's status from its tasks when one was lost, failed or interrupted (True: it is settled);
+    False when every task went through and the caller decides."""
+    lost = next((t for t in run.tasks if t.status == Status.UNKNOWN), None)
+    if lost:  # the steps before it are done; it may be; the ones after it did not start
+        run.status, run.error, run.hint = Status.UNREACHABLE, f"{lost.name}: {lost.msg}", lost.hint
+    elif any(t.status == Status.FAILED for t in run.tasks):
+        run.status = Status.FAILED
+    elif any(t.status == Status.SKIPPED for t in run.tasks):
+        run.status = Status.INTERRUPTED
+    else:
+        return False
+    return True
 
 
 def _pipeline(
@@ -128,15 +152,7 @@ def _pipeline(
         return
     steps = tagged(plan(gathered, desired), tags, skip_tags)
     run.tasks = execute(None if check else session, steps, check=check, stop=stop)
-    lost = next((t for t in run.tasks if t.status == Status.UNKNOWN), None)
-    if lost:  # the steps before it are done; it may be; the ones after it did not start
-        run.status, run.error, run.hint = Status.UNREACHABLE, f"{lost.name}: {lost.msg}", lost.hint
-        return
-    if any(t.status == Status.FAILED for t in run.tasks):
-        run.status = Status.FAILED
-        return
-    if any(t.status == Status.SKIPPED for t in run.tasks):
-        run.status = Status.INTERRUPTED
+    if settled(run):
         return
     if check or not wanted("validate", tags, skip_tags):
         run.status = Status.CHANGED if steps else Status.OK
@@ -164,8 +180,20 @@ def run(
 ) -> list[HostRun]:
     """Provision every host, batch after batch (``serial``), ``forks`` at a time within a batch. When a
     batch exceeds the failure budget, later batches are not started: their hosts come back "skipped"."""
+    work = lambda host, stop: provision_host(host[0], host[1], check, connect, stop, tags, skip_tags)  # noqa: E731
+    return roll_out(hosts, work, forks, serial, max_fail_percentage)
+
+
+def roll_out(
+    hosts: Sequence[tuple[Target, Asked]],
+    work: Callable[[tuple[Target, Asked], threading.Event], HostRun],
+    forks: int,
+    serial: Sequence[int | float] | None,
+    max_fail_percentage: float | None,
+) -> list[HostRun]:
+    """A host-changing command across the fleet: batches, the failure budget, Ctrl-C (provision, remove)."""
     fleet: Fleet[tuple[Target, Asked], HostRun] = Fleet(
-        work=lambda host, stop: provision_host(host[0], host[1], check, connect, stop, tags, skip_tags),
+        work=work,
         not_attempted=lambda host, why: HostRun(
             host[0].name,
             Status.SKIPPED,

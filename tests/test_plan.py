@@ -459,3 +459,25 @@ def test_a_hung_host_is_not_waited_for_as_if_it_rebooted(monkeypatch) -> None:
     with pytest.raises(HostHung):
         run_detached(session, "yum -y install docker-io", timeout=60, poll=0.01)
     assert len(session.commands) == 2, "told at the first poll"
+
+
+def test_removal_takes_off_what_provision_put_there_and_nothing_when_it_is_gone() -> None:
+    from installer.remove import removal
+
+    host = recorded("lab-el7-provisioned")
+    wanted = desired("el7", LAB_VARS, "overlay2")
+    steps = removal(host, wanted, stamp="S")
+    assert names(steps) == [
+        "stop docker", "disable docker", "remove repository /etc/yum.repos.d/pyinstall-docker-ce-stable.repo",
+        "remove daemon configuration /etc/docker/daemon.json", "remove docker-ce, docker-ce-cli, containerd.io",
+    ]  # fmt: skip
+    config = steps.operations[3]
+    path = "/etc/docker/daemon.json"
+    kept = f"{path}.pyinstall-backup.S"
+    assert config.commands == (f"if [ -e {path} ]; then ln -f {path} {kept} && rm -f {path}; fi",)
+    assert "yum -y remove docker-ce docker-ce-cli containerd.io" in steps.operations[-1].commands[0]
+    purged = removal(host, wanted, purge_data=True, stamp="S")
+    assert names(purged)[-1] == "remove Docker's data in /var/lib/docker"
+    gone = replace(host, services={}, packages={}, docker_config={}, repo_files={}, file_sums={},
+                   docker_store_entries=[])  # fmt: skip
+    assert names(removal(gone, wanted, purge_data=True)) == []

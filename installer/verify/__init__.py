@@ -123,9 +123,12 @@ def _cleaned(result: HostVerify) -> HostVerify:
 
 @contextmanager
 def _workers(size: int) -> Iterator[ProcessPoolExecutor]:
-    """A pool of fresh processes (spawned: no thread of this one is copied), a new one per host where
-    Python allows (3.11+), whose test events are forwarded to this process's sinks while they run."""
-    context = multiprocessing.get_context("spawn")
+    """A pool of fresh processes, a new one per host where Python allows (3.11+), whose test events are
+    forwarded to this process's sinks while they run. They fork from a server process started clean (no
+    thread of this one is copied) that has imported pytest, testinfra and the suite's modules once: a
+    host's process costs a fork, not a second of imports."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["installer.verify.worker"])
     queue = context.SimpleQueue()
     forwarder = threading.Thread(target=_forward, args=(queue,), daemon=True)
     forwarder.start()

@@ -17,6 +17,7 @@ from installer.outcome import Status
 from installer.preflight import gather_facts
 from installer.verify import ERROR, FAILED, PASSED, SKIPPED, SUITE, HostVerify, Job, TestResult, emit
 
+PROVISION_FACTS = facts.PROVISION_SCRIPT
 PYTEST_INI = SUITE.parent / "pytest.ini"  # pytest reads this, never a configuration from where it runs
 TEST_TIMEOUT = 300.0  # one command of a test
 
@@ -28,11 +29,10 @@ def verify_host(job: Job) -> HostVerify:
     name = job.target.name
     try:
         with connection.connect(job.target) as session:
-            gathered = gather_facts(session, script=facts.PROVISION_SCRIPT)
-            if gathered.docker_info is None:
+            if not session.run("command -v docker").ok:  # as info tells it: no docker command
                 return HostVerify(name, Status.NOT_INSTALLED, error=info.NOT_INSTALLED,
                                   hint=f"provision it: pyinstall provision INVENTORY --limit {name}")  # fmt: skip
-            plugin = Plugin(session, gathered, job.asked)
+            plugin = Plugin(session, job.asked)
             args = [str(SUITE), *job.tests, "-c", str(PYTEST_INI), "--rootdir", str(SUITE.parent),
                     "-p", "no:cacheprovider", "-q"]  # fmt: skip
             if job.keyword:
@@ -72,8 +72,8 @@ class Plugin:
     """The fixtures every test gets (``host`` as in testinfra; the host's facts and what was asked of
     it, from the model provision uses) and the results, as they come."""
 
-    def __init__(self, session: Session, gathered: facts.Facts, asked: Any) -> None:
-        self.session, self.gathered, self.asked_of_host = session, gathered, asked
+    def __init__(self, session: Session, asked: Any) -> None:
+        self.session, self.asked_of_host = session, asked
         self.results: list[TestResult] = []
 
     @pytest.fixture(scope="session")
@@ -82,7 +82,9 @@ class Plugin:
 
     @pytest.fixture(scope="session")
     def facts(self) -> facts.Facts:
-        return self.gathered
+        """The host's facts (provision's, `docker info` among them): gathered once, by the first test that
+        asks, so that an operator's own tests alone cost no facts run."""
+        return gather_facts(self.session, script=PROVISION_FACTS)
 
     @pytest.fixture(scope="session")
     def asked(self) -> Any:
@@ -90,8 +92,8 @@ class Plugin:
         return self.asked_of_host
 
     @pytest.fixture(scope="session")
-    def subject(self) -> checks.Subject:
-        return checks.subject(self.gathered, self.asked_of_host)
+    def subject(self, facts: facts.Facts) -> checks.Subject:
+        return checks.subject(facts, self.asked_of_host)
 
     @pytest.fixture(scope="session")
     def desired(self, subject: checks.Subject) -> runtime.Desired:
