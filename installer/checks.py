@@ -21,7 +21,7 @@ from installer.asked import Asked
 from installer.facts import Facts
 from installer.outcome import Finding, Level, passed
 from installer.platforms import Channel, Platform
-from installer.versions import kernel_at_least, newest, satisfies
+from installer.versions import evr_compare, kernel_at_least, newest, satisfies
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 DISK_ERROR_GIB = 2.0  # below this, installing the packages and pulling a base image fails
@@ -441,6 +441,24 @@ def check_version(s: Subject) -> list[Finding]:
     ]
 
 
+def check_downgrade(s: Subject) -> list[Finding]:
+    """A pin below the installed version would downgrade the runtime: only when asked (--allow-downgrade)."""
+    if s.channel is None or s.pin is None:
+        return []
+    installed = s.facts.installed(s.channel.package)
+    if installed is None or satisfies(installed, s.pin) or evr_compare(installed, s.pin) < 0:
+        return []
+    return [
+        Finding(
+            "DOWNGRADE",
+            ERROR,
+            f"{s.channel.package} {installed} is installed and {s.pin} is pinned: that is a downgrade",
+            "pin docker_version at or above the installed version, or run with --allow-downgrade (the daemon then "
+            "restarts on the older version, which may not read what the newer one wrote)",
+        )
+    ]
+
+
 def check_daemon_options(s: Subject) -> list[Finding]:
     """Options the Docker version to be installed lacks, or that EL6's flags cannot carry."""
     if s.platform is None or s.channel is None or s.storage_driver is None:
@@ -721,6 +739,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_requiretty,
     check_package,
     check_version,
+    check_downgrade,
     check_daemon_options,
     check_foreign_config,
     check_unmanaged_options,

@@ -267,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     prov.add_argument("-C", "--check", action="store_true", help="change nothing; show what would change")
     prov.add_argument("-D", "--diff", action="store_true", help="show the changes to configuration files")
     _ignore_errors_arg(prov)
+    prov.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="install a docker_version older than the one installed (refused otherwise: DOWNGRADE)",
+    )
     tags = prov.add_argument(
         "-t", "--tags", type=_tags, metavar="TAG[,TAG]", help=f"only these parts of the work: {', '.join(TAGS)}"
     )
@@ -373,6 +378,8 @@ def _load_inventory(args: argparse.Namespace) -> inventory.Inventory:
 
 def _ignored_codes(args: argparse.Namespace) -> list[str]:
     codes = [c for c in getattr(args, "ignore_preflight_errors", "").split(",") if c.strip()]
+    if getattr(args, "allow_downgrade", False):
+        codes.append("DOWNGRADE")
     unknown = asked.unknown_codes(codes)
     if unknown:
         raise UsageError(f"unknown check code(s) for --ignore-preflight-errors: {', '.join(unknown)}", asked.CODES_HINT)

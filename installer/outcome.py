@@ -83,6 +83,7 @@ PREFLIGHT_CODES = {
     "VERSION_UNAVAILABLE": "the version asked is not in the host's repositories",
     "REPOSITORY": "the repositories could not be read",
     "VERSION_UNCHECKED": "the version could not be looked up (yum is locked)",
+    "DOWNGRADE": "the version pinned is older than the one installed (--allow-downgrade)",
     "DAEMON_OPTION": "a daemon option this platform or version cannot take",
     "FOREIGN_CONFIG": "a daemon option also set outside the managed file",
     "UNMANAGED_OPTIONS": "the daemon's current configuration has options the inventory does not ask for",

@@ -96,6 +96,19 @@ REFUSALS = [
         {"docker_daemon_options": {"bridge": "none", "iptables": False, "icc": None, "log-level": "warn"}},
     ),
     ("BUNDLE_LOGIN", Host("lab-el6-full", "el6", {"login: root": "login: deploy"}), {"bundles": BUNDLE}),
+    (
+        "DOWNGRADE",
+        Host(
+            "lab-el7-provisioned",
+            "el7",
+            yum=(
+                0,
+                "Available Packages\ndocker-ce.x86_64  3:19.03.15-3.el7  "
+                "docker-ce-stable\ndocker-ce.x86_64  3:20.10.24-3.el7  updates\n",
+            ),
+        ),
+        {"docker_version": "19.03.15", "docker_storage_driver": "overlay2"},
+    ),
 ]
 
 
@@ -124,7 +137,19 @@ def test_every_refusal_an_inventory_can_cause_is_enumerated() -> None:
     """Every error code of a check that reads what was asked appears above; plan and runtime refuse nothing
     themselves (runtime's one guard renders no flag preflight has not already refused)."""
     asked_codes = {"OVERLAY_EL6", "OVERLAY_BACKING", "STORE_IN_USE", "PACKAGE", "VERSION_UNAVAILABLE", "REPOSITORY",
-                   "DAEMON_OPTION", "FOREIGN_CONFIG", "BUNDLE_LOGIN"}  # fmt: skip
+                   "DAEMON_OPTION", "FOREIGN_CONFIG", "BUNDLE_LOGIN", "DOWNGRADE"}  # fmt: skip
     assert asked_codes == {code for code, _, _ in REFUSALS}
     source = "".join((HERE.parent / "installer" / f).read_text() for f in ("plan.py", "runtime.py", "provision.py"))
     assert len(re.findall(r"raise PlanError", source)) == 1
+
+
+def test_a_downgrade_goes_ahead_when_allowed() -> None:
+    """--allow-downgrade ignores DOWNGRADE: the plan downgrades, pinned."""
+    host = Host("lab-el7-provisioned", "el7", yum=(0, "Available Packages\ndocker-ce.x86_64  3:19.03.15-3.el7  x\n"))
+    variables = {**LAB_VARS, "docker_version": "19.03.15", "docker_storage_driver": "overlay2"}
+    model = asked.parse("h1", variables, ignore=["DOWNGRADE"])
+    run = provision.provision_host(Target("h1", "192.0.2.1"), model, check=True, connect=host.session)
+    assert [f.code for f in run.findings if f.ignored] == ["DOWNGRADE"]
+    assert [t.name for t in run.tasks if t.name.startswith("downgrade")] == [
+        "downgrade docker-ce 20.10.24-3.el7 -> 19.03.15"
+    ]
