@@ -484,7 +484,8 @@ def cmd_config(args: argparse.Namespace) -> ExitStatus:
                           "settings": {k: {"value": v.value, "source": v.source} for k, v in resolved.items()}},
                          indent=2))  # fmt: skip
         return ExitStatus.OK
-    print(f"config file: {path or 'none found'} (searched: ${settings.CONFIG_ENV}, {', '.join(settings.SEARCH)})")
+    searched = ", ".join((f"${settings.CONFIG_ENV}", *settings.SEARCH))
+    print(terminal.visible(f"config file: {path or 'none found'} (searched: {searched})"))
     for name, v in resolved.items():
         print(terminal.visible(f"{name} = {_config_value(v.value)}  ({v.source})"))
     return ExitStatus.OK
