@@ -43,7 +43,8 @@ def edited(fleet: Fleet, path: Path, old: str, new: str) -> Path:
 
 BAD = [
     # (what the inventory says instead, exit status, what the operator reads)
-    ("docker_version=19.03.15", 2, "VERSION_UNAVAILABLE: docker-"),
+    ("docker_version=24.0.7", 2, "VERSION_UNAVAILABLE: docker-"),
+    ("docker_version=19.03.15", 2, "DOWNGRADE: docker-"),
     ("docker_version=abc", 5, "docker_version (host "),
     (OPTIONS.replace("}", ", 'log-levle': 'warn'}"), 5, "unknown daemon option 'log-levle': did you mean log-level?"),
     (OPTIONS.replace("}", ", 'log-level': 'loud'}"), 5, "log-level must be one of debug, info, warn, error, fatal"),
