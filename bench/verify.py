@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench.preflight import measure
-from installer.verify.suite.test_docker import PROBE
+from installer.probe import PROBE
 from tests.lab import Lab
 
 SITE_TESTS = """

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import checks, connection, docker_info, facts, runtime
+from installer import checks, connection, docker_info, facts, probe, runtime
 from installer.asked import Asked
 from installer.connection import Session, Target
 from installer.errors import OUTCOME_UNKNOWN, HostError
@@ -162,10 +162,24 @@ def _pipeline(
     run.findings += daemon_findings
     info = docker_info.parse(validation.stdout)
     run.info = {k: v for k, v in info.to_dict().items() if k != "sections"}
-    if validation.status == Status.FAILED:
-        run.status = Status.FAILED
-    else:
-        run.status = Status.CHANGED if steps else Status.OK
+    if validation.status != Status.FAILED and steps:  # something changed: prove it still runs containers
+        run.tasks.append(_run_a_container(session))
+    failed = any(t.status == Status.FAILED for t in run.tasks)
+    run.status = Status.FAILED if failed else Status.CHANGED if steps else Status.OK
+
+
+def _run_a_container(session: Session) -> TaskResult:
+    """The container check (installer/probe.py), after a change: a daemon that answers `docker info` but
+    cannot run a container fails here, and under --serial stops the rollout before the next batch."""
+    command, token = probe.command()
+    ran = session.run(command, timeout=120)
+    said = ran.stdout.strip()
+    if ran.ok and said == token:
+        return TaskResult("run a container", Status.OK, msg=f"{probe.image()} ran and was removed")
+    why = (ran.stderr or said).strip().splitlines()[-1:] or ["no output"]
+    hint = "read the daemon's log (journalctl -u docker, /var/log/docker)"
+    return TaskResult("run a container", Status.FAILED, msg=f"the container did not run: {why[0]}", hint=hint,
+                      stderr=ran.stderr)  # fmt: skip
 
 
 def run(

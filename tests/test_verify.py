@@ -13,15 +13,19 @@ from pathlib import Path
 import pytest
 
 from installer.cli import ExitStatus, main
-from installer.verify.suite.test_docker import PROBE
+from installer.probe import PROBE
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="the probe is an x86_64 binary")
-def test_the_probe_image_is_one_static_echo(tmp_path: Path) -> None:
+def test_the_probe_image_is_a_static_echo_and_pause(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(PROBE.read_bytes()))) as tar:
-        [entry] = tar.getmembers()
-        assert (entry.name, entry.mode, entry.uid, entry.mtime) == ("echo", 0o755, 0, 0)
-        tar.extract(entry, tmp_path)
+        entries = tar.getmembers()
+        assert [(e.name, e.mode, e.uid, e.mtime) for e in entries] == [("echo", 0o755, 0, 0), ("pause", 0o755, 0, 0)]
+        tar.extractall(tmp_path)
+    pause = subprocess.Popen([str(tmp_path / "pause")])
+    with pytest.raises(subprocess.TimeoutExpired):
+        pause.wait(0.5)  # it waits to be killed
+    pause.kill()
     echo = tmp_path / "echo"
     assert b"GLIBC" not in echo.read_bytes() and b"ld-linux" not in echo.read_bytes(), "no C library, no loader"
     ran = subprocess.run([str(echo), "it", "runs"], capture_output=True, text=True)

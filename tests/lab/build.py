@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import archive
 from .spec import KINDS
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +39,10 @@ PAYLOAD = {
     "runc": "/usr/sbin/runc",
 }
 TINI = "/usr/bin/tini-static"
+# The upgrade target: a newer engine from Debian unstable's docker.io (it runs on Debian 12's C library
+# and containerd), carried by a second docker-ce version in the lab's repository.
+NEXT_SUITE, NEXT_PACKAGES = "sid", ("docker.io",)
+NEXT_CACHE = Path(os.environ.get("PYINSTALL_LAB_CACHE", "/var/cache/pyinstall-lab")) / "docker-next"
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ def _digest() -> str:
     for path in sorted([*SPECS.rglob("*"), *FILES.rglob("*"), Path(__file__)]):
         if path.is_file():
             h.update(str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
-    for path in [*PAYLOAD.values(), str(systemctl_script())]:
+    for path in [*PAYLOAD.values(), str(systemctl_script()), str(next_engine()[1] / "dockerd")]:
         st = os.stat(path)
         h.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
@@ -173,6 +178,28 @@ def _rpmbuild(pkg: Package, out: Path, payload: Path, systemctl: Path) -> list[P
         return result
 
 
+def next_engine(cache: Path = NEXT_CACHE) -> tuple[str, Path]:
+    """The newer engine's version (``28.5.2``) and a directory with its dockerd and docker-proxy: fetched
+    once per machine from Debian's archive, then reused."""
+    version_file = cache / "version"
+    if not version_file.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            try:
+                root = archive.download(NEXT_SUITE, NEXT_PACKAGES, Path(tmp))
+            except archive.ArchiveError as exc:
+                raise BuildError(f"the lab's upgrade target: {exc}") from None
+            said = run([str(root / "usr/sbin/dockerd"), "--version"]).stdout  # "Docker version 28.5.2+dfsg4, ..."
+            version = said.split()[2].split("+")[0].rstrip(",")
+            engine = cache / "engine"
+            shutil.rmtree(engine, ignore_errors=True)
+            engine.mkdir()
+            for name in ("dockerd", "docker-proxy"):
+                shutil.copy2(root / "usr/sbin" / name, engine / name)
+        version_file.write_text(version)
+    return version_file.read_text().strip(), cache / "engine"
+
+
 def repo_is_current(repo: Path) -> bool:
     stamp = repo / ".digest"
     return stamp.exists() and stamp.read_text() == _digest()
@@ -190,10 +217,21 @@ def build_repo(repo: Path) -> None:
     payload.mkdir(parents=True)
     for name, src in PAYLOAD.items():
         shutil.copy2(os.path.realpath(src), payload / name)
+    # The upgrade target: the same payload with the newer engine, as docker-ce and docker-ce-cli only.
+    next_version, engine = next_engine()
+    next_payload = repo / ".payload-next"
+    shutil.copytree(payload, next_payload)
+    shutil.copy2(engine / "dockerd", next_payload / "dockerd.real")
+    shutil.copy2(engine / "docker-proxy", next_payload / "docker-proxy")
+    upgrade = Package("docker-ce.spec", "x86_64", ("docker-ce/linux/centos/7",),
+                      (("docker_version", next_version), ("engine_only", "1")))  # fmt: skip
+    jobs = [(pkg, payload) for pkg in PACKAGES] + [(upgrade, next_payload)]
     systemctl = systemctl_script()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        built = dict(zip(PACKAGES, pool.map(lambda p: _rpmbuild(p, rpms, payload, systemctl), PACKAGES)))
+        built = dict(zip([pkg for pkg, _ in jobs], pool.map(lambda job: _rpmbuild(job[0], rpms, job[1], systemctl),
+                                                               jobs)))  # fmt: skip
     shutil.rmtree(payload)
+    shutil.rmtree(next_payload)
     for dirname, arches in REPOS.items():
         for arch in arches:
             target = repo / dirname / arch

@@ -23,11 +23,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import archive
 from .spec import KINDS
 
 CACHE = Path(os.environ.get("PYINSTALL_LAB_CACHE", "/var/cache/pyinstall-lab")) / "uml"
 SUITE = "sid"  # the suite whose user-mode-linux runs on AMX hosts (see above)
-ARCHIVE = "http://deb.debian.org/debian"
 PACKAGES = ("user-mode-linux", "libc6")
 
 
@@ -60,19 +60,10 @@ def _fetch(cache: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         work = Path(tmp)
-        lists = work / "lists"
-        (lists / "partial").mkdir(parents=True)
-        sources = work / "sources.list"
-        sources.write_text(f"deb {ARCHIVE} {SUITE} main\n")
-        apt = [
-            "-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
-            "-o", f"Dir::State::Lists={lists}", "-o", "APT::Get::List-Cleanup=0", "-q",
-        ]  # fmt: skip
-        _run(["apt-get", *apt, "update"], "read Debian's package index")
-        _run(["apt-get", *apt, "download", *PACKAGES], "download user-mode-linux and its C library", cwd=work)
-        root = work / "root"
-        for deb in work.glob("*.deb"):
-            _run(["dpkg-deb", "-x", str(deb), str(root)], f"unpack {deb.name}")
+        try:
+            root = archive.download(SUITE, PACKAGES, work)
+        except archive.ArchiveError as exc:
+            raise KernelError(str(exc)) from None
         binary = work / "linux.uml"
         shutil.copy2(root / "usr/bin/linux.uml", binary)
         final_root = cache / "root"

@@ -4,23 +4,16 @@ one runs a container from the image pyinstall carries (runtime/probe: nothing is
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import secrets
-import shlex
-from pathlib import Path
 
 import pytest
 
-from installer import docker_info
+from installer import docker_info, probe
 from installer.checks import REQUIRED_CGROUPS
 from installer.drift import differences
 from installer.outcome import Level
-from installer.platforms import RUNTIME_DIR
 from installer.validate import expected, validate
 from installer.versions import satisfies
-
-PROBE = RUNTIME_DIR / "probe" / "probe.tar.gz"
 
 
 def test_the_runtime_packages_are_installed_at_the_pinned_version(host, desired) -> None:
@@ -98,16 +91,8 @@ def test_docker_info_reports_what_was_asked(host, subject) -> None:
 
 
 def test_a_container_runs(host) -> None:
-    """Import the probe image (a static echo, a few hundred bytes), run it, remove it: air-gapped proof."""
-    data = Path(PROBE).read_bytes()
-    image = f"pyinstall/probe:{hashlib.sha256(data).hexdigest()[:12]}"
-    token = f"pyinstall-verify-{secrets.token_hex(6)}"
-    encoded = base64.b64encode(data).decode()
-    imported = host.run(f"printf %s {encoded} | base64 -d | docker import - {image}")
-    assert imported.rc == 0, f"docker import failed: {(imported.stderr or imported.stdout).strip()}"
-    try:
-        ran = host.run(f"docker run --rm --net=none {image} /echo {shlex.quote(token)}")
-        assert ran.rc == 0, f"the container did not run: {(ran.stderr or ran.stdout).strip()}"
-        assert ran.stdout.strip() == token, f"the container said {ran.stdout.strip()!r}, not {token!r}"
-    finally:
-        host.run(f"docker rmi {image}")
+    """The probe image imported, `echo` run in it, the image removed: air-gapped proof (installer/probe.py)."""
+    command, token = probe.command()
+    ran = host.run(command)
+    assert ran.rc == 0, f"the container did not run: {(ran.stderr or ran.stdout).strip()}"
+    assert ran.stdout.strip() == token, f"the container said {ran.stdout.strip()!r}, not {token!r}"
