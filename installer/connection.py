@@ -98,6 +98,29 @@ def known_hosts_name(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
 
 
+class _KnownHostsFiles:
+    """known_hosts files, each parsed once per run (again only once it changed on disk) and shared by every
+    connection: each one used to re-read whole files, which grows with the fleet squared."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parsed: dict[Path, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+
+    def parsed(self, path: Path) -> paramiko.HostKeys:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            cached = self._parsed.get(path)
+            if cached is None or cached[0] != stamp:
+                keys = paramiko.HostKeys()
+                keys.load(str(path))
+                cached = self._parsed[path] = (stamp, keys)
+        return cached[1]
+
+
+_KNOWN_HOSTS = _KnownHostsFiles()
+
+
 class _VerifyPolicy(paramiko.MissingHostKeyPolicy):
     """Called by paramiko only for a server with no known_hosts entry."""
 
@@ -412,11 +435,15 @@ def connect(target: Target) -> Session:
         config=fabric.Config(overrides={"runners": {"remote": _Remote}}),
     )
     client = conn.client
+    name = conn.host if conn.port == 22 else f"[{conn.host}]:{conn.port}"  # as paramiko looks it up
+    trusted = client.get_host_keys()
     for path in _known_hosts_files(target):
         try:
-            client.load_system_host_keys(str(path))
+            found = _KNOWN_HOSTS.parsed(path).lookup(name)
         except (OSError, paramiko.SSHException) as exc:
             raise Unreachable(target.name, f"cannot read known_hosts file {path}: {exc}", "fix or remove it") from None
+        for keytype, key in (found or {}).items():
+            trusted.add(name, keytype, key)
     record_in = Path(target.known_hosts[0]).expanduser() if target.known_hosts else USER_KNOWN_HOSTS.expanduser()
     client.set_missing_host_key_policy(_VerifyPolicy(target, record_in))
     _open(conn, target)
