@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import Lab
+from tests.lab import Lab, build
 from tests.lab import host as hostlib
 from tests.lab.testing import Fleet, require_lab, wait_for
 
@@ -141,7 +141,8 @@ def test_el7_docker_ce_repository(make_fleet) -> None:
     host = fleet.testinfra(fleet["el7-tmpfs-01"])
     host.run_test("cp /srv/lab-repo/docker-ce/linux/centos/docker-ce.repo /etc/yum.repos.d/")
     host.run_test("yum -y install docker-ce docker-ce-cli containerd.io")
-    assert host.check_output("rpm -q --qf '%{EPOCH}:%{VERSION}' docker-ce") == "3:20.10.24"
+    newest, _ = build.next_engine()  # the repository carries two docker-ce versions; yum takes the newest
+    assert host.check_output("rpm -q --qf '%{EPOCH}:%{VERSION}' docker-ce") == f"3:{newest}"
     conflict = host.run("yum -y install docker")
     assert conflict.rc != 0, "docker (extras) conflicts with docker-ce"
     host.run_test('mkdir -p /etc/docker && echo \'{"bridge": "none", "iptables": false}\' > /etc/docker/daemon.json')
@@ -149,6 +150,7 @@ def test_el7_docker_ce_repository(make_fleet) -> None:
     info = host.check_output("docker info")
     # A tmpfs store takes overlay2, unlike the host's own overlay root.
     assert "Storage Driver: overlay2" in info
+    assert f"Server Version: {newest}" in info, "the newer package carries the newer engine"
 
 
 @pytest.mark.parametrize("store, fstype", [("tmpfs", "tmpfs"), ("ext4", "ext4"), ("loop", "ext4")])
