@@ -18,33 +18,22 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import argcomplete
 from rich.console import Console
 
-from installer import (
-    __version__,
-    asked,
-    bundle,
-    events,
-    info,
-    inventory,
-    junit,
-    patterns,
-    preflight,
-    progress,
-    provision,
-    report,
-    rollout,
-    settings,
-    terminal,
-)
-from installer.connection import CONNECT_TIMEOUT, Target, target_from_vars
+# Only what every command needs is imported here: `--help`, `inventory`, `config` and `runs` never load
+# the SSH libraries. The commands that reach hosts import their modules where they start.
+from installer import __version__, events, inventory, patterns, settings, terminal
 from installer.errors import PyinstallError, UsageError
-from installer.fleet import NOT_ATTEMPTED_INTERRUPTED
-from installer.outcome import Status
-from installer.plan import TAGS
+from installer.fleet import FORKS
+from installer.outcome import TAGS, Status
+from installer.settings import CONNECT_TIMEOUT
+
+if TYPE_CHECKING:  # annotations only
+    from installer import asked, bundle, junit, provision
+    from installer.connection import Target
 
 DEFAULT_REPORT = "pyinstall-report.json"
 RETRY_FILE = "pyinstall.retry"
@@ -198,7 +187,7 @@ def _host_args(p: argparse.ArgumentParser) -> None:
         "--forks",
         type=_number(int, 1),
         default=None,
-        help=f"hosts at once (default {preflight.FORKS}, or forks in the config file)",
+        help=f"hosts at once (default {FORKS}, or forks in the config file)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument(
@@ -377,6 +366,8 @@ def _load_inventory(args: argparse.Namespace) -> inventory.Inventory:
 
 
 def _ignored_codes(args: argparse.Namespace) -> list[str]:
+    from installer import asked
+
     codes = [c for c in getattr(args, "ignore_preflight_errors", "").split(",") if c.strip()]
     if getattr(args, "allow_downgrade", False):
         codes.append("DOWNGRADE")
@@ -394,6 +385,9 @@ def _hosts(
 ) -> list[tuple[Target, asked.Asked]]:
     """The selected hosts: how to reach each, and what is asked of it, every variable validated before
     any host is contacted."""
+    from installer import asked
+    from installer.connection import target_from_vars
+
     inv = inv or _load_inventory(args)
     selection = patterns.select(inv, args.limit)
     for term in selection.unmatched:
@@ -517,6 +511,8 @@ def cmd_list_hosts(args: argparse.Namespace) -> ExitStatus:
 
 
 def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    from installer import junit, preflight, report
+
     reports = preflight.run(_hosts(args, err), forks=args.forks)
     render = functools.partial(report.render, reports)
     return _reported(args, out, err, junit.check_cases(reports), report.to_json(reports), render, reports)
@@ -544,6 +540,8 @@ def _reported(
 
 
 def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    from installer import bundle, provision, rollout
+
     with contextlib.ExitStack() as stack:
         # Only runs that push a bundle need somewhere to unpack it.
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="pyinstall-bundles-")) if args.bundle else ""
@@ -567,7 +565,7 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
 
 
 def cmd_remove(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    from installer import remove
+    from installer import remove, rollout
 
     hosts = _hosts(args, err)
     if args.purge_data and not args.check and not args.yes:
@@ -594,6 +592,9 @@ def _confirm_purge(count: int) -> None:
 def _rolled_out(args: argparse.Namespace, out: Console, err: Console, runs: list[provision.HostRun]) -> ExitStatus:
     """The end of a provision or a removal: JUnit, the retry file and the saved report when hosts are left
     to retry, the report, the run kept; the exit status."""
+    from installer import junit, report
+    from installer.fleet import NOT_ATTEMPTED_INTERRUPTED
+
     _junit(args, junit.provision_cases(runs), err)
     retry = [
         r.name for r in runs if r.status in (Status.FAILED, Status.UNREACHABLE, Status.SKIPPED, Status.INTERRUPTED)
@@ -624,6 +625,8 @@ def _rolled_out(args: argparse.Namespace, out: Console, err: Console, runs: list
 
 
 def _junit(args: argparse.Namespace, cases: list[junit.Case], err: Console) -> None:
+    from installer import junit
+
     if args.junit_xml:
         document = junit.document(args.command, cases, time.monotonic() - args.started)
         _save(args.junit_xml, document.decode(), 0o644, err)
@@ -691,7 +694,7 @@ def _database_warning(url: str, exc: Exception, err: Console) -> None:
 
 
 def cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    from installer import records
+    from installer import records, report
 
     url = args.database or records.default_url()
     if args.runs_command == "show":
@@ -760,6 +763,8 @@ def _resume_command(argv: Sequence[str], retry_file: str) -> str:
 
 
 def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    from installer import preflight, report
+
     reports = preflight.run(_hosts(args, err), forks=args.forks, facts_only=True)
     if args.json:
         hosts = {
@@ -772,6 +777,8 @@ def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
 
 
 def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    from installer import info, junit, report
+
     inv = _load_inventory(args)
     hosts = [(t, a, inv.host_groups(t.name)) for t, a in _hosts(args, err, inv)]
     results = info.run(hosts, forks=args.forks)
@@ -794,7 +801,7 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
 
 
 def cmd_verify(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    from installer import verify  # multiprocessing and the suite's paths load only for this command
+    from installer import junit, report, verify
 
     missing = [path for path in args.tests if not Path(path).exists()]
     if missing:
@@ -806,6 +813,8 @@ def cmd_verify(args: argparse.Namespace, out: Console, err: Console) -> ExitStat
 
 
 def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
+    from installer import bundle
+
     if args.bundle_command != "create":
         raise UsageError(
             "pyinstall bundle: say what to do", "pyinstall bundle create --platform el6 --from DIR -o FILE"
@@ -824,6 +833,8 @@ def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
 def _watched(args: argparse.Namespace, out: Console, err: Console) -> Iterator[None]:
     """The run as it happens: one plain line per event on stdout when it is not a terminal (CI, pipes;
     never with --json), every command and its output on stderr under -vv, everything in --log-file."""
+    from installer import progress, report
+
     with contextlib.ExitStack() as stack:
         if not args.json and not out.is_terminal:
             stack.enter_context(events.subscribed(lambda e: _print_now(sys.stdout, events.line(e))))

@@ -42,8 +42,8 @@ from installer.errors import (
     HostKeyUnknown,
     Unreachable,
 )
+from installer.settings import CONNECT_TIMEOUT
 
-CONNECT_TIMEOUT = 10.0  # seconds: TCP connect, SSH banner and authentication, each
 COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
 OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")

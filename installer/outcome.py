@@ -36,6 +36,11 @@ class Status(_Word):
     INTERRUPTED = "interrupted"  # Ctrl-C while the host was in flight
 
 
+# What provision does, in the order it does it: the names --tags and --skip-tags take (plan.py tags each
+# operation with one).
+TAGS = ("repo", "packages", "cgroups", "config", "service", "validate")
+
+
 @dataclass(frozen=True)
 class Finding:
     code: str

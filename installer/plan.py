@@ -80,10 +80,6 @@ class Previous:
     service: Service
 
 
-# What provision does, in the order it does it: the names --tags and --skip-tags take.
-TAGS = ("repo", "packages", "cgroups", "config", "service", "validate")
-
-
 @dataclass
 class Plan:
     operations: list[Operation] = field(default_factory=list)

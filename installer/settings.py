@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer.connection import CONNECT_TIMEOUT
 from installer.errors import UsageError
 from installer.fleet import FORKS
 
+CONNECT_TIMEOUT = 10.0  # seconds: TCP connect, SSH banner and authentication, each
 CONFIG_ENV = "PYINSTALL_CONFIG"
 SEARCH = ("./pyinstall.cfg", "~/.pyinstall.cfg", "/etc/pyinstall/pyinstall.cfg")
 SECTION = "defaults"

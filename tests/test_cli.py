@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,12 @@ def test_a_password_file_gives_its_first_line_and_it_is_never_shown(
     assert main(["check", str(unreachable), "--become-password-file", str(secret), "-vv"]) == 4
     captured = capsys.readouterr()
     assert "canary-file-4e1b" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["config"], ["inventory", "-i", str(PRECEDENCE), "--list"]])
+def test_commands_that_reach_no_host_never_load_the_ssh_libraries(argv: list[str]) -> None:
+    """`--help`, `config` and `inventory` answer at once: paramiko, fabric and jinja2 stay unloaded."""
+    probe = ("import sys; from installer.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('paramiko', 'fabric', 'invoke', 'jinja2') if m in sys.modules))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-500:] + proc.stderr[-500:]
