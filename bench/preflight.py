@@ -76,6 +76,17 @@ def measure(argv: list[str], lab: Lab) -> dict:
             "exit": os.waitstatus_to_exitcode(status)}  # fmt: skip
 
 
+def measure_bare(lab: Lab, hosts: list, forks: int, command: str | None = None) -> dict:
+    """The bare paramiko fan-out (bare_fanout, in a process of its own) on ``hosts``: ``command`` on each,
+    the facts command when None."""
+    spec = {"addresses": [h.address for h in hosts], "key": str(lab.key), "known_hosts": str(lab.known_hosts)}
+    if command is not None:
+        spec["command"] = command
+    path = lab.root / "bare.json"
+    path.write_text(json.dumps(spec))
+    return measure([sys.executable, "-m", "bench.preflight", "--bare-worker", str(path), "--forks", str(forks)], lab)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", default="50,100", help="fleet sizes, comma separated")
@@ -94,11 +105,7 @@ def main() -> int:
         for size in sizes:
             hosts = lab.up(f"el6:{size}", prefix="pf-")
             forks = args.forks or size
-            spec = root / "bare.json"
-            spec.write_text(json.dumps({"addresses": [h.address for h in hosts], "key": str(lab.key),
-                                        "known_hosts": str(lab.known_hosts)}))  # fmt: skip
-            bare = measure([sys.executable, "-m", "bench.preflight", "--bare-worker", str(spec),
-                            "--forks", str(forks)], lab)  # fmt: skip
+            bare = measure_bare(lab, hosts, forks)
             limit = ",".join(h.name for h in hosts)
             facts = measure([sys.executable, "-m", "installer.cli", "facts", "--json", "-i",
                              str(root / "inventory.ini"), "--limit", limit, "--forks", str(forks)], lab)  # fmt: skip

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.preflight import measure
+from bench.preflight import measure, measure_bare
 from tests.lab import Lab
 
 STATE_CHECK = (
@@ -51,11 +51,7 @@ def main() -> int:
                 print(name, h["status"], h["error"], last.get("name"), last.get("msg"), last.get("stderr", "")[-500:])
             print(first["err"][-3000:])
             return 1
-        spec = root / "bare.json"
-        spec.write_text(json.dumps({"addresses": [h.address for h in hosts], "key": str(lab.key),
-                                    "known_hosts": str(lab.known_hosts), "command": STATE_CHECK}))  # fmt: skip
-        bare = measure([sys.executable, "-m", "bench.preflight", "--bare-worker", str(spec),
-                        "--forks", str(len(hosts))], lab)  # fmt: skip
+        bare = measure_bare(lab, hosts, len(hosts), STATE_CHECK)
         again = measure([sys.executable, "-m", "installer.cli", "provision", "--json", "-i", str(inventory),
                          "--forks", str(len(hosts))], lab)  # fmt: skip
         report = json.loads(again["out"])["hosts"]

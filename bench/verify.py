@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.preflight import measure
+from bench.preflight import measure, measure_bare
 from installer.probe import PROBE
 from tests.lab import Lab
 
@@ -80,11 +80,8 @@ def main() -> int:
         targets = ",".join(f"paramiko://root@{h.address}" for h in hosts)
         peer = measure([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hosts", targets,
                         f"--ssh-identity-file={lab.key}", "--rootdir", str(root), str(site)], lab)  # fmt: skip
-        spec = root / "bare.json"
         command = BARE.format(probe=base64.b64encode(PROBE.read_bytes()).decode())
-        spec.write_text(json.dumps({"addresses": [h.address for h in hosts], "key": str(lab.key),
-                                    "known_hosts": str(lab.known_hosts), "command": command}))  # fmt: skip
-        bare = measure([sys.executable, "-m", "bench.preflight", "--bare-worker", str(spec), *forks], lab)
+        bare = measure_bare(lab, hosts, len(hosts), command)
     finally:
         lab.down(purge=True)
     answered = json.loads(bare["out"] or "{}").get("ok")
