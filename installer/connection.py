@@ -368,7 +368,7 @@ def _forget_command(hostname: str, target: Target) -> str:
     command = f"ssh-keygen -R {shlex.quote(hostname)}"
     for path in _known_hosts_files(target):
         try:
-            holds = paramiko.HostKeys(str(path)).lookup(hostname) is not None
+            holds = _KNOWN_HOSTS.parsed(path).lookup(hostname) is not None
         except (OSError, paramiko.SSHException):
             continue
         if holds:
