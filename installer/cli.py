@@ -126,6 +126,12 @@ def _rollout_args(command: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"save the JSON report here after every run (default: to {DEFAULT_REPORT} when hosts are left to retry)",
     )
+    command.add_argument(
+        "--rollout-max-fail",
+        metavar="N|P%",
+        help="with --rollout: stop starting batches, in every shard, once more than N hosts (or P%% of the "
+        "rollout's) failed across the rollout's shards (read from --database between batches)",
+    )
 
 
 def _tags(text: str) -> frozenset[str]:
@@ -146,6 +152,12 @@ def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argp
         "--junit-xml", metavar="FILE", help="also write the result as JUnit XML (a test case per host, check and task)"
     )
     _database_arg(command)
+    command.add_argument(
+        "--rollout",
+        metavar="ID",
+        help="the rollout this run belongs to (its shards share it: e.g. ci-$CI_PIPELINE_ID); "
+        "`pyinstall runs show ID` merges its runs",
+    )
     return command
 
 
@@ -182,6 +194,12 @@ def _host_args(p: argparse.ArgumentParser) -> None:
         "-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN (Ansible syntax, @FILE)"
     )
     limit.completer = _complete_hosts  # type: ignore[attr-defined]
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="only shard K of N of the selected hosts (stable: a host's shard depends on its name alone), "
+        "one controller or CI job per shard",
+    )
     p.add_argument(
         "-f",
         "--forks",
@@ -312,8 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info, verify): list them, or show one")
     _runs_args(runs_cmd)
     runs_sub = runs_cmd.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
-    show = runs_sub.add_parser("show", help="a run's report as it was printed")
-    show.add_argument("id", type=int, metavar="ID")
+    show = runs_sub.add_parser("show", help="a run's report as it was printed, or a rollout's runs merged")
+    show.add_argument("id", metavar="ID|ROLLOUT", help="a run's number, or a rollout id (--rollout)")
     show.add_argument("--html", metavar="FILE", help="also write the report as a self-contained HTML page")
     _runs_args(show, nested=True)
     history = runs_sub.add_parser("host", help="one host's history: when it changed, what, which version and driver")
@@ -389,11 +407,12 @@ def _hosts(
     from installer.connection import target_from_vars
 
     inv = inv or _load_inventory(args)
-    selection = patterns.select(inv, args.limit)
+    selection = _selected(args, inv)
     for term in selection.unmatched:
         err.print(terminal.text(("warning", "yellow"), f": host pattern {term!r} matched no host"))
     if not selection.hosts:
-        raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}", "check the pattern")
+        raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}"
+                         f"{' in --shard ' + args.shard if args.shard else ''}", "check the pattern")  # fmt: skip
     ignore = _ignored_codes(args)  # refuse a typo before asking for passwords
     models = []
     for host in inv.hosts(selection.hosts):
@@ -421,6 +440,17 @@ def _hosts(
     hosts = [(target_from_vars(host.name, host.vars, defaults, **overrides), model) for host, model in models]
     events.redact(*(secret for target, _ in hosts for secret in (target.password, target.become_password)))
     return hosts
+
+
+def _selected(args: argparse.Namespace, inv: inventory.Inventory) -> patterns.Selection:
+    """--limit, then --shard. ``args.rollout_hosts``: the hosts of every shard (a budget's percentage)."""
+    from installer import rollout
+
+    selection = patterns.select(inv, args.limit)
+    args.rollout_hosts = len(selection.hosts)
+    if args.shard:
+        selection.hosts = rollout.shard(selection.hosts, rollout.parse_shard(args.shard))
+    return selection
 
 
 def _password(ask: bool, flag: str, prompt: str, path: str | None, file_flag: str, variable: str) -> str | None:
@@ -498,7 +528,7 @@ def _config_value(value: object) -> str:
 
 def cmd_list_hosts(args: argparse.Namespace) -> ExitStatus:
     """What a command would work on, as `ansible --list-hosts` prints it; no host is contacted."""
-    selection = patterns.select(_load_inventory(args), args.limit)
+    selection = _selected(args, _load_inventory(args))
     if args.json:
         print(json.dumps({"hosts": selection.hosts, "unmatched": selection.unmatched}, indent=2))
         return ExitStatus.OK
@@ -560,6 +590,7 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             max_fail_percentage=args.max_fail_percentage,
             tags=args.tags,
             skip_tags=args.skip_tags or frozenset(),
+            gate=_rollout_gate(args),
         )
     return _rolled_out(args, out, err, runs)
 
@@ -572,8 +603,33 @@ def cmd_remove(args: argparse.Namespace, out: Console, err: Console) -> ExitStat
         _confirm_purge(len(hosts))
     serial = rollout.parse_serial(args.serial) if args.serial else None
     runs = remove.run(hosts, check=args.check, purge_data=args.purge_data, forks=args.forks, serial=serial,
-                      max_fail_percentage=args.max_fail_percentage)  # fmt: skip
+                      max_fail_percentage=args.max_fail_percentage, gate=_rollout_gate(args))  # fmt: skip
     return _rolled_out(args, out, err, runs)
+
+
+def _rollout_gate(args: argparse.Namespace) -> Callable[[list[provision.HostRun]], str | None] | None:
+    """--rollout-max-fail: before each batch, this shard's failures go to the database and the rollout's
+    come back; over the budget, no batch starts. A database that cannot be read stops the rollout too:
+    the budget is what makes it safe to go on."""
+    if not args.rollout_max_fail:
+        return None
+    from installer import records, rollout
+
+    budget, written = rollout.parse_budget(args.rollout_max_fail), args.rollout_max_fail
+
+    def gate(results: list[provision.HostRun]) -> str | None:
+        failed = sum(r.status in (Status.FAILED, Status.UNREACHABLE) for r in results)
+        try:
+            total = records.rollout_failed(args.database, args.run_id, args.rollout, failed)
+        except Exception as exc:
+            where = records.shown(args.database)
+            return f"not attempted: the rollout's failure budget could not be read from {where}: {_why(exc)}"
+        if rollout.rollout_budget_exceeded(total, budget, args.rollout_hosts):
+            return (f"not attempted: rollout {args.rollout} has {total} failed or unreachable host(s) across its "
+                    f"shards, more than --rollout-max-fail {written}")  # fmt: skip
+        return None
+
+    return gate
 
 
 def _confirm_purge(count: int) -> None:
@@ -635,8 +691,15 @@ def _junit(args: argparse.Namespace, cases: list[junit.Case], err: Console) -> N
 def _record_start(args: argparse.Namespace, err: Console) -> None:
     """Keep the run from its start (installer/records.py), so that one killed on the way is still listed.
     A database that cannot be written is a warning, never a failed run: the run goes on unrecorded."""
-    from installer import records  # the database layer loads only when a run is kept
+    from installer import records, rollout  # the database layer loads only when a run is kept
 
+    if args.rollout:
+        rollout.parse_rollout(args.rollout)
+    if getattr(args, "rollout_max_fail", None):
+        if not args.rollout:
+            raise UsageError("--rollout-max-fail needs --rollout ID: the runs that share the budget",
+                             "give every shard the same --rollout (e.g. ci-$CI_PIPELINE_ID)")  # fmt: skip
+        rollout.parse_budget(args.rollout_max_fail)
     sources = [Path(p) for p in _inventory_sources(args)]
     digest = hashlib.sha256()
     for source in sources:
@@ -650,12 +713,20 @@ def _record_start(args: argparse.Namespace, err: Console) -> None:
         version=__version__,
         inventory=", ".join(str(p.resolve()) for p in sources),
         inventory_sha256=digest.hexdigest() if sources else "",
+        rollout=args.rollout,
+        shard=args.shard and "{}/{}".format(*rollout.parse_shard(args.shard)),
     )
     args.database = args.database or records.default_url()
     try:
         args.run_id = records.start(args.database, start)
     except Exception as exc:  # any driver's error, or none installed
         args.run_id = None
+        if getattr(args, "rollout_max_fail", None):  # no budget without the database: change nothing
+            raise UsageError(
+                f"--rollout-max-fail: the rollout's failure budget is kept in {records.shown(args.database)}, "
+                f"which cannot be written: {_why(exc)}",
+                "give a --database every shard can reach, or leave out --rollout-max-fail",
+            ) from None
         _database_warning(args.database, exc, err)
 
 
@@ -677,6 +748,7 @@ def _record(
         report=events.clean(printed.getvalue()),
         report_json=events.clean(as_json),
         hosts=[(name, str(h["status"]), events.clean(json.dumps(h))) for name, h in hosts.items()],
+        failed=sum(str(h["status"]) in (Status.FAILED, Status.UNREACHABLE) for h in hosts.values()),
     )
     try:
         records.finish(args.database, args.run_id, end)
@@ -687,18 +759,32 @@ def _record(
 def _database_warning(url: str, exc: Exception, err: Console) -> None:
     from installer import records
 
-    why = exc.message if isinstance(exc, PyinstallError) else str(getattr(exc, "orig", None) or exc)
-    why = why.strip().splitlines()[0] if why.strip() else type(exc).__name__
-    err.print(terminal.text(("warning", "yellow"), f": the run is not kept in {records.shown(url)}: {why}"),
+    err.print(terminal.text(("warning", "yellow"), f": the run is not kept in {records.shown(url)}: {_why(exc)}"),
               soft_wrap=True)  # fmt: skip
+
+
+def _why(exc: Exception) -> str:
+    """A database error's first line (SQLAlchemy wraps the driver's)."""
+    why = exc.message if isinstance(exc, PyinstallError) else str(getattr(exc, "orig", None) or exc)
+    return why.strip().splitlines()[0] if why.strip() else type(exc).__name__
 
 
 def cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     from installer import records, report
 
     url = args.database or records.default_url()
+    if args.runs_command == "show" and not args.id.isdigit():
+        merged = report.rollout_json(args.id, records.rollout(url, args.id))
+        if not merged["runs"]:
+            raise UsageError(f"no run of rollout {args.id!r} in {records.shown(url)}",
+                             "pyinstall runs lists the runs kept, with their rollout")  # fmt: skip
+        if args.json:
+            print(json.dumps(merged, indent=2))
+        else:
+            report.render_rollout(merged, out)
+        return ExitStatus.OK
     if args.runs_command == "show":
-        found = records.run(url, args.id)
+        found = records.run(url, int(args.id))
         if found is None:
             raise UsageError(f"no run {args.id} in {records.shown(url)}", "pyinstall runs lists the runs kept")
         if args.html:
@@ -731,8 +817,10 @@ def cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
         hosts = ", ".join(f"{n} {status}" for status, n in sorted(r["hosts"].items()))
         ended = "unfinished" if r["ended"] is None else f"exit {r['exit_status']}"
-        out.print(terminal.text(f"{r['id']:>5}  {when}  {r['command']:<9}  {ended}  {hosts}  "
-                                f"{r['username']}@{r['controller']}  {r['inventory']}"), soft_wrap=True)  # fmt: skip
+        part = f"  rollout {r['rollout']}{' shard ' + r['shard'] if r['shard'] else ''}" if r["rollout"] else ""
+        by = f"{r['username']}@{r['controller']}"
+        out.print(terminal.text(f"{r['id']:>5}  {when}  {r['command']:<9}  {ended}  {hosts}  {by}  {r['inventory']}"
+                                f"{part}"), soft_wrap=True)  # fmt: skip
     return ExitStatus.OK
 
 

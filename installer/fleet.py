@@ -48,15 +48,22 @@ class Fleet(Generic[H, R]):
         forks: int = FORKS,
         serial: Sequence[int | float] | None = None,
         max_fail_percentage: float | None = None,
+        gate: Callable[[list[R]], str | None] | None = None,
     ) -> list[R]:
         """Every host, batch after batch. When a batch exceeds the failure budget, or on Ctrl-C, later
-        hosts are not started: they come back from ``not_attempted`` with the reason."""
+        hosts are not started: they come back from ``not_attempted`` with the reason. ``gate``, asked
+        before each batch with the results so far (a rollout-wide budget, kept elsewhere), may stop the
+        rest the same way by returning the reason."""
         results: list[R] = []
         groups = rollout.batches(hosts, serial)
         events.emit(events.RUN, status=str(len(hosts)))
         stop = threading.Event()
         with ThreadPoolExecutor(max_workers=max(1, min(forks, len(hosts) or 1))) as pool:
             for number, batch in enumerate(groups, 1):
+                reason = gate(results) if gate else None
+                if reason:
+                    results += self._skip(groups[number - 1 :], reason)
+                    break
                 if len(groups) > 1:
                     events.emit(events.BATCH, name=f"batch {number}/{len(groups)}: {len(batch)} host(s)")
                 futures = [pool.submit(self._work, host, stop) for host in batch]

@@ -191,11 +191,13 @@ def run(
     max_fail_percentage: float | None = None,
     tags: frozenset[str] | None = None,
     skip_tags: frozenset[str] = frozenset(),
+    gate: Callable[[list[HostRun]], str | None] | None = None,
 ) -> list[HostRun]:
     """Provision every host, batch after batch (``serial``), ``forks`` at a time within a batch. When a
-    batch exceeds the failure budget, later batches are not started: their hosts come back "skipped"."""
+    batch exceeds the failure budget (or ``gate`` says the rollout's is), later batches are not started:
+    their hosts come back "skipped"."""
     work = lambda host, stop: provision_host(host[0], host[1], check, connect, stop, tags, skip_tags)  # noqa: E731
-    return roll_out(hosts, work, forks, serial, max_fail_percentage)
+    return roll_out(hosts, work, forks, serial, max_fail_percentage, gate)
 
 
 def roll_out(
@@ -204,8 +206,9 @@ def roll_out(
     forks: int,
     serial: Sequence[int | float] | None,
     max_fail_percentage: float | None,
+    gate: Callable[[list[HostRun]], str | None] | None = None,
 ) -> list[HostRun]:
-    """A host-changing command across the fleet: batches, the failure budget, Ctrl-C (provision, remove)."""
+    """A host-changing command across the fleet: batches, the failure budgets, Ctrl-C (provision, remove)."""
     fleet: Fleet[tuple[Target, Asked], HostRun] = Fleet(
         work=work,
         not_attempted=lambda host, why: HostRun(
@@ -222,4 +225,4 @@ def roll_out(
         name=lambda host: host[0].name,
         why=lambda r: r.error,
     )
-    return fleet.run(hosts, forks, serial, max_fail_percentage)
+    return fleet.run(hosts, forks, serial, max_fail_percentage, gate)

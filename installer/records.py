@@ -51,6 +51,9 @@ runs_table = sa.Table(
     sa.Column("exit_status", sa.Integer),
     sa.Column("report", sa.Text),
     sa.Column("report_json", sa.Text),
+    sa.Column("rollout", sa.String(128), index=True),  # shared by the shards of one rollout
+    sa.Column("shard", sa.String(16)),  # "K/N"
+    sa.Column("failed", sa.Integer, nullable=False, server_default="0"),  # failed or unreachable hosts so far
 )
 hosts_table = sa.Table(
     "run_hosts",
@@ -79,6 +82,8 @@ class Start:
     inventory_sha256: str
     controller: str = field(default_factory=socket.gethostname)
     username: str = field(default_factory=_username)
+    rollout: str | None = None
+    shard: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class End:
     report: str  # as printed
     report_json: str  # {"hosts": {name: record}}
     hosts: list[tuple[str, str, str]] = field(default_factory=list)  # (name, status, record as JSON)
+    failed: int = 0  # of those, failed or unreachable
 
 
 def default_url() -> str:
@@ -205,13 +211,32 @@ def finish(url: str, run_id: int, end: End) -> None:
             )  # fmt: skip
 
 
+def rollout_failed(url: str, run_id: int, rollout: str, failed: int) -> int:
+    """Between two batches of a shard: record this run's failed hosts so far, and return the count across
+    the rollout: the latest run of each of its shards of this command (a shard run again replaces its
+    earlier run), on this controller or others."""
+    with _connected(url, write=True) as connection:
+        connection.execute(runs_table.update().where(runs_table.c.id == run_id).values(failed=failed))
+        command_name = sa.select(runs_table.c.command).where(runs_table.c.id == run_id).scalar_subquery()
+        latest = (
+            sa.select(sa.func.max(runs_table.c.id))
+            .where(runs_table.c.rollout == rollout, runs_table.c.command == command_name)
+            .group_by(runs_table.c.shard)
+        )
+        total = connection.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(runs_table.c.failed), 0)).where(runs_table.c.id.in_(latest))
+        ).scalar_one()
+    return int(total)
+
+
 def runs(url: str, limit: int = 50) -> list[dict[str, Any]]:
     """The latest runs, newest first, each with its hosts counted by status (``ended`` None: unfinished)."""
     with _connected(url) as connection:
         rows = connection.execute(
             sa.select(runs_table.c.id, runs_table.c.started, runs_table.c.ended, runs_table.c.command,
                       runs_table.c.exit_status, runs_table.c.controller, runs_table.c.username,
-                      runs_table.c.inventory).order_by(runs_table.c.id.desc()).limit(limit)
+                      runs_table.c.inventory, runs_table.c.rollout, runs_table.c.shard)
+            .order_by(runs_table.c.id.desc()).limit(limit)
         ).all()  # fmt: skip
         counts = connection.execute(
             sa.select(hosts_table.c.run_id, hosts_table.c.status, sa.func.count())
@@ -227,8 +252,19 @@ def runs(url: str, limit: int = 50) -> list[dict[str, Any]]:
 def run(url: str, run_id: int) -> dict[str, Any] | None:
     with _connected(url) as connection:
         row = connection.execute(sa.select(runs_table).where(runs_table.c.id == run_id)).first()
-    if row is None:
-        return None
+    return None if row is None else _loaded(row)
+
+
+def rollout(url: str, rollout_id: str) -> list[dict[str, Any]]:
+    """Every run of a rollout (its shards, and any run again with the same id), oldest first."""
+    with _connected(url) as connection:
+        rows = connection.execute(
+            sa.select(runs_table).where(runs_table.c.rollout == rollout_id).order_by(runs_table.c.id)
+        ).all()
+    return [_loaded(row) for row in rows]
+
+
+def _loaded(row: sa.Row[Any]) -> dict[str, Any]:
     found = row._asdict()
     found["report_json"] = json.loads(found["report_json"] or '{"hosts": {}}')
     return found

@@ -11,7 +11,7 @@ removed). Removing again changes nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from installer import checks, connection, facts, runtime, yum
 from installer.asked import Asked
@@ -101,6 +101,7 @@ def run(
     connect: Connect = connection.connect,
     serial: Sequence[int | float] | None = None,
     max_fail_percentage: float | None = None,
+    gate: Callable[[list[HostRun]], str | None] | None = None,
 ) -> list[HostRun]:
     work = lambda host, stop: remove_host(host[0], host[1], check, purge_data, connect, stop)  # noqa: E731
-    return roll_out(hosts, work, forks, serial, max_fail_percentage)
+    return roll_out(hosts, work, forks, serial, max_fail_percentage, gate)

@@ -313,6 +313,48 @@ def info_html(hosts: Sequence[Any], summary: dict[str, Any], outliers: Sequence[
     return _html("info.html.j2", hosts=rows, summary=summary, outliers=outliers, charts=charts, generated=generated)
 
 
+def rollout_json(rollout_id: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A rollout's kept runs (records.rollout(), oldest first) as one report: its runs, and each host's
+    latest record by command, marked with the run and shard it came from."""
+    merged: dict[str, Any] = {"rollout": rollout_id, "runs": [], "hosts": {}}
+    for run in runs:
+        merged["runs"].append({k: run[k] for k in ("id", "command", "shard", "controller", "username", "started",
+                                                    "ended", "exit_status", "failed")})  # fmt: skip
+        for name, record in run["report_json"].get("hosts", {}).items():
+            merged["hosts"].setdefault(run["command"], {})[name] = {**record, "run": run["id"], "shard": run["shard"]}
+    return merged
+
+
+def render_rollout(merged: dict[str, Any], console: Console) -> None:
+    console.print(text((f"Rollout {merged['rollout']}", "bold"), f": {len(merged['runs'])} run(s)"))
+    runs = Table(title_justify="left", box=None)
+    for column in ("run", "command", "shard", "by", "exit"):
+        runs.add_column(column)
+    for r in merged["runs"]:
+        ended = "unfinished" if r["ended"] is None else f"exit {r['exit_status']}"
+        _add_row(runs, r["id"], r["command"], r["shard"] or "-", f"{r['username']}@{r['controller']}", ended)
+    console.print(runs)
+    for command, hosts in merged["hosts"].items():
+        table = Table(title=f"{command}: {len(hosts)} host(s)", title_justify="left")
+        for column in ("host", "shard", "run", "status", "why"):
+            table.add_column(column, overflow="fold")
+        for name, record in hosts.items():
+            _add_row(table, name, record["shard"] or "-", record["run"], record["status"], _record_why(record))
+        console.print(table)
+        counts: dict[str, int] = {}
+        for record in hosts.values():
+            counts[record["status"]] = counts.get(record["status"], 0) + 1
+        console.print(text(", ".join(f"{n} {status}" for status, n in sorted(counts.items()))))
+
+
+def _record_why(record: dict[str, Any]) -> str:
+    """Why a kept host record is what it is: its error, else its first error finding."""
+    if record.get("error"):
+        return str(record["error"])
+    errors = [f for f in record.get("findings") or [] if f.get("level") == "error" and not f.get("ignored")]
+    return f"{errors[0]['code']}: {errors[0]['message']}" if errors else ""
+
+
 def run_html(run: dict[str, Any]) -> str:
     """A kept run (installer/records.py) as a self-contained page: what ran, where, and its report as printed."""
     when = {k: time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(run[k])) if run[k] else None

@@ -11,7 +11,17 @@ import pytest
 from installer import asked, provision
 from installer.connection import CommandResult, Target
 from installer.errors import Unreachable, UsageError
-from installer.rollout import batches, budget_exceeded, parse_serial
+from installer.rollout import (
+    batches,
+    budget_exceeded,
+    parse_budget,
+    parse_rollout,
+    parse_serial,
+    parse_shard,
+    rollout_budget_exceeded,
+    shard,
+    shard_of,
+)
 from tests.lab import spec as lab_spec
 
 PROVISIONED = (Path(__file__).parent / "facts/lab-el6-provisioned.txt").read_text()
@@ -122,3 +132,72 @@ def test_ctrl_c_stops_scheduling_lets_in_flight_hosts_finish_and_reports_every_h
     assert status["h03"] == "ok", "the host in flight finished its step"
     assert all(status[f"h{i:02d}"] == "skipped" for i in range(4, 11))
     assert all(r.error == provision.NOT_ATTEMPTED_INTERRUPTED for r in runs[3:])
+
+
+NAMES = [f"web{i:04d}.example.com" for i in range(2000)]
+
+
+def test_shards_partition_the_hosts_in_order_and_about_evenly() -> None:
+    parts = [shard(NAMES, (k, 4)) for k in range(1, 5)]
+    assert sorted(name for part in parts for name in part) == sorted(NAMES), "each host in exactly one shard"
+    assert all(part == [n for n in NAMES if n in set(part)] for part in parts), "inventory order kept"
+    assert all(400 < len(part) < 600 for part in parts), [len(p) for p in parts]
+    assert shard(NAMES, None) == NAMES
+
+
+def test_a_hosts_shard_depends_on_its_name_alone() -> None:
+    before = {name: shard_of(name, 4) for name in NAMES[:1000]}
+    assert {name: shard_of(name, 4) for name in NAMES[:1000]} == before, "stable across runs"
+    assert all(shard_of(name, 4) == k for name, k in before.items()), "adding hosts moves none"
+
+
+def test_one_more_shard_moves_only_the_hosts_it_takes() -> None:
+    moved = [name for name in NAMES if shard_of(name, 4) != shard_of(name, 5)]
+    assert all(shard_of(name, 5) == 5 for name in moved), "a host moves only to the new shard"
+    assert 300 < len(moved) < 500, len(moved)  # about 1/5 (a hash modulo N would move about 4/5)
+
+
+@pytest.mark.parametrize("text, expected", [("1/1", (1, 1)), ("2/4", (2, 4)), (" 4 / 4 ", (4, 4))])
+def test_parse_shard(text: str, expected: tuple[int, int]) -> None:
+    assert parse_shard(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["0/4", "5/4", "1/0", "1", "a/b", "-1/4", "1/4/2", ""])
+def test_bad_shard(bad: str) -> None:
+    with pytest.raises(UsageError, match="is not K/N"):
+        parse_shard(bad)
+
+
+@pytest.mark.parametrize("good", ["ci-1234", "deploy.2026-12-01", "job:rollout@a+b", "x"])
+def test_rollout_ids(good: str) -> None:
+    assert parse_rollout(good) == good
+
+
+@pytest.mark.parametrize("bad", ["1234", "", "-x", "a b", "a;rm -rf /", "x" * 129, "caf\u00e9"])
+def test_bad_rollout_ids(bad: str) -> None:
+    with pytest.raises(UsageError, match="is not a rollout id"):
+        parse_rollout(bad)
+
+
+def test_rollout_budget() -> None:
+    assert parse_budget("0") == 0 and parse_budget("3") == 3 and parse_budget("5%") == 0.05
+    assert rollout_budget_exceeded(1, 0, 100) and not rollout_budget_exceeded(0, 0, 100)
+    assert not rollout_budget_exceeded(5, 0.05, 100) and rollout_budget_exceeded(6, 0.05, 100)
+    assert rollout_budget_exceeded(1, 0.05, 10), "5% of 10 hosts allows none"
+    for bad in ("-1", "x", "101%", "1.5"):
+        with pytest.raises(UsageError, match="is not a budget"):
+            parse_budget(bad)
+
+
+def test_a_gate_stops_the_batches_it_has_not_started() -> None:
+    hosts, connect = fleet(set())
+    seen: list[int] = []
+
+    def gate(results: list) -> str | None:
+        seen.append(len(results))
+        return "not attempted: the rollout's budget is spent" if len(results) >= 3 else None
+
+    runs = provision.run(hosts, connect=connect, serial=parse_serial("1,2"), gate=gate)
+    assert seen == [0, 1, 3], "asked before every batch, with the results so far"
+    assert [r.status for r in runs] == ["ok"] * 3 + ["skipped"] * 7
+    assert runs[3].error == "not attempted: the rollout's budget is spent"
