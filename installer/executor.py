@@ -7,9 +7,9 @@ rollback of a daemon configuration the daemon refuses.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -57,7 +57,9 @@ class TaskResult:
 
 
 JOBS_DIR = "/var/lib/pyinstall/jobs"
-POLL_TIMEOUT = 30.0  # a poll reads two small files: a host that takes longer has stopped answering
+STEP_MARK, STDERR_MARK, END_MARK = "@@pyinstall-step:", "@@pyinstall-stderr:", "@@pyinstall-end:"
+LONG_POLL = 20  # seconds a poll waits on the host for its job to end: one command per 20 s of transaction
+POLL_TIMEOUT = LONG_POLL + 30.0  # a poll that takes longer than its wait: the host has stopped answering
 REBOOT_WINDOW = 300.0  # seconds a host that dropped the connection mid-job has to come back (EL boots in 1-3 min)
 
 
@@ -66,7 +68,8 @@ LOST = -2  # the exit status of a job that died without one (killed, or the host
 
 
 def poll_intervals(first: float = 1.0, longest: float = 8.0) -> Iterator[float]:
-    """1 s for the first ten polls (most steps end there), then doubling up to ``longest``."""
+    """Waits between attempts to reach a host that went away mid-job: 1 s ten times, then doubling up to
+    ``longest``."""
     for _ in range(10):
         yield first
     wait = first
@@ -75,13 +78,33 @@ def poll_intervals(first: float = 1.0, longest: float = 8.0) -> Iterator[float]:
         yield wait
 
 
+def _wait_for_job(job: str, seconds: int = LONG_POLL) -> str:
+    """Shell: wait on the host, up to ``seconds``, for the job to end, then say how it stands (done, with
+    its exit status and log; running; rebooted or lost, with the end of its log). Waiting there, not
+    asking every second from here, makes a transaction cost one command per ``seconds``, and its end is
+    seen within a quarter of a second. Alive is asked before the status: a job writes its status before it
+    exits, so one that is gone and left none is truly lost (asked the other way round, a job ending in
+    between would look lost). Once its status is printed, the job no longer counts as running or left
+    behind (its pid, boot and status files go); its log stays until the same job runs again."""
+    return (
+        f"j={q(job)}; w=0; while :; do alive=; booted=; "
+        f'[ "$(cat "$j.boot")" = "$(cat {BOOT_ID} 2>/dev/null)" ] || booted=1; '
+        '[ -z "$booted" ] && kill -0 "$(cat "$j.pid")" 2>/dev/null && alive=1; '
+        'if [ -f "$j.rc" ]; then echo done; cat "$j.rc" "$j.log"; rm -f "$j.rc" "$j.pid" "$j.boot"; break; '
+        f'elif [ -n "$alive" ]; then [ $w -lt {seconds * 4} ] || {{ echo running; break; }}; sleep 0.25; w=$((w + 1)); '
+        'elif [ -n "$booted" ]; then echo rebooted; tail -n 20 "$j.log"; break; '
+        'else echo lost; tail -n 20 "$j.log"; break; fi; done'
+    )
+
+
 def run_detached(session: Session, command: str, timeout: float, poll: float = 1.0) -> CommandResult:
     """Run ``command`` on the host apart from this SSH session (setsid, output to a log, exit status to a
-    file) and poll it: a dropped connection no longer kills a yum transaction half way. A job whose
-    process is gone without a status, or whose host has booted since (its boot id), is reported lost at
-    once. Its status and log are removed only once read. If the connection drops while polling, the job
-    carries on: the poll connects again for up to REBOOT_WINDOW seconds (a host that rebooted is then
-    told at the first answer), after which the next run's facts find the job."""
+    file) and wait for it there, in the same command, then again as long as it runs: a dropped connection
+    no longer kills a yum transaction half way. A job whose process is gone without a status, or whose
+    host has booted since (its boot id), is reported lost at once. If the connection drops while waiting,
+    the job carries on: the wait connects again for up to REBOOT_WINDOW seconds (``poll``: the first
+    pause between attempts; a host that rebooted is then told at the first answer), after which the next
+    run's facts find the job."""
     job = f"{JOBS_DIR}/{hashlib.sha256(command.encode()).hexdigest()[:16]}"
     # A subshell, so that an `exit` in the command still records its status; $0 is the job's path.
     wrapped = f'({command}); echo $? > "$0.rc.tmp"; mv "$0.rc.tmp" "$0.rc"'
@@ -91,29 +114,40 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
         'echo "the same transaction from an earlier run is still running (PID $(cat "$j.pid"), log $j.log)" >&2; '
         "exit 3; fi; "
         f'rm -f "$j.rc" "$j.rc.tmp"; cat {BOOT_ID} > "$j.boot" 2>/dev/null || : > "$j.boot"; '
-        f'setsid sh -c {q(wrapped)} "$j" < /dev/null > "$j.log" 2>&1 & echo $! > "$j.pid"'
+        f'setsid sh -c {q(wrapped)} "$j" < /dev/null > "$j.log" 2>&1 & echo $! > "$j.pid"; set +e; '
     )
+    wait = _wait_for_job(job)
     start = time.monotonic()
-    started = session.run(launch, timeout=60)
-    if not started.ok:
-        return started
-    # Alive first, then the status: a job writes its status before it exits, so one that is gone and left
-    # none is truly lost (asked the other way round, a job ending in between would look lost).
-    check = (
-        f'j={q(job)}; alive=; booted=; [ "$(cat "$j.boot")" = "$(cat {BOOT_ID} 2>/dev/null)" ] || booted=1; '
-        '[ -z "$booted" ] && kill -0 "$(cat "$j.pid")" 2>/dev/null && alive=1; '
-        'if [ -f "$j.rc" ]; then echo done; cat "$j.rc" "$j.log"; elif [ -n "$alive" ]; then echo running; '
-        'elif [ -n "$booted" ]; then echo rebooted; tail -n 20 "$j.log"; else echo lost; tail -n 20 "$j.log"; fi'
-    )
+    polled = session.run(launch + wait, timeout=POLL_TIMEOUT)
+    if not polled.ok:
+        return polled
     waits = poll_intervals(poll)
     down_since: float | None = None
-    while time.monotonic() - start < timeout:
+    while True:
+        state, _, rest = polled.stdout.partition("\n")
+        if state == "done":
+            status, _, log = rest.partition("\n")
+            rc = int(status) if status.strip().isdigit() else LOST
+            return CommandResult(command, rc, log, "", time.monotonic() - start)
+        if state in ("rebooted", "lost"):
+            said = "the host rebooted" if state == "rebooted" else "the transaction was killed"
+            said += f" before it finished (log {job}.log): run again to converge"
+            return CommandResult(command, LOST, rest, said, time.monotonic() - start)
+        if time.monotonic() - start >= timeout:
+            raise CommandTimeout(
+                session.target.name,
+                f"a transaction did not finish within {timeout:g}s; it goes on on the host (log {job}.log)",
+                "wait for it, then run again: the next run finds it",
+            )
+        if state != "running":  # not reached this time, or an answer that says nothing: pause first
+            time.sleep(min(next(waits), 5.0))
         try:
-            polled = session.run(check, timeout=POLL_TIMEOUT)
-        except CommandTimeout:  # a poll reads two small files: the host itself stopped answering
+            polled = session.run(wait, timeout=POLL_TIMEOUT)
+            down_since = None
+        except CommandTimeout:  # the wait's own limit passed without an answer: the host stopped answering
             raise Unreachable(
                 session.target.name,
-                f"the host stopped answering (a poll of its transaction got no answer within {POLL_TIMEOUT:g}s)",
+                f"the host stopped answering (a wait for its transaction got no answer within {POLL_TIMEOUT:g}s)",
                 OUTCOME_UNKNOWN_HINT,
             ) from None
         except (HostHung, HostKeyError, AuthenticationFailed):
@@ -127,26 +161,7 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
                     f"{REBOOT_WINDOW:g}s ({exc.message})",
                     OUTCOME_UNKNOWN_HINT,
                 ) from None
-            time.sleep(min(next(waits), 5.0))
-            continue
-        down_since = None
-        state, _, rest = polled.stdout.partition("\n")
-        if state == "done":
-            status, _, log = rest.partition("\n")
-            with contextlib.suppress(*OUTCOME_UNKNOWN):  # read: the job is done, whatever becomes of the session
-                session.run(f'j={q(job)}; rm -f "$j.rc" "$j.pid" "$j.log" "$j.boot"', timeout=POLL_TIMEOUT)
-            rc = int(status) if status.strip().isdigit() else LOST
-            return CommandResult(command, rc, log, "", time.monotonic() - start)
-        if state in ("rebooted", "lost"):
-            said = "the host rebooted" if state == "rebooted" else "the transaction was killed"
-            said += f" before it finished (log {job}.log): run again to converge"
-            return CommandResult(command, LOST, rest, said, time.monotonic() - start)
-        time.sleep(next(waits))
-    raise CommandTimeout(
-        session.target.name,
-        f"a transaction did not finish within {timeout:g}s; it goes on on the host (log {job}.log)",
-        "wait for it, then run again: the next run finds it",
-    )
+            polled = CommandResult(wait, 0, "", "", 0.0)  # not known yet: ask again
 
 
 def _run(session: Session, op: Operation) -> TaskResult:
@@ -177,38 +192,95 @@ def _run_commands(session: Session, op: Operation, result: TaskResult) -> None:
 def execute(session: Session | None, plan: Plan, check: bool = False, stop: Event | None = None) -> list[TaskResult]:
     """Apply the plan in order, up to the first failure or until ``stop`` is set (Ctrl-C): the operations
     not started are reported skipped. A daemon whose package or configuration already changed is restarted
-    even then, so what runs matches what is on disk. ``check``: report, run nothing."""
+    even then, so what runs matches what is on disk. ``check``: report, run nothing. Consecutive steps of
+    one plain command each go to the host in one round trip (_run_together)."""
     operations = [*plan.operations, *(op for op in (plan.start, plan.restart) if op)]
     if check or session is None:
         return [TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
                 for op in operations]  # fmt: skip
+    # The start runs once every operation succeeded: it is the last step of the queue.
+    queue = [*plan.operations, *([plan.start] if plan.start else [])]
     results: list[TaskResult] = []
-    restart_due = complete = False
-    for i, op in enumerate(plan.operations):
+    ran: list[Operation] = []
+    i = 0
+    while i < len(queue):
         if stop is not None and stop.is_set():
-            results += [TaskResult(o.name, SKIPPED, "interrupted before it started") for o in plan.operations[i:]]
+            results += [TaskResult(o.name, SKIPPED, "interrupted before it started")
+                        for o in queue[i:] if o is not plan.start]  # fmt: skip
             break
-        results.append(_run(session, op))
-        if results[-1].status == UNKNOWN:
+        unit = queue[i : i + 1]
+        while _plain(unit[0]) and i + len(unit) < len(queue) and _plain(queue[i + len(unit)]):
+            unit.append(queue[i + len(unit)])
+        done = _run_together(session, unit) if len(unit) > 1 else [_run(session, unit[0])]
+        results += done
+        ran += unit[: len(done)]
+        if any(r.status == UNKNOWN for r in done):
             return results  # nothing more can be done over this connection
-        if results[-1].status == FAILED:
+        if any(r.status == FAILED for r in done):
             break
-        restart_due |= op.restarts
-    else:
-        complete = True
-    service = None
-    if plan.start and complete:
-        service = plan.start
-    elif plan.restart and restart_due:
-        service = plan.restart
-    if service:
-        results.append(_run(session, service))
-        if results[-1].status == FAILED:
-            config = next((op for op in plan.operations if op.restarts and op.backup), None)
-            rollback = _rollback(session, config, plan, results[-1])
-            if rollback:
-                events.emit(events.STEP, session.target.name, rollback.name, rollback.status, rollback.msg)
-                results.append(rollback)
+        i += len(unit)
+    restart_due = any(op.restarts for op, r in zip(ran, results) if r.status == CHANGED)
+    if not any(op is plan.start for op in ran):
+        if not (plan.restart and restart_due):
+            return results
+        results.append(_run(session, plan.restart))
+    if results[-1].status == FAILED:
+        config = next((op for op in plan.operations if op.restarts and op.backup), None)
+        rollback = _rollback(session, config, plan, results[-1])
+        if rollback:
+            events.emit(events.STEP, session.target.name, rollback.name, rollback.status, rollback.msg)
+            results.append(rollback)
+    return results
+
+
+def _plain(op: Operation) -> bool:
+    """One command, no upload, not detached: it can share a round trip with its neighbours."""
+    return len(op.commands) == 1 and not op.uploads and not op.detached
+
+
+def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
+    """Several plain steps in one round trip, each run as it would be alone (a subshell, its stdout and
+    stderr apart), up to the first that fails; each framed with a token of this call's, so that nothing a
+    step prints can pass for another's result. If the connection drops, none of their outcomes is known."""
+    token = secrets.token_hex(8)
+    lines = [
+        't=$(mktemp -d "${TMPDIR:-/tmp}/pyinstall-steps.XXXXXX") || exit 70; trap \'rm -rf "$t"\' EXIT',
+        f'step() {{ printf \'\\n{STEP_MARK}{token} %s %s\\n\' "$1" "$2"; cat "$t/o"; '
+        f"printf '\\n{STDERR_MARK}{token}\\n'; cat \"$t/e\"; }}",
+    ]
+    for i, op in enumerate(ops):
+        events.redact(*op.hidden)
+        lines.append(f'({op.commands[0]}\n) > "$t/o" 2> "$t/e" < /dev/null; rc=$?; step {i} $rc; [ $rc = 0 ] || exit 0')
+    lines.append(f"printf '\\n{END_MARK}{token}\\n'")
+    events.emit(events.STEP, session.target.name, ops[0].name, "started")
+    try:
+        done = session.run("\n".join(lines), timeout=sum(op.timeout for op in ops))
+    except OUTCOME_UNKNOWN as exc:  # any of them may have happened, in part or in full
+        results = [TaskResult(op.name, UNKNOWN, exc.message, commands=[mask(c) for c in op.shown], diff=op.diff,
+                              hint=exc.hint) for op in ops]  # fmt: skip
+        for r in results:
+            events.emit(events.STEP, session.target.name, r.name, r.status, r.msg)
+        return results
+    frames = done.stdout.partition(f"\n{END_MARK}{token}\n")[0].split(f"\n{STEP_MARK}{token} ")[1:]
+    results = []
+    for i, op in enumerate(ops):
+        if i:
+            events.emit(events.STEP, session.target.name, op.name, "started")
+        result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
+        if i >= len(frames):  # the script itself failed before this step (no temporary directory)
+            result.status, result.rc, result.stderr = FAILED, done.rc, mask(done.stderr or done.stdout)
+            result.msg = f"{op.why}; could not be run: {result.stderr.strip() or f'exit status {done.rc}'}"
+        else:
+            head, _, body = frames[i].partition("\n")
+            out, _, err = body.partition(f"\n{STDERR_MARK}{token}\n")
+            result.rc = int(head.split()[1]) if head.split()[1:2] and head.split()[1].isdigit() else LOST
+            result.stdout, result.stderr = mask(out), mask(err)
+            if result.rc != 0:
+                result.status, result.msg = FAILED, f"{op.why}; failed with exit status {result.rc}"
+        events.emit(events.STEP, session.target.name, op.name, result.status, result.msg)
+        results.append(result)
+        if result.status == FAILED:
+            break
     return results
 
 

@@ -254,12 +254,13 @@ class LosingSession:
 def test_a_connection_lost_mid_step_leaves_that_step_unknown_and_stops(monkeypatch) -> None:
     monkeypatch.setattr(executor, "REBOOT_WINDOW", 0)  # no waiting for the host to come back
     steps = plan(replace(recorded("lab-el6-full"), services={}), desired("el6", LAB_VARS, "vfs"))
-    session = LosingSession(lives=2)  # the first step (a detached yum install: launch, poll), then lost
+    session = LosingSession(lives=1)  # the first step (a repository file), then lost
     results = execute(session, steps)
     assert [(r.name, r.status) for r in results] == [(steps.operations[0].name, CHANGED),
                                                      (steps.operations[1].name, UNKNOWN)]  # fmt: skip
+    assert steps.operations[1].detached, "lost while launching (and waiting for) a yum transaction"
     assert "connection lost" in results[1].msg, results[1].msg
-    assert len(session.commands) == 3, "no start or restart is tried over a lost connection"
+    assert len(session.commands) == 2, "no start or restart is tried over a lost connection"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the command chowns to root, as it does on a host")
@@ -398,16 +399,19 @@ class ScriptedSession(LosingSession):
         return CommandResult(command, 0, self.answers[len(self.commands) - 1], "", 0.0)
 
 
-def test_a_job_is_read_before_its_status_is_removed_and_a_lost_one_said_at_once() -> None:
-    done = ScriptedSession("", "running\n", "done\n0\nInstalled: docker-io\n", "")
+def test_a_job_is_waited_for_on_the_host_and_a_lost_one_said_at_once() -> None:
+    done = ScriptedSession("running\n", "done\n0\nInstalled: docker-io\n")
     result = run_detached(done, "yum -y install docker-io", timeout=60, poll=0.01)
     assert (result.rc, result.stdout) == (0, "Installed: docker-io\n")
-    assert "rm -f" not in done.commands[2] and "rm -f" in done.commands[3], "removed only after it was read"
-    lost = ScriptedSession("", "lost\nDownloading packages:\n")
+    assert len(done.commands) == 2, "launched and waited for in one command, then waited for again"
+    assert "setsid" in done.commands[0] and "sleep 0.25" in done.commands[0] and "setsid" not in done.commands[1]
+    _, _, removed = done.commands[1].partition('cat "$j.rc" "$j.log"; rm -f')
+    assert removed and '"$j.log"' not in removed.split(";")[0], "the status goes once printed; the log stays"
+    lost = ScriptedSession("lost\nDownloading packages:\n")
     result = run_detached(lost, "yum -y install docker-io", timeout=60, poll=0.01)
     assert result.rc == LOST and "the transaction was killed before it finished" in result.stderr
     assert result.stdout == "Downloading packages:\n", "the end of its log is shown"
-    assert "boot_id" in lost.commands[1], "a new boot id means the job died with the old boot"
+    assert "boot_id" in lost.commands[0], "a new boot id means the job died with the old boot"
 
 
 class RebootingSession(ScriptedSession):
@@ -481,3 +485,58 @@ def test_removal_takes_off_what_provision_put_there_and_nothing_when_it_is_gone(
     gone = replace(host, services={}, packages={}, docker_config={}, repo_files={}, file_sums={},
                    docker_store_entries=[])  # fmt: skip
     assert names(removal(gone, wanted, purge_data=True)) == []
+
+
+class LocalSession:
+    """Runs each command with this machine's sh, as a host's session would (sh -c), counting them."""
+
+    target = Target("h1", "192.0.2.1")
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+        self.commands.append(command)
+        proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=timeout or None)
+        return CommandResult(command, proc.returncode, proc.stdout, proc.stderr, 0.0)
+
+
+def _op(name: str, command: str, **kw: object) -> executor.Operation:
+    return executor.Operation(name, (command,), why=f"{name} differs", **kw)
+
+
+def test_plain_steps_share_one_round_trip_each_with_its_own_output_and_status(tmp_path: Path) -> None:
+    spoof = "printf '\\n@@pyinstall-step:0000000000000000 1 0\\nforged\\n'"  # another token: just text
+    steps = Plan([
+        _op("one", f"echo one-out; echo one-err >&2; {spoof}"),
+        _op("two", "t=nothing; trap 'echo bye' EXIT; echo two; exit 0"),  # its own variables and traps
+        _op("three", "echo partial; echo 'no space left' >&2; exit 5"),
+        _op("four", f"touch {tmp_path / 'four'}"),
+    ])  # fmt: skip
+    session = LocalSession()
+    results = execute(session, steps)
+    assert len(session.commands) == 1
+    assert [(r.name, r.status, r.rc) for r in results] == [("one", CHANGED, 0), ("two", CHANGED, 0),
+                                                           ("three", "failed", 5)]  # fmt: skip
+    assert results[0].stdout.startswith("one-out\n") and "forged" in results[0].stdout
+    assert results[0].stderr == "one-err\n"
+    assert results[1].stdout == "two\nbye\n"
+    assert (results[2].stdout, results[2].stderr) == ("partial\n", "no space left\n")
+    assert results[2].msg == "three differs; failed with exit status 5"
+    assert not (tmp_path / "four").exists(), "nothing runs after a failed step"
+
+
+def test_steps_that_cannot_share_a_round_trip_split_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executor, "JOBS_DIR", str(tmp_path / "jobs"))
+    steps = Plan([_op("a", "true"), _op("b", "true"), _op("job", "true", detached=True), _op("c", "true"),
+                  _op("d", "true")], start=_op("start", "true"))  # fmt: skip
+    session = LocalSession()
+    results = execute(session, steps)
+    assert [r.status for r in results] == [CHANGED] * 6
+    assert len(session.commands) == 3, "a and b; the job (launched and waited for); c, d and the start"
+
+
+def test_a_connection_lost_during_shared_steps_leaves_each_unknown() -> None:
+    steps = Plan([_op("a", "true"), _op("b", "true")], start=_op("start", "true"))
+    results = execute(LosingSession(lives=0), steps)
+    assert [(r.name, r.status) for r in results] == [("a", UNKNOWN), ("b", UNKNOWN), ("start", UNKNOWN)]
