@@ -51,29 +51,34 @@ def bare_fanout(spec_file: str, forks: int) -> None:
     print(json.dumps({"wall": time.monotonic() - start, "ok": sum(s > 0 for s in sizes), "commands": len(sizes)}))
 
 
-def accepted(lab: Lab) -> dict[str, int]:
-    """SSH logins each host's sshd has accepted so far."""
+def sshd_counts(lab: Lab) -> dict[str, tuple[int, int]]:
+    """Per host, the SSH logins its sshd has accepted so far, and the sessions (a command, a shell, sftp)
+    it has started (its LogLevel is VERBOSE)."""
     counts = {}
     for h in lab.hosts():
         log = h.dir / "upper/var/log/sshd.log"
-        counts[h.name] = log.read_text(errors="replace").count("Accepted publickey") if log.exists() else 0
+        text = log.read_text(errors="replace") if log.exists() else ""
+        counts[h.name] = (text.count("Accepted publickey"), text.count("Starting session:"))
     return counts
 
 
-def measure(argv: list[str], lab: Lab) -> dict:
-    before = accepted(lab)
+def measure(argv: list[str], lab: Lab, env: dict[str, str] | None = None) -> dict:
+    """One run of argv: wall time, CPU (user + system, waited-for children included), peak RSS, output,
+    the SSH logins each host accepted meanwhile and the sessions all of them started."""
+    before = sshd_counts(lab)
     with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
         start = time.monotonic()
-        proc = subprocess.Popen(argv, stdout=out_f, stderr=err_f, text=True)  # files: a pipe could fill up
+        proc = subprocess.Popen(argv, stdout=out_f, stderr=err_f, text=True, env=env)  # files: a pipe could fill
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
         out_f.seek(0)
         err_f.seek(0)
         out, err = out_f.read(), err_f.read()
-    after = accepted(lab)
-    logins = [after[n] - before.get(n, 0) for n in after]
-    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "out": out, "err": err, "logins": logins,
-            "exit": os.waitstatus_to_exitcode(status)}  # fmt: skip
+    after = sshd_counts(lab)
+    logins = [after[n][0] - before.get(n, (0, 0))[0] for n in after]
+    sessions = sum(after[n][1] - before.get(n, (0, 0))[1] for n in after)
+    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime, "out": out,
+            "err": err, "logins": logins, "sessions": sessions, "exit": os.waitstatus_to_exitcode(status)}  # fmt: skip
 
 
 def measure_bare(lab: Lab, hosts: list, forks: int, command: str | None = None) -> dict:

@@ -118,32 +118,12 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
     )
     wait = _wait_for_job(job)
     start = time.monotonic()
-    polled = session.run(launch + wait, timeout=POLL_TIMEOUT)
-    if not polled.ok:
-        return polled
     waits = poll_intervals(poll)
     down_since: float | None = None
+    sent = launch + wait
     while True:
-        state, _, rest = polled.stdout.partition("\n")
-        if state == "done":
-            status, _, log = rest.partition("\n")
-            rc = int(status) if status.strip().isdigit() else LOST
-            return CommandResult(command, rc, log, "", time.monotonic() - start)
-        if state in ("rebooted", "lost"):
-            said = "the host rebooted" if state == "rebooted" else "the transaction was killed"
-            said += f" before it finished (log {job}.log): run again to converge"
-            return CommandResult(command, LOST, rest, said, time.monotonic() - start)
-        if time.monotonic() - start >= timeout:
-            raise CommandTimeout(
-                session.target.name,
-                f"a transaction did not finish within {timeout:g}s; it goes on on the host (log {job}.log)",
-                "wait for it, then run again: the next run finds it",
-            )
-        if state != "running":  # not reached this time, or an answer that says nothing: pause first
-            time.sleep(min(next(waits), 5.0))
         try:
-            polled = session.run(wait, timeout=POLL_TIMEOUT)
-            down_since = None
+            polled = session.run(sent, timeout=POLL_TIMEOUT)
         except CommandTimeout:  # the wait's own limit passed without an answer: the host stopped answering
             raise Unreachable(
                 session.target.name,
@@ -162,6 +142,34 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
                     OUTCOME_UNKNOWN_HINT,
                 ) from None
             polled = CommandResult(wait, 0, "", "", 0.0)  # not known yet: ask again
+        else:
+            down_since = None
+            if sent is not wait and not polled.ok:
+                return polled  # not launched: the same transaction of an earlier run still runs
+        sent = wait
+        state, _, rest = polled.stdout.partition("\n")
+        if state == "done":
+            status, _, log = rest.partition("\n")
+            rc = int(status) if status.strip().isdigit() else LOST
+            return CommandResult(command, rc, log, "", time.monotonic() - start)
+        if state in ("rebooted", "lost"):
+            said = "the host rebooted" if state == "rebooted" else "the transaction was killed"
+            said += f" before it finished (log {job}.log): run again to converge"
+            return CommandResult(command, LOST, rest, said, time.monotonic() - start)
+        if state == "absent":  # the connection dropped as it was launched (or as its end was read)
+            raise Unreachable(
+                session.target.name,
+                "the connection dropped as the transaction started or ended, and the host holds no trace of it",
+                OUTCOME_UNKNOWN_HINT,
+            )
+        if time.monotonic() - start >= timeout:
+            raise CommandTimeout(
+                session.target.name,
+                f"a transaction did not finish within {timeout:g}s; it goes on on the host (log {job}.log)",
+                "wait for it, then run again: the next run finds it",
+            )
+        if state != "running":  # not reached this time, or an answer that says nothing: pause first
+            time.sleep(min(next(waits), 5.0))
 
 
 def _run(session: Session, op: Operation) -> TaskResult:

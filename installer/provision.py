@@ -113,9 +113,10 @@ def on_host(
 def settled(run: HostRun) -> bool:
     """The host's status from its tasks when one was lost, failed or interrupted (True: it is settled);
     False when every task went through and the caller decides."""
-    lost = next((t for t in run.tasks if t.status == Status.UNKNOWN), None)
-    if lost:  # the steps before it are done; it may be; the ones after it did not start
-        run.status, run.error, run.hint = Status.UNREACHABLE, f"{lost.name}: {lost.msg}", lost.hint
+    lost = [t for t in run.tasks if t.status == Status.UNKNOWN]
+    if lost:  # the steps before are done; these may be (sent in one round trip); the ones after did not start
+        names = ", ".join(t.name for t in lost)
+        run.status, run.error, run.hint = Status.UNREACHABLE, f"{names}: {lost[0].msg}", lost[0].hint
     elif any(t.status == Status.FAILED for t in run.tasks):
         run.status = Status.FAILED
     elif any(t.status == Status.SKIPPED for t in run.tasks):

@@ -540,3 +540,23 @@ def test_a_connection_lost_during_shared_steps_leaves_each_unknown() -> None:
     steps = Plan([_op("a", "true"), _op("b", "true")], start=_op("start", "true"))
     results = execute(LosingSession(lives=0), steps)
     assert [(r.name, r.status) for r in results] == [("a", UNKNOWN), ("b", UNKNOWN), ("start", UNKNOWN)]
+
+
+class DroppingAtLaunch(ScriptedSession):
+    """The connection drops while the launch waits for its job; the commands after it get ``answers[1:]``."""
+
+    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+        if not self.commands:
+            self.commands.append(command)
+            raise Unreachable("h1", "connection lost while running a command: EOF", "the outcome is unknown")
+        return super().run(command, timeout, become)
+
+
+def test_a_connection_dropped_while_launching_is_waited_for_again() -> None:
+    session = DroppingAtLaunch("", "done\n0\nInstalled: docker-io\n")
+    result = run_detached(session, "yum -y install docker-io", timeout=60, poll=0.01)
+    assert (result.rc, result.stdout) == (0, "Installed: docker-io\n")
+    assert "setsid" in session.commands[0] and not any("setsid" in c for c in session.commands[1:]), "launched once"
+    with pytest.raises(Unreachable, match="the host holds no trace of it") as exc:
+        run_detached(DroppingAtLaunch("", "absent\n"), "yum -y install docker-io", timeout=60, poll=0.01)
+    assert exc.value.hint == "the outcome on the host is unknown; check it, then run again"
