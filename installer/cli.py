@@ -21,17 +21,17 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import argcomplete
-from rich.console import Console
 
 # Only what every command needs is imported here: `--help`, `inventory`, `config` and `runs` never load
 # the SSH libraries. The commands that reach hosts import their modules where they start.
 from installer import __version__, events, inventory, patterns, settings, terminal
 from installer.errors import PyinstallError, UsageError
-from installer.fleet import FORKS
 from installer.outcome import TAGS, Status
-from installer.settings import CONNECT_TIMEOUT
+from installer.settings import CONNECT_TIMEOUT, FORKS
 
 if TYPE_CHECKING:  # annotations only
+    from rich.console import Console
+
     from installer import asked, bundle, junit, provision
     from installer.connection import Target
 
@@ -987,17 +987,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    out = terminal.console(sys.stdout)
-    err = terminal.console(sys.stderr)
     parser = build_parser()
     argcomplete.autocomplete(parser)  # answers the shell's completion request and exits; nothing otherwise
     args = None
+    err: Console | None = None
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(argv)  # --help prints and exits here, before the terminal layer loads
         args.argv = list(sys.argv[1:] if argv is None else argv)
         if args.command is None:
             parser.print_help()
             return ExitStatus.OK
+        out, err = terminal.console(sys.stdout), terminal.console(sys.stderr)
         if args.command == "config":
             return cmd_config(args)
         if args.command != "bundle":
@@ -1020,13 +1020,14 @@ def _main(argv: Sequence[str] | None) -> int:
         with _watched(args, out, err):
             return command[args.command](args, out, err)
     except PyinstallError as exc:
+        err = err or terminal.console(sys.stderr)
         _print_error(exc, err)
         status = ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
         if args is not None:  # a run that stopped on bad input is kept with the error it printed
             _record(args, '{"hosts": {}}', functools.partial(_print_error, exc), status, err)
         return status
     except KeyboardInterrupt:
-        err.print("interrupted")
+        print("interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED
 
 

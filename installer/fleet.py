@@ -17,8 +17,8 @@ from typing import Generic, Protocol, TypeVar
 
 from installer import events, rollout
 from installer.outcome import Status
+from installer.settings import FORKS
 
-FORKS = 20  # hosts worked on at once, unless --forks says otherwise
 NOT_ATTEMPTED_INTERRUPTED = "not attempted: the run was interrupted (Ctrl-C)"
 
 

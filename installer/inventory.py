@@ -17,11 +17,12 @@ import string
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from installer.errors import InventoryError
+
+if TYPE_CHECKING:  # PyYAML is imported where a YAML file is read: most inventories are INI
+    import yaml
 
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$")
@@ -447,13 +448,11 @@ def _ini_host_line(inv: Inventory, line: str, group: str, source: str, lineno: i
 # ---------------------------------------------------------------- YAML
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML whose mappings may not repeat a key (Ansible warns; a typo deserves an error)."""
-
-
 def _compose(text: str, source: str) -> yaml.Node | None:
+    import yaml
+
     try:
-        return yaml.compose(text, Loader=_Loader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise InventoryError(source, mark.line + 1 if mark else None, f"not valid YAML: {exc.problem}") from None
@@ -462,13 +461,17 @@ def _compose(text: str, source: str) -> yaml.Node | None:
 
 
 def _construct(node: yaml.Node, source: str) -> Any:
+    import yaml
+
     try:
-        return _Loader("").construct_document(node)
+        return yaml.SafeLoader("").construct_document(node)
     except yaml.YAMLError as exc:
         raise InventoryError(source, node.start_mark.line + 1, f"cannot read value: {exc}") from None
 
 
 def _mapping(node: yaml.Node | None, source: str, what: str) -> list[tuple[yaml.Node, yaml.Node]]:
+    import yaml
+
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
         return []
     if not isinstance(node, yaml.MappingNode):
@@ -483,6 +486,8 @@ def _mapping(node: yaml.Node | None, source: str, what: str) -> list[tuple[yaml.
 
 
 def _kind(node: yaml.Node) -> str:
+    import yaml
+
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     if isinstance(node, yaml.ScalarNode):
@@ -491,6 +496,8 @@ def _kind(node: yaml.Node) -> str:
 
 
 def parse_yaml(text: str, source: str = "<memory>", inv: Inventory | None = None) -> Inventory:
+    import yaml
+
     """Ansible's YAML inventory: ``GROUP: {hosts: {NAME: vars}, vars: {...}, children: {GROUP: ...}}``,
     read into ``inv`` on top of what it holds (load() reconciles once all are read), or into a new one."""
     alone = inv is None

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from installer.errors import UsageError
-from installer.fleet import FORKS
 
 CONNECT_TIMEOUT = 10.0  # seconds: TCP connect, SSH banner and authentication, each
+FORKS = 20  # hosts worked on at once, unless --forks or the config file says otherwise
 CONFIG_ENV = "PYINSTALL_CONFIG"
 SEARCH = ("./pyinstall.cfg", "~/.pyinstall.cfg", "/etc/pyinstall/pyinstall.cfg")
 SECTION = "defaults"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from typing import IO, Union
+from typing import IO, TYPE_CHECKING, Union
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:  # rich loads with the first text printed: `pyinstall --help` does without it
+    from rich.console import Console
+    from rich.text import Text
 
 Part = Union[str, "tuple[str, str]"]
 
@@ -28,6 +29,8 @@ def visible(value: object) -> str:
 
 def text(*parts: Part) -> Text:
     """Plain text made of parts, each a string or (string, style); every string made visible."""
+    from rich.text import Text
+
     out = Text()
     for part in parts:
         content, style = (part, "") if isinstance(part, str) else part
@@ -37,6 +40,8 @@ def text(*parts: Part) -> Text:
 
 def console(stream: IO[str]) -> Console:
     """A console that never reads markup; piped output keeps long lines whole instead of wrapping at 80."""
+    from rich.console import Console
+
     out = Console(file=stream, highlight=False, markup=False, emoji=False)
     if not out.is_terminal:
         out = Console(file=stream, highlight=False, markup=False, emoji=False,
@@ -46,6 +51,8 @@ def console(stream: IO[str]) -> Console:
 
 def plain_console(stream: IO[str]) -> Console:
     """A console that renders into a file as plain text (no colours, no escape sequences), 160 wide."""
+    from rich.console import Console
+
     return Console(file=stream, width=160, highlight=False, markup=False, emoji=False, color_system=None,
                    force_terminal=False)  # fmt: skip
 

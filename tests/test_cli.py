@@ -178,3 +178,11 @@ def test_commands_that_reach_no_host_never_load_the_ssh_libraries(argv: list[str
              "print(sorted(m for m in ('paramiko', 'fabric', 'invoke', 'jinja2') if m in sys.modules))")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-500:] + proc.stderr[-500:]
+
+
+def test_help_loads_neither_the_terminal_layer_nor_yaml() -> None:
+    """`pyinstall --help` prints argparse's text: rich (the reports) and PyYAML (YAML inventories) wait."""
+    probe = ("import sys; from installer.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('rich', 'yaml', 'concurrent.futures') if m in sys.modules))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-500:] + proc.stderr[-500:]
