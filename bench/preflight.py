@@ -2,8 +2,9 @@
 
     python -m bench.preflight [--hosts 50,100] [--forks N]
 
-For each fleet size, on lab hosts: wall time, SSH connections per host (counted by each host's sshd),
-remote commands per host, and the controller's peak RSS, each tool run in its own process. `pyinstall
+For each fleet size, on lab hosts: wall time, the controller's CPU per host (user + system), SSH
+connections per host (counted by each host's sshd), remote commands per host, and the controller's peak
+RSS, each tool run in its own process. `pyinstall
 facts` runs the same one command; `check` adds, on each host that passes, the query of the versions its
 repositories offer. The target (a benchmark figure, not a test): facts within 1.2x of the bare fan-out's
 wall time, 1 connection per host, controller under 60 MB.
@@ -96,6 +97,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", default="50,100", help="fleet sizes, comma separated")
     parser.add_argument("--forks", type=int, help="parallel hosts for both tools (default: the fleet size)")
+    parser.add_argument("--subnet", default="127.89", help="the lab's addresses (two octets: up to 62,720 hosts)")
     parser.add_argument("--bare-worker", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_worker:
@@ -104,7 +106,7 @@ def main() -> int:
 
     sizes = [int(n) for n in args.hosts.split(",")]
     root = Path(tempfile.mkdtemp(prefix="pyinstall-bench-preflight-"))
-    lab = Lab(root, subnet="127.0.89")
+    lab = Lab(root, subnet=args.subnet)
     rows = []
     try:
         for size in sizes:
@@ -125,7 +127,7 @@ def main() -> int:
     finally:
         lab.down(purge=True)
 
-    print(f"{'hosts':>5} {'forks':>5}  {'tool':<16} {'wall s':>7} {'ratio':>6} {'conn/host':>9} "
+    print(f"{'hosts':>5} {'forks':>5}  {'tool':<16} {'wall s':>7} {'ratio':>6} {'CPU ms/host':>11} {'conn/host':>9} "
           f"{'cmd/host':>8} {'peak MB':>8}  ok")  # fmt: skip
     for size, forks, bare, bare_result, facts, gathered, check, passed, commands in rows:
         # facts: the same one command as the bare fan-out; check adds, on hosts that pass, the query of
@@ -134,7 +136,8 @@ def main() -> int:
                                   ("pyinstall facts", facts, size, gathered),
                                   ("pyinstall check", check, commands, passed)):  # fmt: skip
             print(f"{size:>5} {forks:>5}  {name:<16} {m['wall']:>7.2f} {m['wall'] / bare['wall']:>6.2f} "
-                  f"{sum(m['logins']) / size:>9.2f} {cmds / size:>8.2f} {m['rss_mb']:>8.1f}  {ok}/{size}")  # fmt: skip
+                  f"{m['cpu'] / size * 1000:>11.1f} {sum(m['logins']) / size:>9.2f} {cmds / size:>8.2f} "
+                  f"{m['rss_mb']:>8.1f}  {ok}/{size}")  # fmt: skip
     return 0
 
 

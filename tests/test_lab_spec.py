@@ -50,3 +50,12 @@ def test_prefix_and_kind_facts() -> None:
 def test_bad_specs_say_what_is_wrong(spec: str, message: str) -> None:
     with pytest.raises(SpecError, match=re.escape(message)):
         parse(spec)
+
+
+def test_two_octets_give_the_lab_room_for_thousands_of_hosts() -> None:
+    from tests.lab.fleet import _addresses
+
+    three = list(_addresses("127.0.77"))
+    assert (three[0], three[-1], len(three)) == ("127.0.77.10", "127.0.77.254", 245)
+    two = list(_addresses("127.1"))
+    assert (two[0], two[245], two[-1], len(two)) == ("127.1.0.10", "127.1.1.10", "127.1.255.254", 256 * 245)

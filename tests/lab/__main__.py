@@ -21,7 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--hosts", required=True, metavar="SPEC", help="e.g. el6:2,el7:2,el6-i686:1,el7+tmpfs:1")
     up.add_argument("--inventory", type=Path, help="where to write the inventory (default ROOT/inventory.ini)")
     up.add_argument("--prefix", default="", help="prepended to every host name")
-    up.add_argument("--subnet", default="127.0.0", help="first three octets of the hosts' addresses")
+    up.add_argument(
+        "--subnet",
+        default="127.0.0",
+        help="first three octets of the hosts' addresses (or two, 127.1, for more than 245 hosts)",
+    )
     up.add_argument("--port", type=int, default=22, help="the port every host's sshd listens on")
     down = sub.add_parser("down", parents=[common], help="stop every host, unmount the layers")
     down.add_argument("--purge", action="store_true", help="also delete the lab directory")

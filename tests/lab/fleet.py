@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -165,7 +166,7 @@ class Lab:
 
     def _allocate(self, state: dict, wanted: list[HostSpec]) -> None:
         used = {h["address"] for h in state["hosts"].values()}
-        free = (f"{state['subnet']}.{x}" for x in range(FIRST_OCTET, 255) if f"{state['subnet']}.{x}" not in used)
+        free = (address for address in _addresses(state["subnet"]) if address not in used)
         for spec in wanted:
             existing = state["hosts"].get(spec.name)
             if existing:
@@ -178,7 +179,7 @@ class Lab:
                 continue
             address = next(free, None)
             if address is None:
-                raise LabError(f"no free address left in {state['subnet']}.{FIRST_OCTET}-254")
+                raise LabError(f"no free address left in {state['subnet']}: give two octets (127.1) for more hosts")
             state["hosts"][spec.name] = {"kind": spec.kind, "store": spec.store, "address": address, "uml": spec.uml}
 
     def _start(self, hosts: list[Host]) -> None:
@@ -322,3 +323,12 @@ def _last_words(host: Host) -> str:
 
 
 __all__ = ["KINDS", "Lab", "LabError", "check_prerequisites"]
+
+
+def _addresses(subnet: str) -> Iterator[str]:
+    """The hosts' addresses, all on the loopback: three octets (127.0.77) give .10-.254, 245 hosts; two
+    (127.1) give 127.1.0.10-127.1.255.254, for fleets of thousands."""
+    thirds = [f"{subnet}.{third}" for third in range(256)] if subnet.count(".") == 1 else [subnet]
+    for prefix in thirds:
+        for x in range(FIRST_OCTET, 255):
+            yield f"{prefix}.{x}"
