@@ -85,9 +85,11 @@ def _wait_for_job(job: str, seconds: int = LONG_POLL) -> str:
     seen within a quarter of a second. Alive is asked before the status: a job writes its status before it
     exits, so one that is gone and left none is truly lost (asked the other way round, a job ending in
     between would look lost). Once its status is printed, the job no longer counts as running or left
-    behind (its pid, boot and status files go); its log stays until the same job runs again."""
+    behind (its pid, boot and status files go); its log stays until the same job runs again. A job with
+    neither pid nor status file is absent: never launched, or already read."""
     return (
-        f"j={q(job)}; w=0; while :; do alive=; booted=; "
+        f'j={q(job)}; [ -f "$j.pid" ] || [ -f "$j.rc" ] || {{ echo absent; exit 0; }}; w=0; '
+        "while :; do alive=; booted=; "
         f'[ "$(cat "$j.boot")" = "$(cat {BOOT_ID} 2>/dev/null)" ] || booted=1; '
         '[ -z "$booted" ] && kill -0 "$(cat "$j.pid")" 2>/dev/null && alive=1; '
         'if [ -f "$j.rc" ]; then echo done; cat "$j.rc" "$j.log"; rm -f "$j.rc" "$j.pid" "$j.boot"; break; '

@@ -560,3 +560,9 @@ def test_a_connection_dropped_while_launching_is_waited_for_again() -> None:
     with pytest.raises(Unreachable, match="the host holds no trace of it") as exc:
         run_detached(DroppingAtLaunch("", "absent\n"), "yum -y install docker-io", timeout=60, poll=0.01)
     assert exc.value.hint == "the outcome on the host is unknown; check it, then run again"
+
+
+def test_the_wait_says_a_job_with_no_trace_is_absent_not_rebooted(tmp_path: Path) -> None:
+    """A job never launched (the connection dropped first) has no files: that is not a reboot."""
+    script = executor._wait_for_job(str(tmp_path / "never-launched"))
+    assert LocalSession().run(script).stdout == "absent\n"
