@@ -224,3 +224,12 @@ def test_a_reader_that_goes_away_does_not_change_the_outcome(unreachable: Path, 
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
     [kept] = records.runs(url)
     assert (kept["exit_status"], kept["hosts"]) == (4, {"unreachable": 1})
+
+
+def test_head_is_the_newest_migration() -> None:
+    """records.HEAD lets a run skip loading Alembic when the schema is current: it must be Alembic's head."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(records.MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == records.HEAD
