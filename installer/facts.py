@@ -53,10 +53,11 @@ prefix() {{ while IFS= read -r l; do printf '%s%s\n' "$1" "$l"; done; }}
 dump() {{ for f in "$@"; do if [ -f "$f" ]; then printf '== %s\n' "$f"; head -c 65536 "$f"; echo; fi; done; }}
 sums() {{ for f in "$@"; do [ -f "$f" ] || continue; s=$(sha256sum < "$f"); printf '== %s %s\n' "$f" "${{s%% *}}"
           head -c 65536 "$f"; echo; done; }}
-release=$(uname -r)
+# One uname for every field (its output order is fixed: node, release, version with spaces, machine).
+u=$(uname -n -r -v -m); rest=${{u#* }}; release=${{rest%% *}}; v=${{rest#* }}
 
 section uname
-uname -n; echo "$release"; uname -m; uname -v; getconf LONG_BIT 2>/dev/null || echo
+printf '%s\n' "${{u%% *}}" "$release" "${{u##* }}" "${{v% *}}"; getconf LONG_BIT 2>/dev/null || echo
 
 section release
 dump {" ".join(RELEASE_FILES)}
