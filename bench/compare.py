@@ -51,12 +51,16 @@ def _timed(argv: list[str], lab: Lab, repeat: int, env=None, ok=None) -> dict:
         if m["exit"] != 0 or (ok and not ok(m)):
             raise SystemExit(f"{shlex.join(argv)} failed (exit {m['exit']}):\n{m['out'][-2000:]}\n{m['err'][-2000:]}")
         runs.append(m)
-    return sorted(runs, key=lambda m: m["wall"])[len(runs) // 2]
+    return _median(runs)
 
 
 def _bare(lab: Lab, hosts: list, command: str | None, repeat: int) -> dict:
-    runs = sorted((measure_bare(lab, hosts, len(hosts), command) for _ in range(repeat)), key=lambda m: m["wall"])
-    return runs[len(runs) // 2]
+    return _median([measure_bare(lab, hosts, len(hosts), command) for _ in range(repeat)])
+
+
+def _median(runs: list[dict]) -> dict:
+    """The run of median wall time (its CPU, RSS and counts go with it)."""
+    return sorted(runs, key=lambda m: m["wall"])[len(runs) // 2]
 
 
 def _pyinfra_inventory(lab: Lab, hosts: list, path: Path) -> Path:

@@ -26,7 +26,7 @@ import argcomplete
 # the SSH libraries. The commands that reach hosts import their modules where they start.
 from installer import __version__, events, inventory, patterns, settings, terminal
 from installer.errors import PyinstallError, UsageError
-from installer.outcome import TAGS, Status
+from installer.outcome import TAGS, Status, failures
 from installer.settings import CONNECT_TIMEOUT, FORKS
 
 if TYPE_CHECKING:  # annotations only
@@ -618,7 +618,7 @@ def _rollout_gate(args: argparse.Namespace) -> Callable[[list[provision.HostRun]
     budget, written = rollout.parse_budget(args.rollout_max_fail), args.rollout_max_fail
 
     def gate(results: list[provision.HostRun]) -> str | None:
-        failed = sum(r.status in (Status.FAILED, Status.UNREACHABLE) for r in results)
+        failed = failures(r.status for r in results)
         try:
             total = records.rollout_failed(args.database, args.run_id, args.rollout, failed)
         except Exception as exc:
@@ -748,7 +748,7 @@ def _record(
         report=events.clean(printed.getvalue()),
         report_json=events.clean(as_json),
         hosts=[(name, str(h["status"]), events.clean(json.dumps(h))) for name, h in hosts.items()],
-        failed=sum(str(h["status"]) in (Status.FAILED, Status.UNREACHABLE) for h in hosts.values()),
+        failed=failures(str(h["status"]) for h in hosts.values()),
     )
     try:
         records.finish(args.database, args.run_id, end)

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from threading import Event
 from typing import Any
@@ -174,10 +174,15 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
             time.sleep(min(next(waits), 5.0))
 
 
+def _result(op: Operation) -> TaskResult:
+    """A step's result before it runs: changed (or about to be), with its commands as shown."""
+    return TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
+
+
 def _run(session: Session, op: Operation) -> TaskResult:
     events.redact(*op.hidden)  # the debug log sees every command as sent
     events.emit(events.STEP, session.target.name, op.name, "started")
-    result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
+    result = _result(op)
     try:
         _run_commands(session, op, result)
     except OUTCOME_UNKNOWN as exc:  # the step may have happened, in part or in full
@@ -206,8 +211,7 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
     one plain command each go to the host in one round trip (_run_together)."""
     operations = [*plan.operations, *(op for op in (plan.start, plan.restart) if op)]
     if check or session is None:
-        return [TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
-                for op in operations]  # fmt: skip
+        return [_result(op) for op in operations]
     # The start runs once every operation succeeded: it is the last step of the queue.
     queue = [*plan.operations, *([plan.start] if plan.start else [])]
     results: list[TaskResult] = []
@@ -266,8 +270,7 @@ def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
     try:
         done = session.run("\n".join(lines), timeout=sum(op.timeout for op in ops))
     except OUTCOME_UNKNOWN as exc:  # any of them may have happened, in part or in full
-        results = [TaskResult(op.name, UNKNOWN, exc.message, commands=[mask(c) for c in op.shown], diff=op.diff,
-                              hint=exc.hint) for op in ops]  # fmt: skip
+        results = [replace(_result(op), status=UNKNOWN, msg=exc.message, hint=exc.hint) for op in ops]
         for r in results:
             events.emit(events.STEP, session.target.name, r.name, r.status, r.msg)
         return results
@@ -276,14 +279,15 @@ def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
     for i, op in enumerate(ops):
         if i:
             events.emit(events.STEP, session.target.name, op.name, "started")
-        result = TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
+        result = _result(op)
         if i >= len(frames):  # the script itself failed before this step (no temporary directory)
             result.status, result.rc, result.stderr = FAILED, done.rc, mask(done.stderr or done.stdout)
             result.msg = f"{op.why}; could not be run: {result.stderr.strip() or f'exit status {done.rc}'}"
         else:
-            head, _, body = frames[i].partition("\n")
+            head, _, body = frames[i].partition("\n")  # "INDEX RC"
             out, _, err = body.partition(f"\n{STDERR_MARK}{token}\n")
-            result.rc = int(head.split()[1]) if head.split()[1:2] and head.split()[1].isdigit() else LOST
+            rc = head.partition(" ")[2]
+            result.rc = int(rc) if rc.isdigit() else LOST
             result.stdout, result.stderr = mask(out), mask(err)
             if result.rc != 0:
                 result.status, result.msg = FAILED, f"{op.why}; failed with exit status {result.rc}"

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, Protocol, TypeVar
 
 from installer import events, rollout
-from installer.outcome import Status
+from installer.outcome import Status, failures
 from installer.settings import FORKS
 
 NOT_ATTEMPTED_INTERRUPTED = "not attempted: the run was interrupted (Ctrl-C)"
@@ -76,7 +76,7 @@ class Fleet(Generic[H, R]):
                     results += self._skip(groups[number:], NOT_ATTEMPTED_INTERRUPTED)
                     break
                 results += done
-                failed = sum(r.status in (Status.FAILED, Status.UNREACHABLE) for r in done)
+                failed = failures(r.status for r in done)
                 if number < len(groups) and rollout.budget_exceeded(failed, len(batch), max_fail_percentage):
                     reason = f"not attempted: batch {number} of {len(groups)} had {failed} of {len(batch)} hosts fail"
                     if max_fail_percentage is not None:

@@ -6,6 +6,7 @@ Statuses are strings on the wire (JSON, reports) and enum members in the code, n
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,6 +35,11 @@ class Status(_Word):
     UNKNOWN = "unknown"  # a task whose outcome is unknown (the connection dropped while it ran)
     SKIPPED = "skipped"  # not attempted (a failure budget spent, or Ctrl-C before it started)
     INTERRUPTED = "interrupted"  # Ctrl-C while the host was in flight
+
+
+def failures(statuses: Iterable[str]) -> int:
+    """Hosts that spend a failure budget (a batch's, a rollout's): failed or unreachable."""
+    return sum(status in (Status.FAILED, Status.UNREACHABLE) for status in statuses)
 
 
 # What provision does, in the order it does it: the names --tags and --skip-tags take (plan.py tags each

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import time
 from collections.abc import Collection, Sequence
@@ -341,9 +342,7 @@ def render_rollout(merged: dict[str, Any], console: Console) -> None:
         for name, record in hosts.items():
             _add_row(table, name, record["shard"] or "-", record["run"], record["status"], _record_why(record))
         console.print(table)
-        counts: dict[str, int] = {}
-        for record in hosts.values():
-            counts[record["status"]] = counts.get(record["status"], 0) + 1
+        counts = collections.Counter(record["status"] for record in hosts.values())
         console.print(text(", ".join(f"{n} {status}" for status, n in sorted(counts.items()))))
 
 
