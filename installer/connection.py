@@ -11,6 +11,7 @@ Paramiko's and the socket layer's exceptions become the project's errors, each w
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -401,6 +402,7 @@ class _Remote(fabric.runners.Remote):
         super().__init__(*args, **kwargs)
         self._read = 0
         self._truncated = False
+        self._killed = False
 
     def respond(self, buffer_: list[str]) -> None:
         if self.watchers and len(buffer_) <= self.WATCHED_CHUNKS:
@@ -419,6 +421,19 @@ class _Remote(fabric.runners.Remote):
         result = super().generate_result(**kwargs)
         result.truncated = self._truncated
         return result
+
+    def kill(self) -> None:
+        """invoke's timer ends a command that outlived its timeout by closing the channel. The channel
+        counts as closed (and ``wait`` returns) before the close is sent, and sending it may fail on a
+        connection that went bad: the timeout is recorded first, and a failed send changes nothing."""
+        self._killed = True
+        with contextlib.suppress(EOFError, OSError, paramiko.SSHException):
+            self.channel.close()
+
+    @property
+    def timed_out(self) -> bool:
+        # invoke tells a timeout by its timer thread having ended, which races the close above
+        return self._killed or super().timed_out
 
     def wait(self) -> None:
         """invoke asks every 10 ms whether the command ended, in each thread with a command in flight: a

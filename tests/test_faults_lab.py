@@ -224,7 +224,7 @@ def test_a_host_that_hangs_mid_run_is_unknown_and_the_rest_finish(make_fleet, tm
     finally:
         fleet.lab.freeze([hung], frozen=False)
     hosts = json.loads(out)["hosts"]
-    assert proc.returncode == 4
+    assert proc.returncode == 4, json.dumps(hosts, indent=1)[-6000:]
     assert hosts[fine]["status"] == "changed"
     assert hosts[hung]["status"] == "unreachable" and hosts[hung]["tasks"][-1]["status"] == "unknown"
     assert "the host stopped answering" in hosts[hung]["error"], hosts[hung]["error"]
