@@ -8,8 +8,6 @@ import contextlib
 import enum
 import functools
 import getpass
-import hashlib
-import io
 import json
 import os
 import shlex
@@ -24,9 +22,9 @@ import argcomplete
 
 # Only what every command needs is imported here: `--help`, `inventory`, `config` and `runs` never load
 # the SSH libraries. The commands that reach hosts import their modules where they start.
-from installer import __version__, events, inventory, patterns, settings, terminal
+from installer import __version__, events, inventory, kept, patterns, settings, terminal
 from installer.errors import PyinstallError, UsageError
-from installer.outcome import TAGS, Status, failures
+from installer.outcome import TAGS, Status
 from installer.settings import CONNECT_TIMEOUT, FORKS
 
 if TYPE_CHECKING:  # annotations only
@@ -565,7 +563,7 @@ def _reported(
     else:
         render(out)
     status = _exit_status(r.status for r in results)
-    _record(args, as_json, render, status, err)
+    kept.finish(args, as_json, render, status, err)
     return status
 
 
@@ -590,7 +588,7 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             max_fail_percentage=args.max_fail_percentage,
             tags=args.tags,
             skip_tags=args.skip_tags or frozenset(),
-            gate=_rollout_gate(args),
+            gate=kept.rollout_gate(args),
         )
     return _rolled_out(args, out, err, runs)
 
@@ -603,33 +601,8 @@ def cmd_remove(args: argparse.Namespace, out: Console, err: Console) -> ExitStat
         _confirm_purge(len(hosts))
     serial = rollout.parse_serial(args.serial) if args.serial else None
     runs = remove.run(hosts, check=args.check, purge_data=args.purge_data, forks=args.forks, serial=serial,
-                      max_fail_percentage=args.max_fail_percentage, gate=_rollout_gate(args))  # fmt: skip
+                      max_fail_percentage=args.max_fail_percentage, gate=kept.rollout_gate(args))  # fmt: skip
     return _rolled_out(args, out, err, runs)
-
-
-def _rollout_gate(args: argparse.Namespace) -> Callable[[list[provision.HostRun]], str | None] | None:
-    """--rollout-max-fail: before each batch, this shard's failures go to the database and the rollout's
-    come back; over the budget, no batch starts. A database that cannot be read stops the rollout too:
-    the budget is what makes it safe to go on."""
-    if not args.rollout_max_fail:
-        return None
-    from installer import records, rollout
-
-    budget, written = rollout.parse_budget(args.rollout_max_fail), args.rollout_max_fail
-
-    def gate(results: list[provision.HostRun]) -> str | None:
-        failed = failures(r.status for r in results)
-        try:
-            total = records.rollout_failed(args.database, args.run_id, args.rollout, failed)
-        except Exception as exc:
-            where = records.shown(args.database)
-            return f"not attempted: the rollout's failure budget could not be read from {where}: {_why(exc)}"
-        if rollout.rollout_budget_exceeded(total, budget, args.rollout_hosts):
-            return (f"not attempted: rollout {args.rollout} has {total} failed or unreachable host(s) across its "
-                    f"shards, more than --rollout-max-fail {written}")  # fmt: skip
-        return None
-
-    return gate
 
 
 def _confirm_purge(count: int) -> None:
@@ -658,10 +631,10 @@ def _rolled_out(args: argparse.Namespace, out: Console, err: Console, runs: list
     as_json = report.provision_json(runs)
     # Files are written after the hosts are done: one that cannot be written is a warning, never a lost report.
     retry_file = args.retry_file if retry and args.retry_file else None
-    if retry_file and not _save(retry_file, "".join(f"{name}\n" for name in retry), 0o644, err):
+    if retry_file and not terminal.save(retry_file, "".join(f"{name}\n" for name in retry), 0o644, err):
         retry_file = None
     saved = args.report_file or (DEFAULT_REPORT if retry else None)
-    if saved and not _save(saved, as_json + "\n", 0o600, err):  # the record of which host is where
+    if saved and not terminal.save(saved, as_json + "\n", 0o600, err):  # the record of which host is where
         saved = None
     if args.json:
         print(as_json)
@@ -676,7 +649,9 @@ def _rolled_out(args: argparse.Namespace, out: Console, err: Console, runs: list
             out.print(terminal.text(f"Report saved to {saved}"))
     # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
     status = _exit_status(Status.INTERRUPTED if r.error == NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs)
-    _record(args, as_json, lambda console: report.render_provision(runs, console, args.verbose, args.diff), status, err)
+    kept.finish(
+        args, as_json, lambda console: report.render_provision(runs, console, args.verbose, args.diff), status, err
+    )
     return status
 
 
@@ -685,155 +660,7 @@ def _junit(args: argparse.Namespace, cases: list[junit.Case], err: Console) -> N
 
     if args.junit_xml:
         document = junit.document(args.command, cases, time.monotonic() - args.started)
-        _save(args.junit_xml, document.decode(), 0o644, err)
-
-
-def _record_start(args: argparse.Namespace, err: Console) -> None:
-    """Keep the run from its start (installer/records.py), so that one killed on the way is still listed.
-    A database that cannot be written is a warning, never a failed run: the run goes on unrecorded."""
-    from installer import records, rollout  # the database layer loads only when a run is kept
-
-    if args.rollout:
-        rollout.parse_rollout(args.rollout)
-    if getattr(args, "rollout_max_fail", None):
-        if not args.rollout:
-            raise UsageError("--rollout-max-fail needs --rollout ID: the runs that share the budget",
-                             "give every shard the same --rollout (e.g. ci-$CI_PIPELINE_ID)")  # fmt: skip
-        rollout.parse_budget(args.rollout_max_fail)
-    sources = [Path(p) for p in _inventory_sources(args)]
-    digest = hashlib.sha256()
-    for source in sources:
-        for f in sorted(source.iterdir()) if source.is_dir() else [source]:
-            with contextlib.suppress(OSError):  # the inventory's own error comes next, from the command
-                digest.update(f.read_bytes() if f.is_file() else b"")
-    start = records.Start(
-        started=args.started_at,
-        command=args.command,
-        argv=events.clean(shlex.join(args.argv)),
-        version=__version__,
-        inventory=", ".join(str(p.resolve()) for p in sources),
-        inventory_sha256=digest.hexdigest() if sources else "",
-        rollout=args.rollout,
-        shard=args.shard and "{}/{}".format(*rollout.parse_shard(args.shard)),
-    )
-    args.database = args.database or records.default_url()
-    try:
-        args.run_id = records.start(args.database, start)
-    except Exception as exc:  # any driver's error, or none installed
-        args.run_id = None
-        if getattr(args, "rollout_max_fail", None):  # no budget without the database: change nothing
-            raise UsageError(
-                f"--rollout-max-fail: the rollout's failure budget is kept in {records.shown(args.database)}, "
-                f"which cannot be written: {_why(exc)}",
-                "give a --database every shard can reach, or leave out --rollout-max-fail",
-            ) from None
-        _database_warning(args.database, exc, err)
-
-
-def _record(
-    args: argparse.Namespace, as_json: str, render: Callable[[Console], None], status: ExitStatus, err: Console
-) -> None:
-    """Complete the run's record: the report as printed, each host's record. Secrets are cleaned as for
-    every other view."""
-    if getattr(args, "run_id", None) is None:
-        return
-    from installer import records
-
-    printed = io.StringIO()
-    render(terminal.plain_console(printed))
-    hosts = json.loads(as_json)["hosts"]
-    end = records.End(
-        ended=time.time(),
-        exit_status=int(status),
-        report=events.clean(printed.getvalue()),
-        report_json=events.clean(as_json),
-        hosts=[(name, str(h["status"]), events.clean(json.dumps(h))) for name, h in hosts.items()],
-        failed=failures(str(h["status"]) for h in hosts.values()),
-    )
-    try:
-        records.finish(args.database, args.run_id, end)
-    except Exception as exc:
-        _database_warning(args.database, exc, err)
-
-
-def _database_warning(url: str, exc: Exception, err: Console) -> None:
-    from installer import records
-
-    err.print(terminal.text(("warning", "yellow"), f": the run is not kept in {records.shown(url)}: {_why(exc)}"),
-              soft_wrap=True)  # fmt: skip
-
-
-def _why(exc: Exception) -> str:
-    """A database error's first line (SQLAlchemy wraps the driver's)."""
-    why = exc.message if isinstance(exc, PyinstallError) else str(getattr(exc, "orig", None) or exc)
-    return why.strip().splitlines()[0] if why.strip() else type(exc).__name__
-
-
-def cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    from installer import records, report
-
-    url = args.database or records.default_url()
-    if args.runs_command == "show" and not args.id.isdigit():
-        merged = report.rollout_json(args.id, records.rollout(url, args.id))
-        if not merged["runs"]:
-            raise UsageError(f"no run of rollout {args.id!r} in {records.shown(url)}",
-                             "pyinstall runs lists the runs kept, with their rollout")  # fmt: skip
-        if args.json:
-            print(json.dumps(merged, indent=2))
-        else:
-            report.render_rollout(merged, out)
-        return ExitStatus.OK
-    if args.runs_command == "show":
-        found = records.run(url, int(args.id))
-        if found is None:
-            raise UsageError(f"no run {args.id} in {records.shown(url)}", "pyinstall runs lists the runs kept")
-        if args.html:
-            _save(args.html, report.run_html(found), 0o644, err)
-        if args.json:
-            print(json.dumps(found["report_json"], indent=2))
-        elif found["ended"] is None:
-            out.print(terminal.text(f"run {args.id} is unfinished: still running, or stopped before its end "
-                                    f"({found['controller']}, {found['argv']})"), soft_wrap=True)  # fmt: skip
-        else:
-            out.print(terminal.text(found["report"].rstrip("\n")), soft_wrap=True)
-        return ExitStatus.OK
-    if args.runs_command == "host":
-        history = records.host_history(url, args.name)
-        if args.json:
-            print(json.dumps(history, indent=2))
-            return ExitStatus.OK
-        for h in history:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["started"]))
-            ran = f"  Docker {h['version']}, {h['storage_driver']}" if h["version"] else ""
-            changed = f"  changed: {', '.join(h['changed'])}" if h["changed"] else ""
-            out.print(terminal.text(f"{h['run']:>5}  {when}  {h['command']:<9}  {h['status']}{ran}{changed}"),
-                      soft_wrap=True)  # fmt: skip
-        return ExitStatus.OK
-    kept = records.runs(url)
-    if args.json:
-        print(json.dumps(kept, indent=2))
-        return ExitStatus.OK
-    for r in kept:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
-        hosts = ", ".join(f"{n} {status}" for status, n in sorted(r["hosts"].items()))
-        ended = "unfinished" if r["ended"] is None else f"exit {r['exit_status']}"
-        part = f"  rollout {r['rollout']}{' shard ' + r['shard'] if r['shard'] else ''}" if r["rollout"] else ""
-        by = f"{r['username']}@{r['controller']}"
-        out.print(terminal.text(f"{r['id']:>5}  {when}  {r['command']:<9}  {ended}  {hosts}  {by}  {r['inventory']}"
-                                f"{part}"), soft_wrap=True)  # fmt: skip
-    return ExitStatus.OK
-
-
-def _save(path: str, content: str, mode: int, err: Console) -> bool:
-    """Write a file pyinstall leaves behind (new files get ``mode``); on failure warn, naming the path and why."""
-    try:
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as f:
-            f.write(content)
-    except OSError as exc:
-        err.print(terminal.text(("warning", "yellow"), f": could not write {path}: {exc.strerror or exc}"),
-                  soft_wrap=True)  # fmt: skip
-        return False
-    return True
+        terminal.save(args.junit_xml, document.decode(), 0o644, err)
 
 
 def _resume_command(argv: Sequence[str], retry_file: str) -> str:
@@ -874,7 +701,7 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     _junit(args, junit.info_cases(results), err)
     if args.html:
         generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        if not _save(args.html, report.info_html(results, summary, outliers, generated), 0o644, err):
+        if not terminal.save(args.html, report.info_html(results, summary, outliers, generated), 0o644, err):
             args.html = None
     if args.json:
         print(report.info_json(results, summary, outliers))
@@ -884,7 +711,7 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
             out.print(terminal.text(f"HTML report: {args.html}"))
     status = _exit_status(h.status for h in results)
     as_json = report.info_json(results, summary, outliers)
-    _record(args, as_json, lambda console: report.render_info(results, summary, outliers, console), status, err)
+    kept.finish(args, as_json, lambda console: report.render_info(results, summary, outliers, console), status, err)
     return status
 
 
@@ -1009,14 +836,15 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "bundle":
             return cmd_bundle(args, out)
         if args.command == "runs":
-            return cmd_runs(args, out, err)
+            kept.show(args, out, err)
+            return ExitStatus.OK
         if args.list_hosts:
             return cmd_list_hosts(args)
         command = {"check": cmd_check, "provision": cmd_provision, "remove": cmd_remove, "info": cmd_info,
                    "verify": cmd_verify, "facts": cmd_facts}  # fmt: skip
         args.started, args.started_at = time.monotonic(), time.time()
         if args.command != "facts":  # facts changes nothing and reports nothing to keep
-            _record_start(args, err)
+            kept.start(args, err)
         with _watched(args, out, err):
             return command[args.command](args, out, err)
     except PyinstallError as exc:
@@ -1024,7 +852,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _print_error(exc, err)
         status = ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
         if args is not None:  # a run that stopped on bad input is kept with the error it printed
-            _record(args, '{"hosts": {}}', functools.partial(_print_error, exc), status, err)
+            kept.finish(args, '{"hosts": {}}', functools.partial(_print_error, exc), status, err)
         return status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

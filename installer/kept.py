@@ -1,0 +1,192 @@
+"""What the controller keeps of each run, from the command line's side (installer/records.py is the database).
+
+    start() ─▶ records.start        the run, kept from its start (one killed on the way is still listed)
+    rollout_gate() ─▶ records.rollout_failed   before each batch: this shard's failures out, the rollout's in
+    finish() ─▶ records.finish      the report as printed, each host's record
+    show() ◀─ records.runs / run / host_history / rollout    `pyinstall runs`
+
+A database that cannot be written is a warning, never a failed run, except for a rollout's failure
+budget: the budget is what makes it safe to go on, so a run with one changes nothing without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import shlex
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from installer import __version__, events, terminal
+from installer.errors import PyinstallError, UsageError
+from installer.outcome import failures
+
+if TYPE_CHECKING:  # annotations only
+    from rich.console import Console
+
+    from installer import provision
+
+
+def start(args: argparse.Namespace, err: Console) -> None:
+    """Keep the run from its start; ``args.run_id`` is its id, or None when it is not kept."""
+    from installer import records, rollout  # the database layer loads only when a run is kept
+
+    if args.rollout:
+        rollout.parse_rollout(args.rollout)
+    if getattr(args, "rollout_max_fail", None):
+        if not args.rollout:
+            raise UsageError("--rollout-max-fail needs --rollout ID: the runs that share the budget",
+                             "give every shard the same --rollout (e.g. ci-$CI_PIPELINE_ID)")  # fmt: skip
+        rollout.parse_budget(args.rollout_max_fail)
+    sources = [Path(p) for p in args.inventory_opt]
+    digest = hashlib.sha256()
+    for source in sources:
+        for f in sorted(source.iterdir()) if source.is_dir() else [source]:
+            with contextlib.suppress(OSError):  # the inventory's own error comes next, from the command
+                digest.update(f.read_bytes() if f.is_file() else b"")
+    begun = records.Start(
+        started=args.started_at,
+        command=args.command,
+        argv=events.clean(shlex.join(args.argv)),
+        version=__version__,
+        inventory=", ".join(str(p.resolve()) for p in sources),
+        inventory_sha256=digest.hexdigest() if sources else "",
+        rollout=args.rollout,
+        shard=args.shard and "{}/{}".format(*rollout.parse_shard(args.shard)),
+    )
+    args.database = args.database or records.default_url()
+    try:
+        args.run_id = records.start(args.database, begun)
+    except Exception as exc:  # any driver's error, or none installed
+        args.run_id = None
+        if getattr(args, "rollout_max_fail", None):  # no budget without the database: change nothing
+            raise UsageError(
+                f"--rollout-max-fail: the rollout's failure budget is kept in {records.shown(args.database)}, "
+                f"which cannot be written: {_why(exc)}",
+                "give a --database every shard can reach, or leave out --rollout-max-fail",
+            ) from None
+        _warning(args.database, exc, err)
+
+
+def rollout_gate(args: argparse.Namespace) -> Callable[[list[provision.HostRun]], str | None] | None:
+    """--rollout-max-fail: before each batch, this shard's failures go to the database and the rollout's
+    come back; over the budget (or unreadable), the reason no batch starts."""
+    if not args.rollout_max_fail:
+        return None
+    from installer import records, rollout
+
+    budget, written = rollout.parse_budget(args.rollout_max_fail), args.rollout_max_fail
+
+    def gate(results: list[provision.HostRun]) -> str | None:
+        failed = failures(r.status for r in results)
+        try:
+            total = records.rollout_failed(args.database, args.run_id, args.rollout, failed)
+        except Exception as exc:
+            where = records.shown(args.database)
+            return f"not attempted: the rollout's failure budget could not be read from {where}: {_why(exc)}"
+        if rollout.rollout_budget_exceeded(total, budget, args.rollout_hosts):
+            return (f"not attempted: rollout {args.rollout} has {total} failed or unreachable host(s) across its "
+                    f"shards, more than --rollout-max-fail {written}")  # fmt: skip
+        return None
+
+    return gate
+
+
+def finish(
+    args: argparse.Namespace, as_json: str, render: Callable[[Console], None], status: int, err: Console
+) -> None:
+    """Complete the run's record: the report as printed, each host's record. Secrets are cleaned as for
+    every other view."""
+    if getattr(args, "run_id", None) is None:
+        return
+    from installer import records
+
+    printed = io.StringIO()
+    render(terminal.plain_console(printed))
+    hosts = json.loads(as_json)["hosts"]
+    end = records.End(
+        ended=time.time(),
+        exit_status=int(status),
+        report=events.clean(printed.getvalue()),
+        report_json=events.clean(as_json),
+        hosts=[(name, str(h["status"]), events.clean(json.dumps(h))) for name, h in hosts.items()],
+        failed=failures(str(h["status"]) for h in hosts.values()),
+    )
+    try:
+        records.finish(args.database, args.run_id, end)
+    except Exception as exc:
+        _warning(args.database, exc, err)
+
+
+def show(args: argparse.Namespace, out: Console, err: Console) -> None:
+    """`pyinstall runs`: the runs kept; `runs show ID|ROLLOUT`; `runs host NAME`."""
+    from installer import records, report
+
+    url = args.database or records.default_url()
+    if args.runs_command == "show" and not args.id.isdigit():
+        merged = report.rollout_json(args.id, records.rollout(url, args.id))
+        if not merged["runs"]:
+            raise UsageError(f"no run of rollout {args.id!r} in {records.shown(url)}",
+                             "pyinstall runs lists the runs kept, with their rollout")  # fmt: skip
+        if args.json:
+            print(json.dumps(merged, indent=2))
+        else:
+            report.render_rollout(merged, out)
+    elif args.runs_command == "show":
+        found = records.run(url, int(args.id))
+        if found is None:
+            raise UsageError(f"no run {args.id} in {records.shown(url)}", "pyinstall runs lists the runs kept")
+        if args.html:
+            terminal.save(args.html, report.run_html(found), 0o644, err)
+        if args.json:
+            print(json.dumps(found["report_json"], indent=2))
+        elif found["ended"] is None:
+            out.print(terminal.text(f"run {args.id} is unfinished: still running, or stopped before its end "
+                                    f"({found['controller']}, {found['argv']})"), soft_wrap=True)  # fmt: skip
+        else:
+            out.print(terminal.text(found["report"].rstrip("\n")), soft_wrap=True)
+    elif args.runs_command == "host":
+        history = records.host_history(url, args.name)
+        if args.json:
+            print(json.dumps(history, indent=2))
+            return
+        for h in history:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["started"]))
+            ran = f"  Docker {h['version']}, {h['storage_driver']}" if h["version"] else ""
+            changed = f"  changed: {', '.join(h['changed'])}" if h["changed"] else ""
+            out.print(terminal.text(f"{h['run']:>5}  {when}  {h['command']:<9}  {h['status']}{ran}{changed}"),
+                      soft_wrap=True)  # fmt: skip
+    else:
+        _list(records.runs(url), args.json, out)
+
+
+def _list(kept: list[dict], as_json: bool, out: Console) -> None:
+    if as_json:
+        print(json.dumps(kept, indent=2))
+        return
+    for r in kept:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
+        hosts = ", ".join(f"{n} {status}" for status, n in sorted(r["hosts"].items()))
+        ended = "unfinished" if r["ended"] is None else f"exit {r['exit_status']}"
+        part = f"  rollout {r['rollout']}{' shard ' + r['shard'] if r['shard'] else ''}" if r["rollout"] else ""
+        by = f"{r['username']}@{r['controller']}"
+        out.print(terminal.text(f"{r['id']:>5}  {when}  {r['command']:<9}  {ended}  {hosts}  {by}  {r['inventory']}"
+                                f"{part}"), soft_wrap=True)  # fmt: skip
+
+
+def _warning(url: str, exc: Exception, err: Console) -> None:
+    from installer import records
+
+    err.print(terminal.text(("warning", "yellow"), f": the run is not kept in {records.shown(url)}: {_why(exc)}"),
+              soft_wrap=True)  # fmt: skip
+
+
+def _why(exc: Exception) -> str:
+    """A database error's first line (SQLAlchemy wraps the driver's)."""
+    why = exc.message if isinstance(exc, PyinstallError) else str(getattr(exc, "orig", None) or exc)
+    return why.strip().splitlines()[0] if why.strip() else type(exc).__name__
