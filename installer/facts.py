@@ -126,6 +126,13 @@ for f in /var/run/yum.pid /run/yum.pid; do
     break
 done
 
+section yum_config
+# A digest of what decides yum's answers (configuration, variables, plugins, repositories, a proxy from
+# the environment): hosts that share it share one version query. Only the digest leaves the host.
+{{ sha256sum /etc/yum.conf /etc/yum/vars/* /etc/yum/pluginconf.d/*.conf /etc/yum.repos.d/*.repo \
+    /etc/dnf/dnf.conf /etc/dnf/vars/* 2>/dev/null
+  printf '%s\n' "${{http_proxy-}}" "${{https_proxy-}}" "${{ftp_proxy-}}" "${{no_proxy-}}"; }} | sha256sum
+
 section user
 uid=$(id -u); name=$(id -un)
 echo "uid: $uid"; echo "name: $name"; echo "login: ${{SUDO_USER:-$name}}"
@@ -250,6 +257,7 @@ class Facts:
     docker_fs: dict[str, Any] = field(default_factory=dict)
     docker_store_entries: list[str] = field(default_factory=list)
     yum_lock: dict[str, Any] | None = None
+    yum_config: str = ""  # a digest of yum's configuration and repositories ("": unknown)
     user: dict[str, Any] = field(default_factory=dict)
     selinux: str | None = None
     remote_time: int | None = None
@@ -266,6 +274,7 @@ class Facts:
     # (the host already runs the version pinned); available_error when the repositories could not be read.
     available: list[str] | None = None
     available_error: str = ""
+    available_from: str = ""  # the host whose yum answered for this one (same configuration), if another
     missing_sections: list[str] = field(default_factory=list)
 
     def installed(self, package: str) -> str | None:
@@ -504,6 +513,11 @@ def parse_yum_lock(text: str) -> dict[str, Any] | None:
     }
 
 
+def parse_yum_config(text: str) -> str:
+    digest = text.split(maxsplit=1)[0] if text.strip() else ""
+    return digest if re.fullmatch(r"[0-9a-f]{64}", digest) else ""
+
+
 def parse_user(text: str) -> dict[str, Any]:
     fields = _fields(text)
     values = dict(fields)
@@ -565,7 +579,7 @@ def parse(output: str) -> Facts:
     sections = split_sections(output)
     expected = [
         "uname", "release", "packages", "cgroups", "filesystems", "kernel_config", "device_mapper", "loop",
-        "docker_fs", "yum_lock", "user", "selinux", "clock", "docker_config", "service_manager", "end",
+        "docker_fs", "yum_lock", "yum_config", "user", "selinux", "clock", "docker_config", "service_manager", "end",
     ]  # fmt: skip
     get = sections.get
     facts = Facts(**parse_uname(get("uname", "")), **parse_release(get("release", "")))
@@ -577,6 +591,7 @@ def parse(output: str) -> Facts:
     facts.loop = parse_loop(get("loop", ""))
     facts.docker_fs, facts.docker_store_entries = parse_docker_fs(get("docker_fs", ""))
     facts.yum_lock = parse_yum_lock(get("yum_lock", ""))
+    facts.yum_config = parse_yum_config(get("yum_config", ""))
     facts.user = parse_user(get("user", ""))
     facts.selinux = parse_selinux(get("selinux", ""))
     facts.remote_time = parse_clock(get("clock", ""))

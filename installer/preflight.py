@@ -9,6 +9,7 @@ Target ─▶ connect ─▶ gather_facts (FACTS_SCRIPT, once) ─▶ Facts ─�
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ FACTS_TIMEOUT = 60.0
 RESOLVE_TIMEOUT = 600.0  # yum may fetch repository metadata over a slow link
 
 Connect = Callable[[Target], Session]
+Available = tuple[list[str] | None, str]  # the versions listed, or None and why yum could not say
 
-__all__ = ["FORKS", "Connect", "HostReport", "check_host", "examine", "gather_facts", "run"]
+__all__ = ["FORKS", "Answers", "Connect", "HostReport", "check_host", "examine", "gather_facts", "run"]
 
 
 @dataclass
@@ -73,10 +75,48 @@ def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT, script: str =
     return gathered
 
 
-def resolve(session: Session, s: checks.Subject) -> None:
+class Answers:
+    """The version queries of one run, shared: hosts whose yum would read the same configuration and
+    repositories (the same digest, release, architecture and repository files to be written) get the
+    same answer, so one host of each kind is asked while the others wait for it. An answer that failed is
+    not shared: each of those hosts then asks its own yum."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._asked: dict[tuple, _Answer] = {}
+
+    def get(self, key: tuple, host: str, ask: Callable[[], Available]) -> tuple[list[str] | None, str, str]:
+        """(versions, error, the host that answered): ``ask`` runs on ``host`` unless another answered."""
+        with self._lock:
+            answer = self._asked.get(key)
+            mine = answer is None
+            if mine:
+                answer = self._asked[key] = _Answer(host)
+        if not mine:
+            answer.done.wait()
+            if answer.versions is not None:
+                return answer.versions, "", answer.host
+            return (*ask(), host)
+        try:
+            versions, error = ask()
+            answer.versions = versions
+        finally:
+            answer.done.set()
+        return versions, error, host
+
+
+@dataclass
+class _Answer:
+    host: str
+    versions: list[str] | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def resolve(session: Session, s: checks.Subject, answers: Answers | None = None) -> None:
     """Which versions of the runtime the host can install, when it does not run the pin already: from
     the offline bundle's manifest, or from its repositories as provision would configure them (one
-    command). Sets ``available`` (or ``available_error``) in the host's facts."""
+    command, or the answer of a host with the same yum configuration). Sets ``available`` (or
+    ``available_error``) and ``available_from`` in the host's facts."""
     gathered, asked, platform, channel = s.facts, s.asked, s.platform, s.channel
     if platform is None or channel is None or s.runs_pin:
         return
@@ -94,25 +134,42 @@ def resolve(session: Session, s: checks.Subject) -> None:
     # The script carries each file base64-encoded: a file holding a password never reaches a log.
     events.redact(*(base64.b64encode(f.content.encode()).decode() for f in repo_files if f.secret))
     files = {f.path.rsplit("/", 1)[1]: f.content for f in repo_files}
-    script = facts.available_script(channel.package, files, asked.yum_lock_timeout)
-    result = session.run(script, timeout=RESOLVE_TIMEOUT + asked.yum_lock_timeout)
-    gathered.available, gathered.available_error = facts.parse_available(result.stdout + result.stderr, channel.package)
+
+    def ask() -> Available:
+        script = facts.available_script(channel.package, files, asked.yum_lock_timeout)
+        result = session.run(script, timeout=RESOLVE_TIMEOUT + asked.yum_lock_timeout)
+        return facts.parse_available(result.stdout + result.stderr, channel.package)
+
+    if answers is None or not gathered.yum_config:
+        gathered.available, gathered.available_error = ask()
+        return
+    key = (gathered.yum_config, gathered.release_text, gathered.distro_version, gathered.arch, platform.id,
+           channel.package, tuple(sorted(files.items())))  # fmt: skip
+    name = session.target.name
+    gathered.available, gathered.available_error, answered = answers.get(key, name, ask)
+    gathered.available_from = answered if answered != name else ""
 
 
-def examine(session: Session, asked: Asked, script: str = facts.FACTS_SCRIPT) -> tuple[facts.Facts, list[Finding]]:
+def examine(
+    session: Session, asked: Asked, script: str = facts.FACTS_SCRIPT, answers: Answers | None = None
+) -> tuple[facts.Facts, list[Finding]]:
     """Facts and findings, as both check and provision see them. The version is resolved only for a
     host that passes everything else: a refused or locked host costs no yum run."""
     gathered = gather_facts(session, script=script)
     findings = checks.run_checks(gathered, asked)
     if passed(findings):
-        resolve(session, checks.subject(gathered, asked))
+        resolve(session, checks.subject(gathered, asked), answers)
         if gathered.available is not None or gathered.available_error:
             findings = checks.run_checks(gathered, asked)
     return gathered, findings
 
 
 def check_host(
-    target: Target, asked: Asked, connect: Connect = connection.connect, facts_only: bool = False
+    target: Target,
+    asked: Asked,
+    connect: Connect = connection.connect,
+    facts_only: bool = False,
+    answers: Answers | None = None,
 ) -> HostReport:
     """``facts_only``: gather the facts and stop (`pyinstall facts`)."""
     start = time.monotonic()
@@ -122,7 +179,7 @@ def check_host(
                 if facts_only:
                     gathered, findings = gather_facts(session), []
                 else:
-                    gathered, findings = examine(session, asked)
+                    gathered, findings = examine(session, asked, answers=answers)
             finally:
                 commands = session.commands_run
     except Unreachable as exc:
@@ -142,8 +199,9 @@ def run(
     facts_only: bool = False,
 ) -> list[HostReport]:
     """Check every host, ``forks`` at a time; reports come back in inventory order."""
+    answers = Answers()
     fleet: Fleet[tuple[Target, Asked], HostReport] = Fleet(
-        work=lambda host, stop: check_host(host[0], host[1], connect, facts_only),
+        work=lambda host, stop: check_host(host[0], host[1], connect, facts_only, answers),
         not_attempted=lambda host, why: HostReport(host[0].name, Status.SKIPPED, note=why),
         interrupted=lambda host: HostReport(host[0].name, Status.INTERRUPTED, note="interrupted twice"),
         name=lambda host: host[0].name,

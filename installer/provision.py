@@ -21,7 +21,7 @@ from installer.executor import TaskResult, execute
 from installer.fleet import FORKS, NOT_ATTEMPTED_INTERRUPTED, Fleet
 from installer.outcome import Finding, Level, Status, passed
 from installer.plan import plan, tagged, wait_for_daemon, wanted
-from installer.preflight import Connect, examine
+from installer.preflight import Answers, Connect, examine
 from installer.validate import expected, validate
 
 __all__ = ["NOT_ATTEMPTED_INTERRUPTED", "HostRun", "provision_host", "run"]
@@ -84,9 +84,10 @@ def provision_host(
     stop: threading.Event | None = None,
     tags: frozenset[str] | None = None,
     skip_tags: frozenset[str] = frozenset(),
+    answers: Answers | None = None,
 ) -> HostRun:
     return on_host(target, connect, stop, lambda run, session: _pipeline(run, session, asked, check, stop, tags,
-                                                                          skip_tags))  # fmt: skip
+                                                                          skip_tags, answers))  # fmt: skip
 
 
 def on_host(
@@ -134,8 +135,9 @@ def _pipeline(
     stop: threading.Event | None,
     tags: frozenset[str] | None = None,
     skip_tags: frozenset[str] = frozenset(),
+    answers: Answers | None = None,
 ) -> None:
-    gathered, run.findings = examine(session, asked, script=facts.PROVISION_SCRIPT)
+    gathered, run.findings = examine(session, asked, facts.PROVISION_SCRIPT, answers)
     if not passed(run.findings):
         first = next(f for f in run.findings if f.level == Level.ERROR)
         run.status, run.failed_finding = Status.FAILED, first
@@ -197,7 +199,8 @@ def run(
     """Provision every host, batch after batch (``serial``), ``forks`` at a time within a batch. When a
     batch exceeds the failure budget (or ``gate`` says the rollout's is), later batches are not started:
     their hosts come back "skipped"."""
-    work = lambda host, stop: provision_host(host[0], host[1], check, connect, stop, tags, skip_tags)  # noqa: E731
+    answers = Answers()
+    work = lambda host, stop: provision_host(host[0], host[1], check, connect, stop, tags, skip_tags, answers)  # noqa: E731
     return roll_out(hosts, work, forks, serial, max_fail_percentage, gate)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 import subprocess
 import time
@@ -76,12 +77,34 @@ def test_fleet_verdicts_codes_and_exit_status(fleet: Fleet, tmp_path: Path) -> N
     assert fingerprint.split()[1] in refused["message"]  # SHA256:...
     assert "--accept-new-host-keys" in refused["hint"]
     assert known.read_text().count(unknown.address) == 0, "a refused key is never recorded"
-    for name, h in hosts.items():  # the facts, then (a host that passes) the versions its repositories offer
-        assert h["commands"] == {"unreachable": 0, "failed": 1, "ok": 2}[h["status"]], name
+    for name, h in hosts.items():  # the facts, then (a host that passes) the versions its repositories offer,
+        # unless a host with the same yum configuration, release and repositories answered for it
+        shared = h["status"] == "ok" and h["facts"]["available_from"]
+        assert h["commands"] == {"unreachable": 0, "failed": 1, "ok": 1 if shared else 2}[h["status"]], name
+    asked = {n.removeprefix(fleet.prefix) for n, h in hosts.items() if h["commands"] == 2}
+    assert len(asked & {"el6-01", "el6-noisy-01"}) == 1 and len(asked & {"el7-01", "el7-noisy-01"}) == 1, asked
     facts = hosts[fleet.prefix + "el6-01"]["facts"]
     assert facts["release_text"] == "CentOS release 6.10 (Final)"
     assert facts["kernel_release"] == "2.6.32-754.35.1.el6.x86_64"
     assert hosts[fleet.prefix + "el7-01"]["facts"]["service_manager"] == "systemd"
+
+
+def test_a_host_whose_yum_differs_asks_its_own(fleet: Fleet, tmp_path: Path) -> None:
+    """The version query is shared only between hosts whose yum would answer alike: an exclude in one
+    host's yum.conf makes it ask its own yum, and its answer lacks what the others are offered."""
+    own = fleet.testinfra(fleet["el7-noisy-01"])
+    conf = own.file("/etc/yum.conf").content_string
+    assert own.run("echo 'exclude=docker-ce-28*' >> /etc/yum.conf").rc == 0
+    try:
+        rc, hosts = check_json("-i", str(fleet.inventory), "--limit", "el7:!*tmpfs*", home=tmp_path)
+    finally:
+        own.run(f"printf %s {shlex.quote(conf)} > /etc/yum.conf")
+    assert rc == 0
+    excluded, other = hosts[fleet["el7-noisy-01"].name], hosts[fleet["el7-01"].name]
+    assert (excluded["commands"], other["commands"]) == (2, 2)
+    assert excluded["facts"]["available_from"] == other["facts"]["available_from"] == ""
+    newer = [v for v in other["facts"]["available"] if not v.startswith("3:20.10.")]
+    assert newer and not set(newer) & set(excluded["facts"]["available"]), (other, excluded)
 
 
 def test_all_pass_exits_zero_and_prints_a_table(fleet: Fleet, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ PARSERS = {
     "loop": facts.parse_loop,
     "docker_fs": facts.parse_docker_fs,
     "yum_lock": facts.parse_yum_lock,
+    "yum_config": facts.parse_yum_config,
     "user": facts.parse_user,
     "selinux": facts.parse_selinux,
     "docker_config": facts.parse_docker_config,
@@ -74,7 +75,7 @@ def test_truncated_output_reports_missing_sections() -> None:
     text = (HERE / "lab-el6-full.txt").read_text()
     cut = text[: text.index(f"{facts.MARKER}yum_lock")]
     assert facts.parse(cut).missing_sections == [
-        "yum_lock", "user", "selinux", "clock", "docker_config", "service_manager", "end",
+        "yum_lock", "yum_config", "user", "selinux", "clock", "docker_config", "service_manager", "end",
     ]  # fmt: skip
 
 
