@@ -159,8 +159,7 @@ for t in systemctl service chkconfig; do command -v $t >/dev/null 2>&1 && echo "
 PROVISION_SECTIONS = r"""
 section services
 if command -v systemctl >/dev/null 2>&1; then
-    systemctl is-enabled docker >/dev/null 2>&1 && echo "docker enabled: yes" || echo "docker enabled: no"
-    systemctl is-active docker >/dev/null 2>&1 && echo "docker active: yes" || echo "docker active: no"
+    systemctl show -p LoadState -p UnitFileState -p ActiveState docker 2>/dev/null | prefix 'docker '
 else
     for s in docker cgconfig; do
         [ -f "/etc/rc.d/init.d/$s" ] || continue
@@ -301,9 +300,13 @@ class Facts:
         return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as is (they hold only JSON's types): dataclasses.asdict's deep copy was a third of
-        `check`'s controller CPU on a fleet."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Every field as is (they hold only JSON's types: dataclasses.asdict's deep copy was a third of
+        `check`'s controller CPU on a fleet), but the yum digest: it covers repository files that may hold
+        a password, so it stays on the controller."""
+        return {name: getattr(self, name) for name in _REPORTED}
+
+
+_REPORTED = [f.name for f in fields(Facts) if f.name != "yum_config"]
 
 
 # ---------------------------------------------------------------- pure parsers, one per section
@@ -555,11 +558,31 @@ def parse_service_manager(text: str) -> str:
     return "sysv"
 
 
+# What `systemctl is-enabled` and `is-active` answer 0 for: one `systemctl show` tells both.
+_ENABLED = {"enabled", "enabled-runtime", "alias", "static", "indirect", "generated", "transient"}
+_ACTIVE = {"active", "reloading"}
+
+
 def parse_services(text: str) -> dict[str, dict[str, bool]]:
+    """``NAME enabled: yes|no`` and ``NAME active: yes|no`` (chkconfig and service), or ``NAME
+    PROPERTY=VALUE`` lines of `systemctl show` (LoadState, UnitFileState, ActiveState)."""
     services: dict[str, dict[str, bool]] = {}
-    for key, value in _fields(text):
-        name, _, state = key.partition(" ")
-        services.setdefault(name, {})[state] = value == "yes"
+    units: dict[str, dict[str, str]] = {}
+    for line in text.splitlines():
+        name, _, said = line.strip().partition(" ")
+        prop, equals, state = said.partition("=")
+        if equals and prop in ("LoadState", "UnitFileState", "ActiveState"):
+            units.setdefault(name, {})[prop] = state.strip()
+            continue
+        key, colon, value = said.partition(": ")
+        if colon:
+            services.setdefault(name, {})[key.strip()] = value.strip() == "yes"
+    for name, unit in units.items():
+        found = unit.get("LoadState") != "not-found"  # a unit that is not there says little else truthfully
+        services[name] = {
+            "enabled": found and unit.get("UnitFileState") in _ENABLED,
+            "active": found and unit.get("ActiveState") in _ACTIVE,
+        }
     return services
 
 
