@@ -49,8 +49,10 @@ FACTS_SCRIPT = rf"""
 LC_ALL=C; export LC_ALL
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 section() {{ printf '\n{MARKER}%s\n' "$1"; }}
-prefix() {{ while IFS= read -r l; do printf '%s%s\n' "$1" "$l"; done; }}
-dump() {{ for f in "$@"; do if [ -f "$f" ]; then printf '== %s\n' "$f"; head -c 65536 "$f"; echo; fi; done; }}
+# Small kernel and /etc files are read by the shell itself: a process per file was most of the script's cost.
+prefix() {{ while IFS= read -r l || [ -n "$l" ]; do printf '%s%s\n' "$1" "$l"; done; }}
+# Files capped at 64 KB each, one head for all of them (its headers: ==> PATH <==); paths without spaces.
+dump() {{ n=; for f in "$@"; do [ -f "$f" ] && n="$n $f"; done; [ -z "$n" ] || head -v -c 65536 $n; }}
 sums() {{ for f in "$@"; do [ -f "$f" ] || continue; s=$(sha256sum < "$f"); printf '== %s %s\n' "$f" "${{s%% *}}"
           head -c 65536 "$f"; echo; done; }}
 # One uname for every field (its output order is fixed: node, release, version with spaces, machine).
@@ -66,27 +68,33 @@ section packages
 rpm -q --qf '%{{NAME}}\t%{{EPOCH}}:%{{VERSION}}-%{{RELEASE}}\t%{{ARCH}}\n' {" ".join(PACKAGES)} 2>/dev/null
 
 section cgroups
-grep -E '^[^ ]+ [^ ]+ cgroup2? ' /proc/mounts 2>/dev/null
+while read -r d m t o _; do case $t in cgroup|cgroup2) echo "$d $m $t $o" ;; esac; done 2>/dev/null < /proc/mounts
 
 section filesystems
-cat /proc/filesystems 2>/dev/null
+prefix '' 2>/dev/null < /proc/filesystems
 
 section kernel_config
 for f in /boot/config-$release /proc/config.gz /usr/src/linux-$release/.config /usr/src/linux/.config; do
     [ -f "$f" ] || continue
     echo "== $f"
-    case "$f" in *.gz) zcat "$f" 2>/dev/null ;; *) cat "$f" ;; esac | grep -E '^(# )?CONFIG_({_options_regex})[= ]'
+    options='^(# )?CONFIG_({_options_regex})[= ]'
+    case "$f" in *.gz) zcat "$f" 2>/dev/null | grep -E "$options" ;; *) grep -E "$options" "$f" ;; esac
     break
 done
 
 section device_mapper
 # Read-only: dmsetup and losetup open /dev/mapper/control and /dev/loop-control, which would load the
 # modules; they are asked only once the driver is there.
-if grep -qw device-mapper /proc/devices /proc/misc 2>/dev/null; then
+dm=; for f in /proc/devices /proc/misc; do
+    while read -r _ n; do [ "$n" = device-mapper ] && dm=1; done < $f
+done 2>/dev/null
+if [ -n "$dm" ]; then
     echo "registered: device-mapper"
     command -v dmsetup >/dev/null 2>&1 && dmsetup targets 2>/dev/null | prefix 'target: '
 fi
-grep -E '^(dm_mod|dm_thin_pool) ' /proc/modules 2>/dev/null | prefix 'loaded: '
+while read -r m rest; do
+    case $m in dm_mod|dm_thin_pool) echo "loaded: $m $rest" ;; esac
+done 2>/dev/null < /proc/modules
 for f in /lib/modules/$release/kernel/drivers/md/dm-mod.ko* /lib/modules/$release/kernel/drivers/md/dm-thin-pool.ko*; do
     [ -e "$f" ] && echo "module: $f"
 done
@@ -134,13 +142,16 @@ section yum_config
   printf '%s\n' "${{http_proxy-}}" "${{https_proxy-}}" "${{ftp_proxy-}}" "${{no_proxy-}}"; }} | sha256sum
 
 section user
-uid=$(id -u); name=$(id -un)
+who=$(id); uid=${{who#uid=}}; uid=${{uid%%[!0-9]*}}; name=
+case $who in "uid=$uid("*) name=${{who#*\(}}; name=${{name%%\)*}} ;; esac
 echo "uid: $uid"; echo "name: $name"; echo "login: ${{SUDO_USER:-$name}}"
 grep -hE '^[[:space:]]*Defaults.*requiretty' /etc/sudoers /etc/sudoers.d/* 2>/dev/null | prefix 'requiretty: '
 
 section selinux
 command -v getenforce >/dev/null 2>&1 && echo "mode: $(getenforce 2>/dev/null)"
-grep '^SELINUX=' /etc/selinux/config 2>/dev/null | prefix 'config: '
+[ -f /etc/selinux/config ] && while IFS= read -r l || [ -n "$l" ]; do
+    case $l in SELINUX=*) echo "config: $l" ;; esac
+done < /etc/selinux/config
 
 section clock
 date -u +%s
@@ -340,11 +351,15 @@ def _fields(text: str) -> list[tuple[str, str]]:
 
 
 def _dumped_files(text: str, sums: dict[str, str] | None = None) -> dict[str, str]:
-    """``== PATH [SHA256]`` headers, each followed by the file's text; checksums go to ``sums``."""
+    """``== PATH [SHA256]`` headers (or head's ``==> PATH <==``), each followed by the file's text;
+    checksums go to ``sums``."""
     files: dict[str, str] = {}
     current = None
     for line in text.splitlines():
-        if line.startswith("== /"):
+        if line.startswith("==> /") and line.endswith(" <=="):
+            current = line[4:-4]
+            files[current] = ""
+        elif line.startswith("== /"):
             current, _, digest = line[3:].rpartition(" ")  # a path may hold spaces; a sha256 does not
             if not re.fullmatch(r"[0-9a-f]{64}", digest):
                 current, digest = line[3:], ""
