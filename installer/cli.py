@@ -543,7 +543,7 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
 
     reports = preflight.run(_hosts(args, err), forks=args.forks)
     render = functools.partial(report.render, reports)
-    return _reported(args, out, err, junit.check_cases(reports), report.to_json(reports), render, reports)
+    return _reported(args, out, err, junit.check_cases(reports), report.check_report(reports), render, reports)
 
 
 def _reported(
@@ -551,19 +551,21 @@ def _reported(
     out: Console,
     err: Console,
     cases: list[junit.Case],
-    as_json: str,
+    data: dict[str, Any],
     render: Callable[[Console], None],
     results: Iterable[Any],
 ) -> ExitStatus:
     """The end of a command's run: JUnit if asked, JSON or the rendered report, the run kept; the exit
     status from its hosts' outcomes."""
+    from installer import report
+
     _junit(args, cases, err)
     if args.json:
-        print(as_json)
+        print(report.dumps(data, pretty=True))
     else:
         render(out)
     status = _exit_status(r.status for r in results)
-    kept.finish(args, as_json, render, status, err)
+    kept.finish(args, data, render, status, err)
     return status
 
 
@@ -628,16 +630,17 @@ def _rolled_out(args: argparse.Namespace, out: Console, err: Console, runs: list
     retry = [
         r.name for r in runs if r.status in (Status.FAILED, Status.UNREACHABLE, Status.SKIPPED, Status.INTERRUPTED)
     ]
-    as_json = report.provision_json(runs)
+    data = report.provision_report(runs)
     # Files are written after the hosts are done: one that cannot be written is a warning, never a lost report.
     retry_file = args.retry_file if retry and args.retry_file else None
     if retry_file and not terminal.save(retry_file, "".join(f"{name}\n" for name in retry), 0o644, err):
         retry_file = None
     saved = args.report_file or (DEFAULT_REPORT if retry else None)
-    if saved and not terminal.save(saved, as_json + "\n", 0o600, err):  # the record of which host is where
+    # the record of which host is where
+    if saved and not terminal.save(saved, report.dumps(data, pretty=True) + "\n", 0o600, err):
         saved = None
     if args.json:
-        print(as_json)
+        print(report.dumps(data, pretty=True))
     else:
         printed = getattr(args, "printed", ())  # the blocks the live display printed as hosts finished
         report.render_provision(runs, out, verbose=args.verbose, diff=args.diff, printed=printed)
@@ -650,7 +653,7 @@ def _rolled_out(args: argparse.Namespace, out: Console, err: Console, runs: list
     # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
     status = _exit_status(Status.INTERRUPTED if r.error == NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs)
     kept.finish(
-        args, as_json, lambda console: report.render_provision(runs, console, args.verbose, args.diff), status, err
+        args, data, lambda console: report.render_provision(runs, console, args.verbose, args.diff), status, err
     )
     return status
 
@@ -703,15 +706,15 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
         generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         if not terminal.save(args.html, report.info_html(results, summary, outliers, generated), 0o644, err):
             args.html = None
+    data = report.info_report(results, summary, outliers)
     if args.json:
-        print(report.info_json(results, summary, outliers))
+        print(report.dumps(data, pretty=True))
     else:
         report.render_info(results, summary, outliers, out)
         if args.html:
             out.print(terminal.text(f"HTML report: {args.html}"))
     status = _exit_status(h.status for h in results)
-    as_json = report.info_json(results, summary, outliers)
-    kept.finish(args, as_json, lambda console: report.render_info(results, summary, outliers, console), status, err)
+    kept.finish(args, data, lambda console: report.render_info(results, summary, outliers, console), status, err)
     return status
 
 
@@ -724,7 +727,7 @@ def cmd_verify(args: argparse.Namespace, out: Console, err: Console) -> ExitStat
                          "give testinfra files (test_*.py) or directories holding them")  # fmt: skip
     results = verify.run(_hosts(args, err), tests=args.tests, keyword=args.keyword, forks=args.forks)
     render = functools.partial(report.render_verify, results)
-    return _reported(args, out, err, junit.verify_cases(results), report.verify_json(results), render, results)
+    return _reported(args, out, err, junit.verify_cases(results), report.verify_report(results), render, results)
 
 
 def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
@@ -852,7 +855,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _print_error(exc, err)
         status = ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
         if args is not None:  # a run that stopped on bad input is kept with the error it printed
-            kept.finish(args, '{"hosts": {}}', functools.partial(_print_error, exc), status, err)
+            kept.finish(args, {"hosts": {}}, functools.partial(_print_error, exc), status, err)
         return status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -20,7 +20,7 @@ import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from installer import __version__, events, terminal
 from installer.errors import PyinstallError, UsageError
@@ -98,7 +98,7 @@ def rollout_gate(args: argparse.Namespace) -> Callable[[list[provision.HostRun]]
 
 
 def finish(
-    args: argparse.Namespace, as_json: str, render: Callable[[Console], None], status: int, err: Console
+    args: argparse.Namespace, data: dict[str, Any], render: Callable[[Console], None], status: int, err: Console
 ) -> None:
     """Complete the run's record: the report as printed, each host's record. Secrets are cleaned as for
     every other view."""
@@ -108,13 +108,15 @@ def finish(
 
     printed = io.StringIO()
     render(terminal.plain_console(printed))
-    hosts = json.loads(as_json)["hosts"]
+    from installer.report import dumps
+
+    hosts = data["hosts"]
     end = records.End(
         ended=time.time(),
         exit_status=int(status),
         report=events.clean(printed.getvalue()),
-        report_json=events.clean(as_json),
-        hosts=[(name, str(h["status"]), events.clean(json.dumps(h))) for name, h in hosts.items()],
+        report_json=events.clean(dumps(data)),
+        hosts=[(name, str(h["status"]), events.clean(dumps(h))) for name, h in hosts.items()],
         failed=failures(str(h["status"]) for h in hosts.values()),
     )
     try:
