@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import yaml
-
-from installer.platforms import RUNTIME_DIR
+from installer.platforms import RUNTIME_DIR, definition
 from installer.versions import evr_compare
 
 # other_args is word-split by the init script: a flag's value may hold none of these.
@@ -44,9 +42,8 @@ class OptionSpec:
         return self.flag or f"--{self.key}"
 
 
-@cache
 def _spec() -> dict[str, Any]:
-    return yaml.safe_load((RUNTIME_DIR / "daemon.yml").read_text())
+    return definition(RUNTIME_DIR / "daemon.yml")
 
 
 @cache

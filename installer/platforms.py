@@ -9,6 +9,7 @@ A new platform is a new YAML file (and its templates): see README.md, "Adding a 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -108,8 +109,23 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value or ())
 
 
+_reading = threading.RLock()  # all_platforms reads definitions while holding it
+
+
+def definition(path: Path) -> Any:
+    """A runtime/ YAML file, parsed once per process however many hosts' threads ask for it at once
+    (``cache`` alone lets each of them parse it), with libyaml's loader where PyYAML has it."""
+    with _reading:
+        return _parsed(path)
+
+
+@cache
+def _parsed(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _load(path: Path) -> Platform:
-    data = yaml.safe_load(path.read_text())
+    data = definition(path)
     try:
         channels = {
             name: Channel(
@@ -152,9 +168,14 @@ def _load(path: Path) -> Platform:
     return platform
 
 
-@cache
 def all_platforms() -> tuple[Platform, ...]:
     """Every runtime/*.yml that defines a platform (the daemon options schema is not one)."""
+    with _reading:
+        return _all_platforms()
+
+
+@cache
+def _all_platforms() -> tuple[Platform, ...]:
     paths = sorted(p for p in RUNTIME_DIR.glob("*.yml") if p.name != "daemon.yml")
     return tuple(_load(p) for p in paths)
 
