@@ -186,7 +186,7 @@ section repo_files
 sums /etc/yum.repos.d/pyinstall-*.repo
 
 section jobs
-boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
+boot=; read -r boot 2>/dev/null < /proc/sys/kernel/random/boot_id
 for f in /var/lib/pyinstall/jobs/*.pid; do
     [ -f "$f" ] || continue; j=${f%.pid}; read -r p < "$f"; alive=
     [ -d "/proc/$p" ] && { [ ! -f "$j.boot" ] || [ "$(cat "$j.boot")" = "$boot" ]; } && alive=1
