@@ -205,6 +205,8 @@ FACTS_SCRIPT = PREFLIGHT_SCRIPT
 
 
 AVAILABLE_RC = "@@pyinstall-available-rc:"
+# [EPOCH:]VERSION-RELEASE in RPM's alphabet: what one host lists may be used for others of its kind.
+_EVR = re.compile(r"(?:[0-9]+:)?[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+")
 
 
 def available_script(package: str, repo_files: dict[str, str], lock_wait: int) -> str:
@@ -232,7 +234,11 @@ def parse_available(text: str, package: str) -> tuple[list[str] | None, str]:
     status = rc.strip().splitlines()[0].strip() if rc.strip() else ""
     tokens = body.split()  # NAME.ARCH EVR REPO, possibly wrapped over two lines
     prefix = package + "."
-    evrs = [tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t.startswith(prefix) and "." not in t[len(prefix) :]]
+    evrs = [
+        evr
+        for t, evr in zip(tokens, tokens[1:])
+        if t.startswith(prefix) and "." not in t[len(prefix) :] and _EVR.fullmatch(evr)
+    ]
     if status == "0" or evrs:
         return sorted(set(evrs)), ""
     if "No matching Packages" in body:  # yum's and dnf's words when nothing matches

@@ -92,3 +92,36 @@ def test_bundle_sums_record() -> None:
     assert facts.parse(patched).bundle_sums == {
         "el6": {"packages/docker-io.rpm": "abc123", "repodata/repomd.xml": "def456"}
     }
+
+
+def test_available_versions_from_yum_list() -> None:
+    """`yum list --showduplicates` as EL7's yum prints it (a long name wraps its line), then the frame."""
+    text = (
+        "Available Packages\n"
+        "docker-ce.x86_64                 3:20.10.24-3.el7                 docker-ce-stable\n"
+        "docker-ce.x86_64\n"
+        "                                 3:28.5.2-3.el7                   docker-ce-stable\n"
+        "docker-ce-cli.x86_64             1:20.10.24-3.el7                 docker-ce-stable\n"
+        f"\n{facts.AVAILABLE_RC}0\n"
+    )
+    assert facts.parse_available(text, "docker-ce") == (["3:20.10.24-3.el7", "3:28.5.2-3.el7"], "")
+    nothing = f"Error: No matching Packages to list\n\n{facts.AVAILABLE_RC}1\n"
+    assert facts.parse_available(nothing, "docker-ce") == ([], "")
+    failed = (
+        f"Cannot retrieve repository metadata (repomd.xml) for repository: docker-ce-stable\n\n{facts.AVAILABLE_RC}1\n"
+    )
+    versions, why = facts.parse_available(failed, "docker-ce")
+    assert versions is None and "repomd.xml" in why
+
+
+def test_available_versions_keep_only_what_an_rpm_version_may_be() -> None:
+    """A host's answer may be used for its like (preflight.Answers): what is not [EPOCH:]VERSION-RELEASE
+    in RPM's alphabet is no version, whatever the host printed."""
+    text = (
+        "docker-ce.x86_64   3:20.10.24-3.el7   docker-ce-stable\n"
+        "docker-ce.x86_64   $(reboot)-1   evil\n"
+        "docker-ce.x86_64   9:99.0;id-1\x07   evil\n"
+        "docker-ce.x86_64   99.0   evil\n"
+        f"\n{facts.AVAILABLE_RC}0\n"
+    )
+    assert facts.parse_available(text, "docker-ce") == (["3:20.10.24-3.el7"], "")
