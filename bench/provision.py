@@ -53,9 +53,10 @@ def main() -> int:
         if first["exit"] != 0:
             failed = {n: h for n, h in json.loads(first["out"] or '{"hosts": {}}')["hosts"].items()
                       if h["status"] not in ("ok", "changed")}  # fmt: skip
-            for name, h in failed.items():
-                last = h["tasks"][-1] if h["tasks"] else {}
-                print(name, h["status"], h["error"], last.get("name"), last.get("msg"), last.get("stderr", "")[-500:])
+            for name, h in failed.items():  # every failed step: the last is often a rollback, not the cause
+                print(name, h["status"], h["error"])
+                for task in (t for t in h["tasks"] if t["status"] == "failed"):
+                    print("   ", task.get("name"), task.get("msg"), task.get("stderr", "")[-500:])
             print(first["err"][-3000:])
             return 1
         held_mib = (before - mem_available_kib()) / 1024
