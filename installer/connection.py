@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import logging
@@ -444,6 +445,13 @@ class _Remote(fabric.runners.Remote):
             self.channel.status_event.wait(0.25)
 
 
+@functools.cache
+def _fabric_config() -> fabric.Config:
+    """fabric's and invoke's configuration with ~/.ssh/config, read once per run and shared by every
+    connection (each reads it, never changes it)."""
+    return fabric.Config(overrides={"runners": {"remote": _Remote}})
+
+
 def connect(target: Target) -> Session:
     """Open a verified, authenticated session, or raise the project's error saying why not."""
     connect_kwargs: dict[str, object] = {
@@ -462,7 +470,7 @@ def connect(target: Target) -> Session:
         port=target.port,
         connect_timeout=target.connect_timeout,
         connect_kwargs=connect_kwargs,
-        config=fabric.Config(overrides={"runners": {"remote": _Remote}}),
+        config=_fabric_config(),
     )
     client = conn.client
     name = conn.host if conn.port == 22 else f"[{conn.host}]:{conn.port}"  # as paramiko looks it up
