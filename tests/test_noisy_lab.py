@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from installer.connection import OutputTooLarge
+from installer.errors import CommandTimeout
 from tests.lab.testing import Fleet, pyinstall, pyinstall_json
 
 pytestmark = pytest.mark.lab
@@ -90,6 +92,17 @@ def test_a_command_that_never_stops_printing_is_stopped_at_the_cap(fleet: Fleet)
         with pytest.raises(OutputTooLarge, match="printed more than 32 MB"):
             session.run("yes", timeout=120)
         assert session.run("pgrep -x yes").rc == 1, "the command was not stopped"
+        assert session.run("echo still here").stdout == "still here\n", "the session is still usable"
+
+
+@pytest.mark.parametrize("become", [False, True], ids=["root", "deploy-sudo-pty"])
+def test_a_command_that_outlives_its_timeout_is_a_timeout(fleet: Fleet, become: bool) -> None:
+    over = {"user": "deploy", "become": True, "become_password": "pw-deploy-1"} if become else {}
+    with fleet.session(fleet["el7-noisy-01"], **over) as session:
+        started = time.monotonic()
+        with pytest.raises(CommandTimeout, match="did not finish within 1s"):
+            session.run("sleep 30", timeout=1)
+        assert time.monotonic() - started < 10, "the timeout ended the wait"
         assert session.run("echo still here").stdout == "still here\n", "the session is still usable"
 
 
