@@ -122,6 +122,9 @@ def main() -> int:
                              str(root / "inventory.ini"), "--limit", limit, "--forks", str(forks)], lab)  # fmt: skip
             check = measure([sys.executable, "-m", "installer.cli", "check", "--json", "-i",
                              str(root / "inventory.ini"), "--limit", limit, "--forks", str(forks)], lab)  # fmt: skip
+            for m in (facts, check):
+                if not m["out"].startswith("{"):  # no report: the run failed before it, say why
+                    raise SystemExit(f"pyinstall gave no report (exit {m['exit']}):\n{m['err'][-3000:]}")
             report = json.loads(check["out"])["hosts"]
             passed = sum(h["status"] == "ok" for h in report.values())
             commands = sum(h["commands"] for h in report.values())
