@@ -405,10 +405,16 @@ class OutputTooLarge(HostError):
 
 
 @functools.cache
+def _ssh_config() -> paramiko.SSHConfig:
+    """~/.ssh/config and /etc/ssh/ssh_config as fabric reads them, parsed once per run (lookups do not
+    change it)."""
+    return fabric.Config().base_ssh_config
+
+
 def _fabric_config() -> fabric.Config:
-    """fabric's and invoke's configuration with ~/.ssh/config, read once per run and shared by every
-    connection (each reads it, never changes it)."""
-    return fabric.Config()
+    """A configuration of its own for each connection (fabric's is not safe to share between threads: a
+    connection made while another merges sees it empty), on the SSH configuration parsed once."""
+    return fabric.Config(ssh_config=_ssh_config())
 
 
 def connect(target: Target) -> Session:
