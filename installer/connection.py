@@ -49,7 +49,7 @@ from installer.settings import CONNECT_TIMEOUT
 COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
 OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
-_SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique, so a watcher never answers anything else
+_SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique: the password is typed at this prompt and no other
 OUTPUT_CAP = 32 << 20  # bytes a command may print (stdout and stderr together) before it is stopped
 NOISE_KEPT = 5  # distinct pieces of host noise a session keeps, to show under -vv
 LOGGED_OUTPUT = 64 << 10  # characters of a command's output the debug log keeps
