@@ -20,7 +20,6 @@ from installer import daemon_options, platforms
 from installer.errors import UsageError
 from installer.outcome import PREFLIGHT_CODES
 
-STORAGE_DRIVERS = ("devicemapper", "overlay", "overlay2", "vfs")
 YUM_LOCK_TIMEOUT = 120  # seconds a yum command waits for another yum to finish
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # repository ids, channel names
@@ -116,7 +115,7 @@ def parse(
         version=reader.matching(
             "docker_version", _VERSION, "a version such as 20.10.24 or 20.10.24-3.el7 (a digit first)"
         ),
-        storage_driver=reader.choice("docker_storage_driver", STORAGE_DRIVERS),
+        storage_driver=reader.choice("docker_storage_driver", tuple(platforms.storage().drivers)),
         storage_options=reader.storage_options(),
         daemon_options=reader.daemon_options(),
         yum_mirror=(reader.matching("yum_mirror", _URL, "an http(s)://, ftp:// or file:// URL") or "").rstrip("/"),

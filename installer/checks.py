@@ -27,21 +27,6 @@ ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 DISK_ERROR_GIB = 2.0  # below this, installing the packages and pulling a base image fails
 DISK_WARNING_GIB = 10.0
 CLOCK_SKEW_SECONDS = 60.0  # registries' TLS and image signatures start to fail
-# check-config.sh's required options (EL kernels), and the storage drivers' own.
-REQUIRED_KERNEL_OPTIONS = (
-    "NAMESPACES", "NET_NS", "PID_NS", "IPC_NS", "UTS_NS", "CGROUPS", "CGROUP_CPUACCT", "CGROUP_DEVICE",
-    "CGROUP_FREEZER", "CGROUP_SCHED", "CPUSETS", "VETH", "BRIDGE", "BRIDGE_NETFILTER", "NF_NAT_IPV4",
-    "IP_NF_FILTER", "IP_NF_TARGET_MASQUERADE", "NETFILTER_XT_MATCH_ADDRTYPE", "NETFILTER_XT_MATCH_CONNTRACK",
-    "NF_NAT", "POSIX_MQUEUE",
-)  # fmt: skip
-DRIVER_KERNEL_OPTIONS = {
-    "devicemapper": ("BLK_DEV_DM", "DM_THIN_PROVISIONING"),
-    "overlay": ("OVERLAY_FS",),
-    "overlay2": ("OVERLAY_FS",),
-    "vfs": (),
-}
-DRIVER_DIRS = {"devicemapper", "overlay", "overlay2", "vfs", "aufs", "btrfs", "zfs"}  # under /var/lib/docker
-REQUIRED_CGROUPS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio")
 
 
 @dataclass(frozen=True)
@@ -189,7 +174,8 @@ def check_kernel_config(s: Subject) -> list[Finding]:
                 "install the kernel's config with its package, or accept the risk",
             )
         ]
-    required = REQUIRED_KERNEL_OPTIONS + DRIVER_KERNEL_OPTIONS.get(s.storage_driver or "", ())
+    driver = s.platform.storage_drivers.get(s.storage_driver or "")
+    required = s.platform.kernel_options + (driver.kernel_options if driver else ())
     missing = [o for o in required if facts.kernel_config.get(o, "n") not in ("y", "m")]
     # Kernels >= 5.1 merged NF_NAT_IPV4 into NF_NAT (check-config.sh accepts either).
     if "NF_NAT_IPV4" in missing and facts.kernel_config.get("NF_NAT") in ("y", "m"):
@@ -210,8 +196,20 @@ def check_cgroups(s: Subject) -> list[Finding]:
     facts = s.facts
     if s.platform is None:
         return []
+    if facts.cgroup_version == 2:  # one unified hierarchy: its controllers must be enabled there
+        missing = [c for c in s.platform.cgroups.v2 if c not in facts.cgroup2_controllers]
+        if missing:
+            return [
+                Finding(
+                    "CGROUPS",
+                    ERROR,
+                    f"cgroup v2 controllers not available: {', '.join(missing)} (/sys/fs/cgroup/cgroup.controllers)",
+                    "boot a stock kernel; or boot cgroup v1 with systemd.unified_cgroup_hierarchy=0",
+                )
+            ]
+        return []
     if not s.platform.cgconfig:  # the init system mounted them at boot
-        missing = [c for c in REQUIRED_CGROUPS if c not in facts.cgroup_mounts]
+        missing = [c for c in s.platform.cgroups.v1 if c not in facts.cgroup_mounts]
         if missing:
             return [
                 Finding(
@@ -267,33 +265,25 @@ def _driver_findings(facts: Facts, platform: Platform, driver: str, options: tup
                 f"choose one of {', '.join(platform.storage_drivers)}",
             )
         ]
-    if spec.refused == "OVERLAY_EL6":
-        return [
-            Finding(
-                "OVERLAY_EL6",
-                ERROR,
-                f"{driver} needs an EL7 kernel (3.10.0-514+); {platform.id} kernels have no overlay filesystem",
-                "use docker_storage_driver=devicemapper on EL6 hosts",
-            )
-        ]
+    if spec.refused is not None:
+        refused = spec.refused
+        return [Finding(refused.code, ERROR, refused.message.format(driver=driver, platform=platform.id), refused.hint)]
     findings = []
     if spec.min_kernel and not kernel_at_least(facts.kernel_release, spec.min_kernel):
         findings.append(
             Finding(
-                "OVERLAY2_KERNEL" if driver == "overlay2" else "KERNEL",
+                spec.kernel_code,
                 ERROR,
                 f"{driver} needs kernel {spec.min_kernel} or later; this one is {facts.kernel_release}",
                 "update the kernel and reboot, or choose another docker_storage_driver",
             )
         )
-    if driver == "devicemapper":
-        findings += _devicemapper(facts, options)
-    elif driver in ("overlay", "overlay2"):
-        findings += _overlay(facts, driver)
+    if spec.prerequisites:
+        findings += PREREQUISITES[spec.prerequisites](facts, driver, options)
     return findings
 
 
-def _devicemapper(facts: Facts, options: tuple[str, ...]) -> list[Finding]:
+def _devicemapper(facts: Facts, driver: str, options: tuple[str, ...]) -> list[Finding]:
     dm = facts.device_mapper
     findings = []
     # The core driver itself: dm-thin-pool's module alone cannot load without dm-mod.
@@ -339,7 +329,7 @@ def _devicemapper(facts: Facts, options: tuple[str, ...]) -> list[Finding]:
     return findings
 
 
-def _overlay(facts: Facts, driver: str) -> list[Finding]:
+def _overlay(facts: Facts, driver: str, options: tuple[str, ...]) -> list[Finding]:
     findings = []
     if not _overlay_available(facts):
         findings.append(
@@ -374,9 +364,16 @@ def _overlay(facts: Facts, driver: str) -> list[Finding]:
     return findings
 
 
+# The host checks a driver's ``prerequisites`` names (runtime/storage.yml; platforms.PREREQUISITES).
+PREREQUISITES: dict[str, Callable[[Facts, str, tuple[str, ...]], list[Finding]]] = {
+    "device-mapper": _devicemapper,
+    "overlayfs": _overlay,
+}
+
+
 def check_store(s: Subject) -> list[Finding]:
     """Another driver's data under /var/lib/docker: switching would hide its images and containers."""
-    used = sorted(DRIVER_DIRS & set(s.facts.docker_store_entries) - {s.storage_driver})
+    used = sorted(set(platforms.storage().data_dirs) & set(s.facts.docker_store_entries) - {s.storage_driver})
     if not used or s.storage_driver is None:
         return []
     return [

@@ -1,6 +1,6 @@
 """Host facts: ONE remote shell script per host, parsed by pure functions.
 
-    FACTS_SCRIPT ─▶ (one `sh -c` round trip) ─▶ sections by marker ─▶ parse_<section>() ─▶ Facts
+    runtime/*.yml ─▶ script() ─▶ (one `sh -c` round trip) ─▶ sections by marker ─▶ parse_<section>() ─▶ Facts
 
 The script needs nothing but a POSIX shell and the base tools of CentOS 6/7. Each section's parser is
 a pure function of its text (tests: tests/facts/<section>/<case>.txt with the expected JSON beside it).
@@ -19,42 +19,54 @@ from typing import Any
 
 import distro
 
-from installer import yum
+from installer import docker_info, platforms, yum
 
 MARKER = "@@pyinstall-section:"
-
-# Packages whose presence or version matters before installing a runtime.
-PACKAGES = (
-    "docker", "docker-io", "docker-engine", "docker-ce", "docker-ce-cli", "containerd.io", "docker-client",
-    "docker-client-latest", "docker-common", "docker-latest", "docker-latest-logrotate", "docker-logrotate",
-    "lxc-docker", "libcgroup", "device-mapper-libs", "epel-release",
-)  # fmt: skip
-# Kernel options worth reading (check-config.sh's, plus storage drivers'): filtered remotely.
-KERNEL_OPTIONS = (
-    "NAMESPACES", "NET_NS", "PID_NS", "IPC_NS", "UTS_NS", "CGROUPS", "CGROUP_CPUACCT", "CGROUP_DEVICE",
-    "CGROUP_FREEZER", "CGROUP_SCHED", "CPUSETS", "MEMCG", "VETH", "BRIDGE", "BRIDGE_NETFILTER", "NF_NAT_IPV4",
-    "IP_NF_FILTER", "IP_NF_TARGET_MASQUERADE", "NETFILTER_XT_MATCH_ADDRTYPE", "NETFILTER_XT_MATCH_CONNTRACK",
-    "NF_NAT", "NF_NAT_NEEDED", "POSIX_MQUEUE", "BLK_DEV_DM", "DM_THIN_PROVISIONING", "OVERLAY_FS",
-)  # fmt: skip
-DOCKER_CONFIG_FILES = (
-    "/etc/sysconfig/docker", "/etc/sysconfig/docker-storage", "/etc/sysconfig/docker-network",
-    "/etc/docker/daemon.json",
-)  # fmt: skip
+TIMED_OUT = 124  # timeout(1)'s exit status
+UNIFIED = "/sys/fs/cgroup"  # where a cgroup v2 host mounts its one hierarchy
 RELEASE_FILES = ("/etc/os-release", "/etc/redhat-release", "/etc/centos-release", "/etc/system-release")
 
-_options_regex = "|".join(KERNEL_OPTIONS)
 
-# Every command's stderr goes to /dev/null or into its section; values are never interpolated here.
-FACTS_SCRIPT = rf"""
+def script(provision: bool = False) -> str:
+    """The facts script: preflight's, or provision's (which adds the services, `docker info`, the
+    repository files, jobs and bundles). What it looks at comes from the platform definitions: the
+    packages, configuration files, lock files and kernel options of every platform."""
+    return _scripts()[provision]
+
+
+def docker_script() -> str:
+    """Only the docker command and what `docker info` answers: the sections every command that asks "is
+    Docker there, does its daemon answer" reads (Facts.daemon)."""
+    return _PRELUDE.format(marker=MARKER) + DOCKER_SECTIONS + END
+
+
+@functools.cache
+def _scripts() -> tuple[str, str]:
+    facts = (_PRELUDE + _FACTS_SECTIONS).format(
+        marker=MARKER,
+        release_files=" ".join(RELEASE_FILES),
+        packages=" ".join(platforms.watched_packages()),
+        kernel_options="|".join(platforms.watched_kernel_options()),
+        lock_files=" ".join(platforms.watched_lock_files()),
+        config_files=" ".join(platforms.watched_config_files()),
+    )
+    return facts + END, facts + PROVISION_SECTIONS + DOCKER_SECTIONS + END
+
+
+# Every command's stderr goes to /dev/null or into its section. What is filled in comes from the platform
+# definitions, each value checked when it was loaded (package names, plain paths, option names).
+_PRELUDE = r"""
 LC_ALL=C; export LC_ALL
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
-section() {{ printf '\n{MARKER}%s\n' "$1"; }}
+section() {{ printf '\n{marker}%s\n' "$1"; }}
 # Small kernel and /etc files are read by the shell itself: a process per file was most of the script's cost.
 prefix() {{ while IFS= read -r l || [ -n "$l" ]; do printf '%s%s\n' "$1" "$l"; done; }}
 # Files capped at 64 KB each, one head for all of them (its headers: ==> PATH <==); paths without spaces.
 dump() {{ n=; for f in "$@"; do [ -f "$f" ] && n="$n $f"; done; [ -z "$n" ] || head -v -c 65536 $n; }}
 sums() {{ for f in "$@"; do [ -f "$f" ] || continue; s=$(sha256sum < "$f"); printf '== %s %s\n' "$f" "${{s%% *}}"
           head -c 65536 "$f"; echo; done; }}
+"""
+_FACTS_SECTIONS = r"""
 # One uname for every field (its output order is fixed: node, release, version with spaces, machine).
 u=$(uname -n -r -v -m); rest=${{u#* }}; release=${{rest%% *}}; v=${{rest#* }}
 
@@ -62,13 +74,19 @@ section uname
 printf '%s\n' "${{u%% *}}" "$release" "${{u##* }}" "${{v% *}}"; getconf LONG_BIT 2>/dev/null || echo
 
 section release
-dump {" ".join(RELEASE_FILES)}
+dump {release_files}
 
 section packages
-rpm -q --qf '%{{NAME}}\t%{{EPOCH}}:%{{VERSION}}-%{{RELEASE}}\t%{{ARCH}}\n' {" ".join(PACKAGES)} 2>/dev/null
+rpm -q --qf '%{{NAME}}\t%{{EPOCH}}:%{{VERSION}}-%{{RELEASE}}\t%{{ARCH}}\n' {packages} 2>/dev/null
 
 section cgroups
 while read -r d m t o _; do case $t in cgroup|cgroup2) echo "$d $m $t $o" ;; esac; done 2>/dev/null < /proc/mounts
+
+section cgroup2
+# A unified hierarchy's controllers (cgroup v2: EL9 boots it, EL8 can); none on EL6 and EL7.
+while read -r d m t _; do
+    [ "$t" = cgroup2 ] && [ -f "$m/cgroup.controllers" ] && {{ read -r c < "$m/cgroup.controllers"; echo "$m: $c"; }}
+done 2>/dev/null < /proc/mounts
 
 section filesystems
 prefix '' 2>/dev/null < /proc/filesystems
@@ -77,7 +95,7 @@ section kernel_config
 for f in /boot/config-$release /proc/config.gz /usr/src/linux-$release/.config /usr/src/linux/.config; do
     [ -f "$f" ] || continue
     echo "== $f"
-    options='^(# )?CONFIG_({_options_regex})[= ]'
+    options='^(# )?CONFIG_({kernel_options})[= ]'
     case "$f" in *.gz) zcat "$f" 2>/dev/null | grep -E "$options" ;; *) grep -E "$options" "$f" ;; esac
     break
 done
@@ -120,7 +138,7 @@ df -PTk "$p" 2>/dev/null | {{
 for e in /var/lib/docker/* /var/lib/docker/.[!.]*; do [ -e "$e" ] && echo "entry: ${{e##*/}}"; done
 
 section yum_lock
-for f in /var/run/yum.pid /run/yum.pid; do
+for f in {lock_files}; do
     [ -f "$f" ] || continue
     read -r pid < "$f"
     echo "pidfile: $f"
@@ -157,7 +175,7 @@ section clock
 date -u +%s
 
 section docker_config
-sums {" ".join(DOCKER_CONFIG_FILES)} /etc/systemd/system/docker.service /etc/systemd/system/docker.service.d/*.conf
+sums {config_files}
 
 section service_manager
 read -r pid1 < /proc/1/comm 2>/dev/null; echo "pid1: $pid1"
@@ -179,9 +197,6 @@ else
     done
 fi
 
-section docker_info
-command -v docker >/dev/null 2>&1 && timeout 20 docker info 2>&1
-
 section repo_files
 sums /etc/yum.repos.d/pyinstall-*.repo
 
@@ -198,10 +213,15 @@ done
 section bundle
 for f in /var/cache/pyinstall/bundle/*/.pyinstall-sums; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
 """
+# Is there a docker command, and what does `docker info` answer (124: it did not within 20 s, a hung daemon).
+DOCKER_SECTIONS = r"""
+section docker_info
+rc=; command -v docker >/dev/null 2>&1 && { timeout 20 docker info 2>&1; rc=$?; }
+
+section docker
+[ -n "$rc" ] && echo "command: yes" && echo "rc: $rc"
+"""
 END = "\nsection end\n"
-PREFLIGHT_SCRIPT = FACTS_SCRIPT + END
-PROVISION_SCRIPT = FACTS_SCRIPT + PROVISION_SECTIONS + END
-FACTS_SCRIPT = PREFLIGHT_SCRIPT
 
 
 AVAILABLE_RC = "@@pyinstall-available-rc:"
@@ -209,7 +229,7 @@ AVAILABLE_RC = "@@pyinstall-available-rc:"
 _EVR = re.compile(r"(?:[0-9]+:)?[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+")
 
 
-def available_script(package: str, repo_files: dict[str, str], lock_wait: int) -> str:
+def available_script(package: str, repo_files: dict[str, str], lock_wait: int, locks: tuple[str, ...]) -> str:
     """Which versions of ``package`` the repositories offer, asked before anything changes: the
     repository files provision would write go to a temporary directory that yum reads instead of
     /etc/yum.repos.d (none given: the host's own repositories, e.g. EL7's extras)."""
@@ -221,7 +241,9 @@ def available_script(package: str, repo_files: dict[str, str], lock_wait: int) -
             data = base64.b64encode(content.encode()).decode()
             lines.append(f'printf %s {shlex.quote(data)} | base64 -d > "$d"/{shlex.quote(name)}')
         options = '--setopt=reposdir="$d"'
-    query = yum.command("list", package, lock_wait=lock_wait, options=f"-q {options} --showduplicates".strip())
+    query = yum.command(
+        "list", package, lock_wait=lock_wait, locks=locks, options=f"-q {options} --showduplicates".strip()
+    )
     # Through a pipe: yum on a terminal (sudo's pty) would colour names and draw progress bars.
     lines.append(f"({query}; rc=$?; echo; echo {AVAILABLE_RC}$rc) 2>&1 | cat")
     return "\n".join(lines) + "\n"
@@ -264,7 +286,8 @@ class Facts:
     release_text: str = ""  # the first line of /etc/redhat-release (or os-release's PRETTY_NAME)
     release_files: dict[str, str] = field(default_factory=dict)
     packages: dict[str, str] = field(default_factory=dict)  # name -> [epoch:]version-release.arch
-    cgroup_mounts: dict[str, str] = field(default_factory=dict)  # controller -> mount point
+    cgroup_mounts: dict[str, str] = field(default_factory=dict)  # controller -> mount point (v1; cgroup2 too)
+    cgroup2: dict[str, list[str]] = field(default_factory=dict)  # cgroup2 mount point -> its controllers
     filesystems: list[str] = field(default_factory=list)
     kernel_config_path: str | None = None
     kernel_config: dict[str, str] = field(default_factory=dict)  # option -> y | m | n
@@ -281,7 +304,9 @@ class Facts:
     docker_config: dict[str, str] = field(default_factory=dict)  # path -> content
     service_manager: str = ""  # systemd | sysv
     services: dict[str, dict[str, bool]] = field(default_factory=dict)  # provision only
+    docker_command: bool | None = None  # provision only: a docker command is there (None: not asked)
     docker_info: str | None = None  # provision only: `docker info` as printed, when docker exists
+    docker_info_rc: int | None = None  # its exit status (124: no answer within 20 s)
     repo_files: dict[str, str] = field(default_factory=dict)  # provision only
     file_sums: dict[str, str] = field(default_factory=dict)  # sha256 of every file dumped above
     bundle_sums: dict[str, dict[str, str]] = field(default_factory=dict)  # platform -> {file: sha256} verified
@@ -302,9 +327,34 @@ class Facts:
         version_release = evr.rsplit(".", 1)[0]
         return version_release.split(":", 1)[-1]
 
+    def daemon(self) -> docker_info.DockerInfo | None:
+        """What the daemon answers, as every command tells it: None where there is no docker command (not
+        installed, or removed); a daemon that answers nothing (hung, stopped) has its errors said."""
+        if not self.docker_command:
+            return None
+        info = docker_info.parse(self.docker_info or "")
+        if self.docker_info_rc == TIMED_OUT:
+            info.errors.append("`docker info` got no answer within 20 s: the daemon hangs")
+        elif not info.reachable and not info.errors:
+            info.errors.append(f"`docker info` exited with status {self.docker_info_rc} and said nothing")
+        return info
+
     def file_content(self, path: str) -> str | None:
         """A managed file's current text (for diffs), None when absent."""
         return self.docker_config.get(path, self.repo_files.get(path))
+
+    @property
+    def cgroup_version(self) -> int | None:
+        """2 on a unified hierarchy (cgroup2 at /sys/fs/cgroup, no v1 controller), 1 where v1 controllers
+        are mounted (a hybrid host too: Docker uses v1 there), None where nothing is mounted yet."""
+        if UNIFIED in self.cgroup2 and not set(self.cgroup_mounts) - {"cgroup2"}:
+            return 2
+        return 1 if set(self.cgroup_mounts) - {"cgroup2"} else None
+
+    @property
+    def cgroup2_controllers(self) -> list[str]:
+        """The controllers the unified hierarchy offers (empty unless cgroup v2)."""
+        return self.cgroup2.get(UNIFIED, [])
 
     @property
     def major(self) -> int | None:
@@ -449,6 +499,16 @@ def parse_cgroups(text: str) -> dict[str, str]:
             name = opt[5:] if opt.startswith("name=") else opt
             if opt.startswith("name=") or opt in _CGROUP_CONTROLLERS:
                 mounts.setdefault(name, mountpoint)
+    return mounts
+
+
+def parse_cgroup2(text: str) -> dict[str, list[str]]:
+    """``MOUNT: CONTROLLER ...`` lines -> {mount point: [controllers]}."""
+    mounts = {}
+    for line in text.splitlines():
+        mount, sep, controllers = line.partition(":")
+        if sep and mount.startswith("/"):
+            mounts[mount.strip()] = controllers.split()
     return mounts
 
 
@@ -619,16 +679,17 @@ def parse_jobs(text: str) -> list[dict[str, Any]]:
 
 
 def parse(output: str) -> Facts:
-    """All the facts from one run of FACTS_SCRIPT."""
+    """All the facts from one run of the facts script."""
     sections = split_sections(output)
     expected = [
-        "uname", "release", "packages", "cgroups", "filesystems", "kernel_config", "device_mapper", "loop",
+        "uname", "release", "packages", "cgroups", "cgroup2", "filesystems", "kernel_config", "device_mapper", "loop",
         "docker_fs", "yum_lock", "yum_config", "user", "selinux", "clock", "docker_config", "service_manager", "end",
     ]  # fmt: skip
     get = sections.get
     facts = Facts(**parse_uname(get("uname", "")), **parse_release(get("release", "")))
     facts.packages = parse_packages(get("packages", ""))
     facts.cgroup_mounts = parse_cgroups(get("cgroups", ""))
+    facts.cgroup2 = parse_cgroup2(get("cgroup2", ""))
     facts.filesystems = parse_filesystems(get("filesystems", ""))
     facts.kernel_config_path, facts.kernel_config = parse_kernel_config(get("kernel_config", ""))
     facts.device_mapper = parse_device_mapper(get("device_mapper", ""))
@@ -642,13 +703,22 @@ def parse(output: str) -> Facts:
     facts.docker_config = parse_docker_config(get("docker_config", ""), facts.file_sums)
     facts.service_manager = parse_service_manager(get("service_manager", ""))
     if "services" in sections:  # the provision script
-        expected += ["services", "docker_info", "repo_files", "jobs", "bundle"]
+        expected += ["services", "repo_files", "jobs", "bundle", "docker_info", "docker"]
         facts.services = parse_services(sections["services"])
-        facts.docker_info = sections["docker_info"] or None
         facts.repo_files = _dumped_files(sections["repo_files"], facts.file_sums)
         facts.jobs = parse_jobs(sections.get("jobs", ""))
         for path, text in _dumped_files(sections.get("bundle", "")).items():
             platform = path.rsplit("/", 2)[-2]
             facts.bundle_sums[platform] = dict(reversed(line.split(None, 1)) for line in text.splitlines() if line)
+    if "docker" in sections:  # the provision script, or docker_script() alone
+        _parse_docker(sections, facts)
     facts.missing_sections = [s for s in expected if s not in sections]
     return facts
+
+
+def _parse_docker(sections: dict[str, str], facts: Facts) -> None:
+    said = dict(_fields(sections["docker"]))
+    rc = said.get("rc", "")
+    facts.docker_command = said.get("command") == "yes"
+    facts.docker_info = sections.get("docker_info", "") if facts.docker_command else None
+    facts.docker_info_rc = int(rc) if rc.isdigit() else None

@@ -20,7 +20,7 @@ from installer.connection import Target
 from installer.drift import Difference, differences
 from installer.errors import HostError
 from installer.fleet import FORKS, Fleet
-from installer.outcome import Finding, Level, Status
+from installer.outcome import NOT_INSTALLED, Finding, Level, Status
 from installer.preflight import Connect, gather_facts
 from installer.validate import expected, validate
 
@@ -65,7 +65,6 @@ class Outlier:
     peers: int  # hosts asked the same, this one included
 
 
-NOT_INSTALLED = "Docker is not installed (no docker command)"
 DRIFT_HINT = (
     "provision the host again to restore what was asked (`provision --check --diff` shows the change), or ask "
     "for what it has: docker_daemon_options in the inventory"
@@ -75,13 +74,13 @@ DRIFT_HINT = (
 def inspect_host(target: Target, asked: Asked, groups: Sequence[str], connect: Connect) -> HostInfo:
     try:
         with connect(target) as session:
-            gathered = gather_facts(session, script=facts.PROVISION_SCRIPT)
+            gathered = gather_facts(session, script=facts.script(provision=True))
     except HostError as exc:
         return HostInfo(target.name, Status.UNREACHABLE, error=exc.message, hint=exc.hint, groups=tuple(groups))
-    if gathered.docker_info is None:  # no docker command: nothing was installed, or it was removed
+    info = gathered.daemon()
+    if info is None:  # no docker command: nothing was installed, or it was removed
         return HostInfo(target.name, Status.NOT_INSTALLED, error=NOT_INSTALLED, groups=tuple(groups),
                         hint=f"provision it: pyinstall provision INVENTORY --limit {target.name}")  # fmt: skip
-    info = docker_info.parse(gathered.docker_info)
     wanted = expected(checks.subject(gathered, asked))
     findings = validate(info, wanted)
     drift = differences(gathered, asked, info)

@@ -37,6 +37,9 @@ class Status(_Word):
     INTERRUPTED = "interrupted"  # Ctrl-C while the host was in flight
 
 
+NOT_INSTALLED = "Docker is not installed (no docker command)"  # info and verify say it of a host
+
+
 def failures(statuses: Iterable[str]) -> int:
     """Hosts that spend a failure budget (a batch's, a rollout's): failed or unreachable."""
     return sum(status in (Status.FAILED, Status.UNREACHABLE) for status in statuses)

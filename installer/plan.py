@@ -159,7 +159,9 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     only = BUNDLE_REPO_ID if desired.bundle is not None else None
 
     def yum_op(name: str, action: str, packages: list[str], why: str, repos: bool = True, **kw: Any) -> Operation:
-        command = yum.command(action, *packages, lock_wait=desired.yum_lock_wait, only=only if repos else None)
+        command = yum.command(
+            action, *packages, lock_wait=desired.yum_lock_wait, locks=platform.lock_files, only=only if repos else None
+        )
         return Operation(name, (command,), why, timeout=YUM_TIMEOUT, detached=True, **kw)
 
     if desired.bundle is not None:

@@ -1,28 +1,46 @@
 """Platforms: everything pyinstall knows of one family of hosts, loaded from runtime/<id>.yml.
 
-    runtime/el6.yml, runtime/el7.yml ─▶ Platform records ─▶ of(facts) picks a host's (once, from its facts)
+    runtime/el6.yml, runtime/el7.yml (+ runtime/storage.yml) ─▶ Platform records ─▶ of(facts) picks a host's
 
-Checks, runtime and plan read these records; no code outside this module asks which platform a host is.
-A new platform is a new YAML file (and its templates): see README.md, "Adding a platform".
+Checks, facts, runtime and plan read these records; no code outside this module asks which platform a
+host is. A new platform is a new YAML file (and its templates): see README.md, "Adding a platform".
+Every key of a definition is honoured or refused here, when it is loaded: a misspelt key, an unknown
+finding code or a path that is not a plain path is a DefinitionError naming the file and the key.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from installer.errors import PyinstallError
-from installer.facts import Facts
+from installer.outcome import PREFLIGHT_CODES
+
+if TYPE_CHECKING:
+    from installer.facts import Facts
 
 HOME = Path(os.environ.get("PYINSTALL_HOME", Path(__file__).resolve().parent.parent))
 RUNTIME_DIR = HOME / "runtime"
 TEMPLATES_DIR = HOME / "templates"
+# The runtime/ files every platform shares; every other runtime/*.yml defines a platform.
+SHARED = ("daemon.yml", "storage.yml")
+# The host checks a storage driver's ``prerequisites`` may name (installer/checks.py has one for each).
+PREREQUISITES = ("device-mapper", "overlayfs")
+
+# What a definition's values may be: they end up in the facts script and in commands.
+_RPM_NAME = re.compile(r"^[A-Za-z0-9._+-]+$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
+_PATTERN = re.compile(r"^/[A-Za-z0-9._/+*-]+$")  # a path with shell wildcards
+_OPTION = re.compile(r"^[A-Z0-9_]+$")  # a kernel config option, without CONFIG_
+_WORD = re.compile(r"^[a-z0-9_+.-]+$")  # ids, channel and driver names, cgroup controllers
 
 
 class DefinitionError(PyinstallError):
@@ -65,10 +83,31 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Why a platform refuses a storage driver: the finding preflight gives."""
+
+    code: str
+    message: str  # {driver} and {platform} are filled in
+    hint: str
+
+
+@dataclass(frozen=True)
 class Driver:
+    """A storage driver as one platform runs it (runtime/storage.yml, and the platform's own entry)."""
+
     name: str
+    kernel_options: tuple[str, ...] = ()
+    prerequisites: str = ""  # one of PREREQUISITES, or none to check
+    kernel_code: str = "KERNEL"
     min_kernel: str | None = None
-    refused: str | None = None  # the finding code that refuses it here
+    refused: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class Cgroups:
+    mounted_by: str  # systemd (at boot) | cgconfig (libcgroup's service, which provision installs and starts)
+    v1: tuple[str, ...]  # the controllers Docker needs, each mounted, on a v1 (or hybrid) hierarchy
+    v2: tuple[str, ...]  # the controllers Docker needs on a unified (v2) hierarchy
 
 
 @dataclass(frozen=True)
@@ -78,12 +117,15 @@ class Platform:
     min_minor: int
     distributions: dict[str, str]
     min_kernel: str
+    kernel_options: tuple[str, ...]  # required of every host, whatever its storage driver
+    lock_files: tuple[str, ...]  # the package manager's: a live holder makes every transaction wait
     service: Service
-    cgconfig: bool  # libcgroup's cgconfig must be installed, enabled and started
+    cgroups: Cgroups
     config_file: str
     config_template: str
     config_style: str  # flags (other_args) | json (daemon.json)
-    foreign_config: tuple[str, ...]
+    foreign_config: tuple[str, ...]  # environment files a channel's unit may read options from
+    unit_files: tuple[str, ...]  # patterns: unit files and drop-ins that may pass options, for every channel
     channel: str  # the default channel
     channels: dict[str, Channel]
     requires: tuple[str, ...]
@@ -91,6 +133,19 @@ class Platform:
     storage_drivers: dict[str, Driver]
     default_storage_drivers: tuple[str, ...]
     source: str = field(default="", compare=False)
+
+    @property
+    def cgconfig(self) -> bool:
+        """libcgroup's cgconfig must be installed, enabled and started."""
+        return self.cgroups.mounted_by == "cgconfig"
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """Every package whose presence or version this platform's checks and plans read."""
+        names = [*self.requires, *self.update]
+        for c in self.channels.values():
+            names += [c.package, *c.extra_packages, *c.conflicts]
+        return tuple(dict.fromkeys(names))
 
     def channel_for(self, package: str | None, channel: str | None) -> Channel | None:
         """The channel asked for by name or by package (docker_package=docker means EL7's extras)."""
@@ -105,10 +160,6 @@ class Platform:
         return next((n for n in self.distributions.values() if facts.release_text.startswith(n)), None)
 
 
-def _strings(value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in value or ())
-
-
 _reading = threading.RLock()  # all_platforms reads definitions while holding it
 
 
@@ -121,63 +172,230 @@ def definition(path: Path) -> Any:
 
 @cache
 def _parsed(path: Path) -> Any:
-    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-
-
-def _load(path: Path) -> Platform:
-    data = definition(path)
     try:
-        channels = {
-            name: Channel(
-                name=name,
-                package=c["package"],
-                version=str(c["version"]),
-                extra_packages=_strings(c.get("extra_packages")),
-                unpinned=_strings(c.get("unpinned")),
-                conflicts=_strings(c.get("conflicts")),
-                repos=tuple(RepoDefinition(**r) for r in c.get("repos") or ()),
-                reads_foreign_config=bool(c.get("reads_foreign_config", True)),
-            )
-            for name, c in data["channels"].items()
-        }
-        release, config = data["release"], data["config"]
-        platform = Platform(
-            id=data["platform"],
-            major=int(release["major"]),
-            min_minor=int(release.get("min_minor", 0)),
-            distributions=dict(data["distributions"]),
-            min_kernel=str(data["min_kernel"]),
-            service=Service(**data["service"]),
-            cgconfig=bool(data.get("cgconfig")),
-            config_file=config["file"],
-            config_template=config["template"],
-            config_style=config["style"],
-            foreign_config=_strings(config.get("foreign")),
-            channel=data["channel"],
-            channels=channels,
-            requires=_strings(data.get("requires")),
-            update={str(k): str(v) for k, v in (data.get("update") or {}).items()},
-            storage_drivers={n: Driver(n, **(d or {})) for n, d in data["storage_drivers"].items()},
-            default_storage_drivers=_strings(data["default_storage_drivers"]),
-            source=str(path),
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DefinitionError(f"{path}: cannot be read as YAML ({exc})") from None
+
+
+class _Reader:
+    """One definition file's values, each refused by its file and key path when it is not what it must be."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> DefinitionError:
+        return DefinitionError(f"{self.path}: {where}: {message}", "reinstall pyinstall, or correct the definition")
+
+    def mapping(self, value: Any, where: str, required: Iterable[str], optional: Iterable[str] = ()) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a mapping, not {type(value).__name__}")
+        required, known = tuple(required), {*required, *optional}
+        unknown = [str(k) for k in value if k not in known]
+        if unknown:
+            raise self.fail(where, f"unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        missing = [k for k in required if k not in value]
+        if missing:
+            raise self.fail(where, f"{missing[0]!r} is missing")
+        return value
+
+    def entries(self, value: Any, where: str) -> dict:
+        """A mapping whose keys are names the definition chooses (channels, drivers, distributions)."""
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a mapping, not {type(value).__name__}")
+        return value
+
+    def text(self, value: Any, where: str, pattern: re.Pattern[str] | None = None) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self.fail(where, f"{value!r} is not text")
+        text = str(value)
+        if pattern is not None and not pattern.match(text):
+            raise self.fail(where, f"{text!r} is not allowed here (it must match {pattern.pattern})")
+        return text
+
+    def words(self, value: Any, where: str, pattern: re.Pattern[str]) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(where, "must be a list")
+        return tuple(self.text(v, f"{where}[{i}]", pattern) for i, v in enumerate(value))
+
+    def boolean(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, f"{value!r} is not true or false")
+        return value
+
+    def code(self, value: Any, where: str) -> str:
+        code = self.text(value, where)
+        if code not in PREFLIGHT_CODES:
+            raise self.fail(where, f"{code!r} is not a finding code pyinstall knows (installer/outcome.py)")
+        return code
+
+
+@dataclass(frozen=True)
+class Storage:
+    """runtime/storage.yml: the drivers pyinstall configures, and where drivers keep their data."""
+
+    drivers: dict[str, Driver]
+    data_dirs: tuple[str, ...]
+
+
+def storage() -> Storage:
+    with _reading:
+        return _storage()
+
+
+@cache
+def _storage() -> Storage:
+    path = RUNTIME_DIR / "storage.yml"
+    r = _Reader(path)
+    data = r.mapping(definition(path), "the file", ("drivers", "data_dirs"))
+    drivers = {}
+    for name, spec in r.entries(data["drivers"], "drivers").items():
+        where = f"drivers.{name}"
+        spec = r.mapping(spec or {}, where, (), ("kernel_options", "prerequisites", "kernel_code"))
+        prerequisites = r.text(spec.get("prerequisites", ""), f"{where}.prerequisites")
+        if prerequisites and prerequisites not in PREREQUISITES:
+            raise r.fail(f"{where}.prerequisites", f"{prerequisites!r} is not one of {', '.join(PREREQUISITES)}")
+        drivers[r.text(name, where, _WORD)] = Driver(
+            name,
+            kernel_options=r.words(spec.get("kernel_options"), f"{where}.kernel_options", _OPTION),
+            prerequisites=prerequisites,
+            kernel_code=r.code(spec.get("kernel_code", "KERNEL"), f"{where}.kernel_code"),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DefinitionError(f"{path}: not a platform definition ({type(exc).__name__}: {exc})") from None
-    if platform.config_style not in ("flags", "json") or platform.channel not in channels:
-        raise DefinitionError(f"{path}: config style must be flags or json, and the default channel defined")
+    return Storage(drivers, r.words(data["data_dirs"], "data_dirs", _WORD))
+
+
+_TOP = ("platform", "release", "distributions", "min_kernel", "kernel_options", "package_manager", "service",
+        "cgroups", "config", "channel", "channels", "requires", "update", "storage_drivers",
+        "default_storage_drivers")  # fmt: skip
+_CHANNEL = ("package", "version", "extra_packages", "unpinned", "conflicts", "repos", "reads_foreign_config")
+
+
+def load(path: Path) -> Platform:
+    """One platform definition, every key checked."""
+    r = _Reader(path)
+    data = r.mapping(definition(path), "the file", _TOP)
+    release = r.mapping(data["release"], "release", ("major",), ("min_minor",))
+    config = r.mapping(data["config"], "config", ("file", "template", "style", "foreign", "units"))
+    service = r.mapping(data["service"], "service", ("enable", "disable", "start", "stop", "restart", "running"))
+    cgroups = r.mapping(data["cgroups"], "cgroups", ("mounted_by", "v1", "v2"))
+    manager = r.mapping(data["package_manager"], "package_manager", ("locks",))
+    channels = {
+        r.text(name, "channels", _WORD): _channel(r, name, spec)
+        for name, spec in r.entries(data["channels"], "channels").items()
+    }
+    shared = storage().drivers
+    drivers = {}
+    for name, spec in r.entries(data["storage_drivers"], "storage_drivers").items():
+        where = f"storage_drivers.{name}"
+        if name not in shared:
+            raise r.fail(where, f"not a driver of runtime/storage.yml ({', '.join(shared)})")
+        spec = r.mapping(spec or {}, where, (), ("min_kernel", "refused"))
+        refused = None
+        if spec.get("refused") is not None:
+            said = r.mapping(spec["refused"], f"{where}.refused", ("code", "message", "hint"))
+            refused = Refusal(r.code(said["code"], f"{where}.refused.code"),
+                              r.text(said["message"], f"{where}.refused.message"),
+                              r.text(said["hint"], f"{where}.refused.hint"))  # fmt: skip
+            try:
+                refused.message.format(driver=name, platform="id")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise r.fail(
+                    f"{where}.refused.message", f"only {{driver}} and {{platform}} are filled in ({exc})"
+                ) from None
+        minimum = spec.get("min_kernel")
+        drivers[name] = Driver(
+            name,
+            kernel_options=shared[name].kernel_options,
+            prerequisites=shared[name].prerequisites,
+            kernel_code=shared[name].kernel_code,
+            min_kernel=r.text(minimum, f"{where}.min_kernel") if minimum is not None else None,
+            refused=refused,
+        )
+    platform = Platform(
+        id=r.text(data["platform"], "platform", _WORD),
+        major=int(r.text(release["major"], "release.major", re.compile(r"^\d+$"))),
+        min_minor=int(r.text(release.get("min_minor", 0), "release.min_minor", re.compile(r"^\d+$"))),
+        distributions={
+            r.text(k, "distributions", _WORD): r.text(v, f"distributions.{k}")
+            for k, v in r.entries(data["distributions"], "distributions").items()
+        },
+        min_kernel=r.text(data["min_kernel"], "min_kernel"),
+        kernel_options=r.words(data["kernel_options"], "kernel_options", _OPTION),
+        lock_files=r.words(manager["locks"], "package_manager.locks", _PATH),
+        service=Service(**{k: r.text(v, f"service.{k}") for k, v in service.items()}),
+        cgroups=Cgroups(
+            mounted_by=r.text(cgroups["mounted_by"], "cgroups.mounted_by"),
+            v1=r.words(cgroups["v1"], "cgroups.v1", _WORD),
+            v2=r.words(cgroups["v2"], "cgroups.v2", _WORD),
+        ),
+        config_file=r.text(config["file"], "config.file", _PATH),
+        config_template=r.text(config["template"], "config.template"),
+        config_style=r.text(config["style"], "config.style"),
+        foreign_config=r.words(config["foreign"], "config.foreign", _PATH),
+        unit_files=r.words(config["units"], "config.units", _PATTERN),
+        channel=r.text(data["channel"], "channel"),
+        channels=channels,
+        requires=r.words(data["requires"], "requires", _RPM_NAME),
+        update={
+            r.text(k, "update", _RPM_NAME): r.text(v, f"update.{k}")
+            for k, v in r.entries(data["update"] or {}, "update").items()
+        },
+        storage_drivers=drivers,
+        default_storage_drivers=r.words(data["default_storage_drivers"], "default_storage_drivers", _WORD),
+        source=str(path),
+    )
+    if platform.config_style not in ("flags", "json"):
+        raise r.fail("config.style", f"{platform.config_style!r} is not flags or json")
+    if platform.cgroups.mounted_by not in ("systemd", "cgconfig"):
+        raise r.fail("cgroups.mounted_by", f"{platform.cgroups.mounted_by!r} is not systemd or cgconfig")
+    if platform.channel not in channels:
+        raise r.fail("channel", f"{platform.channel!r} is not one of the channels defined")
+    if not platform.default_storage_drivers or not set(platform.default_storage_drivers) <= set(drivers):
+        raise r.fail("default_storage_drivers", "must name drivers of storage_drivers")
+    if not (TEMPLATES_DIR / platform.config_template).is_file():
+        raise r.fail("config.template", f"no {platform.config_template} in {TEMPLATES_DIR}")
     return platform
 
 
+def _channel(r: _Reader, name: str, spec: Any) -> Channel:
+    where = f"channels.{name}"
+    spec = r.mapping(spec, where, ("package", "version"), _CHANNEL)
+    repos = []
+    for i, repo in enumerate(spec.get("repos") or ()):
+        at = f"{where}.repos[{i}]"
+        repo = r.mapping(repo, at, ("id", "name", "baseurl"), ("gpgkey", "mirror_path"))
+        repos.append(RepoDefinition(**{k: r.text(v, f"{at}.{k}") for k, v in repo.items()}))
+    return Channel(
+        name=name,
+        package=r.text(spec["package"], f"{where}.package", _RPM_NAME),
+        version=r.text(spec["version"], f"{where}.version"),
+        extra_packages=r.words(spec.get("extra_packages"), f"{where}.extra_packages", _RPM_NAME),
+        unpinned=r.words(spec.get("unpinned"), f"{where}.unpinned", _RPM_NAME),
+        conflicts=r.words(spec.get("conflicts"), f"{where}.conflicts", _RPM_NAME),
+        repos=tuple(repos),
+        reads_foreign_config=r.boolean(spec.get("reads_foreign_config", True), f"{where}.reads_foreign_config"),
+    )
+
+
 def all_platforms() -> tuple[Platform, ...]:
-    """Every runtime/*.yml that defines a platform (the daemon options schema is not one)."""
+    """Every runtime/*.yml that defines a platform (the shared files are not ones)."""
     with _reading:
         return _all_platforms()
 
 
 @cache
 def _all_platforms() -> tuple[Platform, ...]:
-    paths = sorted(p for p in RUNTIME_DIR.glob("*.yml") if p.name != "daemon.yml")
-    return tuple(_load(p) for p in paths)
+    paths = sorted(p for p in RUNTIME_DIR.glob("*.yml") if p.name not in SHARED)
+    platforms = tuple(load(p) for p in paths)
+    if not platforms:
+        raise DefinitionError(f"no platform definition in {RUNTIME_DIR}", "reinstall pyinstall")
+    ids = [p.id for p in platforms]
+    for p in platforms:
+        if ids.count(p.id) > 1 or Path(p.source).stem != p.id:
+            raise DefinitionError(f"{p.source}: platform {p.id!r} must be defined once, in {p.id}.yml")
+    return platforms
 
 
 def by_id(platform_id: str) -> Platform:
@@ -200,3 +418,28 @@ def family(facts: Facts) -> str | None:
 def repo_ids() -> set[str]:
     """Every repository id any platform configures (yum_repos may name only these)."""
     return {r.id for p in all_platforms() for c in p.channels.values() for r in c.repos}
+
+
+# ---------------------------------------------------------------- what the facts script looks at
+
+
+def watched_packages() -> tuple[str, ...]:
+    """Every package any platform's checks and plans read: the facts ask rpm for these."""
+    return tuple(dict.fromkeys(name for p in all_platforms() for name in p.packages))
+
+
+def watched_config_files() -> tuple[str, ...]:
+    """Every file (or pattern) that may give the daemon options, on any platform."""
+    files = [f for p in all_platforms() for f in (p.config_file, *p.foreign_config, *p.unit_files)]
+    return tuple(dict.fromkeys(files))
+
+
+def watched_lock_files() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f for p in all_platforms() for f in p.lock_files))
+
+
+def watched_kernel_options() -> tuple[str, ...]:
+    """Every kernel option a platform or a storage driver requires."""
+    options = [o for p in all_platforms() for o in p.kernel_options]
+    options += [o for d in storage().drivers.values() for o in d.kernel_options]
+    return tuple(dict.fromkeys(options))

@@ -64,10 +64,10 @@ class HostReport:
         return out
 
 
-def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT, script: str = facts.FACTS_SCRIPT) -> facts.Facts:
+def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT, script: str | None = None) -> facts.Facts:
     """Run the facts script once; the clock skew is measured against the middle of the round trip."""
     before = time.time()
-    result = session.run(script, timeout=timeout)
+    result = session.run(script or facts.script(), timeout=timeout)
     after = time.time()
     gathered = facts.parse(result.stdout)
     if gathered.remote_time is not None:
@@ -136,7 +136,7 @@ def resolve(session: Session, s: checks.Subject, answers: Answers | None = None)
     files = {f.path.rsplit("/", 1)[1]: f.content for f in repo_files}
 
     def ask() -> Available:
-        script = facts.available_script(channel.package, files, asked.yum_lock_timeout)
+        script = facts.available_script(channel.package, files, asked.yum_lock_timeout, platform.lock_files)
         result = session.run(script, timeout=RESOLVE_TIMEOUT + asked.yum_lock_timeout)
         return facts.parse_available(result.stdout + result.stderr, channel.package)
 
@@ -151,7 +151,7 @@ def resolve(session: Session, s: checks.Subject, answers: Answers | None = None)
 
 
 def examine(
-    session: Session, asked: Asked, script: str = facts.FACTS_SCRIPT, answers: Answers | None = None
+    session: Session, asked: Asked, script: str | None = None, answers: Answers | None = None
 ) -> tuple[facts.Facts, list[Finding]]:
     """Facts and findings, as both check and provision see them. The version is resolved only for a
     host that passes everything else: a refused or locked host costs no yum run."""

@@ -60,12 +60,13 @@ class HostRun:
 
 def _validate(
     session: Session | None, gathered: facts.Facts, s: checks.Subject, desired: runtime.Desired, changed: bool
-) -> tuple[TaskResult, list[Finding]]:
+) -> tuple[TaskResult, list[Finding], docker_info.DockerInfo]:
     """The daemon answers as asked (validate's rules). Reuses the facts' answer if nothing changed."""
     text = gathered.docker_info or ""
+    info = gathered.daemon() or docker_info.parse("")
     if changed and session is not None:
         text = session.run(f"{wait_for_daemon(desired.platform.service)}; docker info 2>&1", timeout=60).stdout
-    info = docker_info.parse(text)
+        info = docker_info.parse(text)
     findings = validate(info, expected(s))
     errors = [f for f in findings if f.level == Level.ERROR]
     result = TaskResult("validate docker info", Status.FAILED if errors else Status.OK, stdout=text)
@@ -73,7 +74,7 @@ def _validate(
         result.msg = "; ".join(f"{f.code}: {f.message}" for f in errors)
     else:
         result.msg = f"Docker {info.server_version}, storage driver {info.storage_driver}"
-    return result, findings
+    return result, findings, info
 
 
 def provision_host(
@@ -137,7 +138,7 @@ def _pipeline(
     skip_tags: frozenset[str] = frozenset(),
     answers: Answers | None = None,
 ) -> None:
-    gathered, run.findings = examine(session, asked, facts.PROVISION_SCRIPT, answers)
+    gathered, run.findings = examine(session, asked, facts.script(provision=True), answers)
     if not passed(run.findings):
         first = next(f for f in run.findings if f.level == Level.ERROR)
         run.status, run.failed_finding = Status.FAILED, first
@@ -160,10 +161,9 @@ def _pipeline(
     if check or not wanted("validate", tags, skip_tags):
         run.status = Status.CHANGED if steps else Status.OK
         return
-    validation, daemon_findings = _validate(session, gathered, s, desired, changed=bool(steps))
+    validation, daemon_findings, info = _validate(session, gathered, s, desired, changed=bool(steps))
     run.tasks.append(validation)
     run.findings += daemon_findings
-    info = docker_info.parse(validation.stdout)
     run.info = {k: v for k, v in info.to_dict().items() if k != "sections"}
     if validation.status != Status.FAILED and steps:  # something changed: prove it still runs containers
         run.tasks.append(_run_a_container(session))

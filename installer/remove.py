@@ -49,7 +49,7 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
     channel = desired.channel
     installed = [p for p in (channel.package, *channel.extra_packages) if p in gathered.packages]
     if installed:
-        command = yum.command("remove", *installed, lock_wait=desired.yum_lock_wait)
+        command = yum.command("remove", *installed, lock_wait=desired.yum_lock_wait, locks=desired.platform.lock_files)
         ops.append(Operation("remove " + ", ".join(installed), (command,), "installed", timeout=YUM_TIMEOUT,
                              detached=True, tag="packages"))  # fmt: skip
     if desired.platform.id in gathered.bundle_sums:
@@ -79,7 +79,7 @@ def remove_host(
 def _pipeline(
     run: HostRun, session: Session, asked: Asked, check: bool, purge_data: bool, stop: threading.Event | None
 ) -> None:
-    gathered = gather_facts(session, script=facts.PROVISION_SCRIPT)
+    gathered = gather_facts(session, script=facts.script(provision=True))
     s = checks.subject(gathered, asked)
     if s.platform is None or s.channel is None or s.storage_driver is None:
         run.status, run.error = Status.FAILED, "not a platform pyinstall provisions: nothing it would have put here"

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 from installer import daemon_options
-from installer.asked import SECRET_REPO_FIELDS, Asked
+from installer.asked import SECRET_REPO_FIELDS, YUM_LOCK_TIMEOUT, Asked
 from installer.errors import UsageError
 from installer.platforms import TEMPLATES_DIR, Channel, Platform
 
@@ -73,7 +73,7 @@ class Desired:
     daemon_options: dict[str, Any]
     files: tuple[ManagedFile, ...]
     bundle: Any = None  # an installer.bundle.Bundle: install from it, every other repository disabled
-    yum_lock_wait: int = 120  # seconds a yum command waits for another one to release the lock
+    yum_lock_wait: int = YUM_LOCK_TIMEOUT  # seconds a yum command waits for another one to release the lock
 
     @property
     def config_file(self) -> ManagedFile:

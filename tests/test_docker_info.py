@@ -168,3 +168,40 @@ def test_a_thin_pool_asked_is_the_one_docker_info_names() -> None:
     [refused] = [f for f in validate(loop, direct) if f.code == "THIN_POOL"]
     assert refused.level == "error" and "loop files: /var/lib/docker/devicemapper/devicemapper/data" in refused.message
     assert "THIN_POOL" not in {f.code for f in validate(loop, Expected(storage_driver="devicemapper"))}
+
+
+def test_whether_docker_is_there_and_answers_is_told_once_for_every_command() -> None:
+    """Facts.daemon: no docker command is None (not installed), a daemon that never answered within the
+    timeout is there and unreachable, saying so; a provisioned host's answer parses."""
+
+    def answer(docker: str, info: str = "") -> facts.Facts:
+        m = facts.MARKER
+        return facts.parse(f"\n{m}docker_info\n{info}\n{m}docker\n{docker}\n{m}end\n")
+
+    assert answer("").daemon() is None
+    hung = answer("command: yes\nrc: 124").daemon()
+    assert hung is not None and not hung.reachable and "no answer within 20 s" in hung.errors[0]
+    stopped = answer("command: yes\nrc: 1", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock.")
+    assert not stopped.daemon().reachable and stopped.daemon().errors == [
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock."
+    ]
+    provisioned = facts.parse((Path(__file__).parent / "facts/lab-el7-provisioned.txt").read_text())
+    assert provisioned.docker_command and provisioned.daemon().server_version == "20.10.24+dfsg1"
+    assert facts.parse((Path(__file__).parent / "facts/lab-el7-full.txt").read_text()).daemon() is None
+
+
+def test_the_docker_probe_runs_in_a_posix_shell_and_parses(tmp_path: Path) -> None:
+    """docker_script() run for real by this machine's sh: its answer says whether a docker command is there,
+    as the script's own PATH finds it, and what `docker info` answered."""
+    import shutil
+    import subprocess
+
+    script = facts.docker_script()
+    proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    answer = facts.parse(proc.stdout)
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    assert answer.docker_command is (shutil.which("docker", path=path) is not None)
+    if answer.docker_command:
+        assert answer.docker_info_rc is not None and answer.daemon() is not None
+    else:
+        assert answer.daemon() is None

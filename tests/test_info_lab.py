@@ -101,3 +101,20 @@ def test_an_unreachable_host_exits_4(fleet, tmp_path: Path) -> None:
         assert json.loads(proc.stdout)["hosts"][host.name]["status"] == "unreachable"
     finally:
         fleet.lab.start([host.name])
+
+
+def test_a_hung_daemon_is_installed_and_does_not_answer(fleet, tmp_path: Path) -> None:
+    """A daemon that takes connections and never answers (stopped by SIGSTOP) is installed: `docker info`
+    ends by its 20 s timeout, and the host is invalid for that, never "not installed"."""
+    fleet, inventory = fleet
+    host = fleet["el7-tmpfs-02"]
+    fleet.testinfra(host).run_expect([0], "kill -STOP $(cat /var/run/docker.pid)")
+    try:
+        proc = pyinstall("info", "--json", "-i", str(inventory), "--limit", host.name, home=tmp_path)
+        assert proc.returncode == 2, proc.stdout[-3000:]
+        report = json.loads(proc.stdout)["hosts"][host.name]
+        assert report["status"] == "failed"
+        (finding,) = report["findings"]
+        assert finding["code"] == "DAEMON_UNREACHABLE" and "no answer within 20 s" in finding["message"]
+    finally:
+        fleet.testinfra(host).run_expect([0], "kill -CONT $(cat /var/run/docker.pid)")

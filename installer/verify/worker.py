@@ -10,14 +10,14 @@ import pytest
 import testinfra.backend.base
 import testinfra.host
 
-from installer import checks, connection, events, facts, info, runtime
+from installer import checks, connection, events, facts, runtime
 from installer.connection import Session
 from installer.errors import HostError
-from installer.outcome import Status
+from installer.outcome import NOT_INSTALLED, Status
 from installer.preflight import gather_facts
 from installer.verify import ERROR, FAILED, PASSED, SKIPPED, SUITE, HostVerify, Job, TestResult, emit
 
-PROVISION_FACTS = facts.PROVISION_SCRIPT
+PROVISION_FACTS = facts.script(provision=True)
 PYTEST_INI = SUITE.parent / "pytest.ini"  # pytest reads this, never a configuration from where it runs
 TEST_TIMEOUT = 300.0  # one command of a test
 
@@ -29,8 +29,8 @@ def verify_host(job: Job) -> HostVerify:
     name = job.target.name
     try:
         with connection.connect(job.target) as session:
-            if not session.run("command -v docker").ok:  # as info tells it: no docker command
-                return HostVerify(name, Status.NOT_INSTALLED, error=info.NOT_INSTALLED,
+            if gather_facts(session, script=facts.docker_script()).daemon() is None:  # as info tells it
+                return HostVerify(name, Status.NOT_INSTALLED, error=NOT_INSTALLED,
                                   hint=f"provision it: pyinstall provision INVENTORY --limit {name}")  # fmt: skip
             plugin = Plugin(session, job.asked)
             args = [str(SUITE), *job.tests, "-c", str(PYTEST_INI), "--rootdir", str(SUITE.parent),

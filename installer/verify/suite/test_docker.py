@@ -9,7 +9,6 @@ import hashlib
 import pytest
 
 from installer import docker_info, probe
-from installer.checks import REQUIRED_CGROUPS
 from installer.drift import differences
 from installer.outcome import Level
 from installer.validate import expected, validate
@@ -73,7 +72,7 @@ def test_the_cgroup_hierarchies_are_mounted(host, desired, facts) -> None:
         fields = line.split()
         if len(fields) > 3 and fields[2] == "cgroup":
             mounted.update(fields[3].split(","))
-    missing = [c for c in REQUIRED_CGROUPS if c not in mounted]
+    missing = [c for c in desired.platform.cgroups.v1 if c not in mounted]
     lines = host.file("/proc/cgroups").content_string.splitlines()
     offered = {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
     absent = [c for c in missing if c not in offered]
