@@ -19,6 +19,7 @@ from typing import Any
 from installer import daemon_options, platforms
 from installer.errors import UsageError
 from installer.outcome import PREFLIGHT_CODES
+from installer.truth import boolean
 
 YUM_LOCK_TIMEOUT = 120  # seconds a yum command waits for another yum to finish
 
@@ -30,8 +31,6 @@ _VERSION = re.compile(r"^(?:\d+:)?\d[A-Za-z0-9._+~^]*(?:-[A-Za-z0-9._+~^]+)?$")
 _URL = re.compile(r"^(https?|ftp|file)://(?:[^\s'\"`$\\]|\$(?:basearch|releasever|arch|infra|contentdir|YUM\d))+$")
 _PATH = re.compile(r"^/[^\s'\"`$\\]*$")
 _STORAGE_OPTION = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]*=[^\s'\"`$\\]*$")  # dm.basesize=20G
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f"}
 
 # yum's repository fields that yum_repos may set, by kind of value. id and enabled are pyinstall's.
 REPO_FIELDS = {
@@ -166,7 +165,7 @@ class _Reader:
         value = self.get(variable)
         if value is None:
             return default
-        parsed = _boolean(value)
+        parsed = boolean(value)
         if parsed is None:
             raise self.fail(variable, f"{_shown(value)} is not a boolean", "give true or false")
         return parsed
@@ -311,7 +310,7 @@ class _Reader:
             )
         shown = "the value" if kind == "secret" else _shown(value)
         if kind == "bool":
-            parsed = _boolean(value)
+            parsed = boolean(value)
             if parsed is None:
                 raise self.fail("yum_repos", f"{repo}.{name}: {shown} is not a boolean", "give true or false")
             return parsed
@@ -340,16 +339,6 @@ def _shown(value: Any) -> str:
     """A value as an error quotes it: repr, cut short."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _boolean(value: Any) -> bool | None:
-    """Ansible's booleans: yes/no, true/false, on/off, 1/0 (any case)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    text = str(value).strip().lower() if isinstance(value, str) else None
-    return True if text in _TRUE else False if text in _FALSE else None
 
 
 def _integer(value: Any) -> int | None:

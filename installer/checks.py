@@ -11,22 +11,27 @@ provision could make before its first change is a check here, so `check` answers
 
 from __future__ import annotations
 
-import json
-import re
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from installer import daemon_options, platforms, runtime
+from installer import daemon_options, platforms
 from installer.asked import Asked
 from installer.facts import Facts
 from installer.outcome import Finding, Level, passed
 from installer.platforms import Channel, Platform
+from installer.repos import repos
 from installer.versions import evr_compare, kernel_at_least, newest, satisfies
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 DISK_ERROR_GIB = 2.0  # below this, installing the packages and pulling a base image fails
 DISK_WARNING_GIB = 10.0
 CLOCK_SKEW_SECONDS = 60.0  # registries' TLS and image signatures start to fail
+# Said before the install (check) and of the running daemon (info, validate): one wording.
+DEVICEMAPPER_LOOP_HINT = (
+    "give devicemapper a thin pool: docker_storage_options=dm.thinpooldev=/dev/mapper/<pool> (direct-lvm)"
+)
+D_TYPE_HINT = "put /var/lib/docker on xfs made with ftype=1 (or ext4), then re-create the images"
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,8 @@ class Subject:
 
     @property
     def pin(self) -> str | None:
-        return runtime.version(self.channel, self.asked) if self.channel else None
+        """The version asked (docker_version), else the channel's own."""
+        return (self.asked.version or self.channel.version) if self.channel else None
 
     @property
     def runs_pin(self) -> str | None:
@@ -323,7 +329,7 @@ def _devicemapper(facts: Facts, driver: str, options: tuple[str, ...]) -> list[F
                 "DEVICEMAPPER_LOOP",
                 WARNING,
                 "devicemapper on loop files (loop-lvm) is slow and not for production",
-                "give a thin pool with docker_storage_options=dm.thinpooldev=/dev/mapper/<pool> (direct-lvm)",
+                DEVICEMAPPER_LOOP_HINT,
             )
         )
     return findings
@@ -493,7 +499,7 @@ def check_foreign_config(s: Subject) -> list[Finding]:
     keys = {*written, "storage-opts"}
     found = []
     for path, content in s.facts.docker_config.items():
-        is_unit = "/systemd/" in path
+        is_unit = any(fnmatch.fnmatchcase(path, pattern) for pattern in s.platform.unit_files)
         if not is_unit and (path not in s.platform.foreign_config or not s.channel.reads_foreign_config):
             continue
         found += [f"{path}: --{flag}" for flag, key in daemon_options.keys_in_flags(content) if key in keys]
@@ -511,32 +517,16 @@ def check_foreign_config(s: Subject) -> list[Finding]:
     ]
 
 
-def current_options(facts: Facts, platform: Platform) -> dict[str, object] | None:
-    """The daemon options the managed file holds now (None: absent or unreadable)."""
-    text = facts.docker_config.get(platform.config_file)
-    if not text:
-        return None
-    if platform.config_style == "json":
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
-    match = re.search(r"^other_args=(.*)$", text, re.M)
-    if not match:
-        return None
-    return {key: True for _, key in daemon_options.keys_in_flags(match[1])}
-
-
 def check_unmanaged_options(s: Subject) -> list[Finding]:
     """The user's own options in the current configuration, which provision would replace."""
     if s.platform is None or s.channel is None:
         return []
-    current = current_options(s.facts, s.platform)
+    text = s.facts.docker_config.get(s.platform.config_file)
+    current = daemon_options.read_config(text, s.platform.config_style) if text else None
     if not current:
         return []
     asked = set(s.asked.daemon_options) | set(daemon_options.defaults()) | {"storage-driver", "storage-opts"}
-    extra = sorted(k for k in current if k not in asked)
+    extra = sorted(k for k in daemon_options.config_keys(current, s.platform.config_style) if k not in asked)
     if not extra:
         return []
     return [
@@ -553,7 +543,7 @@ def check_unmanaged_options(s: Subject) -> list[Finding]:
 def check_gpgcheck(s: Subject) -> list[Finding]:
     if s.platform is None or s.channel is None or s.platform.id in s.asked.bundles:
         return []
-    off = [r.id for r in runtime.repos(s.platform, s.channel, s.asked) if not r.gpgcheck]
+    off = [r.id for r in repos(s.platform, s.channel, s.asked) if not r.gpgcheck]
     if not off:
         return []
     return [

@@ -685,9 +685,7 @@ def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
 
     reports = preflight.run(_hosts(args, err), forks=args.forks, facts_only=True)
     if args.json:
-        hosts = {
-            r.name: r.facts.to_dict() if r.facts else {"error": r.error.message if r.error else None} for r in reports
-        }
+        hosts = {r.name: r.facts.to_dict() if r.facts else {"error": r.reason or None} for r in reports}
         print(json.dumps({"hosts": hosts}, indent=2))
     else:
         report.render_facts(reports, out)

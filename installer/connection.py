@@ -45,6 +45,7 @@ from installer.errors import (
     Unreachable,
 )
 from installer.settings import CONNECT_TIMEOUT
+from installer.truth import boolean
 
 COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
 OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"
@@ -511,22 +512,14 @@ def _open(conn: fabric.Connection, target: Target) -> None:
         ) from None
 
 
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f", ""}
-
-
 def as_bool(value: object, what: str) -> bool:
-    """Ansible's booleans: yes/no, true/false, on/off, 1/0 (any case)."""
-    if isinstance(value, bool):
-        return value
-    if value is None:  # YAML's ~: unset
+    """Ansible's booleans (installer.truth); unset (YAML's ~, an empty value) is false."""
+    if value is None or value == "":
         return False
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"{what}={value!r} is not a boolean (use true or false)")
+    parsed = boolean(value)
+    if parsed is None:
+        raise ValueError(f"{what}={value!r} is not a boolean (use true or false)")
+    return parsed
 
 
 # The inventory variables that set each Target field a config file or the environment may default.

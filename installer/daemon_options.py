@@ -8,7 +8,9 @@ written (daemon.json, or `docker -d` flags in EL6's other_args).
 from __future__ import annotations
 
 import difflib
+import json
 import re
+import shlex
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -63,6 +65,41 @@ def by_flag() -> dict[str, str]:
 def keys_in_flags(text: str) -> list[tuple[str, str]]:
     """(flag, key) of every --flag in a command line or config file text."""
     return [(flag, by_flag().get(flag, flag)) for flag in re.findall(r"--([a-z][a-z0-9-]+)", text)]
+
+
+def read_config(text: str, style: str) -> dict[str, Any] | None:
+    """The daemon options a managed configuration file holds, as written: daemon.json's object (``json``),
+    or EL6's other_args flags, ``{flag: [values, sorted]}`` (``flags``); None when it is not one."""
+    if style == "json":
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+    match = re.search(r"^other_args=(.*)$", text, re.M)
+    if not match:
+        return None
+    try:
+        (value,) = shlex.split(match[1]) or [""]
+        words = shlex.split(value)
+    except ValueError:
+        return None
+    flags: dict[str, list[str]] = {}
+    last = None
+    for word in words:
+        if word.startswith("--"):
+            last, _, inline = word[2:].partition("=")
+            flags.setdefault(last, [])
+            if inline:
+                flags[last].append(inline)
+        elif last is not None:
+            flags[last].append(word)
+    return {k: sorted(v) for k, v in flags.items()}
+
+
+def config_keys(options: dict[str, Any], style: str) -> set[str]:
+    """The daemon.json keys read_config's options set (a flag names its key: storage-opt is storage-opts)."""
+    return set(options) if style == "json" else {by_flag().get(flag, flag) for flag in options}
 
 
 def defaults() -> dict[str, Any]:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import configparser
 import json
-import re
-import shlex
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from installer import checks, runtime
+from installer import checks, daemon_options, runtime
 from installer.asked import SECRET_REPO_FIELDS, Asked
 from installer.docker_info import DockerInfo
 from installer.facts import Facts
@@ -47,11 +45,9 @@ def differences(facts: Facts, asked: Asked, info: DockerInfo | None = None) -> l
     daemon's and the repositories'), and the running daemon's storage driver. Empty for a host provision
     cannot plan (no platform or channel): its findings say why."""
     s = checks.subject(facts, asked)
-    if s.platform is None or s.channel is None or s.storage_driver is None:
-        return []
     try:
-        desired = runtime.desired(s.platform, s.channel, asked, s.storage_driver, s.version or "")
-    except runtime.PlanError:
+        desired = runtime.desired(s)
+    except runtime.PlanError:  # not provisionable, or an ignored refusal: its findings say why
         return []
     found: list[Difference] = []
     for f in desired.files:
@@ -69,11 +65,11 @@ def differences(facts: Facts, asked: Asked, info: DockerInfo | None = None) -> l
 
 def _config(path: str, asked: str, current: str, style: str) -> list[Difference]:
     if style == "json":
-        want, have = json.loads(asked), _json_object(current)
+        want, have = json.loads(asked), daemon_options.read_config(current, style)
         if have is None:
             return [Difference(path, "", "a JSON object", "not one")]
         return _compare(path, want, have, json.dumps)
-    want_flags, have_flags = _flags(asked), _flags(current)
+    want_flags, have_flags = daemon_options.read_config(asked, style), daemon_options.read_config(current, style)
     if have_flags is None:
         return [Difference(path, "other_args", " ".join(f"--{k}" for k in want_flags or {}), ABSENT)]
     return _compare(path, want_flags or {}, have_flags, lambda values: " ".join(values) or "set")
@@ -89,38 +85,6 @@ def _compare(path: str, want: dict[str, Any], have: dict[str, Any], show: Any) -
         elif want[key] != have[key]:
             out.append(Difference(path, key, show(want[key]), show(have[key])))
     return out
-
-
-def _json_object(text: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _flags(text: str) -> dict[str, list[str]] | None:
-    """The daemon flags of a sysconfig file's other_args: ``{"storage-opt": ["dm.x=1", ...], ...}``; None
-    when there is no other_args line or it does not parse as shell words."""
-    match = re.search(r"^other_args=(.*)$", text, re.M)
-    if not match:
-        return None
-    try:
-        (value,) = shlex.split(match[1]) or [""]
-        words = shlex.split(value)
-    except ValueError:
-        return None
-    flags: dict[str, list[str]] = {}
-    last = None
-    for word in words:
-        if word.startswith("--"):
-            last, _, inline = word[2:].partition("=")
-            flags.setdefault(last, [])
-            if inline:
-                flags[last].append(inline)
-        elif last is not None:
-            flags[last].append(word)
-    return {k: sorted(v) for k, v in flags.items()}
 
 
 def _repo(path: str, asked: str, current: str) -> list[Difference]:

@@ -13,21 +13,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 from installer import events, rollout
-from installer.outcome import Status, failures
+from installer.outcome import HostResult, failures
 from installer.settings import FORKS
 
 NOT_ATTEMPTED_INTERRUPTED = "not attempted: the run was interrupted (Ctrl-C)"
 
 
-class Outcome(Protocol):
-    status: Status
-
-
 H = TypeVar("H")
-R = TypeVar("R", bound=Outcome)
+R = TypeVar("R", bound=HostResult)
 
 
 class Fleet(Generic[H, R]):
@@ -37,10 +33,9 @@ class Fleet(Generic[H, R]):
         not_attempted: Callable[[H, str], R],
         interrupted: Callable[[H], R],
         name: Callable[[H], str],
-        why: Callable[[R], str] = lambda result: "",
     ) -> None:
         self.work, self.not_attempted, self.interrupted = work, not_attempted, interrupted
-        self.name, self.why = name, why  # for the events: the host's name, and why a result is what it is
+        self.name = name  # for the events
 
     def run(
         self,
@@ -88,7 +83,7 @@ class Fleet(Generic[H, R]):
     def _work(self, host: H, stop: threading.Event) -> R:
         events.emit(events.HOST, self.name(host), status="started")
         result = self.work(host, stop)
-        events.emit(events.HOST, self.name(host), status=result.status, detail=self.why(result), result=result)
+        events.emit(events.HOST, self.name(host), status=result.status, detail=result.reason, result=result)
         return result
 
     def _skip(self, batches: Sequence[Sequence[H]], reason: str) -> list[R]:

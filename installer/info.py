@@ -20,19 +20,16 @@ from installer.connection import Target
 from installer.drift import Difference, differences
 from installer.errors import HostError
 from installer.fleet import FORKS, Fleet
-from installer.outcome import NOT_INSTALLED, Finding, Level, Status
+from installer.outcome import NOT_INSTALLED, Finding, HostResult, Level, Status
 from installer.preflight import Connect, gather_facts
 from installer.validate import expected, validate
 
 
 @dataclass
-class HostInfo:
-    name: str
-    status: Status  # ok (valid) | failed (not as asked) | not installed | unreachable
+class HostInfo(HostResult):
+    """ok (valid) | failed (not as asked) | not installed | unreachable, with what `docker info` said."""
+
     info: docker_info.DockerInfo | None = None
-    findings: list[Finding] = field(default_factory=list)
-    error: str = ""
-    hint: str = ""
     groups: tuple[str, ...] = ()  # the inventory groups it is in, most specific last
     drift: list[Difference] = field(default_factory=list)
     asks: tuple[str | None, ...] = ()  # what was asked of it (driver, version): outliers compare like with like
@@ -88,7 +85,7 @@ def inspect_host(target: Target, asked: Asked, groups: Sequence[str], connect: C
         findings.append(Finding("DRIFT", Level.ERROR, "; ".join(str(d) for d in drift), DRIFT_HINT))
     status = Status.FAILED if any(f.level == Level.ERROR for f in findings) else Status.OK
     asks = (wanted.storage_driver, wanted.version)
-    return HostInfo(target.name, status, info, findings, groups=tuple(groups), drift=drift, asks=asks)
+    return HostInfo(target.name, status, findings, info=info, groups=tuple(groups), drift=drift, asks=asks)
 
 
 def run(
@@ -99,7 +96,6 @@ def run(
         not_attempted=lambda h, why: HostInfo(h[0].name, Status.SKIPPED, error=why, groups=tuple(h[2])),
         interrupted=lambda h: HostInfo(h[0].name, Status.INTERRUPTED, error="interrupted twice", groups=tuple(h[2])),
         name=lambda h: h[0].name,
-        why=lambda r: r.error or next((f"{f.code}: {f.message}" for f in r.findings if f.level == Level.ERROR), ""),
     )
     return fleet.run(hosts, forks)
 

@@ -47,10 +47,7 @@ def _finding_cases(host: str, findings: Iterable[Any], prefix: str) -> list[Case
 def check_cases(reports: Sequence[Any]) -> list[Case]:
     cases = []
     for r in reports:
-        error = r.first_error
-        message = r.error.message if r.error else (f"{error.code}: {error.message}" if error else r.note)
-        hint = r.error.hint if r.error else (error.hint if error else "")
-        cases.append(_host_case(r.name, r.status, message, hint, r.seconds))
+        cases.append(_host_case(r.name, r.status, r.reason, r.advice, r.seconds))
         cases += _finding_cases(r.name, r.findings, "preflight")
     return cases
 
@@ -80,9 +77,7 @@ def verify_cases(hosts: Sequence[Any]) -> list[Case]:
     outcomes = {"failed": FAILURE, "error": ERROR, "skipped": SKIPPED}
     cases = []
     for h in hosts:
-        first = h.first_failure
-        message = h.error or (f"{first.name}: {first.message}" if first else "")
-        cases.append(_host_case(h.name, h.status, message, h.hint))
+        cases.append(_host_case(h.name, h.status, h.reason, h.hint))
         cases += [Case(h.name, f"test {t.name}", outcomes.get(t.outcome, ""), t.message, "", t.duration)
                   for t in h.tests]  # fmt: skip
     return cases

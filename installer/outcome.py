@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -58,12 +58,49 @@ class Finding:
     hint: str = ""
     ignored: bool = False  # an error turned into a warning by --ignore-preflight-errors
 
+    def __str__(self) -> str:
+        """How a finding is said in one line, wherever it is the reason a host is what it is."""
+        return f"{self.code}: {self.message}"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """A finding as a report or a kept run holds it."""
+        return cls(data["code"], Level(data["level"]), data["message"], data.get("hint") or "",
+                   bool(data.get("ignored")))  # fmt: skip
 
 
 def passed(findings: Any) -> bool:
     return not any(f.level == Level.ERROR for f in findings)
+
+
+@dataclass
+class HostResult:
+    """What one host came to in any command (check, provision, remove, info, verify): its status, and the
+    one line that says why: the error that stopped it, else its first error finding."""
+
+    name: str
+    status: Status
+    findings: list[Finding] = field(default_factory=list)
+    error: str = ""  # what stopped the host, or why it was not attempted
+    hint: str = ""
+
+    @property
+    def first_error(self) -> Finding | None:
+        return next((f for f in self.findings if f.level == Level.ERROR), None)
+
+    @property
+    def reason(self) -> str:
+        first = self.first_error
+        return self.error or (str(first) if first else "")
+
+    @property
+    def advice(self) -> str:
+        """The hint that goes with the reason."""
+        first = self.first_error
+        return self.hint if self.error else (first.hint if first else "")
 
 
 # Every preflight code, with what it means: --ignore-preflight-errors and pyinstall_ignore_preflight_errors

@@ -20,7 +20,8 @@ from installer import yum
 from installer.bundle import SUMS_FILE, Bundle
 from installer.facts import Facts
 from installer.platforms import Service
-from installer.runtime import BUNDLE_REPO_ID, Desired, ManagedFile
+from installer.repos import BUNDLE_REPO_ID
+from installer.runtime import Desired, ManagedFile
 from installer.versions import evr_compare, split_evr
 
 YUM_TIMEOUT = 900.0

@@ -20,7 +20,7 @@ from installer.asked import Asked
 from installer.connection import Session, Target
 from installer.errors import BecomeError, HostError, Unreachable
 from installer.fleet import FORKS, Fleet
-from installer.outcome import Finding, Level, Status, passed
+from installer.outcome import Finding, HostResult, Level, Status, passed
 
 FACTS_TIMEOUT = 60.0
 RESOLVE_TIMEOUT = 600.0  # yum may fetch repository metadata over a slow link
@@ -32,19 +32,21 @@ __all__ = ["FORKS", "Answers", "Connect", "HostReport", "check_host", "examine",
 
 
 @dataclass
-class HostReport:
-    name: str
-    status: Status  # ok | failed | unreachable | skipped
-    findings: list[Finding] = field(default_factory=list)
+class HostReport(HostResult):
+    """A host's preflight: ok | failed | unreachable | skipped | interrupted."""
+
     facts: facts.Facts | None = None
-    error: HostError | None = None
+    exception: dict[str, str] | None = None  # the HostError that stopped it: type, message, hint
     commands: int = 0  # remote commands run after connecting
     seconds: float = 0.0
-    note: str = ""  # why it was not attempted
 
-    @property
-    def first_error(self) -> Finding | None:
-        return next((f for f in self.findings if f.level == Level.ERROR), None)
+    @classmethod
+    def stopped(cls, name: str, exc: HostError, seconds: float, finding: Finding | None = None) -> HostReport:
+        """Unreachable, or failed with ``finding`` (sudo refused, a command hung), which then says why."""
+        said = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        if finding is not None:
+            return cls(name, Status.FAILED, [finding], exception=said, seconds=seconds)
+        return cls(name, Status.UNREACHABLE, error=exc.message, hint=exc.hint, exception=said, seconds=seconds)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -53,14 +55,10 @@ class HostReport:
             "facts": self.facts.to_dict() if self.facts else None,
             "commands": self.commands,
         }
-        if self.error:
-            out["error"] = {
-                "type": type(self.error).__name__,
-                "message": self.error.message,
-                "hint": self.error.hint,
-            }
-        if self.note:
-            out["note"] = self.note
+        if self.exception:
+            out["error"] = self.exception
+        elif self.error:  # not attempted
+            out["note"] = self.error
         return out
 
 
@@ -183,13 +181,14 @@ def check_host(
             finally:
                 commands = session.commands_run
     except Unreachable as exc:
-        return HostReport(target.name, Status.UNREACHABLE, error=exc, seconds=time.monotonic() - start)
+        return HostReport.stopped(target.name, exc, time.monotonic() - start)
     except HostError as exc:  # reached, but sudo refused or a command hung
         code = "BECOME" if isinstance(exc, BecomeError) else "TIMEOUT"
         finding = Finding(code, Level.ERROR, exc.message, exc.hint)
-        return HostReport(target.name, Status.FAILED, [finding], error=exc, seconds=time.monotonic() - start)
+        return HostReport.stopped(target.name, exc, time.monotonic() - start, finding)
     status = Status.OK if passed(findings) else Status.FAILED
-    return HostReport(target.name, status, findings, gathered, commands=commands, seconds=time.monotonic() - start)
+    return HostReport(target.name, status, findings, facts=gathered, commands=commands,
+                      seconds=time.monotonic() - start)  # fmt: skip
 
 
 def run(
@@ -202,9 +201,8 @@ def run(
     answers = Answers()
     fleet: Fleet[tuple[Target, Asked], HostReport] = Fleet(
         work=lambda host, stop: check_host(host[0], host[1], connect, facts_only, answers),
-        not_attempted=lambda host, why: HostReport(host[0].name, Status.SKIPPED, note=why),
-        interrupted=lambda host: HostReport(host[0].name, Status.INTERRUPTED, note="interrupted twice"),
+        not_attempted=lambda host, why: HostReport(host[0].name, Status.SKIPPED, error=why),
+        interrupted=lambda host: HostReport(host[0].name, Status.INTERRUPTED, error="interrupted twice"),
         name=lambda host: host[0].name,
-        why=lambda r: r.error.message if r.error else (f"{e.code}: {e.message}" if (e := r.first_error) else r.note),
     )
     return fleet.run(hosts, forks)

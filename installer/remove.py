@@ -19,10 +19,10 @@ from installer.bundle import REMOTE_ROOT
 from installer.connection import Session, Target
 from installer.executor import execute
 from installer.fleet import FORKS
+from installer.host_run import HostRun, on_host, roll_out, settled
 from installer.outcome import Status
 from installer.plan import BACKUP_SUFFIX, YUM_TIMEOUT, Operation, Plan, backup_stamp, q
 from installer.preflight import Connect, gather_facts
-from installer.provision import HostRun, on_host, roll_out, settled
 
 DATA_ROOT = "/var/lib/docker"
 
@@ -81,12 +81,12 @@ def _pipeline(
 ) -> None:
     gathered = gather_facts(session, script=facts.script(provision=True))
     s = checks.subject(gathered, asked)
-    if s.platform is None or s.channel is None or s.storage_driver is None:
+    try:
+        desired = runtime.desired(s, gathered.installed(s.channel.package) if s.channel else None)
+    except runtime.NotProvisionable as exc:
         run.status, run.error = Status.FAILED, "not a platform pyinstall provisions: nothing it would have put here"
-        run.hint = "see `pyinstall check` for what this host is"
+        run.hint = exc.hint
         return
-    installed = gathered.installed(s.channel.package) or s.pin or ""
-    desired = runtime.desired(s.platform, s.channel, asked, s.storage_driver, installed)
     steps = removal(gathered, desired, purge_data)
     run.tasks = execute(None if check else session, steps, check=check, stop=stop)
     if not settled(run):

@@ -14,9 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from installer.docker_info import size_bytes
-from installer.outcome import Level, Status
+from installer.outcome import Finding, HostResult, Level, Status
 from installer.platforms import TEMPLATES_DIR
-from installer.preflight import HostReport
 from installer.terminal import text
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
@@ -53,7 +52,7 @@ def dumps(data: dict[str, Any], pretty: bool = False) -> str:
     return json.dumps(data, indent=2) if pretty else json.dumps(data, separators=(",", ":"))
 
 
-def check_report(reports: Sequence[HostReport], include_facts: bool = True) -> dict[str, Any]:
+def check_report(reports: Sequence[Any], include_facts: bool = True) -> dict[str, Any]:
     hosts: dict[str, Any] = {}
     for r in reports:
         entry = r.to_dict()
@@ -63,14 +62,7 @@ def check_report(reports: Sequence[HostReport], include_facts: bool = True) -> d
     return {"hosts": hosts}
 
 
-def _reason(report: HostReport) -> str:
-    if report.status == UNREACHABLE and report.error:
-        return report.error.message
-    first = report.first_error
-    return f"{first.code}: {first.message}" if first else ""
-
-
-def render(reports: Sequence[HostReport], console: Console) -> None:
+def render(reports: Sequence[Any], console: Console) -> None:
     table = Table(title="Preflight", title_justify="left", show_lines=False)
     for column in ("host", "distro", "kernel", "arch", "verdict", "first failing reason"):
         table.add_column(column, overflow="fold")
@@ -83,13 +75,13 @@ def render(reports: Sequence[HostReport], console: Console) -> None:
             (f.kernel_release if f else "") or "-",
             (f.arch if f else "") or "-",
             _verdict(r.status, CHECK_VERDICT),
-            _reason(r),
+            r.reason if r.status in (UNREACHABLE, Status.FAILED) else "",
         )
     console.print(table)
     for r in reports:
         lines = []
-        if r.status == UNREACHABLE and r.error:
-            lines.append((UNREACHABLE, type(r.error).__name__, r.error.message, r.error.hint))
+        if r.status == UNREACHABLE and r.exception:
+            lines.append((UNREACHABLE, r.exception["type"], r.error, r.hint))
         lines += [(f.level, f.code + (" (ignored)" if f.ignored else ""), f.message, f.hint) for f in r.findings]
         if not lines:
             continue
@@ -106,14 +98,14 @@ def render(reports: Sequence[HostReport], console: Console) -> None:
     console.print(text(line))
 
 
-def render_facts(reports: Sequence[HostReport], console: Console) -> None:
+def render_facts(reports: Sequence[Any], console: Console) -> None:
     table = Table(title="Facts", title_justify="left")
     for column in ("host", "release", "kernel", "arch", "init", "docker store", "free", "packages"):
         table.add_column(column, overflow="fold")
     for r in reports:
         f = r.facts
         if f is None:
-            _add_row(table, r.name, text((r.error.message if r.error else "no facts", "magenta")))
+            _add_row(table, r.name, text((r.reason or "no facts", "magenta")))
             continue
         fs = f.docker_fs
         free = f"{fs['avail_kb'] / (1 << 20):.1f} GiB" if fs.get("avail_kb") is not None else "-"
@@ -205,8 +197,6 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], outliers: Sequenc
     for h in hosts:
         d = h.info.to_dict() if h.info and h.info.reachable else {}
         space = f"{d['data_space_used']} / {d['data_space_total']}" if d.get("data_space_total") else "-"
-        errors = [f for f in h.findings if f.level == ERROR]
-        why = h.error or (f"{errors[0].code}: {errors[0].message}" if errors else "")
         _add_row(
             table,
             h.name,
@@ -217,7 +207,7 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], outliers: Sequenc
             str(d.get("images") if d.get("images") is not None else "-"),
             str(sum(f.level in (WARNING, INFO) for f in h.findings)),
             _verdict(h.status, INFO_VERDICT),
-            why,
+            h.reason,
         )
     console.print(table)
     for h in hosts:
@@ -226,7 +216,7 @@ def render_info(hosts: Sequence[Any], summary: dict[str, Any], outliers: Sequenc
             continue
         console.print(text((f"\n{h.name}", "bold")))
         for f in shown:
-            console.print(text("  ", (f"{f.level:<8}", _STYLE[f.level]), f" {f.code}: {f.message}"))
+            console.print(text("  ", (f"{f.level:<8}", _STYLE[f.level]), f" {f}"))
             if f.hint:
                 console.print(text((f"           hint: {f.hint}", "dim")))
         for d in h.drift:
@@ -260,10 +250,8 @@ def render_verify(hosts: Sequence[Any], console: Console) -> None:
     for column in ("host", "passed", "failed", "errors", "skipped", "verdict", "why"):
         table.add_column(column, overflow="fold")
     for h in hosts:
-        first = h.first_failure
-        why = h.error or (f"{first.name}: {first.message}" if first else "")
         _add_row(table, h.name, str(h.count("passed")), str(h.count("failed")), str(h.count("error")),
-                 str(h.count("skipped")), _verdict(h.status, VERIFY_VERDICT), why)  # fmt: skip
+                 str(h.count("skipped")), _verdict(h.status, VERIFY_VERDICT), h.reason)  # fmt: skip
     console.print(table)
     for h in hosts:
         failed = [t for t in h.tests if t.outcome in ("failed", "error")]
@@ -352,11 +340,12 @@ def render_rollout(merged: dict[str, Any], console: Console) -> None:
 
 
 def _record_why(record: dict[str, Any]) -> str:
-    """Why a kept host record is what it is: its error, else its first error finding."""
-    if record.get("error"):
-        return str(record["error"])
-    errors = [f for f in record.get("findings") or [] if f.get("level") == "error" and not f.get("ignored")]
-    return f"{errors[0]['code']}: {errors[0]['message']}" if errors else ""
+    """Why a kept host record is what it is, as its command said it (HostResult.reason)."""
+    error = record.get("error")
+    if isinstance(error, dict):  # check's: the SSH or host error that stopped it
+        error = error.get("message")
+    findings = [Finding.from_dict(f) for f in record.get("findings") or []]
+    return HostResult("", Status(record["status"]), findings, str(error or record.get("note") or "")).reason
 
 
 def run_html(run: dict[str, Any]) -> str:

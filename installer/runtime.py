@@ -1,6 +1,6 @@
 """What a host should end up with: its platform's definition, merged with what was asked of it.
 
-    Platform (runtime/<id>.yml) + Asked + the storage driver and version preflight settled
+    Subject (the host's platform, channel, storage driver and pin, settled by preflight; checks.py)
         ─▶ desired() ─▶ Desired (packages, repositories, files rendered from templates/)
 
 Precedence, lowest first, in this one place: the platform's definition and runtime/daemon.yml's
@@ -19,34 +19,19 @@ from typing import Any
 import jinja2
 
 from installer import daemon_options
-from installer.asked import SECRET_REPO_FIELDS, YUM_LOCK_TIMEOUT, Asked
+from installer.asked import YUM_LOCK_TIMEOUT, Asked
+from installer.checks import Subject
 from installer.errors import UsageError
 from installer.platforms import TEMPLATES_DIR, Channel, Platform
-
-BUNDLE_REPO_ID = "pyinstall-bundle"
+from installer.repos import Repo, repos
 
 
 class PlanError(UsageError):
     """What was asked of a host cannot be turned into a configuration."""
 
 
-@dataclass(frozen=True)
-class Repo:
-    id: str
-    name: str
-    baseurl: str
-    gpgkey: str = ""
-    gpgcheck: bool = True
-    fields: tuple[tuple[str, str], ...] = ()  # other yum fields from yum_repos, rendered as given
-
-    @property
-    def path(self) -> str:
-        name = self.id if self.id.startswith("pyinstall-") else f"pyinstall-{self.id}"
-        return f"/etc/yum.repos.d/{name}.repo"
-
-    @property
-    def secret(self) -> bool:
-        return any(key in SECRET_REPO_FIELDS for key, _ in self.fields)
+class NotProvisionable(PlanError):
+    """A host without a platform, channel or storage driver pyinstall provisions (its findings say why)."""
 
 
 @dataclass(frozen=True)
@@ -97,41 +82,6 @@ def render(template: str, **values: Any) -> str:
     return _environment().get_template(template).render(**values)
 
 
-def version(channel: Channel, asked: Asked) -> str:
-    return asked.version or channel.version
-
-
-def repos(platform: Platform, channel: Channel, asked: Asked) -> tuple[Repo, ...]:
-    """The channel's repositories as this host gets them: yum_mirror moves every baseurl under one
-    mirror (signature checks stay on), yum_repos overrides fields, yum_gpgcheck=false turns checks off.
-    An offline bundle for the platform replaces them all."""
-    bundle = asked.bundles.get(platform.id)
-    if bundle is not None:
-        return (
-            Repo(
-                BUNDLE_REPO_ID,
-                f"pyinstall offline bundle ({platform.id})",
-                f"file://{bundle.remote_dir}",
-                gpgcheck=False,
-            ),
-        )  # every file's sha256 is verified on the host instead
-    out = []
-    for r in channel.repos:
-        values: dict[str, Any] = {
-            "name": r.name,
-            "baseurl": r.baseurl,
-            "gpgkey": r.gpgkey,
-            "gpgcheck": asked.yum_gpgcheck,
-        }
-        if asked.yum_mirror and r.mirror_path:
-            values["baseurl"] = f"{asked.yum_mirror}/{r.mirror_path}"
-        values.update(asked.yum_repos.get(r.id, {}))
-        main = {k: values.pop(k) for k in ("name", "baseurl", "gpgkey", "gpgcheck")}
-        fields = tuple((k, str(int(v)) if isinstance(v, bool) else str(v)) for k, v in sorted(values.items()))
-        out.append(Repo(r.id, fields=fields, **main))
-    return tuple(out)
-
-
 def repo_files(platform: Platform, channel: Channel, asked: Asked) -> list[ManagedFile]:
     """The repository files a host gets (a password in one makes it 0600)."""
     return [
@@ -152,10 +102,18 @@ def daemon_config(platform: Platform, options: dict[str, Any]) -> str:
     return render(platform.config_template, options=options)
 
 
-def desired(platform: Platform, channel: Channel, asked: Asked, driver: str, installed_version: str) -> Desired:
-    """The state a host of ``platform`` should reach. ``installed_version``: the Docker version it will
-    run (resolved by preflight), which decides the defaults it can take."""
-    wanted = version(channel, asked)
+def desired(s: Subject, installed_version: str | None = None) -> Desired:
+    """The state the host should reach. ``installed_version``: the Docker version it will run (preflight's
+    resolved version unless given), which decides the defaults it can take. A host pyinstall cannot
+    provision (no platform, channel or storage driver: its findings said why) raises NotProvisionable."""
+    platform, channel, asked, driver = s.platform, s.channel, s.asked, s.storage_driver
+    if platform is None or channel is None or driver is None or s.pin is None:
+        raise NotProvisionable(
+            "no platform, channel or storage driver for this host", "see `pyinstall check` for what this host is"
+        )
+    if installed_version is None:
+        installed_version = s.version or ""
+    wanted = s.pin
     options = daemon_options.merged(asked.daemon_options, installed_version, driver, asked.storage_options)
     files = repo_files(platform, channel, asked)
     files.append(ManagedFile(platform.config_file, daemon_config(platform, options), restarts_daemon=True))

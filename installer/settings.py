@@ -17,21 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from installer.errors import UsageError
+from installer.truth import boolean
 
 CONNECT_TIMEOUT = 10.0  # seconds: TCP connect, SSH banner and authentication, each
 FORKS = 20  # hosts worked on at once, unless --forks or the config file says otherwise
 CONFIG_ENV = "PYINSTALL_CONFIG"
 SEARCH = ("./pyinstall.cfg", "~/.pyinstall.cfg", "/etc/pyinstall/pyinstall.cfg")
 SECTION = "defaults"
-TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _bool(text: str) -> bool:
-    if text.strip().lower() in TRUE:
-        return True
-    if text.strip().lower() in FALSE:
-        return False
-    raise ValueError(f"{text!r} is not true or false")
+    """Ansible's booleans (installer.truth), as ansible.cfg and ANSIBLE_* take them."""
+    parsed = boolean(text)
+    if parsed is None:
+        raise ValueError(f"{text!r} is not true or false")
+    return parsed
 
 
 def _positive(kind: type) -> Callable[[str], Any]:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from installer import runtime
-from installer.checks import ERROR, INFO, WARNING, Finding, Subject
+from installer.checks import D_TYPE_HINT, DEVICEMAPPER_LOOP_HINT, ERROR, INFO, WARNING, Finding, Subject
 from installer.docker_info import DockerInfo
 from installer.versions import evr_compare
 
@@ -18,13 +17,13 @@ KNOWN_WARNINGS = (
         "loopback devices is strongly discouraged",
         WARNING,
         "DEVICEMAPPER_LOOP",
-        "give devicemapper a thin pool: docker_storage_options=dm.thinpooldev=/dev/mapper/<pool> (direct-lvm)",
+        DEVICEMAPPER_LOOP_HINT,
     ),
     (
         "without d_type support",
         ERROR,
         "D_TYPE",
-        "put /var/lib/docker on xfs made with ftype=1 (or ext4), then re-create the images",
+        D_TYPE_HINT,
     ),
     (
         "bridge-nf-call-iptables is disabled",
@@ -74,7 +73,7 @@ def expected(s: Subject) -> Expected:
     the thin pool its storage options name."""
     return Expected(
         storage_driver=s.storage_driver,
-        version=runtime.version(s.channel, s.asked) if s.channel else None,
+        version=s.pin,
         cgroup_driver=s.asked.cgroup_driver,
         root_dir=s.asked.root_dir,
         thin_pool=thin_pool(s.asked.storage_options) if s.storage_driver == "devicemapper" else None,
@@ -163,11 +162,11 @@ def validate(info: DockerInfo, expected: Expected) -> list[Finding]:
                 "DEVICEMAPPER_LOOP",
                 WARNING,
                 f"devicemapper runs on loop files ({info.driver_status('Data loop file')})",
-                KNOWN_WARNINGS[0][3],
+                DEVICEMAPPER_LOOP_HINT,
             )
         )
     if str(info.driver_status("Supports d_type")).lower() == "false":
-        findings.append(Finding("D_TYPE", ERROR, f"{driver} runs on a filesystem without d_type", KNOWN_WARNINGS[1][3]))
+        findings.append(Finding("D_TYPE", ERROR, f"{driver} runs on a filesystem without d_type", D_TYPE_HINT))
     seen = {f.code for f in findings}
     for text in info.warnings:
         for needle, level, code, hint in KNOWN_WARNINGS:

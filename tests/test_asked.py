@@ -58,7 +58,7 @@ def test_any_value_is_used_or_refused_by_name(variable: str, value: object, kind
         return
     s = checks.subject(recorded, model)
     assert s.platform and s.channel and s.storage_driver
-    wanted = runtime.desired(s.platform, s.channel, model, s.storage_driver, s.version or "")
+    wanted = runtime.desired(s)
     plan(recorded, wanted, "20261201T000000Z")
 
 
@@ -89,7 +89,7 @@ def test_a_good_value_of_every_variable_reaches_the_plan(variable: str) -> None:
     assert passed(checks.run_checks(recorded, model))
     s = checks.subject(recorded, model)
     assert s.platform and s.channel and s.storage_driver
-    steps = plan(recorded, runtime.desired(s.platform, s.channel, model, s.storage_driver, s.version or ""), "x")
+    steps = plan(recorded, runtime.desired(s), "x")
     assert steps.operations
 
 

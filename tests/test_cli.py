@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -185,4 +186,15 @@ def test_help_loads_neither_the_terminal_layer_nor_yaml() -> None:
     probe = ("import sys; from installer.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
              "print(sorted(m for m in ('rich', 'yaml', 'concurrent.futures') if m in sys.modules))")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-500:] + proc.stderr[-500:]
+
+
+@pytest.mark.parametrize("argv", [["runs"], ["runs", "--json"], ["runs", "host", "web1"]])
+def test_the_run_records_load_no_ssh_library(argv: list[str], tmp_path: Path) -> None:
+    """`pyinstall runs` reads the kept runs and renders them: no module it imports reaches paramiko or fabric
+    (the renderer takes plain records, not the preflight's types)."""
+    probe = ("import sys; from installer.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('paramiko', 'fabric', 'invoke') if m in sys.modules))")  # fmt: skip
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60, env=env)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-500:] + proc.stderr[-500:]

@@ -134,10 +134,10 @@ def test_info_expects_what_provision_installs_the_defaulted_driver_too() -> None
 def test_summary_and_outliers_among_hosts_asked_the_same() -> None:
     overlay, loop = parsed("el7-18.09-overlay2"), parsed("el7-1.13.1-loopback-2to1")
     same = ("overlay2", "18.09.1")
-    hosts = [HostInfo(f"h{i}", Status.OK, overlay, asks=same) for i in range(3)]
-    hosts.append(HostInfo("odd", Status.OK, loop, asks=same))
-    hosts.append(HostInfo("asked-otherwise", Status.OK, loop, asks=("devicemapper", "1.13.1")))
-    hosts.append(HostInfo("down", Status.UNREACHABLE, None, asks=same))
+    hosts = [HostInfo(f"h{i}", Status.OK, info=overlay, asks=same) for i in range(3)]
+    hosts.append(HostInfo("odd", Status.OK, info=loop, asks=same))
+    hosts.append(HostInfo("asked-otherwise", Status.OK, info=loop, asks=("devicemapper", "1.13.1")))
+    hosts.append(HostInfo("down", Status.UNREACHABLE, asks=same))
     s = summary(hosts)
     assert s["versions"] == {"18.09.1": 3, "1.13.1": 2} and s["storage_drivers"] == {"overlay2": 3, "devicemapper": 2}
     found = {(o.host, o.field, o.value, o.majority, o.peers) for o in outliers(hosts)}

@@ -30,7 +30,7 @@ def fleet() -> list[HostInfo]:
         info = docker_info.parse((HERE / f"{case}.txt").read_text())
         findings = validate(info, Expected())
         status = Status.FAILED if any(f.level == "error" for f in findings) else Status.OK
-        hosts.append(HostInfo(name, status, info, findings, groups=("all", "fleet"), asks=("overlay2", "18.09")))
+        hosts.append(HostInfo(name, status, findings, info=info, groups=("all", "fleet"), asks=("overlay2", "18.09")))
     hosts[1].drift = [Difference("/etc/docker/daemon.json", "debug", None, "true")]
     hosts.append(HostInfo("bare", Status.NOT_INSTALLED, error="Docker is not installed (no docker command)"))
     return hosts

@@ -99,7 +99,7 @@ def test_verify_as_junit_a_case_per_host_and_test(schema) -> None:
     failed = TestResult("test_docker.py::test_the_daemon_configuration_is_as_provision_writes_it", "failed",
                         "/etc/docker/daemon.json: debug added on the host (true), not asked for")  # fmt: skip
     skipped = TestResult("test_docker.py::test_the_cgroup_hierarchies_are_mounted", "skipped", "el7")
-    hosts = [HostVerify("web1", Status.FAILED, [passed, failed, skipped]),
+    hosts = [HostVerify("web1", Status.FAILED, tests=[passed, failed, skipped]),
              HostVerify("web2", Status.NOT_INSTALLED, error="Docker is not installed (no docker command)")]  # fmt: skip
     document = junit.document("verify", junit.verify_cases(hosts), 3.0)
     schema.validate(document)

@@ -31,9 +31,9 @@ def desired(platform_id: str, variables: dict, default_driver: str) -> runtime.D
     """What a host of the platform is asked for, as provision computes it (the pin taken as resolved)."""
     a = asked.parse("h1", variables)
     platform = platforms.by_id(platform_id)
-    channel = platform.channel_for(a.package, a.channel)
-    assert channel is not None
-    return runtime.desired(platform, channel, a, a.storage_driver or default_driver, runtime.version(channel, a))
+    s = checks.Subject(facts.Facts(), a, platform, platform.channel_for(a.package, a.channel),
+                       a.storage_driver or default_driver)  # fmt: skip
+    return runtime.desired(s, s.pin)
 
 
 def findings(name: str, variables: dict, **changes) -> set[str]:
@@ -353,7 +353,7 @@ def test_options_are_gated_on_the_docker_version_never_on_the_package_epoch() ->
     s = checks.subject(extras, model)
     assert s.version == "1.13.1-209.git7d71120.el7.centos"
     assert s.platform and s.channel and s.storage_driver
-    options = json.loads(runtime.desired(s.platform, s.channel, model, s.storage_driver, s.version).config_file.content)
+    options = json.loads(runtime.desired(s).config_file.content)
     assert "no-new-privileges" not in options and options["live-restore"] is True
     resolved = replace(recorded("lab-el7-full"), available=["3:20.10.24-3.el7", "3:20.10.23-3.el7"])
     assert checks.subject(resolved, asked.parse("h1", LAB_VARS)).version == "20.10.24-3.el7"

@@ -89,7 +89,7 @@ REFUSALS = [
             "lab-el7-provisioned",
             "el7",
             {
-                "== /etc/docker/daemon.json": f"== {DROP_IN} 00\n"
+                "== /etc/docker/daemon.json": f"== {DROP_IN} {'0' * 64}\n"
                 "ExecStart=/usr/bin/dockerd --log-level=debug\n== /etc/docker/daemon.json"
             },
         ),

@@ -49,8 +49,8 @@ def test_the_check_table_and_details_of_every_kind_of_host() -> None:
     reports = [
         HostReport("up", Status.OK),
         HostReport("old", Status.FAILED, [arch]),
-        HostReport("down", Status.UNREACHABLE, error=Unreachable("down", "connection refused", "is sshd running?")),
-        HostReport("later", Status.SKIPPED, note="not attempted: the run was interrupted (Ctrl-C)"),
+        HostReport.stopped("down", Unreachable("down", "connection refused", "is sshd running?"), 0.1),
+        HostReport("later", Status.SKIPPED, error="not attempted: the run was interrupted (Ctrl-C)"),
     ]
     console = Console(record=True, width=200, color_system=None)
     render(reports, console)
@@ -79,7 +79,7 @@ def test_host_text_is_plain_and_its_escape_sequences_visible() -> None:
     stream = io.StringIO()
     console = terminal.console(stream)
     render([HostReport("h1", Status.FAILED, [lie], f)], console)
-    render_info([HostInfo("h1", Status.FAILED, info, [lie])], {"hosts": 1, "status": {}, "versions": {},
+    render_info([HostInfo("h1", Status.FAILED, [lie], info=info)], {"hosts": 1, "status": {}, "versions": {},
                 "storage_drivers": {}}, [], console)  # fmt: skip
     render_provision([run], console, verbose=2)
     out = stream.getvalue()

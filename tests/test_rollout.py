@@ -11,6 +11,7 @@ import pytest
 from installer import asked, provision
 from installer.connection import CommandResult, Target
 from installer.errors import Unreachable, UsageError
+from installer.fleet import NOT_ATTEMPTED_INTERRUPTED
 from installer.rollout import (
     batches,
     budget_exceeded,
@@ -131,7 +132,7 @@ def test_ctrl_c_stops_scheduling_lets_in_flight_hosts_finish_and_reports_every_h
     assert status["h01"] == status["h02"] == "ok"
     assert status["h03"] == "ok", "the host in flight finished its step"
     assert all(status[f"h{i:02d}"] == "skipped" for i in range(4, 11))
-    assert all(r.error == provision.NOT_ATTEMPTED_INTERRUPTED for r in runs[3:])
+    assert all(r.error == NOT_ATTEMPTED_INTERRUPTED for r in runs[3:])
 
 
 NAMES = [f"web{i:04d}.example.com" for i in range(2000)]

@@ -28,7 +28,7 @@ from installer import events
 from installer.asked import Asked
 from installer.connection import Target
 from installer.fleet import FORKS, Fleet
-from installer.outcome import Status
+from installer.outcome import HostResult, Status
 
 SUITE = Path(__file__).with_name("suite")
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
@@ -45,12 +45,10 @@ class TestResult:
 
 
 @dataclass
-class HostVerify:
-    name: str
-    status: Status  # ok (every test passed) | failed | not installed | unreachable | skipped | interrupted
+class HostVerify(HostResult):
+    """ok (every test passed) | failed | not installed | unreachable | skipped | interrupted."""
+
     tests: list[TestResult] = field(default_factory=list)
-    error: str = ""
-    hint: str = ""
 
     def count(self, outcome: str) -> int:
         return sum(t.outcome == outcome for t in self.tests)
@@ -58,6 +56,12 @@ class HostVerify:
     @property
     def first_failure(self) -> TestResult | None:
         return next((t for t in self.tests if t.outcome in (FAILED, ERROR)), None)
+
+    @property
+    def reason(self) -> str:
+        """The error that stopped it, else its first failed test."""
+        first = self.first_failure
+        return self.error or (f"{first.name}: {first.message}" if first else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,7 +98,6 @@ def run(
             not_attempted=lambda job, why: HostVerify(job.target.name, Status.SKIPPED, error=why),
             interrupted=lambda job: HostVerify(job.target.name, Status.INTERRUPTED, error="interrupted twice"),
             name=lambda job: job.target.name,
-            why=lambda r: r.error or (f"{r.first_failure.name}: {r.first_failure.message}" if r.first_failure else ""),
         )
         return fleet.run(jobs, forks)
 

@@ -41,13 +41,15 @@ def verify_host(job: Job) -> HostVerify:
     except HostError as exc:
         return HostVerify(name, Status.UNREACHABLE, error=exc.message, hint=exc.hint)
     if code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C reaches every process of the run
-        return HostVerify(name, Status.INTERRUPTED, plugin.results, error="interrupted (Ctrl-C)")
+        return HostVerify(name, Status.INTERRUPTED, tests=plugin.results, error="interrupted (Ctrl-C)")
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        return HostVerify(name, Status.FAILED, plugin.results, error="no test was selected", hint="check -k")
+        return HostVerify(name, Status.FAILED, tests=plugin.results, error="no test was selected", hint="check -k")
     if code == pytest.ExitCode.USAGE_ERROR:
-        return HostVerify(name, Status.FAILED, plugin.results, error="pytest refused the tests given (--tests, -k)")
+        return HostVerify(
+            name, Status.FAILED, tests=plugin.results, error="pytest refused the tests given (--tests, -k)"
+        )
     failed = any(t.outcome in (FAILED, ERROR) for t in plugin.results)
-    return HostVerify(name, Status.FAILED if failed else Status.OK, plugin.results)
+    return HostVerify(name, Status.FAILED if failed else Status.OK, tests=plugin.results)
 
 
 class Backend(testinfra.backend.base.BaseBackend):
@@ -98,10 +100,10 @@ class Plugin:
     @pytest.fixture(scope="session")
     def desired(self, subject: checks.Subject) -> runtime.Desired:
         """What provision would make of this host: its packages, files and daemon options."""
-        if subject.platform is None or subject.channel is None or subject.storage_driver is None:
-            pytest.fail("pyinstall provisions no runtime on this host (see `pyinstall check`)", pytrace=False)
-        return runtime.desired(subject.platform, subject.channel, self.asked_of_host, subject.storage_driver,
-                               subject.version or "")  # fmt: skip
+        try:
+            return runtime.desired(subject)
+        except runtime.PlanError as exc:
+            pytest.fail(f"pyinstall provisions no runtime on this host: {exc.message} ({exc.hint})", pytrace=False)
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         emit(events.STEP, self.session.target.name, _name(nodeid), "started")
