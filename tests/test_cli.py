@@ -162,11 +162,11 @@ def test_a_password_prompt_with_no_terminal_is_a_usage_error(
 def test_a_password_file_gives_its_first_line_and_it_is_never_shown(
     unreachable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from installer.cli import _password
+    from installer.cli.context import password
 
     secret = tmp_path / "become.txt"
     secret.write_text("canary-file-4e1b\nsecond line ignored\n")
-    assert _password(False, "-K", "", str(secret), "--become-password-file", "") == "canary-file-4e1b"
+    assert password(False, "-K", "", str(secret), "--become-password-file", "") == "canary-file-4e1b"
     assert main(["check", str(unreachable), "--become-password-file", str(secret), "-vv"]) == 4
     captured = capsys.readouterr()
     assert "canary-file-4e1b" not in captured.out + captured.err

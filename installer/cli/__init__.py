@@ -1,0 +1,99 @@
+# PYTHON_ARGCOMPLETE_OK
+"""Command line entry point: the only code that prints to the terminal or exits.
+
+argv ─▶ parser.build_parser() ─▶ context.settle() ─▶ one handler: config.py (config, inventory),
+        runs.py (runs), bundle.py (bundle), hosts.py (facts, check, provision, remove, info, verify)
+     ─▶ an ExitStatus
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import argcomplete
+
+# Only what every command needs is imported here: `--help`, `inventory`, `config` and `runs` never load
+# the SSH libraries. The commands that reach hosts import their modules where they start.
+from installer import events, kept, terminal
+from installer.cli import bundle, config, hosts, runs
+from installer.cli.context import ExitStatus, settle
+from installer.cli.parser import build_parser
+from installer.cli.watch import watched
+from installer.errors import PyinstallError, UsageError
+
+if TYPE_CHECKING:  # annotations only
+    from rich.console import Console
+
+__all__ = ["ExitStatus", "build_parser", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    stdout, sys.stdout = sys.stdout, terminal.Unbroken(sys.stdout)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers the shell's completion request and exits; nothing otherwise
+    args = None
+    err: Console | None = None
+    try:
+        args = parser.parse_args(argv)  # --help prints and exits here, before the terminal layer loads
+        args.argv = list(sys.argv[1:] if argv is None else argv)
+        if args.command is None:
+            parser.print_help()
+            return ExitStatus.OK
+        out, err = terminal.console(sys.stdout), terminal.console(sys.stderr)
+        if args.command == "config":
+            return config.cmd_config(args)
+        if args.command != "bundle":
+            settle(args)
+        if getattr(args, "database", None):
+            events.redact(*_url_passwords(args.database))
+        if args.command == "inventory":
+            return config.cmd_inventory(args, out)
+        if args.command == "bundle":
+            return bundle.cmd_bundle(args, out)
+        if args.command == "runs":
+            return runs.cmd_runs(args, out, err)
+        if args.list_hosts:
+            return hosts.cmd_list_hosts(args)
+        args.started, args.started_at = time.monotonic(), time.time()
+        if args.command != "facts":  # facts changes nothing and reports nothing to keep
+            kept.start(args, err)
+        with watched(args, out, err):
+            return hosts.COMMANDS[args.command](args, out, err)
+    except PyinstallError as exc:
+        err = err or terminal.console(sys.stderr)
+        _print_error(exc, err)
+        status = ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
+        if args is not None:  # a run that stopped on bad input is kept with the error it printed
+            kept.finish(args, {"hosts": {}}, functools.partial(_print_error, exc), status, err)
+        return status
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return ExitStatus.INTERRUPTED
+
+
+def _print_error(exc: PyinstallError, console: Console) -> None:
+    console.print(terminal.text(("error", "red"), f": {exc.message}"), soft_wrap=True)
+    if exc.hint:
+        console.print(terminal.text(f"hint: {exc.hint}"), soft_wrap=True)
+
+
+def _url_passwords(url: str) -> list[str]:
+    """A database URL's password as written (percent-encoded) and as meant: neither is ever shown."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        written = urlsplit(url).password
+    except ValueError:
+        return []
+    return [written, unquote(written)] if written else []

@@ -1,0 +1,31 @@
+"""`pyinstall bundle create`: an offline bundle of RPMs for air-gapped fleets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from installer import terminal
+from installer.cli.context import ExitStatus
+from installer.errors import UsageError
+
+if TYPE_CHECKING:  # annotations only
+    from rich.console import Console
+
+
+def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
+    from installer import bundle
+
+    if args.bundle_command != "create":
+        raise UsageError(
+            "pyinstall bundle: say what to do", "pyinstall bundle create --platform el6 --from DIR -o FILE"
+        )
+    manifest = bundle.create(args.platform, Path(args.source), Path(args.output))
+    for package in manifest["packages"]:
+        name = f"{package['name']}-{package['version']}-{package['release']}.{package['arch']}"
+        out.print(terminal.text(f"  {name}  {package['sha256'][:12]}"))
+    out.print(
+        terminal.text(f"{args.output}: {len(manifest['packages'])} packages for {args.platform}, with yum repodata")
+    )
+    return ExitStatus.OK

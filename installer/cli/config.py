@@ -1,0 +1,57 @@
+"""The commands that read the controller's side only: `config` (each setting and its source) and
+`inventory` (the inventory as pyinstall reads it, in ansible-inventory's views)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from installer import settings, terminal
+from installer.cli.context import ExitStatus, load_inventory
+from installer.errors import UsageError
+
+if TYPE_CHECKING:  # annotations only
+    from rich.console import Console
+
+
+def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
+    inv = load_inventory(args)
+    if args.list:
+        print(json.dumps(inv.to_ansible_list(), indent=4, sort_keys=True))
+    elif args.graph:
+        if args.graph not in inv.groups:
+            raise UsageError(f"no group {args.graph!r} in {inv.source}")
+        print(inv.graph(args.graph))
+    else:
+        if args.host not in inv.inline_vars:
+            raise UsageError(f"no host {args.host!r} in {inv.source}")
+        print(json.dumps(inv.host(args.host).vars, indent=4, sort_keys=True))
+    return ExitStatus.OK
+
+
+def cmd_config(args: argparse.Namespace) -> ExitStatus:
+    """Every setting in effect and where it comes from, as `ansible-config dump` shows them."""
+    path = settings.config_file()
+    resolved = settings.resolve({})
+    if args.json:
+        print(json.dumps({"config_file": str(path) if path else None,
+                          "settings": {k: {"value": v.value, "source": v.source} for k, v in resolved.items()}},
+                         indent=2))  # fmt: skip
+        return ExitStatus.OK
+    searched = ", ".join((f"${settings.CONFIG_ENV}", *settings.SEARCH))
+    print(terminal.visible(f"config file: {path or 'none found'} (searched: {searched})"))
+    for name, v in resolved.items():
+        print(terminal.visible(f"{name} = {_config_value(v.value)}  ({v.source})"))
+    return ExitStatus.OK
+
+
+def _config_value(value: object) -> str:
+    """A value as a config file would hold it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return ",".join(value) if isinstance(value, list) else str(value)

@@ -1,0 +1,170 @@
+"""From the command line to what a command works on: its settings settled, the inventory loaded, the
+hosts selected and each one's model validated, passwords read; and the one exit status of a run.
+
+    args ─▶ settle() ─▶ load_inventory() ─▶ selected() (--limit, --shard) ─▶ hosts(): [(Target, Asked)]
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import getpass
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from installer import events, inventory, patterns, settings, terminal
+from installer.errors import UsageError
+from installer.outcome import Status
+
+if TYPE_CHECKING:  # annotations only
+    from rich.console import Console
+
+    from installer import asked, bundle
+    from installer.connection import Target
+
+DEFAULT_REPORT = "pyinstall-report.json"
+RETRY_FILE = "pyinstall.retry"
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    FAILED = 2
+    UNREACHABLE = 4
+    USAGE = 5
+    INTERRUPTED = 130  # Ctrl-C: a report of every host's state was printed
+
+
+def exit_status(statuses: Iterable[Status]) -> ExitStatus:
+    """The one mapping from hosts' outcomes to the exit status (see EPILOG)."""
+    seen = set(statuses)
+    if Status.INTERRUPTED in seen:
+        return ExitStatus.INTERRUPTED
+    if Status.UNREACHABLE in seen:
+        return ExitStatus.UNREACHABLE
+    if seen & {Status.FAILED, Status.SKIPPED, Status.NOT_INSTALLED}:
+        return ExitStatus.FAILED
+    return ExitStatus.OK
+
+
+def settle(args: argparse.Namespace) -> None:
+    """Fill what the command line left out from the environment, the config file and the defaults
+    (installer/settings.py), so that every later step reads args alone."""
+    given = dict(vars(args))
+    if hasattr(args, "inventory_opt"):  # INVENTORY and every -i, in the order they merge
+        given["inventory_opt"] = ([args.inventory_pos] if args.inventory_pos else []) + args.inventory_opt
+    given["host_key_checking"] = False if getattr(args, "accept_new_host_keys", False) else None
+    resolved = settings.resolve(given)
+    args.settings = resolved
+    for s in settings.SETTINGS:
+        if hasattr(args, s.dest):
+            setattr(args, s.dest, resolved[s.name].value)
+    if hasattr(args, "accept_new_host_keys"):
+        args.accept_new_host_keys = not resolved["host_key_checking"].value
+    if hasattr(args, "retry_file") and args.retry_file is None:
+        args.retry_file = RETRY_FILE if resolved["retry_files_enabled"].value else ""
+
+
+def _inventory_sources(args: argparse.Namespace) -> list[str]:
+    """The inventories, in the order they merge (settled: the command line's, else the environment's or
+    the config file's)."""
+    return list(args.inventory_opt)
+
+
+def load_inventory(args: argparse.Namespace) -> inventory.Inventory:
+    sources = _inventory_sources(args)
+    if not sources:
+        raise UsageError(
+            "no inventory given", f"pyinstall {args.command} -i inventory.ini (or set PYINSTALL_INVENTORY)"
+        )
+    return inventory.load(*sources)
+
+
+def _ignored_codes(args: argparse.Namespace) -> list[str]:
+    from installer import asked
+
+    codes = [c for c in getattr(args, "ignore_preflight_errors", "").split(",") if c.strip()]
+    if getattr(args, "allow_downgrade", False):
+        codes.append("DOWNGRADE")
+    unknown = asked.unknown_codes(codes)
+    if unknown:
+        raise UsageError(f"unknown check code(s) for --ignore-preflight-errors: {', '.join(unknown)}", asked.CODES_HINT)
+    return codes
+
+
+def targets(
+    args: argparse.Namespace,
+    err: Console,
+    inv: inventory.Inventory | None = None,
+    bundles: dict[str, bundle.Bundle] | None = None,
+) -> list[tuple[Target, asked.Asked]]:
+    """The selected hosts: how to reach each, and what is asked of it, every variable validated before
+    any host is contacted."""
+    from installer import asked
+    from installer.connection import target_from_vars
+
+    inv = inv or load_inventory(args)
+    selection = selected(args, inv)
+    for term in selection.unmatched:
+        err.print(terminal.text(("warning", "yellow"), f": host pattern {term!r} matched no host"))
+    if not selection.hosts:
+        raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}"
+                         f"{' in --shard ' + args.shard if args.shard else ''}", "check the pattern")  # fmt: skip
+    ignore = _ignored_codes(args)  # refuse a typo before asking for passwords
+    models = []
+    for host in inv.hosts(selection.hosts):
+        models.append(
+            (host, asked.parse(host.name, host.vars, lambda v, h=host.name: inv.origin(h, v), ignore, bundles))
+        )
+    ssh_password = password(args.ask_pass, "-k", "SSH password: ", args.connection_password_file,
+                            "--connection-password-file", "ansible_password")  # fmt: skip
+    become_password = password(args.ask_become_pass, "-K", "BECOME password: ", args.become_password_file,
+                                "--become-password-file", "ansible_become_password")  # fmt: skip
+    # An option beats the inventory; the same setting from the environment or a config file only fills
+    # what the inventory leaves unset (Ansible's remote_user, become...).
+    picked = {"user": "remote_user", "key_file": "private_key_file", "become": "become", "become_user": "become_user"}
+    chosen = {field: args.settings[name] for field, name in picked.items()}
+    overrides = {field: v.value for field, v in chosen.items() if v.source == settings.COMMAND_LINE}
+    defaults = {field: v.value for field, v in chosen.items() if v.source != settings.COMMAND_LINE}
+    overrides.update({
+        "password": ssh_password,
+        "become_password": become_password,
+        "known_hosts": tuple(args.known_hosts) or None,
+        "accept_new": args.accept_new_host_keys or None,
+        "connect_timeout": args.timeout,
+    })  # fmt: skip
+    # asked.parse validated the connection variables too.
+    hosts = [(target_from_vars(host.name, host.vars, defaults, **overrides), model) for host, model in models]
+    events.redact(*(secret for target, _ in hosts for secret in (target.password, target.become_password)))
+    return hosts
+
+
+def selected(args: argparse.Namespace, inv: inventory.Inventory) -> patterns.Selection:
+    """--limit, then --shard. ``args.rollout_hosts``: the hosts of every shard (a budget's percentage)."""
+    from installer import rollout
+
+    selection = patterns.select(inv, args.limit)
+    args.rollout_hosts = len(selection.hosts)
+    if args.shard:
+        selection.hosts = rollout.shard(selection.hosts, rollout.parse_shard(args.shard))
+    return selection
+
+
+def password(ask: bool, flag: str, prompt: str, path: str | None, file_flag: str, variable: str) -> str | None:
+    """A password asked on the terminal, or read from a file (its first line); never from the command line."""
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.readline().rstrip("\r\n")
+        except OSError as exc:
+            raise UsageError(f"{file_flag}: cannot read {path}: {exc.strerror or exc}") from None
+    if not ask:
+        return None
+    hint = f"give it in a file with {file_flag} FILE, or as {variable} in the inventory"
+    if not sys.stdin.isatty():
+        raise UsageError(f"{flag} asks for a password on a terminal, and there is none (cron, CI, < /dev/null)", hint)
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:  # Ctrl-D at the prompt
+        raise UsageError(f"{flag}: no password given", hint) from None

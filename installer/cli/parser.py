@@ -1,0 +1,314 @@
+"""The command line's grammar: every command, its options and their help (argparse)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import argcomplete
+
+from installer import __version__
+from installer.cli.context import DEFAULT_REPORT, RETRY_FILE, load_inventory, settle
+from installer.errors import PyinstallError, UsageError
+from installer.outcome import TAGS
+from installer.settings import CONNECT_TIMEOUT, FORKS
+
+DESCRIPTION = """\
+Roll a container runtime out across CentOS/RHEL 6 and 7 machines over plain SSH.
+The targets need nothing but a POSIX shell: no Python, no agent."""
+
+EPILOG = """\
+exit status:
+  0  every host passed (or the command succeeded)
+  1  unexpected internal error
+  2  one or more hosts failed their checks (info: a daemon not as asked)
+  4  one or more hosts were unreachable (takes precedence over 2)
+  5  bad usage: options, inventory or host pattern
+  130  interrupted (Ctrl-C): hosts in flight finished their step; the report (printed, and saved to
+       pyinstall-report.json) says which hosts are done, interrupted and not attempted, and the retry
+       file lists what to run again
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
+
+
+def _inventory_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inventory_pos", nargs="?", metavar="INVENTORY", help="inventory file (or -i)")
+    p.add_argument(
+        "-i", "--inventory", dest="inventory_opt", action="append", default=[], metavar="INVENTORY",
+        help="inventory file (INI or YAML) or directory of them; repeat to merge several in order "
+        "(default: $PYINSTALL_INVENTORY, else $ANSIBLE_INVENTORY: comma-separated)",
+    )  # fmt: skip
+
+
+def _number(kind: type, low: float, high: float | None = None) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` from ``low`` (to ``high``), or a usage error that says so."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"{text} is out of range: from {low:g}" + (f" to {high:g}" if high else "")
+            )
+        return value
+
+    return parse
+
+
+def _complete_hosts(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
+    """--limit completion: the inventory's groups and hosts (the inventory given so far, or the default)."""
+    try:
+        settle(parsed_args)
+        inv = load_inventory(parsed_args)
+    except PyinstallError:
+        return []
+    return [*inv.groups, *inv.host_names]
+
+
+def _rollout_args(command: argparse.ArgumentParser) -> None:
+    """Batches, the failure budget, the retry file and the saved report: provision's and remove's."""
+    command.add_argument("--serial", metavar="N|N%|LIST", help="batches: 5, 25%%, or 1,5,25%% (canary first)")
+    command.add_argument(
+        "--max-fail-percentage",
+        type=_number(float, 0, 100),
+        metavar="P",
+        help="stop starting batches once more than P%% of a batch failed (default: when a whole batch failed)",
+    )
+    command.add_argument(
+        "--retry-file",
+        default=None,
+        metavar="FILE",
+        help=f"where to list failed, unreachable and not attempted hosts (default {RETRY_FILE}; '' for none; "
+        "none when the config file says retry_files_enabled = false)",
+    )
+    command.add_argument(
+        "--report-file",
+        metavar="FILE",
+        help=f"save the JSON report here after every run (default: to {DEFAULT_REPORT} when hosts are left to retry)",
+    )
+    command.add_argument(
+        "--rollout-max-fail",
+        metavar="N|P%",
+        help="with --rollout: stop starting batches, in every shard, once more than N hosts (or P%% of the "
+        "rollout's) failed across the rollout's shards (read from --database between batches)",
+    )
+
+
+def _tags(text: str) -> frozenset[str]:
+    """--tags / --skip-tags: names of TAGS, comma-separated; a misspelt one is refused (it would select
+    nothing, silently)."""
+    names = frozenset(t.strip() for t in text.split(",") if t.strip())
+    unknown = sorted(names - set(TAGS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown tag(s) {', '.join(unknown) or repr(text)}; known: {', '.join(TAGS)}")
+    return names
+
+
+def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    """A command that works on the inventory's hosts, its help ending with the exit statuses."""
+    command = sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _host_args(command)
+    command.add_argument(
+        "--junit-xml", metavar="FILE", help="also write the result as JUnit XML (a test case per host, check and task)"
+    )
+    _database_arg(command)
+    command.add_argument(
+        "--rollout",
+        metavar="ID",
+        help="the rollout this run belongs to (its shards share it: e.g. ci-$CI_PIPELINE_ID); "
+        "`pyinstall runs show ID` merges its runs",
+    )
+    return command
+
+
+def _database_arg(p: argparse.ArgumentParser, nested: bool = False) -> None:
+    p.add_argument(
+        "--database",
+        metavar="URL",
+        default=argparse.SUPPRESS if nested else None,
+        help="where runs are kept: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE "
+        "(default: $PYINSTALL_DATABASE, the config file's database, else SQLite in $XDG_STATE_HOME/pyinstall)",
+    )
+
+
+def _runs_args(p: argparse.ArgumentParser, nested: bool = False) -> None:
+    """``runs`` options, also accepted after its action (`runs show 3 --json`); there they have no default
+    of their own, so that argparse keeps what was given before the action."""
+    _database_arg(p, nested)
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS if nested else False,
+                   help="print JSON instead of text")  # fmt: skip
+
+
+def _ignore_errors_arg(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--ignore-preflight-errors",
+        metavar="CODE[,CODE|all]",
+        default="",
+        help="turn these error codes into warnings, reported as ignored (as does pyinstall_ignore_preflight_errors)",
+    )
+
+
+def _host_args(p: argparse.ArgumentParser) -> None:
+    _inventory_args(p)
+    limit = p.add_argument(
+        "-l", "--limit", metavar="PATTERN", help="only hosts matching PATTERN (Ansible syntax, @FILE)"
+    )
+    limit.completer = _complete_hosts  # type: ignore[attr-defined]
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="only shard K of N of the selected hosts (stable: a host's shard depends on its name alone), "
+        "one controller or CI job per shard",
+    )
+    p.add_argument(
+        "-f",
+        "--forks",
+        type=_number(int, 1),
+        default=None,
+        help=f"hosts at once (default {FORKS}, or forks in the config file)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument(
+        "--list-hosts", action="store_true", help="list the hosts this would work on, and stop (no connection)"
+    )
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="-v: each step's commands in the report; -vv: also every command and its output as it runs (stderr)",
+    )  # fmt: skip
+    p.add_argument(
+        "--log-file",
+        metavar="FILE",
+        default=None,
+        help="append a timestamped debug log of the run (every command and its output, secrets masked) "
+        "to FILE (default: $PYINSTALL_LOG_FILE, or log_path in the config file)",
+    )
+    conn = p.add_argument_group("connection")
+    conn.add_argument("-u", "--user", help="SSH user (default: ansible_user, ~/.ssh/config, then yours)")
+    conn.add_argument("--private-key", dest="key_file", metavar="FILE", help="SSH private key file")
+    conn.add_argument("-k", "--ask-pass", action="store_true", help="ask for the SSH password (on a terminal)")
+    conn.add_argument("--connection-password-file", metavar="FILE", help="the SSH password: this file's first line")
+    conn.add_argument("-b", "--become", action="store_true", default=None, help="run as root through sudo")
+    conn.add_argument("--become-user", help="the user sudo runs as (default root)")
+    conn.add_argument("-K", "--ask-become-pass", action="store_true", help="ask for the sudo password (on a terminal)")
+    conn.add_argument("--become-password-file", metavar="FILE", help="the sudo password: this file's first line")
+    conn.add_argument(
+        "--known-hosts", action="append", default=[], metavar="FILE", help="more known_hosts (repeatable)"
+    )
+    conn.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="record unknown host keys (like OpenSSH accept-new); a changed key is still refused",
+    )
+    conn.add_argument(
+        "-T",
+        "--timeout",
+        type=_number(float, 0.1),
+        default=None,
+        help=f"connect timeout in seconds (default {CONNECT_TIMEOUT:g}, or timeout in the config file)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pyinstall", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"pyinstall {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    inv = sub.add_parser("inventory", help="show the inventory as pyinstall reads it (ansible-inventory's views)")
+    _inventory_args(inv)
+    view = inv.add_mutually_exclusive_group(required=True)
+    view.add_argument("--list", action="store_true", help="JSON: groups and _meta.hostvars")
+    view.add_argument("--graph", nargs="?", const="all", metavar="GROUP", help="the group tree")
+    view.add_argument("--host", metavar="NAME", help="JSON: one host's merged variables")
+
+    facts = sub.add_parser("facts", help="gather and show each host's facts (one command per host)")
+    _host_args(facts)
+
+    check = _host_command(sub, "check", "preflight: can each host run the runtime? (exit 0 all pass, 2 failed, "
+                          "4 unreachable)")  # fmt: skip
+    _ignore_errors_arg(check)
+
+    prov = _host_command(sub, "provision", "install, configure, enable and start the runtime; idempotent (exit 0 ok, "
+                         "2 failed, 4 unreachable)")  # fmt: skip
+    prov.add_argument("-C", "--check", action="store_true", help="change nothing; show what would change")
+    prov.add_argument("-D", "--diff", action="store_true", help="show the changes to configuration files")
+    _ignore_errors_arg(prov)
+    prov.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="install a docker_version older than the one installed (refused otherwise: DOWNGRADE)",
+    )
+    tags = prov.add_argument(
+        "-t", "--tags", type=_tags, metavar="TAG[,TAG]", help=f"only these parts of the work: {', '.join(TAGS)}"
+    )
+    skip = prov.add_argument("--skip-tags", type=_tags, metavar="TAG[,TAG]", help="all but these parts")
+    tags.completer = skip.completer = argcomplete.completers.ChoicesCompleter(TAGS)  # type: ignore[attr-defined]
+    _rollout_args(prov)
+    prov.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="install from this offline bundle, every other repository disabled (one per platform; repeatable)",
+    )
+
+    rm = _host_command(sub, "remove", "take the runtime off: stop, disable, remove its packages, repositories and "
+                       "configuration (backups kept); idempotent (exit 0 ok, 2 failed, 4 unreachable)")  # fmt: skip
+    rm.add_argument("-C", "--check", action="store_true", help="change nothing; show what would be removed")
+    rm.add_argument("-D", "--diff", action="store_true", help="show the configuration files removed")
+    rm.add_argument(
+        "--purge-data", action="store_true", help="also delete /var/lib/docker: images, containers, volumes"
+    )
+    rm.add_argument("--yes", action="store_true", help="confirm --purge-data without a terminal prompt")
+    _rollout_args(rm)
+
+    info_cmd = _host_command(sub, "info", "`docker info` on every host, validated against what was asked, with "
+                             "drift and outliers (exit 0 valid, 2 invalid or not installed, 4 unreachable)",
+                             )  # fmt: skip
+    info_cmd.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (opens offline)")
+
+    verify_cmd = _host_command(sub, "verify", "prove each host runs the runtime as asked: testinfra tests, a "
+                               "container run (exit 0 passed, 2 failed or not installed, 4 unreachable)")  # fmt: skip
+    verify_cmd.add_argument(
+        "--tests",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also run these testinfra files or directories (their tests get `host`; repeatable)",
+    )
+    verify_cmd.add_argument(
+        "--keyword",
+        metavar="EXPR",
+        help="only tests matching EXPR, as pytest's -k (here -k is --ask-pass, as in Ansible)",
+    )
+
+    config_cmd = sub.add_parser("config", help="each setting in effect and where it comes from (option, "
+                                "environment, config file, default)")  # fmt: skip
+    config_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info, verify): list them, or show one")
+    _runs_args(runs_cmd)
+    runs_sub = runs_cmd.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
+    show = runs_sub.add_parser("show", help="a run's report as it was printed, or a rollout's runs merged")
+    show.add_argument("id", metavar="ID|ROLLOUT", help="a run's number, or a rollout id (--rollout)")
+    show.add_argument("--html", metavar="FILE", help="also write the report as a self-contained HTML page")
+    _runs_args(show, nested=True)
+    history = runs_sub.add_parser("host", help="one host's history: when it changed, what, which version and driver")
+    history.add_argument("name", metavar="NAME")
+    _runs_args(history, nested=True)
+
+    bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
+    bundle_sub = bundle_cmd.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=_Parser)
+    create = bundle_sub.add_parser("create", help="pack a directory of RPMs with a manifest and yum repodata")
+    create.add_argument("--platform", required=True, metavar="ID", help="el6, el7: a platform of runtime/")
+    create.add_argument("--from", dest="source", required=True, metavar="DIR", help="directory of RPMs")
+    create.add_argument("-o", "--output", required=True, metavar="FILE", help="the bundle to write")
+    return parser
