@@ -17,11 +17,11 @@ from installer.outcome import PREFLIGHT_CODES, Level
 FACTS = Path(__file__).parent / "facts"
 
 
-def edited(tmp_path: Path, platform_id: str, edit) -> Path:
-    """A copy of runtime/<platform_id>.yml with ``edit`` applied to its data."""
+def edited(directory: Path, platform_id: str, edit, name: str = "") -> Path:
+    """A copy of runtime/<platform_id>.yml with ``edit`` applied to its data, as DIRECTORY/<name>.yml."""
     data = yaml.safe_load((platforms.RUNTIME_DIR / f"{platform_id}.yml").read_text())
     edit(data)
-    path = tmp_path / f"{platform_id}.yml"
+    path = directory / f"{name or platform_id}.yml"
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -108,3 +108,75 @@ def test_cgroup_v2_is_a_fact_and_checked_by_its_own_controllers() -> None:
     (finding,) = [f for f in checks.run_checks(short, vfs) if f.code == "CGROUPS"]
     assert finding.level == Level.ERROR and "cpuset, memory" in finding.message
     assert "CGROUPS" in {f.code for f in checks.run_checks(replace(el7, cgroup_mounts={}), vfs)}
+
+
+# Run in a fresh interpreter whose PYINSTALL_HOME holds the runtime directory given: pyinstall as installed
+# beside a platform definition it has never seen, with no code changed.
+THROWAWAY = r"""
+import json, sys
+from dataclasses import replace
+from installer import asked, checks, facts, platforms, runtime
+from installer.plan import plan
+
+recorded = facts.parse(open(sys.argv[1]).read())
+model = asked.parse("h1", {"docker_storage_driver": "vfs", "yum_gpgcheck": "false"})
+s = checks.subject(replace(recorded, available=["3:20.10.24-3.el7"]), model)
+found = checks.run_checks(s.facts, model)
+desired = runtime.desired(s)
+print(json.dumps({
+    "platform": s.platform and s.platform.id,
+    "distribution": s.platform and s.platform.distribution(s.facts),
+    "errors": [str(f) for f in found if f.level == "error"],
+    "installs": list(desired.installs),
+    "operations": [op.name for op in plan(s.facts, desired, "x").operations],
+    "script_asks_rpm_for_the_new_conflict": "acme-container-tools" in facts.script(),
+}))
+"""
+
+
+def test_a_new_platform_is_one_yaml_file(tmp_path: Path) -> None:
+    """A copy of el7.yml under another id and distribution, dropped into the runtime directory, is the
+    platform of a host whose release files name that distribution: checked, planned and its facts script
+    widened (a conflict of its own), with no code changed."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    (home / "runtime").mkdir(parents=True)
+    for path in platforms.RUNTIME_DIR.glob("*.yml"):
+        (home / "runtime" / path.name).write_text(path.read_text())
+    (home / "templates").symlink_to(platforms.TEMPLATES_DIR)
+
+    def acme(data: dict) -> None:
+        data["platform"] = "acme7"
+        data["distributions"] = {"acme": "Acme Linux"}
+        data["channels"]["docker-ce"]["conflicts"].append("acme-container-tools")
+
+    edited(home / "runtime", "el7", acme, name="acme7")
+    # A lab EL7 host's recorded answer, its release files those of Acme Linux 7.9.
+    text = (FACTS / "lab-el7-full.txt").read_text()
+    head, rest = text.split("@@pyinstall-section:release\n", 1)
+    _, tail = rest.split("\n@@pyinstall-section:packages", 1)
+    release = (
+        '==> /etc/os-release <==\nNAME="Acme Linux"\nID="acme"\nID_LIKE="rhel"\nVERSION_ID="7.9"\n'
+        'PRETTY_NAME="Acme Linux 7.9"\n\n==> /etc/redhat-release <==\nAcme Linux release 7.9 (Sprocket)\n'
+    )
+    answer = tmp_path / "acme.txt"
+    answer.write_text(f"{head}@@pyinstall-section:release\n{release}\n@@pyinstall-section:packages{tail}")
+
+    env = {**os.environ, "PYINSTALL_HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-c", THROWAWAY, str(answer)], capture_output=True, text=True,
+                          env=env, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout)
+    assert (got["platform"], got["distribution"]) == ("acme7", "Acme Linux")
+    assert got["errors"] == []
+    assert got["installs"][0] == "docker-ce-20.10.24"
+    assert "install docker-ce 20.10.24" in got["operations"]
+    assert got["script_asks_rpm_for_the_new_conflict"]
+    # And in this interpreter (the shipped runtime/), such a host runs no platform pyinstall knows.
+    recorded = facts.parse(answer.read_text())
+    assert platforms.of(recorded) is None
+    assert "OS" in {f.code for f in checks.run_checks(recorded, Asked("h1", storage_driver="vfs"))}
