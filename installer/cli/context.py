@@ -1,7 +1,7 @@
 """From the command line to what a command works on: its settings settled, the inventory loaded, the
 hosts selected and each one's model validated, passwords read; and the one exit status of a run.
 
-    args ─▶ settle() ─▶ load_inventory() ─▶ selected() (--limit, --shard) ─▶ hosts(): [(Target, Asked)]
+    args ─▶ settle() ─▶ load_inventory() ─▶ selected() (--limit, --shard) ─▶ targets(): [(Target, Asked)]
 """
 
 from __future__ import annotations
@@ -66,14 +66,10 @@ def settle(args: argparse.Namespace) -> None:
         args.retry_file = RETRY_FILE if resolved["retry_files_enabled"].value else ""
 
 
-def _inventory_sources(args: argparse.Namespace) -> list[str]:
-    """The inventories, in the order they merge (settled: the command line's, else the environment's or
-    the config file's)."""
-    return list(args.inventory_opt)
-
-
 def load_inventory(args: argparse.Namespace) -> inventory.Inventory:
-    sources = _inventory_sources(args)
+    """The inventories, merged in the order given (settled: the command line's, else the environment's or
+    the config file's)."""
+    sources = list(args.inventory_opt)
     if not sources:
         raise UsageError(
             "no inventory given", f"pyinstall {args.command} -i inventory.ini (or set PYINSTALL_INVENTORY)"
