@@ -21,7 +21,7 @@ from installer.facts import Facts
 from installer.outcome import Finding, Level, passed
 from installer.platforms import Channel, Platform
 from installer.repos import repos
-from installer.versions import evr_compare, kernel_at_least, newest, satisfies
+from installer.versions import evr_compare, kernel_at_least, newest, satisfies, split_evr
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 DISK_ERROR_GIB = 2.0  # below this, installing the packages and pulling a base image fails
@@ -462,6 +462,41 @@ def check_downgrade(s: Subject) -> list[Finding]:
     ]
 
 
+def check_timeline(s: Subject) -> list[Finding]:
+    """Docker's versions over time: a pin past what the channel's real repository ever offered, and a pin
+    whose dockerd no longer has the storage driver the host runs or is asked for."""
+    if s.platform is None or s.channel is None or not s.version:
+        return []
+    version, channel, findings = split_evr(s.version)[1], s.channel, []  # the Docker version, not the package's
+    last = channel.last_release
+    if last and evr_compare(version, last) > 0 and s.platform.id not in s.asked.bundles:
+        findings.append(
+            Finding(
+                "VERSION_CEILING",
+                WARNING,
+                f"{channel.package} {version} is pinned: no real {s.platform.id} repository of the {channel.name} "
+                f"channel offers it (they stop at {last})",
+                f"pin docker_version at or below {last}, unless a mirror of your own carries this version",
+            )
+        )
+    running = set(s.facts.docker_store_entries) & set(s.platform.storage_drivers)
+    for name in sorted({s.storage_driver, *running} - {None}):
+        driver = s.platform.storage_drivers.get(name)  # type: ignore[arg-type]
+        if driver is None or not driver.removed_in or evr_compare(version, driver.removed_in) < 0:
+            continue
+        how = "is asked for it" if name == s.storage_driver else f"runs it (/var/lib/docker/{name})"
+        findings.append(
+            Finding(
+                "DRIVER_REMOVED",
+                ERROR,
+                f"Docker {version} has no {name} storage driver (dockerd {driver.removed_in} removed it); this "
+                f"host {how}",
+                f"migrate the host's storage off {name} first, or pin docker_version below {driver.removed_in}",
+            )
+        )
+    return findings
+
+
 def check_daemon_options(s: Subject) -> list[Finding]:
     """Options the Docker version to be installed lacks, or that EL6's flags cannot carry."""
     if s.platform is None or s.channel is None or s.storage_driver is None:
@@ -727,6 +762,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_package,
     check_version,
     check_downgrade,
+    check_timeline,
     check_daemon_options,
     check_foreign_config,
     check_unmanaged_options,

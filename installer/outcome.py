@@ -135,6 +135,8 @@ PREFLIGHT_CODES = {
     "REPOSITORY": "the repositories could not be read",
     "VERSION_UNCHECKED": "the version could not be looked up (yum is locked)",
     "DOWNGRADE": "the version pinned is older than the one installed (--allow-downgrade)",
+    "VERSION_CEILING": "the version pinned is newer than the channel's real repository offers",
+    "DRIVER_REMOVED": "the version pinned has no dockerd for the storage driver run or asked",
     "DAEMON_OPTION": "a daemon option this platform or version cannot take",
     "FOREIGN_CONFIG": "a daemon option also set outside the managed file",
     "UNMANAGED_OPTIONS": "the daemon's current configuration has options the inventory does not ask for",

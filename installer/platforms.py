@@ -41,6 +41,7 @@ _PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
 _PATTERN = re.compile(r"^/[A-Za-z0-9._/+*-]+$")  # a path with shell wildcards
 _OPTION = re.compile(r"^[A-Z0-9_]+$")  # a kernel config option, without CONFIG_
 _WORD = re.compile(r"^[a-z0-9_+.-]+$")  # ids, channel and driver names, cgroup controllers
+_VERSION = re.compile(r"^\d[A-Za-z0-9._+~^-]*$")
 
 
 class DefinitionError(PyinstallError):
@@ -63,6 +64,7 @@ class Channel:
     name: str
     package: str
     version: str
+    last_release: str | None = None  # the newest version a real repository of this channel offers
     extra_packages: tuple[str, ...] = ()
     unpinned: tuple[str, ...] = ()  # extra packages installed at whatever version the repository has
     conflicts: tuple[str, ...] = ()  # removed before the package is installed
@@ -99,6 +101,7 @@ class Driver:
     kernel_options: tuple[str, ...] = ()
     prerequisites: str = ""  # one of PREREQUISITES, or none to check
     kernel_code: str = "KERNEL"
+    removed_in: str | None = None  # the first dockerd version without it
     min_kernel: str | None = None
     refused: Refusal | None = None
 
@@ -253,7 +256,7 @@ def _storage() -> Storage:
     drivers = {}
     for name, spec in r.entries(data["drivers"], "drivers").items():
         where = f"drivers.{name}"
-        spec = r.mapping(spec or {}, where, (), ("kernel_options", "prerequisites", "kernel_code"))
+        spec = r.mapping(spec or {}, where, (), ("kernel_options", "prerequisites", "kernel_code", "removed_in"))
         prerequisites = r.text(spec.get("prerequisites", ""), f"{where}.prerequisites")
         if prerequisites and prerequisites not in PREREQUISITES:
             raise r.fail(f"{where}.prerequisites", f"{prerequisites!r} is not one of {', '.join(PREREQUISITES)}")
@@ -262,6 +265,7 @@ def _storage() -> Storage:
             kernel_options=r.words(spec.get("kernel_options"), f"{where}.kernel_options", _OPTION),
             prerequisites=prerequisites,
             kernel_code=r.code(spec.get("kernel_code", "KERNEL"), f"{where}.kernel_code"),
+            removed_in=r.text(spec["removed_in"], f"{where}.removed_in", _VERSION) if "removed_in" in spec else None,
         )
     return Storage(drivers, r.words(data["data_dirs"], "data_dirs", _WORD))
 
@@ -269,7 +273,8 @@ def _storage() -> Storage:
 _TOP = ("platform", "release", "distributions", "min_kernel", "kernel_options", "package_manager", "service",
         "cgroups", "config", "channel", "channels", "requires", "update", "storage_drivers",
         "default_storage_drivers")  # fmt: skip
-_CHANNEL = ("package", "version", "extra_packages", "unpinned", "conflicts", "repos", "reads_foreign_config")
+_CHANNEL = ("package", "version", "last_release", "extra_packages", "unpinned", "conflicts", "repos",
+            "reads_foreign_config")
 
 
 def load(path: Path) -> Platform:
@@ -310,6 +315,7 @@ def load(path: Path) -> Platform:
             kernel_options=shared[name].kernel_options,
             prerequisites=shared[name].prerequisites,
             kernel_code=shared[name].kernel_code,
+            removed_in=shared[name].removed_in,
             min_kernel=r.text(minimum, f"{where}.min_kernel") if minimum is not None else None,
             refused=refused,
         )
@@ -370,7 +376,10 @@ def _channel(r: _Reader, name: str, spec: Any) -> Channel:
     return Channel(
         name=name,
         package=r.text(spec["package"], f"{where}.package", _RPM_NAME),
-        version=r.text(spec["version"], f"{where}.version"),
+        version=r.text(spec["version"], f"{where}.version", _VERSION),
+        last_release=r.text(spec["last_release"], f"{where}.last_release", _VERSION)
+        if spec.get("last_release") is not None
+        else None,
         extra_packages=r.words(spec.get("extra_packages"), f"{where}.extra_packages", _RPM_NAME),
         unpinned=r.words(spec.get("unpinned"), f"{where}.unpinned", _RPM_NAME),
         conflicts=r.words(spec.get("conflicts"), f"{where}.conflicts", _RPM_NAME),

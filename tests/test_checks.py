@@ -241,3 +241,31 @@ def test_transactions_left_by_an_earlier_run() -> None:
     }  # fmt: skip
     running = next(f for f in findings if f.code == "JOB_RUNNING")
     assert "PID 4242" in running.message and "/var/lib/pyinstall/jobs/ab12.log" in running.hint
+
+
+def _pinned(version: str, kind: str = "el7", **changes) -> facts.Facts:
+    """Lab facts whose repositories offer ``version`` of the channel's package."""
+    return replace(lab(kind), available=[f"3:{version}-1.el7" if kind == "el7" else f"{version}-1.el6"], **changes)
+
+
+def test_a_pin_past_the_driver_dockerd_removed_is_refused_before_anything_changes() -> None:
+    """dockerd 25.0 has no devicemapper: asked for, or run by the host (its data in /var/lib/docker)."""
+    asked_dm = run_checks(_pinned("28.5.2"), ask(storage_driver="devicemapper", version="28.5.2"))
+    (removed,) = [f for f in asked_dm if f.code == "DRIVER_REMOVED"]
+    assert removed.level == ERROR and "Docker 28.5.2 has no devicemapper" in removed.message
+    assert "is asked for it" in removed.message and "below 25.0" in removed.hint
+    running = run_checks(_pinned("25.0.0", docker_store_entries=["devicemapper"]), ask(storage_driver="vfs",
+                         version="25.0.0"))  # fmt: skip
+    assert "runs it (/var/lib/docker/devicemapper)" in next(f.message for f in running if f.code == "DRIVER_REMOVED")
+    assert "DRIVER_REMOVED" not in codes(run_checks(_pinned("24.0.9"), ask(storage_driver="devicemapper",
+                                                                           version="24.0.9")))  # fmt: skip
+    assert "DRIVER_REMOVED" in codes(run_checks(_pinned("24.0.0"), ask(storage_driver="overlay", version="24.0.0")))
+
+
+def test_a_pin_past_the_real_repositories_warns_naming_their_last_release() -> None:
+    (ceiling,) = [f for f in run_checks(_pinned("28.5.2"), ask(storage_driver="vfs", version="28.5.2"))
+                  if f.code == "VERSION_CEILING"]  # fmt: skip
+    assert ceiling.level == WARNING and "they stop at 26.1.4" in ceiling.message
+    assert "VERSION_CEILING" not in codes(run_checks(_pinned("26.1.4"), ask(storage_driver="vfs", version="26.1.4")))
+    el6 = run_checks(_pinned("20.10.24", "el6"), ask(storage_driver="vfs", version="20.10.24"))
+    assert "VERSION_CEILING" in codes(el6, WARNING), "the lab's EL6 pin is past EPEL's docker-io 1.7.1"

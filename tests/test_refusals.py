@@ -109,6 +109,16 @@ REFUSALS = [
         ),
         {"docker_version": "19.03.15", "docker_storage_driver": "overlay2"},
     ),
+    (
+        "DRIVER_REMOVED",
+        Host(
+            "lab-el7-provisioned",
+            "el7",
+            {"\n@@pyinstall-section:yum_lock": "entry: devicemapper\n\n@@pyinstall-section:yum_lock"},
+            yum=(0, "Available Packages\ndocker-ce.x86_64  3:28.5.2-1.el7  docker-ce-stable\n"),
+        ),
+        {"docker_version": "28.5.2", "docker_storage_driver": "devicemapper"},
+    ),
 ]
 
 
@@ -137,7 +147,7 @@ def test_every_refusal_an_inventory_can_cause_is_enumerated() -> None:
     """Every error code of a check that reads what was asked appears above; plan and runtime refuse nothing
     themselves (runtime's one guard renders no flag preflight has not already refused)."""
     asked_codes = {"OVERLAY_EL6", "OVERLAY_BACKING", "STORE_IN_USE", "PACKAGE", "VERSION_UNAVAILABLE", "REPOSITORY",
-                   "DAEMON_OPTION", "FOREIGN_CONFIG", "BUNDLE_LOGIN", "DOWNGRADE"}  # fmt: skip
+                   "DAEMON_OPTION", "FOREIGN_CONFIG", "BUNDLE_LOGIN", "DOWNGRADE", "DRIVER_REMOVED"}  # fmt: skip
     assert asked_codes == {code for code, _, _ in REFUSALS}
     source = "".join((HERE.parent / "installer" / f).read_text() for f in ("plan.py", "runtime.py", "provision.py"))
     assert len(re.findall(r"raise PlanError", source)) == 1

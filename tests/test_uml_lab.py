@@ -131,3 +131,33 @@ def test_verify_runs_a_container_on_devicemapper_and_xfs_under_a_real_kernel(fle
         failed = {k: v for k, v in outcomes.items() if v[0] not in ("passed", "skipped")}
         assert not failed, (name, failed)
         assert outcomes["test_a_container_runs"] == ("passed", ""), name
+
+
+def test_a_pin_whose_dockerd_lacks_devicemapper_changes_nothing(fleet: Fleet, provisioned, tmp_path: Path) -> None:
+    """The lab's newer engine (28.x) on the devicemapper host: check and provision refuse it alike
+    (DRIVER_REMOVED, the same words), before anything changes: packages, files, the daemon as they were."""
+    from tests.lab import build
+
+    host = fleet["el7-uml-01"]
+    newer, _ = build.next_engine()
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / f"{host.name}.yml").write_text(json.dumps({"docker_version": newer}))
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(fleet.inventory.read_text())
+    root = fleet.testinfra(host)
+    state = (
+        "rpm -qa | sort | sha256sum; sha256sum /etc/docker/daemon.json /etc/yum.repos.d/*; systemctl is-active "
+        "docker; systemctl is-enabled docker; docker info --format '{{.ServerVersion}}'"
+    )
+    before = root.check_output(state)
+
+    def refused(command: str) -> dict:
+        rc, hosts = pyinstall_json(command, "-i", str(inventory), "--limit", host.name, home=tmp_path)
+        assert rc == 2, hosts
+        (finding,) = [f for f in hosts[host.name]["findings"] if f["code"] == "DRIVER_REMOVED"]
+        return finding
+
+    checked, provisioned_ = refused("check"), refused("provision")
+    assert checked == provisioned_ and checked["level"] == "error"
+    assert f"Docker {newer} has no devicemapper storage driver" in checked["message"]
+    assert root.check_output(state) == before
