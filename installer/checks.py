@@ -428,7 +428,7 @@ def check_version(s: Subject) -> list[Finding]:
                 "REPOSITORY",
                 ERROR,
                 f"the versions of {channel.package} could not be listed from {source}: {facts.available_error}",
-                "check yum_mirror / yum_repos and the host's network, then run again",
+                channel.repository_hint or "check yum_mirror / yum_repos and the host's network, then run again",
             )
         ]
     if any(satisfies(v, pin) for v in facts.available or ()):

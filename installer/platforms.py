@@ -65,6 +65,7 @@ class Channel:
     package: str
     version: str
     last_release: str | None = None  # the newest version a real repository of this channel offers
+    repository_hint: str = ""  # what to do when its repositories cannot be read
     extra_packages: tuple[str, ...] = ()
     unpinned: tuple[str, ...] = ()  # extra packages installed at whatever version the repository has
     conflicts: tuple[str, ...] = ()  # removed before the package is installed
@@ -273,7 +274,7 @@ def _storage() -> Storage:
 _TOP = ("platform", "release", "distributions", "min_kernel", "kernel_options", "package_manager", "service",
         "cgroups", "config", "channel", "channels", "requires", "update", "storage_drivers",
         "default_storage_drivers")  # fmt: skip
-_CHANNEL = ("package", "version", "last_release", "extra_packages", "unpinned", "conflicts", "repos",
+_CHANNEL = ("package", "version", "last_release", "repository_hint", "extra_packages", "unpinned", "conflicts", "repos",
             "reads_foreign_config")
 
 
@@ -380,6 +381,7 @@ def _channel(r: _Reader, name: str, spec: Any) -> Channel:
         last_release=r.text(spec["last_release"], f"{where}.last_release", _VERSION)
         if spec.get("last_release") is not None
         else None,
+        repository_hint=r.text(spec.get("repository_hint", ""), f"{where}.repository_hint"),
         extra_packages=r.words(spec.get("extra_packages"), f"{where}.extra_packages", _RPM_NAME),
         unpinned=r.words(spec.get("unpinned"), f"{where}.unpinned", _RPM_NAME),
         conflicts=r.words(spec.get("conflicts"), f"{where}.conflicts", _RPM_NAME),

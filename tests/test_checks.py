@@ -269,3 +269,11 @@ def test_a_pin_past_the_real_repositories_warns_naming_their_last_release() -> N
     assert "VERSION_CEILING" not in codes(run_checks(_pinned("26.1.4"), ask(storage_driver="vfs", version="26.1.4")))
     el6 = run_checks(_pinned("20.10.24", "el6"), ask(storage_driver="vfs", version="20.10.24"))
     assert "VERSION_CEILING" in codes(el6, WARNING), "the lab's EL6 pin is past EPEL's docker-io 1.7.1"
+
+
+def test_an_unreadable_extras_repository_says_where_centos_7_went() -> None:
+    failed = replace(lab("el7"), available=None, available_error="Cannot find a valid baseurl for repo: extras/7")
+    (finding,) = [f for f in run_checks(failed, ask(package="docker", storage_driver="vfs")) if f.code == "REPOSITORY"]
+    assert "vault.centos.org" in finding.hint
+    (ce,) = [f for f in run_checks(failed, ask(storage_driver="vfs")) if f.code == "REPOSITORY"]
+    assert "yum_mirror" in ce.hint
