@@ -214,6 +214,18 @@ def check_cgroups(s: Subject) -> list[Finding]:
                 )
             ]
         return []
+    offered = facts.cgroup_subsystems
+    absent = [c for c in s.platform.cgroups.v1 if offered and c not in offered]
+    if absent:  # nothing can mount what the kernel does not have
+        return [
+            Finding(
+                "CGROUPS",
+                ERROR,
+                f"the kernel offers no {', '.join(absent)} cgroup controller{'s' if len(absent) > 1 else ''} "
+                "(/proc/cgroups): Docker needs them",
+                "boot a stock EL kernel, which has them all",
+            )
+        ]
     if not s.platform.cgconfig:  # the init system mounted them at boot
         missing = [c for c in s.platform.cgroups.v1 if c not in facts.cgroup_mounts]
         if missing:
@@ -313,7 +325,8 @@ def _devicemapper(facts: Facts, driver: str, options: tuple[str, ...]) -> list[F
             )
         )
     # direct-lvm: a thin pool given (dm.thinpooldev), or a block device Docker makes one on (dm.directlvm_device)
-    if not any(o.startswith(("dm.thinpooldev=", "dm.directlvm_device=")) for o in options):
+    findings += _thin_pool(facts, options)
+    if thin_pool(options) is None:
         loop = facts.loop
         if not loop.get("free") and not loop.get("control"):
             findings.append(
@@ -332,6 +345,55 @@ def _devicemapper(facts: Facts, driver: str, options: tuple[str, ...]) -> list[F
                 DEVICEMAPPER_LOOP_HINT,
             )
         )
+    return findings
+
+
+DIRECT_LVM_POOL = "docker-thinpool"  # the pool Docker makes on dm.directlvm_device
+
+
+def thin_pool(storage_options: tuple[str, ...]) -> str | None:
+    """The device-mapper name of the pool these options put the data in (`docker info`'s Pool Name):
+    dm.thinpooldev's device, or the one Docker makes itself on dm.directlvm_device; None: loop files."""
+    for option in storage_options:
+        key, _, value = option.partition("=")
+        if key == "dm.thinpooldev":
+            return value.rsplit("/", 1)[-1]
+        if key == "dm.directlvm_device":
+            return DIRECT_LVM_POOL
+    return None
+
+
+def _thin_pool(facts: Facts, options: tuple[str, ...]) -> list[Finding]:
+    """The pool dm.thinpooldev names is a thin pool here; the disk dm.directlvm_device gives is there,
+    unmounted and blank, or already carries the pool Docker made on it (a re-run)."""
+    asked = dict(o.partition("=")[::2] for o in options)
+    dm = facts.device_mapper
+    devices = dm.get("devices", {})
+    findings = []
+    pool = asked.get("dm.thinpooldev")
+    if pool and (dm.get("targets") or not dm.get("in_kernel")):  # dmsetup answered, or there is no device-mapper
+        name = pool.rsplit("/", 1)[-1]
+        kind = devices.get(name)
+        if kind != "thin-pool":
+            what = "is not a device-mapper device here" if kind is None else f"is a {kind} device, not a thin pool"
+            findings.append(Finding("THIN_POOL", ERROR, f"dm.thinpooldev={pool}: {name} {what}",
+                                    "create the pool first (lvcreate --type thin-pool), or give the one there "
+                                    "(dmsetup ls --target thin-pool)"))  # fmt: skip
+    disk = asked.get("dm.directlvm_device")
+    if disk and facts.block_devices and devices.get(DIRECT_LVM_POOL) != "thin-pool":
+        found = facts.block_devices.get(disk)
+        if found is None and not disk.startswith(("/dev/disk/", "/dev/mapper/")):  # links: not resolved here
+            why = "is not a block device on this host (/proc/partitions)"
+        elif found is not None and found["mounted"]:
+            why = f"is mounted on {found['mounted']}"
+        elif found is not None and found["signature"]:
+            why = f"carries a filesystem or LVM signature ({found['signature']}): Docker would not take it"
+        else:
+            why = ""
+        if why:
+            findings.append(Finding("DIRECT_LVM_DEVICE", ERROR, f"dm.directlvm_device={disk} {why}",
+                                    "give an empty, unmounted disk; wipe one only if nothing on it matters "
+                                    "(wipefs -a)"))  # fmt: skip
     return findings
 
 
@@ -606,11 +668,30 @@ def check_bundle_login(s: Subject) -> list[Finding]:
     ]
 
 
+def check_bundles(s: Subject) -> list[Finding]:
+    """Bundles given on the command line cover the host's platform: never a silent fall back to the network."""
+    if s.platform is None or not s.asked.bundles or s.platform.id in s.asked.bundles:
+        return []
+    given = ", ".join(sorted(s.asked.bundles))
+    return [
+        Finding(
+            "BUNDLE_PLATFORM",
+            ERROR,
+            f"the offline bundles given are for {given}; this {s.platform.id} host would install from its "
+            "network repositories instead",
+            f"give a bundle for {s.platform.id} too (pyinstall bundle create --platform {s.platform.id}), or "
+            "leave this host out (--limit)",
+        )
+    ]
+
+
 def check_disk(s: Subject) -> list[Finding]:
     facts = s.facts
     avail = facts.docker_fs.get("avail_kb")
     if avail is None:
         return []
+    # In a thin pool the images live in the pool: /var/lib/docker keeps volumes, logs and metadata only.
+    pooled = s.storage_driver == "devicemapper" and thin_pool(s.asked.storage_options) is not None
     gib = avail / (1 << 20)
     where = (
         f"{facts.docker_fs.get('path')} ({facts.docker_fs.get('fstype')}, mounted on {facts.docker_fs.get('mount')})"
@@ -624,7 +705,7 @@ def check_disk(s: Subject) -> list[Finding]:
                 "free space there, or mount a larger filesystem at /var/lib/docker",
             )
         ]
-    if gib < DISK_WARNING_GIB:
+    if gib < DISK_WARNING_GIB and not pooled:
         return [
             Finding(
                 "DISK_SPACE",
@@ -767,6 +848,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_foreign_config,
     check_unmanaged_options,
     check_gpgcheck,
+    check_bundles,
     check_bundle_login,
     check_conflicts,
     check_jobs,

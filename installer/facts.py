@@ -88,6 +88,10 @@ while read -r d m t _; do
     [ "$t" = cgroup2 ] && [ -f "$m/cgroup.controllers" ] && {{ read -r c < "$m/cgroup.controllers"; echo "$m: $c"; }}
 done 2>/dev/null < /proc/mounts
 
+section cgroup_subsystems
+# The controllers the kernel offers, mounted or not (what cgconfig can mount; /proc/cgroups, v1).
+{{ read -r _; while read -r n _ _ e; do [ "$e" = 1 ] && echo "$n"; done; }} 2>/dev/null < /proc/cgroups
+
 section filesystems
 prefix '' 2>/dev/null < /proc/filesystems
 
@@ -108,7 +112,11 @@ dm=; for f in /proc/devices /proc/misc; do
 done 2>/dev/null
 if [ -n "$dm" ]; then
     echo "registered: device-mapper"
-    command -v dmsetup >/dev/null 2>&1 && dmsetup targets 2>/dev/null | prefix 'target: '
+    if command -v dmsetup >/dev/null 2>&1; then
+        dmsetup targets 2>/dev/null | prefix 'target: '
+        # Each device and its target type (a thin pool asked for must be one): NAME: START LENGTH TARGET ...
+        dmsetup table 2>/dev/null | while read -r n _ _ t _; do case $n in *:) echo "device: ${{n%:}} $t" ;; esac; done
+    fi
 fi
 while read -r m rest; do
     case $m in dm_mod|dm_thin_pool) echo "loaded: $m $rest" ;; esac
@@ -122,6 +130,12 @@ section loop
 n=0; for f in /dev/loop[0-9]*; do [ -e "$f" ] && n=$((n + 1)); done; echo "count: $n"
 if [ -d /sys/module/loop ]; then free=$(losetup -f 2>/dev/null) && echo "free: $free"; fi
 [ -c /dev/loop-control ] && echo "control: /dev/loop-control"
+
+section block_devices
+# A disk given to devicemapper (dm.directlvm_device) must be there, unmounted and blank, or already Docker's.
+while read -r _ _ _ n; do case $n in ''|name) ;; *) echo "device: /dev/$n" ;; esac; done 2>/dev/null < /proc/partitions
+command -v blkid >/dev/null 2>&1 && blkid 2>/dev/null | prefix 'signature: '
+while read -r d m _; do case $d in /dev/*) echo "mounted: $d $m" ;; esac; done 2>/dev/null < /proc/mounts
 
 section docker_fs
 p=/var/lib/docker
@@ -288,6 +302,8 @@ class Facts:
     packages: dict[str, str] = field(default_factory=dict)  # name -> [epoch:]version-release.arch
     cgroup_mounts: dict[str, str] = field(default_factory=dict)  # controller -> mount point (v1; cgroup2 too)
     cgroup2: dict[str, list[str]] = field(default_factory=dict)  # cgroup2 mount point -> its controllers
+    cgroup_subsystems: list[str] = field(default_factory=list)  # the controllers the kernel offers (v1)
+    block_devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> signature, mount point
     filesystems: list[str] = field(default_factory=list)
     kernel_config_path: str | None = None
     kernel_config: dict[str, str] = field(default_factory=dict)  # option -> y | m | n
@@ -545,13 +561,36 @@ def parse_device_mapper(text: str) -> dict[str, Any]:
     modules = [Path(v).name.split(".ko")[0] for k, v in fields if k == "module"]
     builtin = [Path(v).name.split(".ko")[0] for k, v in fields if k == "builtin"]
     targets = [v.split()[0] for k, v in fields if k == "target" and v.split()]
+    devices = dict(v.split(None, 1) for k, v in fields if k == "device" and len(v.split()) == 2)
     return {
         "in_kernel": any(k == "registered" for k, _ in fields),  # the driver registered: loaded or built in
         "loaded_modules": loaded,
         "available_modules": sorted(set(modules) | set(builtin)),
         "targets": targets,
+        "devices": devices,  # device-mapper name -> its (first) target type: thin-pool, linear, ...
         "thin_pool": "thin-pool" in targets or "dm_thin_pool" in loaded or "dm-thin-pool" in modules + builtin,
     }
+
+
+def parse_cgroup_subsystems(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def parse_block_devices(text: str) -> dict[str, dict[str, Any]]:
+    """``/dev/NAME`` -> {"signature": blkid's TYPE or None, "mounted": where, or None} for every block device
+    the kernel lists (/proc/partitions), and any blkid names beside them (/dev/mapper/...)."""
+    devices: dict[str, dict[str, Any]] = {}
+    for key, value in _fields(text):
+        if key == "device":
+            devices.setdefault(value, {"signature": None, "mounted": None})
+        elif key == "signature":
+            path, _, tags = value.partition(":")  # /dev/sdb: UUID="..." TYPE="LVM2_member"
+            kind = re.search(r'\bTYPE="([^"]*)"', tags)
+            devices.setdefault(path, {"signature": None, "mounted": None})["signature"] = kind[1] if kind else None
+        elif key == "mounted" and len(value.split()) == 2:
+            path, where = value.split()
+            devices.setdefault(path, {"signature": None, "mounted": None})["mounted"] = where
+    return devices
 
 
 def parse_loop(text: str) -> dict[str, Any]:
@@ -682,18 +721,21 @@ def parse(output: str) -> Facts:
     """All the facts from one run of the facts script."""
     sections = split_sections(output)
     expected = [
-        "uname", "release", "packages", "cgroups", "cgroup2", "filesystems", "kernel_config", "device_mapper", "loop",
-        "docker_fs", "yum_lock", "yum_config", "user", "selinux", "clock", "docker_config", "service_manager", "end",
+        "uname", "release", "packages", "cgroups", "cgroup2", "cgroup_subsystems", "filesystems", "kernel_config",
+        "device_mapper", "loop", "block_devices", "docker_fs", "yum_lock", "yum_config", "user", "selinux", "clock",
+        "docker_config", "service_manager", "end",
     ]  # fmt: skip
     get = sections.get
     facts = Facts(**parse_uname(get("uname", "")), **parse_release(get("release", "")))
     facts.packages = parse_packages(get("packages", ""))
     facts.cgroup_mounts = parse_cgroups(get("cgroups", ""))
     facts.cgroup2 = parse_cgroup2(get("cgroup2", ""))
+    facts.cgroup_subsystems = parse_cgroup_subsystems(get("cgroup_subsystems", ""))
     facts.filesystems = parse_filesystems(get("filesystems", ""))
     facts.kernel_config_path, facts.kernel_config = parse_kernel_config(get("kernel_config", ""))
     facts.device_mapper = parse_device_mapper(get("device_mapper", ""))
     facts.loop = parse_loop(get("loop", ""))
+    facts.block_devices = parse_block_devices(get("block_devices", ""))
     facts.docker_fs, facts.docker_store_entries = parse_docker_fs(get("docker_fs", ""))
     facts.yum_lock = parse_yum_lock(get("yum_lock", ""))
     facts.yum_config = parse_yum_config(get("yum_config", ""))

@@ -274,8 +274,17 @@ def _storage() -> Storage:
 _TOP = ("platform", "release", "distributions", "min_kernel", "kernel_options", "package_manager", "service",
         "cgroups", "config", "channel", "channels", "requires", "update", "storage_drivers",
         "default_storage_drivers")  # fmt: skip
-_CHANNEL = ("package", "version", "last_release", "repository_hint", "extra_packages", "unpinned", "conflicts", "repos",
-            "reads_foreign_config")
+_CHANNEL = (
+    "package",
+    "version",
+    "last_release",
+    "repository_hint",
+    "extra_packages",
+    "unpinned",
+    "conflicts",
+    "repos",
+    "reads_foreign_config",
+)
 
 
 def load(path: Path) -> Platform:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from installer.checks import D_TYPE_HINT, DEVICEMAPPER_LOOP_HINT, ERROR, INFO, WARNING, Finding, Subject
+from installer.checks import D_TYPE_HINT, DEVICEMAPPER_LOOP_HINT, ERROR, INFO, WARNING, Finding, Subject, thin_pool
 from installer.docker_info import DockerInfo
 from installer.versions import evr_compare
 
@@ -54,9 +54,6 @@ KNOWN_WARNINGS = (
 )
 
 
-DIRECT_LVM_POOL = "docker-thinpool"  # the pool Docker makes on dm.directlvm_device
-
-
 @dataclass(frozen=True)
 class Expected:
     """What was asked of a host's daemon; None: not checked."""
@@ -78,18 +75,6 @@ def expected(s: Subject) -> Expected:
         root_dir=s.asked.root_dir,
         thin_pool=thin_pool(s.asked.storage_options) if s.storage_driver == "devicemapper" else None,
     )
-
-
-def thin_pool(storage_options: tuple[str, ...]) -> str | None:
-    """The pool `docker info` names for these options: dm.thinpooldev's device (its /dev/mapper name), or
-    the one Docker makes itself on dm.directlvm_device (docker-thinpool)."""
-    for option in storage_options:
-        key, _, value = option.partition("=")
-        if key == "dm.thinpooldev":
-            return value.rsplit("/", 1)[-1]
-        if key == "dm.directlvm_device":
-            return DIRECT_LVM_POOL
-    return None
 
 
 def version_matches(running: str, pinned: str) -> bool:

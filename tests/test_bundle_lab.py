@@ -96,3 +96,22 @@ def test_a_corrupted_push_is_caught_on_the_host(make_fleet, el6_bundle: Path, tm
 def _manifest(path: Path) -> str:
     with tarfile.open(path) as tar:
         return tar.extractfile("manifest.json").read().decode()
+
+
+def test_check_preflights_against_the_bundle_and_refuses_a_platform_it_lacks(make_fleet, el6_bundle: Path,
+                                                                             tmp_path: Path) -> None:  # fmt: skip
+    """An air-gapped fleet checks against its bundle: the el6 host's versions come from the bundle (its
+    network repositories gone), the el7 host, which no bundle covers, is refused instead of falling back."""
+    fleet: Fleet = make_fleet("chkb", "el6:1,el7:1")
+    el6, el7 = fleet["el6-01"], fleet["el7-01"]
+    fleet.testinfra(el6).run_test("mkdir -p /root/away && mv /etc/yum.repos.d/* /root/away/")
+    proc = pyinstall("check", "--json", "-i", str(fleet.inventory), "--bundle", str(el6_bundle), home=tmp_path)
+    hosts = json.loads(proc.stdout)["hosts"]
+    assert proc.returncode == 2, hosts
+    assert hosts[el6.name]["status"] == "ok", hosts[el6.name]["findings"]
+    assert hosts[el6.name]["facts"]["available"] == ["0:20.10.24-1.el6"]
+    errors = [f for f in hosts[el7.name]["findings"] if f["level"] == "error"]
+    assert [f["code"] for f in errors] == ["BUNDLE_PLATFORM"], errors
+    rc = pyinstall("provision", "--json", "-i", str(fleet.inventory), "--limit", el7.name, "--bundle", str(el6_bundle),
+                   home=tmp_path).returncode  # fmt: skip
+    assert rc == 2 and fleet.testinfra(el7).run("rpm -q docker-ce").rc != 0, "refused: nothing installed"

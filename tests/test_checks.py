@@ -277,3 +277,54 @@ def test_an_unreadable_extras_repository_says_where_centos_7_went() -> None:
     assert "vault.centos.org" in finding.hint
     (ce,) = [f for f in run_checks(failed, ask(storage_driver="vfs")) if f.code == "REPOSITORY"]
     assert "yum_mirror" in ce.hint
+
+
+def uml(name: str, **changes) -> facts.Facts:
+    """Facts recorded from a lab host under a kernel of its own (device-mapper, disks, cgroups its own)."""
+    return replace(facts.parse((FACTS / f"lab-uml-{name}.txt").read_text()), **changes)
+
+
+DM = {"storage_driver": "devicemapper"}
+
+
+@pytest.mark.parametrize(
+    ("host", "options", "said"),
+    [
+        ("el7-lvm-fresh", ("dm.directlvm_device=/dev/ubdb",), None),  # a blank disk
+        ("el7-lvm-provisioned", ("dm.directlvm_device=/dev/ubdb",), None),  # a re-run: the pool Docker made there
+        ("el7-lvm-provisioned", ("dm.thinpooldev=/dev/mapper/docker-thinpool",), None),
+        ("el7-lvm-fresh", ("dm.directlvm_device=/dev/ubdc",), "carries a filesystem or LVM signature (ext4)"),
+        ("el7-lvm-fresh", ("dm.directlvm_device=/dev/sdz",), "is not a block device on this host"),
+        ("el6-loop-fresh", ("dm.directlvm_device=/dev/ubdb",), "is mounted on /var/lib/docker"),
+        ("el7-lvm-provisioned", ("dm.thinpooldev=/dev/mapper/nope-thinpool",), "is not a device-mapper device here"),
+        ("el7-lvm-provisioned", ("dm.thinpooldev=/dev/mapper/docker-thinpool_tdata",), "is a linear device"),
+        ("el7-lvm-fresh", ("dm.thinpooldev=/dev/mapper/docker-thinpool",), "is not a device-mapper device here"),
+    ],
+)
+def test_the_thin_pool_or_disk_asked_is_proved_before_provision_uses_it(host: str, options: tuple, said: str) -> None:
+    found = [f for f in run_checks(uml(host), ask(**DM, storage_options=options))
+             if f.code in ("THIN_POOL", "DIRECT_LVM_DEVICE")]  # fmt: skip
+    if said is None:
+        assert found == []
+    else:
+        (finding,) = found
+        assert finding.level == ERROR and said in finding.message, finding
+
+
+def test_cgroup_controllers_the_kernel_lacks_are_refused_before_cgconfig_tries() -> None:
+    (finding,) = [f for f in run_checks(uml("el6-loop-fresh"), ask(**DM)) if f.code == "CGROUPS"]
+    assert finding.level == ERROR and "offers no cpuset, memory cgroup controllers" in finding.message
+
+
+def test_disk_space_under_a_thin_pool_is_not_the_images_space() -> None:
+    loop = uml("el6-loop-fresh")  # 7.8 GiB free under /var/lib/docker
+    assert "DISK_SPACE" in codes(run_checks(loop, ask(**DM)), WARNING)
+    pooled = ask(**DM, storage_options=("dm.thinpooldev=/dev/mapper/docker-thinpool",))
+    assert "DISK_SPACE" not in codes(run_checks(loop, pooled))
+
+
+def test_bundles_given_must_cover_the_hosts_platform() -> None:
+    el7_only = ask(storage_driver="vfs", bundles={"el7": object()})
+    (finding,) = [f for f in run_checks(lab("el6"), el7_only) if f.code == "BUNDLE_PLATFORM"]
+    assert finding.level == ERROR and "for el7; this el6 host would install from its network" in finding.message
+    assert "BUNDLE_PLATFORM" not in codes(run_checks(lab("el6"), ask(storage_driver="vfs")))

@@ -23,6 +23,8 @@ PARSERS = {
     "kernel_config": facts.parse_kernel_config,
     "device_mapper": facts.parse_device_mapper,
     "loop": facts.parse_loop,
+    "cgroup_subsystems": facts.parse_cgroup_subsystems,
+    "block_devices": facts.parse_block_devices,
     "docker_fs": facts.parse_docker_fs,
     "yum_lock": facts.parse_yum_lock,
     "yum_config": facts.parse_yum_config,

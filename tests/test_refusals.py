@@ -96,6 +96,17 @@ REFUSALS = [
         {"docker_daemon_options": {"bridge": "none", "iptables": False, "icc": None, "log-level": "warn"}},
     ),
     ("BUNDLE_LOGIN", Host("lab-el6-full", "el6", {"login: root": "login: deploy"}), {"bundles": BUNDLE}),
+    ("BUNDLE_PLATFORM", EL7, {"bundles": BUNDLE}),  # an el6 bundle only: the el7 host would use the network
+    (
+        "THIN_POOL",
+        Host("lab-uml-el7-lvm-provisioned", "el7"),
+        {"docker_storage_driver": "devicemapper", "docker_storage_options": "dm.thinpooldev=/dev/mapper/nope-thinpool"},
+    ),
+    (
+        "DIRECT_LVM_DEVICE",
+        Host("lab-uml-el7-lvm-fresh", "el7"),
+        {"docker_storage_driver": "devicemapper", "docker_storage_options": "dm.directlvm_device=/dev/ubdc"},
+    ),
     (
         "DOWNGRADE",
         Host(
@@ -147,7 +158,8 @@ def test_every_refusal_an_inventory_can_cause_is_enumerated() -> None:
     """Every error code of a check that reads what was asked appears above; plan and runtime refuse nothing
     themselves (runtime's one guard renders no flag preflight has not already refused)."""
     asked_codes = {"OVERLAY_EL6", "OVERLAY_BACKING", "STORE_IN_USE", "PACKAGE", "VERSION_UNAVAILABLE", "REPOSITORY",
-                   "DAEMON_OPTION", "FOREIGN_CONFIG", "BUNDLE_LOGIN", "DOWNGRADE", "DRIVER_REMOVED"}  # fmt: skip
+                   "DAEMON_OPTION", "FOREIGN_CONFIG", "BUNDLE_LOGIN", "BUNDLE_PLATFORM", "DOWNGRADE", "DRIVER_REMOVED",
+                   "THIN_POOL", "DIRECT_LVM_DEVICE"}  # fmt: skip
     assert asked_codes == {code for code, _, _ in REFUSALS}
     source = "".join((HERE.parent / "installer" / f).read_text() for f in ("plan.py", "runtime.py", "provision.py"))
     assert len(re.findall(r"raise PlanError", source)) == 1

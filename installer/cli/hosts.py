@@ -12,7 +12,7 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from installer.outcome import Status
 if TYPE_CHECKING:  # annotations only
     from rich.console import Console
 
-    from installer import junit, provision
+    from installer import bundle, junit, provision
 
 
 def cmd_list_hosts(args: argparse.Namespace) -> ExitStatus:
@@ -53,10 +53,28 @@ def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
     return exit_status(r.status for r in reports if r.status == Status.UNREACHABLE)  # facts: only reach matters
 
 
+@contextlib.contextmanager
+def _bundles(args: argparse.Namespace) -> Iterator[dict[str, bundle.Bundle]]:
+    """The offline bundles given (--bundle), one per platform, unpacked for the run's length."""
+    from installer import bundle
+
+    with contextlib.ExitStack() as stack:
+        # Only runs given a bundle need somewhere to unpack it.
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="pyinstall-bundles-")) if args.bundle else ""
+        bundles: dict[str, bundle.Bundle] = {}
+        for i, path in enumerate(args.bundle):
+            loaded = bundle.load(Path(path), Path(tmp) / str(i))
+            if loaded.platform in bundles:
+                raise UsageError(f"two bundles for {loaded.platform}", "give at most one per platform")
+            bundles[loaded.platform] = loaded
+        yield bundles
+
+
 def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     from installer import junit, preflight, report
 
-    reports = preflight.run(targets(args, err), forks=args.forks)
+    with _bundles(args) as bundles:
+        reports = preflight.run(targets(args, err, bundles=bundles), forks=args.forks)
     render = functools.partial(report.render, reports)
     return _reported(args, out, err, junit.check_cases(reports), report.check_report(reports), render, reports)
 
@@ -85,17 +103,9 @@ def _reported(
 
 
 def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    from installer import bundle, provision, rollout
+    from installer import provision, rollout
 
-    with contextlib.ExitStack() as stack:
-        # Only runs that push a bundle need somewhere to unpack it.
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="pyinstall-bundles-")) if args.bundle else ""
-        bundles = {}
-        for i, path in enumerate(args.bundle):
-            loaded = bundle.load(Path(path), Path(tmp) / str(i))
-            if loaded.platform in bundles:
-                raise UsageError(f"two bundles for {loaded.platform}", "give at most one per platform")
-            bundles[loaded.platform] = loaded
+    with _bundles(args) as bundles:
         serial = rollout.parse_serial(args.serial) if args.serial else None
         runs = provision.run(
             targets(args, err, bundles=bundles),

@@ -155,6 +155,17 @@ def _ignore_errors_arg(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _bundle_arg(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="install from this offline bundle, every other repository disabled (one per platform; repeatable): "
+        "check looks for the versions in it, and refuses a host whose platform no bundle covers",
+    )
+
+
 def _host_args(p: argparse.ArgumentParser) -> None:
     _inventory_args(p)
     limit = p.add_argument(
@@ -235,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = _host_command(sub, "check", "preflight: can each host run the runtime? (exit 0 all pass, 2 failed, "
                           "4 unreachable)")  # fmt: skip
     _ignore_errors_arg(check)
+    _bundle_arg(check)
 
     prov = _host_command(sub, "provision", "install, configure, enable and start the runtime; idempotent (exit 0 ok, "
                          "2 failed, 4 unreachable)")  # fmt: skip
@@ -252,13 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     skip = prov.add_argument("--skip-tags", type=_tags, metavar="TAG[,TAG]", help="all but these parts")
     tags.completer = skip.completer = argcomplete.completers.ChoicesCompleter(TAGS)  # type: ignore[attr-defined]
     _rollout_args(prov)
-    prov.add_argument(
-        "--bundle",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="install from this offline bundle, every other repository disabled (one per platform; repeatable)",
-    )
+    _bundle_arg(prov)
 
     rm = _host_command(sub, "remove", "take the runtime off: stop, disable, remove its packages, repositories and "
                        "configuration (backups kept); idempotent (exit 0 ok, 2 failed, 4 unreachable)")  # fmt: skip
