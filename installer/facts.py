@@ -134,7 +134,8 @@ if [ -d /sys/module/loop ]; then free=$(losetup -f 2>/dev/null) && echo "free: $
 section block_devices
 # A disk given to devicemapper (dm.directlvm_device) must be there, unmounted and blank, or already Docker's.
 while read -r _ _ _ n; do case $n in ''|name) ;; *) echo "device: /dev/$n" ;; esac; done 2>/dev/null < /proc/partitions
-command -v blkid >/dev/null 2>&1 && blkid 2>/dev/null | prefix 'signature: '
+# blkid reads its cache, and probes what is not in it: bounded (a drive without media can stall it).
+command -v blkid >/dev/null 2>&1 && timeout 10 blkid 2>/dev/null | prefix 'signature: '
 while read -r d m _; do case $d in /dev/*) echo "mounted: $d $m" ;; esac; done 2>/dev/null < /proc/mounts
 
 section docker_fs
