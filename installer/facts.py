@@ -227,6 +227,10 @@ done
 
 section bundle
 for f in /var/cache/pyinstall/bundle/*/.pyinstall-sums; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
+
+section ledger
+for d in /var/lib/pyinstall /var/cache/pyinstall; do [ -d "$d" ] && echo "state: $d"; done
+[ -f /var/lib/pyinstall/ledger ] && head -c 65536 /var/lib/pyinstall/ledger | prefix 'entry: '
 """
 # Is there a docker command, and what does `docker info` answer (124: it did not within 20 s, a hung daemon).
 DOCKER_SECTIONS = r"""
@@ -328,6 +332,10 @@ class Facts:
     file_sums: dict[str, str] = field(default_factory=dict)  # sha256 of every file dumped above
     bundle_sums: dict[str, dict[str, str]] = field(default_factory=dict)  # platform -> {file: sha256} verified
     jobs: list[dict[str, Any]] = field(default_factory=list)  # pyinstall's detached transactions left on the host
+    # provision only: what pyinstall created on the host by its ledger (kind -> values: file, package, dir),
+    # and its own directories there; untrusted, like every byte a host sends: checked where used
+    ledger: dict[str, list[str]] = field(default_factory=dict)
+    state_dirs: list[str] = field(default_factory=list)
     # The runtime package's versions its repositories (or the offline bundle) offer: None when not asked
     # (the host already runs the version pinned); available_error when the repositories could not be read.
     available: list[str] | None = None
@@ -707,6 +715,19 @@ def parse_services(text: str) -> dict[str, dict[str, bool]]:
     return services
 
 
+def parse_ledger(text: str) -> tuple[dict[str, list[str]], list[str]]:
+    """``entry: KIND VALUE`` lines (the host's ledger) -> {kind: [values]}, and ``state: DIR`` lines."""
+    entries: dict[str, list[str]] = {}
+    dirs = []
+    for key, value in _fields(text):
+        if key == "state":
+            dirs.append(value)
+        elif key == "entry" and len(value.split()) == 2:
+            kind, item = value.split()
+            entries.setdefault(kind, []).append(item)
+    return entries, dirs
+
+
 def parse_jobs(text: str) -> list[dict[str, Any]]:
     """``state: LOG PID-or-RC`` lines: running, done (with its exit status) or lost (killed, e.g. a reboot)."""
     jobs = []
@@ -746,8 +767,9 @@ def parse(output: str) -> Facts:
     facts.docker_config = parse_docker_config(get("docker_config", ""), facts.file_sums)
     facts.service_manager = parse_service_manager(get("service_manager", ""))
     if "services" in sections:  # the provision script
-        expected += ["services", "repo_files", "jobs", "bundle", "docker_info", "docker"]
+        expected += ["services", "repo_files", "jobs", "bundle", "ledger", "docker_info", "docker"]
         facts.services = parse_services(sections["services"])
+        facts.ledger, facts.state_dirs = parse_ledger(sections.get("ledger", ""))
         facts.repo_files = _dumped_files(sections["repo_files"], facts.file_sums)
         facts.jobs = parse_jobs(sections.get("jobs", ""))
         for path, text in _dumped_files(sections.get("bundle", "")).items():

@@ -25,6 +25,10 @@ from installer.runtime import Desired, ManagedFile
 from installer.versions import evr_compare, split_evr
 
 YUM_TIMEOUT = 900.0
+# What pyinstall keeps on a host: its jobs, and the ledger of what it created there (files, repositories,
+# packages, the bundle cache), which `remove` reads to undo it. Root-only.
+STATE_DIR = "/var/lib/pyinstall"
+LEDGER = f"{STATE_DIR}/ledger"
 BACKUP_SUFFIX = ".pyinstall-backup"
 BACKUPS_KEPT = 5  # timestamped backups of each managed file: the user's original survives a few runs
 # The daemon's last words, wherever this init system keeps them.
@@ -109,6 +113,15 @@ def q(value: str) -> str:
     return shlex.quote(value)
 
 
+def ledger(*entries: str) -> str:
+    """Shell: add ``KIND VALUE`` entries to the host's ledger, each once."""
+    lines = "".join(f"{e}\n" for e in entries)
+    return (
+        f"(umask 077; mkdir -p {STATE_DIR}; touch {LEDGER}; printf %s {q(lines)} | while IFS= read -r e; do "
+        f'grep -qxF "$e" {LEDGER} || printf \'%s\\n\' "$e" >> {LEDGER}; done)'
+    )
+
+
 def backup_stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
@@ -134,7 +147,7 @@ def write_file_command(f: ManagedFile, stamp: str) -> tuple[str, str]:
         # A hard link, not a copy: it replaces whatever sits at the backup path (even a planted symlink)
         # instead of writing through it.
         f"if [ -f {q(path)} ]; then ln -f {q(path)} {q(backup)}; else rm -f {q(backup)}; fi; "
-        f'mv -f "$t" {q(path)}; trap - EXIT; '
+        f'mv -f "$t" {q(path)}; trap - EXIT; {ledger(f"file {path}")}; '
         # Timestamps sort as text: drop the oldest beyond the last few.
         f"set -- {q(path + BACKUP_SUFFIX)}.*; "
         f'while [ $# -gt {BACKUPS_KEPT} ]; do [ -f "$1" ] && rm -f "$1"; shift; done'
@@ -184,7 +197,9 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
 
     missing = [p for p in platform.requires if p not in facts.packages]
     if missing:
-        ops.append(yum_op("install " + ", ".join(missing), "install", missing, "not installed", tag="packages"))
+        op = yum_op("install " + ", ".join(missing), "install", missing, "not installed", tag="packages")
+        recorded = ledger(*(f"package {p}" for p in missing))  # pyinstall's to take away again
+        ops.append(replace(op, commands=(f"{op.commands[0]} && {recorded}",)))
 
     if platform.cgconfig:
         ops += _cgconfig(facts)
@@ -286,7 +301,7 @@ def _push_bundle(facts: Facts, bundle: Bundle) -> list[Operation]:
     finish = (
         f"set -e; cd {q(base)}; {verify}"
         + "".join(f"mv -f {q(f.path + '.part')} {q(f.path)}; " for f in missing)
-        + f"printf %s {q(record)} | base64 -d > {q(SUMS_FILE)}"
+        + f"printf %s {q(record)} | base64 -d > {q(SUMS_FILE)}; {ledger(f'dir {base}')}"
     )
     size = sum(f.size for f in missing)
     return [

@@ -1,7 +1,8 @@
 """`pyinstall remove`: the runtime taken off each host, as pyinstall put it there, in parallel and under
 the same rollout controls as provision. What is removed is what provision would put there for this
 host (the same model): the daemon stopped and disabled, the runtime's packages, the repository files and
-the daemon's configuration (each kept as a timestamped backup), an offline bundle pushed to the host.
+the daemon's configuration (each kept as a timestamped backup), an offline bundle pushed to the host,
+packages provision installed for the runtime (its ledger says which), and pyinstall's own state there.
 Docker's data (/var/lib/docker) stays unless asked for (``purge_data``; a data-root elsewhere is never
 removed). Removing again changes nothing.
 
@@ -10,10 +11,11 @@ removed). Removing again changes nothing.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 
-from installer import checks, connection, facts, runtime, yum
+from installer import checks, connection, facts, platforms, runtime, yum
 from installer.asked import Asked
 from installer.bundle import REMOTE_ROOT
 from installer.connection import Session, Target
@@ -21,39 +23,59 @@ from installer.executor import execute
 from installer.fleet import FORKS
 from installer.host_run import HostRun, on_host, roll_out, settled
 from installer.outcome import Status
-from installer.plan import BACKUP_SUFFIX, YUM_TIMEOUT, Operation, Plan, backup_stamp, q
+from installer.plan import BACKUP_SUFFIX, STATE_DIR, YUM_TIMEOUT, Operation, Plan, backup_stamp, q
 from installer.preflight import Connect, gather_facts
 
 DATA_ROOT = "/var/lib/docker"
 
 
 def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = False, stamp: str = "") -> Plan:
-    """The operations that take the runtime off this host, in order; none for what is already gone."""
+    """The operations that take the runtime off this host, in order; none for what is already gone. What
+    provision created comes from the names pyinstall uses (the model's files, every pyinstall-*.repo, the
+    bundle it pushed) and from the host's ledger; a ledger entry counts only where it names something
+    pyinstall could have created (the host's word alone never points a removal elsewhere)."""
     stamp = stamp or backup_stamp()
     ops: list[Operation] = []
-    service = desired.platform.service
+    platform = desired.platform
     docker = gathered.services.get("docker", {})
     if docker.get("active"):
-        ops.append(Operation("stop docker", (service.stop,), "running", tag="service"))
+        ops.append(Operation("stop docker", (platform.service.stop,), "running", tag="service"))
     if docker.get("enabled"):
-        ops.append(Operation("disable docker", (service.disable,), "enabled at boot", tag="service"))
-    for f in desired.files:
-        if gathered.file_content(f.path) is not None:
-            what = "daemon configuration" if f.restarts_daemon else "repository"
-            backup = f"{f.path}{BACKUP_SUFFIX}.{stamp}"
-            # Before the packages go (rpm would take a package's own config file with it): a hard link keeps
-            # the file as a backup, the name goes.
-            command = f"if [ -e {q(f.path)} ]; then ln -f {q(f.path)} {q(backup)} && rm -f {q(f.path)}; fi"
-            ops.append(Operation(f"remove {what} {f.path}", (command,), f"kept as {backup}", backup=backup,
-                                 tag="config" if f.restarts_daemon else "repo"))  # fmt: skip
+        ops.append(Operation("disable docker", (platform.service.disable,), "enabled at boot", tag="service"))
+    config = desired.config_file.path
+    ledger = gathered.ledger
+    files = [f.path for f in desired.files] + sorted(gathered.repo_files)
+    files += [path for path in ledger.get("file", []) if _ours(path)]
+    for path in dict.fromkeys(files):
+        if gathered.file_content(path) is None:
+            continue
+        what = "daemon configuration" if path == config else "repository"
+        backup = f"{path}{BACKUP_SUFFIX}.{stamp}"
+        # Before the packages go (rpm would take a package's own config file with it): a hard link keeps
+        # the file as a backup, the name goes.
+        command = f"if [ -e {q(path)} ]; then ln -f {q(path)} {q(backup)} && rm -f {q(path)}; fi"
+        ops.append(Operation(f"remove {what} {path}", (command,), f"kept as {backup}", backup=backup,
+                             tag="config" if path == config else "repo"))  # fmt: skip
     channel = desired.channel
-    installed = [p for p in (channel.package, *channel.extra_packages) if p in gathered.packages]
-    if installed:
-        command = yum.command("remove", *installed, lock_wait=desired.yum_lock_wait, locks=desired.platform.lock_files)
-        ops.append(Operation("remove " + ", ".join(installed), (command,), "installed", timeout=YUM_TIMEOUT,
-                             detached=True, tag="packages"))  # fmt: skip
-    if desired.platform.id in gathered.bundle_sums:
-        bundle = f"{REMOTE_ROOT}/{desired.platform.id}"
+    runtime_packages = [p for p in (channel.package, *channel.extra_packages) if p in gathered.packages]
+    # What provision installed for the runtime (libcgroup on EL6), by the ledger: taken away too, unless
+    # another package has come to need it since (rpm's own test of the removal says).
+    helpers = [p for p in ledger.get("package", []) if p in platform.requires and p in gathered.packages]
+    if runtime_packages or helpers:
+        command = yum.command("remove", *runtime_packages, lock_wait=desired.yum_lock_wait, locks=platform.lock_files)
+        if helpers:
+            test = " ".join(q(p) for p in runtime_packages)
+            command = (
+                f"x=; for p in {' '.join(q(p) for p in helpers)}; do "
+                f'rpm -e --test {test} "$p" >/dev/null 2>&1 && x="$x $p"; done; {command} $x'
+            )
+        name = "remove " + ", ".join(runtime_packages or helpers)
+        if runtime_packages and helpers:
+            name += f" (and {', '.join(helpers)}, installed for it, unless another package needs it)"
+        ops.append(Operation(name, (command,), "installed", timeout=YUM_TIMEOUT, detached=True, tag="packages"))
+    bundles = {f"{REMOTE_ROOT}/{p}" for p in gathered.bundle_sums}
+    bundles |= {d for d in ledger.get("dir", []) if re.fullmatch(rf"{REMOTE_ROOT}/[a-z0-9_.+-]+", d)}
+    for bundle in sorted(bundles):
         ops.append(Operation(f"remove offline bundle {bundle}", (f"rm -rf {q(bundle)}",), "pushed by provision",
                              tag="repo"))  # fmt: skip
     if purge_data and gathered.docker_store_entries:  # the facts look in /var/lib/docker, not at a data-root
@@ -61,7 +83,17 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
         command = f"find {DATA_ROOT} -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {{}} +"
         ops.append(Operation(f"remove Docker's data in {DATA_ROOT}", (command,),
                              "--purge-data: images, containers and volumes", timeout=600, tag="data"))  # fmt: skip
+    if ops or gathered.state_dirs:  # last: the yum transaction above runs as one of its jobs
+        command = f"rm -rf {STATE_DIR} {REMOTE_ROOT}; rmdir {q(REMOTE_ROOT.rsplit('/', 1)[0])} 2>/dev/null; true"
+        ops.append(Operation(f"remove pyinstall's own state ({STATE_DIR}, its ledger and jobs)", (command,),
+                             "nothing of pyinstall's is left but its backups", tag="repo"))  # fmt: skip
     return Plan(ops)
+
+
+def _ours(path: str) -> bool:
+    """A file pyinstall writes: a platform's daemon configuration, or one of its repository files."""
+    configs = {p.config_file for p in platforms.all_platforms()}
+    return path in configs or re.fullmatch(r"/etc/yum\.repos\.d/pyinstall-[A-Za-z0-9_.+-]+\.repo", path) is not None
 
 
 def remove_host(

@@ -77,6 +77,15 @@ def test_provision_from_the_bundle_with_every_network_repo_gone(make_fleet, el6_
     again = json.loads(proc.stdout)["hosts"][fleet["el6-01"].name]
     assert proc.returncode == 0 and again["changed"] == 0 and again["commands"] == 1
 
+    # remove, without the bundle: its repository file and its cache go with the rest, and yum still works.
+    proc = pyinstall("remove", "--json", "-i", str(fleet.inventory), home=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    left = host.check_output("ls -d /etc/yum.repos.d/*.repo /var/cache/pyinstall /var/lib/pyinstall 2>/dev/null; true")
+    assert left == "", "nothing of pyinstall's but its backups"
+    assert host.run("ls /etc/yum.repos.d/pyinstall-bundle.repo.pyinstall-backup.*").rc == 0
+    assert host.run("rpm -q docker-io libcgroup").rc != 0
+    host.run_test("mv /root/away/* /etc/yum.repos.d/ && yum -q makecache")
+
 
 def test_a_corrupted_push_is_caught_on_the_host(make_fleet, el6_bundle: Path, tmp_path: Path) -> None:
     fleet: Fleet = make_fleet("corrupt", "el6:1")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from installer import asked, checks, executor, facts, platforms, runtime
+from installer import plan as plan_module
 from installer.asked import AskedError
 from installer.connection import CommandResult, Target
 from installer.errors import CommandTimeout, HostHung, Unreachable
@@ -272,11 +273,22 @@ def test_atomic_write_command_really_writes_atomically(tmp_path: Path) -> None:
     content = '{"a": "it\'s $(not) `run`"}\n'
     command, backup = write_file_command(ManagedFile(str(target), content, mode=0o640, owner="root", group="root"),
                                          STAMP)  # fmt: skip
-    subprocess.run(["sh", "-c", command], check=True)
+    state = local(command, tmp_path)
     assert target.read_text() == content
     assert oct(target.stat().st_mode & 0o777) == "0o640"
     assert Path(backup).read_text() == "old\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["daemon.json", f"daemon.json.pyinstall-backup.{STAMP}"]
+    assert (state / "ledger").read_text() == f"file {target}\n", "the file is in the ledger, once"
+    local(command, tmp_path)
+    assert (state / "ledger").read_text() == f"file {target}\n"
+    assert oct((state / "ledger").stat().st_mode & 0o777) == "0o600" and oct(state.stat().st_mode & 0o777) == "0o700"
+
+
+def local(command: str, tmp_path: Path) -> Path:
+    """Run a host command with this machine's sh, its state directory (the ledger) under ``tmp_path``."""
+    state = tmp_path / "state"
+    subprocess.run(["sh", "-c", command.replace(plan_module.STATE_DIR, str(state))], check=True)
+    return state
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the command chowns to root, as it does on a host")
@@ -285,8 +297,8 @@ def test_backups_are_timestamped_and_the_last_five_kept(tmp_path: Path) -> None:
     target.write_text("the user's original\n")
     for run in range(7):
         command, _ = write_file_command(ManagedFile(str(target), f"run {run}\n"), f"2026120{run}T000000Z")
-        subprocess.run(["sh", "-c", command], check=True)
-    backups = sorted(p.name for p in tmp_path.iterdir() if p.name != "daemon.json")
+        local(command, tmp_path)
+    backups = sorted(p.name for p in tmp_path.iterdir() if p.name not in ("daemon.json", "state"))
     assert backups == [f"daemon.json.pyinstall-backup.2026120{run}T000000Z" for run in range(2, 7)]
     assert (tmp_path / backups[-1]).read_text() == "run 5\n"
 
@@ -325,7 +337,7 @@ def test_a_planted_symlink_at_the_backup_path_is_replaced_not_followed(tmp_path:
     victim.write_text("precious\n")
     (tmp_path / f"daemon.json.pyinstall-backup.{STAMP}").symlink_to(victim)
     command, backup = write_file_command(ManagedFile(str(target), "new\n"), STAMP)
-    subprocess.run(["sh", "-c", command], check=True)
+    local(command, tmp_path)
     assert victim.read_text() == "precious\n"
     assert not Path(backup).is_symlink() and Path(backup).read_text() == "old\n"
     assert target.read_text() == "new\n"
@@ -474,17 +486,38 @@ def test_removal_takes_off_what_provision_put_there_and_nothing_when_it_is_gone(
     assert names(steps) == [
         "stop docker", "disable docker", "remove repository /etc/yum.repos.d/pyinstall-docker-ce-stable.repo",
         "remove daemon configuration /etc/docker/daemon.json", "remove docker-ce, docker-ce-cli, containerd.io",
+        "remove pyinstall's own state (/var/lib/pyinstall, its ledger and jobs)",
     ]  # fmt: skip
     config = steps.operations[3]
     path = "/etc/docker/daemon.json"
     kept = f"{path}.pyinstall-backup.S"
     assert config.commands == (f"if [ -e {path} ]; then ln -f {path} {kept} && rm -f {path}; fi",)
-    assert "yum -y remove docker-ce docker-ce-cli containerd.io" in steps.operations[-1].commands[0]
+    assert "yum -y remove docker-ce docker-ce-cli containerd.io" in steps.operations[-2].commands[0]
     purged = removal(host, wanted, purge_data=True, stamp="S")
-    assert names(purged)[-1] == "remove Docker's data in /var/lib/docker"
+    assert names(purged)[-2] == "remove Docker's data in /var/lib/docker"
     gone = replace(host, services={}, packages={}, docker_config={}, repo_files={}, file_sums={},
-                   docker_store_entries=[])  # fmt: skip
+                   docker_store_entries=[], state_dirs=[])  # fmt: skip
     assert names(removal(gone, wanted, purge_data=True)) == []
+
+
+def test_removal_reads_the_ledger_but_never_beyond_what_pyinstall_creates() -> None:
+    """The ledger adds what provision installed for the runtime (libcgroup on EL6) and a pushed bundle; an
+    entry naming anything else (a planted ledger) removes nothing."""
+    from installer.remove import removal
+
+    host = recorded("lab-el6-provisioned")
+    assert host.ledger == {"file": ["/etc/yum.repos.d/pyinstall-epel.repo", "/etc/sysconfig/docker"],
+                           "package": ["libcgroup"]}  # fmt: skip
+    wanted = desired("el6", LAB_VARS, "vfs")
+    (packages,) = [op for op in removal(host, wanted).operations if op.tag == "packages"]
+    assert packages.name == "remove docker-io (and libcgroup, installed for it, unless another package needs it)"
+    assert 'rpm -e --test docker-io "$p"' in packages.commands[0] and packages.commands[0].endswith(" $x")
+    planted = replace(host, ledger={"file": ["/etc/passwd", "/etc/yum.repos.d/../shadow"], "package": ["openssh"],
+                                    "dir": ["/", "/var/cache/pyinstall/bundle/../../.."]})  # fmt: skip
+    steps = removal(planted, wanted)
+    said = " ".join(c for op in steps.operations for c in op.commands)
+    assert "/etc/passwd" not in said and "shadow" not in said and "openssh" not in said
+    assert not any(n.startswith("remove offline bundle") for n in names(steps))
 
 
 class LocalSession:

@@ -11,8 +11,10 @@ from tests.lab.testing import Fleet, pyinstall, pyinstall_json
 
 pytestmark = pytest.mark.lab
 
-LEFT = "rpm -qa 'docker*' containerd.io | sort; ls /etc/yum.repos.d/pyinstall-*.repo /etc/docker/daemon.json " \
-       "/etc/sysconfig/docker 2>/dev/null; true"  # fmt: skip
+LEFT = (
+    "rpm -qa 'docker*' containerd.io libcgroup | sort; ls -d /etc/yum.repos.d/pyinstall-*.repo /etc/docker/daemon.json "
+    "/etc/sysconfig/docker /var/lib/pyinstall /var/cache/pyinstall 2>/dev/null; true"
+)
 
 
 def test_remove_leaves_nothing_of_pyinstalls_behind_and_converges(make_fleet, tmp_path: Path) -> None:
@@ -35,7 +37,8 @@ def test_remove_leaves_nothing_of_pyinstalls_behind_and_converges(make_fleet, tm
                         "2>/dev/null").stdout, "the configuration is kept as a backup"  # fmt: skip
         assert root.file("/var/lib/docker").is_directory, "the data stays unless --purge-data"
         names = [t["name"] for t in hosts[h.name]["tasks"]]
-        assert names[:2] == ["stop docker", "disable docker"] and names[-1].startswith("remove docker"), names
+        assert names[:2] == ["stop docker", "disable docker"] and names[-2].startswith("remove docker"), names
+        assert names[-1].startswith("remove pyinstall's own state"), names
 
     rc, again = pyinstall_json("remove", "-i", inventory, home=tmp_path)
     assert rc == 0 and all(h["status"] == "ok" and h["tasks"] == [] for h in again.values()), again
