@@ -83,7 +83,8 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
         command = f"find {DATA_ROOT} -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {{}} +"
         ops.append(Operation(f"remove Docker's data in {DATA_ROOT}", (command,),
                              "--purge-data: images, containers and volumes", timeout=600, tag="data"))  # fmt: skip
-    if ops or gathered.state_dirs:  # last: the yum transaction above runs as one of its jobs
+    # Last: a yum transaction above runs as one of pyinstall's jobs, which live there too.
+    if gathered.state_dirs or any(op.detached for op in ops):
         command = f"rm -rf {STATE_DIR} {REMOTE_ROOT}; rmdir {q(REMOTE_ROOT.rsplit('/', 1)[0])} 2>/dev/null; true"
         ops.append(Operation(f"remove pyinstall's own state ({STATE_DIR}, its ledger and jobs)", (command,),
                              "nothing of pyinstall's is left but its backups", tag="repo"))  # fmt: skip
