@@ -23,7 +23,7 @@ from pathlib import Path
 
 import paramiko
 
-from installer.facts import script
+from installer import facts
 from tests.lab import Lab
 
 MARK = "@@bench-facts"
@@ -36,7 +36,7 @@ def split_sections(script: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def measuring_script(repeat: int) -> str:
-    prelude, sections = split_sections(script(provision=True))
+    prelude, sections = split_sections(facts.script(provision=True))
     lines = [prelude]
     for _ in range(repeat):
         for name, body in sections:
@@ -100,7 +100,7 @@ def main() -> int:
             columns[label] = parse(run_on(lab, host, script))
     finally:
         lab.down(purge=True)
-    _, sections = split_sections(script(provision=True))
+    _, sections = split_sections(facts.script(provision=True))
     names = [name for name, _ in sections if name != "end"]
     width = max(len(n) for n in names)
     print(f"{'section':<{width}}  " + "  ".join(f"{label:>22}" for label in columns))
