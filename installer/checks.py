@@ -688,6 +688,16 @@ def check_bundles(s: Subject) -> list[Finding]:
 def check_disk(s: Subject) -> list[Finding]:
     facts = s.facts
     avail = facts.docker_fs.get("avail_kb")
+    root = s.asked.root_dir
+    if root and root.rstrip("/") != "/var/lib/docker":  # the facts measure /var/lib/docker, not this
+        return [
+            Finding(
+                "DISK_SPACE",
+                INFO,
+                f"the free space under data-root {root} was not measured (the facts look at /var/lib/docker)",
+                f"make sure {root} has 10 GiB or more free",
+            )
+        ]
     if avail is None:
         return []
     # In a thin pool the images live in the pool: /var/lib/docker keeps volumes, logs and metadata only.

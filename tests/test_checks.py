@@ -328,3 +328,11 @@ def test_bundles_given_must_cover_the_hosts_platform() -> None:
     (finding,) = [f for f in run_checks(lab("el6"), el7_only) if f.code == "BUNDLE_PLATFORM"]
     assert finding.level == ERROR and "for el7; this el6 host would install from its network" in finding.message
     assert "BUNDLE_PLATFORM" not in codes(run_checks(lab("el6"), ask(storage_driver="vfs")))
+
+
+def test_disk_space_elsewhere_than_var_lib_docker_is_said_unmeasured() -> None:
+    low = replace(lab("el7"), docker_fs={**lab("el7").docker_fs, "avail_kb": 1 << 20})  # 1 GiB free
+    assert "DISK_SPACE" in codes(run_checks(low, VFS), ERROR)
+    moved = run_checks(low, ask(storage_driver="vfs", daemon_options={"data-root": "/srv/docker"}))
+    (finding,) = [f for f in moved if f.code == "DISK_SPACE"]
+    assert finding.level == INFO and "data-root /srv/docker was not measured" in finding.message
