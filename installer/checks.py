@@ -575,6 +575,17 @@ def check_daemon_options(s: Subject) -> list[Finding]:
         for key, since in daemon_options.too_new(s.asked.daemon_options, version)
         if s.asked.daemon_options[key] is not None
     ]
+    findings += [
+        Finding(
+            "DAEMON_OPTION",
+            ERROR,
+            f"daemon option {key}: the {s.channel.package} package's docker.service already passes it as a flag "
+            f"({s.channel.name} channel); dockerd refuses to start with it in {s.platform.config_file} too",
+            f'drop {key} from docker_daemon_options on this channel (README: "Who owns which option")',
+        )
+        for key in s.channel.unit_options
+        if key in options
+    ]
     if s.platform.config_style == "flags":
         findings += [
             Finding(
@@ -589,15 +600,16 @@ def check_daemon_options(s: Subject) -> list[Finding]:
 
 
 def check_foreign_config(s: Subject) -> list[Finding]:
-    """Options also given outside the managed file: dockerd refuses to start with both (moby#30726)."""
+    """Options also given by a unit or drop-in of the administrator's: dockerd refuses to start with both
+    (moby#30726)."""
     if s.platform is None or s.channel is None or s.platform.config_style != "json":
         return []
     written = daemon_options.merged(s.asked.daemon_options, s.version or "", s.storage_driver or "", ())
     keys = {*written, "storage-opts"}
     found = []
     for path, content in s.facts.docker_config.items():
-        is_unit = any(fnmatch.fnmatchcase(path, pattern) for pattern in s.platform.unit_files)
-        if not is_unit and (path not in s.platform.foreign_config or not s.channel.reads_foreign_config):
+        # The channel's environment files are provision's to write, without these options.
+        if not any(fnmatch.fnmatchcase(path, pattern) for pattern in s.platform.unit_files):
             continue
         found += [f"{path}: --{flag}" for flag, key in daemon_options.keys_in_flags(content) if key in keys]
     if not found:
@@ -618,14 +630,13 @@ def check_unmanaged_options(s: Subject) -> list[Finding]:
     """The user's own options in the current configuration, which provision would replace."""
     if s.platform is None or s.channel is None:
         return []
+    findings = _unmanaged_environment(s)
     text = s.facts.docker_config.get(s.platform.config_file)
     current = daemon_options.read_config(text, s.platform.config_style) if text else None
-    if not current:
-        return []
     asked = set(s.asked.daemon_options) | set(daemon_options.defaults()) | {"storage-driver", "storage-opts"}
-    extra = sorted(k for k in daemon_options.config_keys(current, s.platform.config_style) if k not in asked)
+    extra = sorted(k for k in daemon_options.config_keys(current or {}, s.platform.config_style) if k not in asked)
     if not extra:
-        return []
+        return findings
     return [
         Finding(
             "UNMANAGED_OPTIONS",
@@ -633,6 +644,35 @@ def check_unmanaged_options(s: Subject) -> list[Finding]:
             f"{s.platform.config_file} sets {', '.join(extra)}, which the "
             "inventory does not ask for: provision replaces the file without them",
             "add them to docker_daemon_options to keep them (the replaced file is kept as a backup)",
+        ),
+        *findings,
+    ]
+
+
+def _unmanaged_environment(s: Subject) -> list[Finding]:
+    """Flags an administrator put in the channel's environment files that provision's version of them has
+    neither there nor in the daemon configuration: they would be lost."""
+    assert s.platform is not None and s.channel is not None
+    written = daemon_options.merged(s.asked.daemon_options, s.version or "", s.storage_driver or "", ())
+    kept = {*written, "storage-opts"}
+    found = []
+    for path, variables in s.channel.environment.items():
+        text = s.facts.docker_config.get(path)
+        if text is None:
+            continue
+        ours = {key for value in variables.values() for _, key in daemon_options.keys_in_flags(value)}
+        for value in daemon_options.read_environment(text).values():
+            found += [f"{path}: --{flag}" for flag, key in daemon_options.keys_in_flags(value)
+                      if key not in ours and key not in kept]  # fmt: skip
+    if not found:
+        return []
+    return [
+        Finding(
+            "UNMANAGED_OPTIONS",
+            WARNING,
+            f"options the inventory does not ask for: {'; '.join(found)}; provision writes these files with the "
+            "package's own values",
+            "add them to docker_daemon_options to keep them (the replaced files are kept as backups)",
         )
     ]
 

@@ -67,6 +67,43 @@ def keys_in_flags(text: str) -> list[tuple[str, str]]:
     return [(flag, by_flag().get(flag, flag)) for flag in re.findall(r"--([a-z][a-z0-9-]+)", text)]
 
 
+def without_flags(words: str, keys: set[str]) -> str:
+    """A command line with every flag that sets one of ``keys`` (daemon.json keys) taken out, its value
+    too: ``--log-driver=journald`` and ``--log-driver journald`` alike (a bool flag takes no value)."""
+    kept: list[str] = []
+    split = shlex.split(words)
+    i = 0
+    while i < len(split):
+        word = split[i]
+        i += 1
+        if not word.startswith("--"):
+            kept.append(word)
+            continue
+        flag, eq, _ = word[2:].partition("=")
+        key = by_flag().get(flag, flag)
+        takes_value = not eq and key in schema() and schema()[key].type != "bool"
+        if key in keys:
+            i += takes_value
+            continue
+        kept.append(word)
+        if takes_value and i < len(split):
+            kept.append(split[i])
+            i += 1
+    return shlex.join(kept)
+
+
+def read_environment(text: str) -> dict[str, str]:
+    """An environment file's ``NAME=value`` lines, unquoted as the shell would (systemd reads the same);
+    lines that are not assignments (comments, shell statements) are not options."""
+    found = {}
+    for name, value in re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", text, re.M):
+        try:
+            found[name] = " ".join(shlex.split(value))
+        except ValueError:
+            found[name] = value
+    return found
+
+
 def read_config(text: str, style: str) -> dict[str, Any] | None:
     """The daemon options a managed configuration file holds, as written: daemon.json's object (``json``),
     or EL6's other_args flags, ``{flag: [values, sorted]}`` (``flags``); None when it is not one."""

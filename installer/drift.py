@@ -54,6 +54,9 @@ def differences(facts: Facts, asked: Asked, info: DockerInfo | None = None) -> l
         current = facts.file_content(f.path)
         if current is None:
             found.append(Difference(f.path, "", "present", ABSENT))
+        elif f.path in desired.channel.environment:
+            want, have = daemon_options.read_environment(f.content), daemon_options.read_environment(current)
+            found += _compare(f.path, want, have, str)
         elif f.restarts_daemon:
             found += _config(f.path, f.content, current, s.platform.config_style)
         else:

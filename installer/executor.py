@@ -239,8 +239,8 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
             return results
         results.append(_run(session, plan.restart))
     if results[-1].status == FAILED:
-        config = next((op for op in plan.operations if op.restarts and op.backup), None)
-        rollback = _rollback(session, config, plan, results[-1])
+        written = [op for op, r in zip(ran, results) if op.file and op.restarts and op.backup and r.status == CHANGED]
+        rollback = _rollback(session, written, plan, results[-1])
         if rollback:
             events.emit(events.STEP, session.target.name, rollback.name, rollback.status, rollback.msg)
             results.append(rollback)
@@ -312,10 +312,10 @@ def daemon_reason(log: str) -> str:
     return (fatal or lines or [""])[-1][:400]
 
 
-def _rollback(session: Session, config: Operation | None, plan: Plan, failure: TaskResult) -> TaskResult | None:
-    """Quote why the daemon did not start, and put the host back as it was before this run: the previous
-    configuration (or none, on a host that had none), the daemon running only if it ran before, enabled
-    only if it was. None when this run changed no configuration (nothing to roll back)."""
+def _rollback(session: Session, written: list[Operation], plan: Plan, failure: TaskResult) -> TaskResult | None:
+    """Quote why the daemon did not start, and put the host back as it was before this run: each daemon
+    file this run wrote as it was (or gone, where the host had none), the daemon running only if it ran
+    before, enabled only if it was. None when this run wrote no daemon file (nothing to roll back)."""
     previous = plan.previous
     try:
         log = session.run(DAEMON_LOG, timeout=30).stdout.strip()
@@ -324,15 +324,17 @@ def _rollback(session: Session, config: Operation | None, plan: Plan, failure: T
     reason = daemon_reason(log) or failure.stderr.strip() or failure.stdout.strip()
     failure.msg = f"the daemon did not start: {reason}" if reason else "the daemon did not start"
     failure.log = log
-    if config is None or previous is None:
+    if not written or previous is None:
         return None
-    path, service = previous.config, previous.service
-    if previous.config_existed:
-        restore = f"if [ -f {q(config.backup)} ]; then mv -f {q(config.backup)} {q(path)}; fi"
-        done = "previous configuration restored"
-    else:
-        restore = f"rm -f {q(path)}"
-        done = f"{path} removed (the host had none)"
+    service = previous.service
+    paths = [op.file for op in written]
+    # A write keeps the file it replaces as its backup, and leaves none where there was no file.
+    restore = "; ".join(
+        f"if [ -f {q(op.backup)} ]; then mv -f {q(op.backup)} {q(op.file)}; else rm -f {q(op.file)}; fi"
+        for op in written
+        if op.backup
+    )
+    done = f"{', '.join(paths)} as before this run"
     commands = [restore]
     if previous.running:
         commands.append(service.start + "; " + wait_for_daemon(service))
@@ -340,18 +342,19 @@ def _rollback(session: Session, config: Operation | None, plan: Plan, failure: T
         commands.append(f"{service.stop} >/dev/null 2>&1; true")
     if not previous.enabled:
         commands.append(f"{service.disable} >/dev/null 2>&1; true")
+    name = f"roll back {paths[0]}" if len(paths) == 1 else "roll back the daemon's files"
     try:
         outcomes = [session.run(c, timeout=180) for c in commands]
     except OUTCOME_UNKNOWN as exc:
-        return TaskResult(f"roll back {path}", UNKNOWN, exc.message, commands=commands, hint=exc.hint, log=log)
+        return TaskResult(name, UNKNOWN, exc.message, commands=commands, hint=exc.hint, log=log)
     if not outcomes[0].ok:
         status = f"rolling back failed: {outcomes[0].stderr.strip()}"
     elif previous.running:
-        status = f"rolled back: {done} " + (
-            "and the daemon runs on it"
+        status = f"rolled back: {done}, " + (
+            "and the daemon runs on them"
             if outcomes[1].ok
             else f"but the daemon still fails: {outcomes[1].stderr.strip()}"
         )
     else:
         status = f"rolled back: {done}; the daemon is left stopped" + ("" if previous.enabled else " and disabled")
-    return TaskResult(f"roll back {path}", FAILED, status, rc=outcomes[-1].rc, commands=commands, log=log)
+    return TaskResult(name, FAILED, status, rc=outcomes[-1].rc, commands=commands, log=log)

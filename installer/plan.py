@@ -57,6 +57,7 @@ class Operation:
     diff: str = ""  # unified diff of a file it writes
     restarts: bool = False  # the daemon must restart afterwards (package or config changed)
     timeout: float = 120.0
+    file: str = ""  # the file it writes
     backup: str | None = None  # where the replaced file is kept, for rollback
     uploads: tuple[tuple[str, str], ...] = ()  # (local path, remote path), sent before the commands
     detached: bool = False  # long transaction: runs on the host apart from the SSH session, polled
@@ -78,8 +79,6 @@ class Operation:
 class Previous:
     """The daemon as it was before this run: what a refused configuration is rolled back to."""
 
-    config: str  # the managed configuration file
-    config_existed: bool
     enabled: bool
     running: bool
     service: Service
@@ -208,6 +207,9 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
 
     config = desired.config_file
     ops += _file_op(facts, config, f"daemon configuration {config.path}", stamp, restarts=True, tag="config")
+    for f in desired.files:
+        if f.restarts_daemon and f is not config:
+            ops += _file_op(facts, f, f"daemon environment {f.path}", stamp, restarts=True, tag="config")
 
     docker = facts.services.get("docker", {})
     service = platform.service
@@ -215,8 +217,7 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
         ops.append(Operation("enable docker", (service.enable,), "not enabled at boot", tag="service"))
 
     result = Plan(ops)
-    result.previous = Previous(config.path, config.path in facts.docker_config, bool(docker.get("enabled")),
-                               bool(docker.get("active")), service)  # fmt: skip
+    result.previous = Previous(bool(docker.get("enabled")), bool(docker.get("active")), service)
     # An init script's exit status proves nothing (moby#14102): wait until the daemon answers.
     wait = wait_for_daemon(service)
     if not docker.get("active"):
@@ -239,7 +240,8 @@ def _file_op(
     why = "absent" if current is None else "content differs"
     diff = _diff(f.path, current, f.content, f.secret)
     hidden = (base64.b64encode(f.content.encode()).decode(),) if f.secret else ()
-    return [Operation(f"write {what}", (command,), why, diff, restarts, backup=backup, hidden=hidden, tag=tag)]
+    return [Operation(f"write {what}", (command,), why, diff, restarts, file=f.path, backup=backup, hidden=hidden,
+                      tag=tag)]  # fmt: skip
 
 
 def _cgconfig(facts: Facts) -> list[Operation]:

@@ -42,6 +42,7 @@ _PATTERN = re.compile(r"^/[A-Za-z0-9._/+*-]+$")  # a path with shell wildcards
 _OPTION = re.compile(r"^[A-Z0-9_]+$")  # a kernel config option, without CONFIG_
 _WORD = re.compile(r"^[a-z0-9_+.-]+$")  # ids, channel and driver names, cgroup controllers
 _VERSION = re.compile(r"^\d[A-Za-z0-9._+~^-]*$")
+_VARIABLE = re.compile(r"^[A-Z_][A-Z0-9_]*$")  # an environment file's variable
 
 
 class DefinitionError(PyinstallError):
@@ -70,7 +71,11 @@ class Channel:
     unpinned: tuple[str, ...] = ()  # extra packages installed at whatever version the repository has
     conflicts: tuple[str, ...] = ()  # removed before the package is installed
     repos: tuple[RepoDefinition, ...] = ()
-    reads_foreign_config: bool = True  # its service reads the platform's foreign config files
+    # What the package brings besides the managed configuration file: the daemon options its unit passes
+    # as flags (daemon.json may not set them too), and the environment files the unit reads, path ->
+    # {variable: value} as pyinstall writes them (a flag daemon.json also sets is taken out then).
+    unit_options: tuple[str, ...] = ()
+    environment: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,7 +133,6 @@ class Platform:
     config_file: str
     config_template: str
     config_style: str  # flags (other_args) | json (daemon.json)
-    foreign_config: tuple[str, ...]  # environment files a channel's unit may read options from
     unit_files: tuple[str, ...]  # patterns: unit files and drop-ins that may pass options, for every channel
     channel: str  # the default channel
     channels: dict[str, Channel]
@@ -150,6 +154,11 @@ class Platform:
         for c in self.channels.values():
             names += [c.package, *c.extra_packages, *c.conflicts]
         return tuple(dict.fromkeys(names))
+
+    @property
+    def environment_files(self) -> tuple[str, ...]:
+        """Every environment file a channel's unit reads (each channel's are its own to write)."""
+        return tuple(dict.fromkeys(path for c in self.channels.values() for path in c.environment))
 
     def channel_for(self, package: str | None, channel: str | None) -> Channel | None:
         """The channel asked for by name or by package (docker_package=docker means EL7's extras)."""
@@ -283,7 +292,8 @@ _CHANNEL = (
     "unpinned",
     "conflicts",
     "repos",
-    "reads_foreign_config",
+    "unit_options",
+    "environment",
 )
 
 
@@ -292,7 +302,7 @@ def load(path: Path) -> Platform:
     r = _Reader(path)
     data = r.mapping(definition(path), "the file", _TOP)
     release = r.mapping(data["release"], "release", ("major",), ("min_minor",))
-    config = r.mapping(data["config"], "config", ("file", "template", "style", "foreign", "units"))
+    config = r.mapping(data["config"], "config", ("file", "template", "style", "units"))
     service = r.mapping(data["service"], "service", ("enable", "disable", "start", "stop", "restart", "running"))
     cgroups = r.mapping(data["cgroups"], "cgroups", ("mounted_by", "v1", "v2"))
     manager = r.mapping(data["package_manager"], "package_manager", ("locks",))
@@ -349,7 +359,6 @@ def load(path: Path) -> Platform:
         config_file=r.text(config["file"], "config.file", _PATH),
         config_template=r.text(config["template"], "config.template"),
         config_style=r.text(config["style"], "config.style"),
-        foreign_config=r.words(config["foreign"], "config.foreign", _PATH),
         unit_files=r.words(config["units"], "config.units", _PATTERN),
         channel=r.text(data["channel"], "channel"),
         channels=channels,
@@ -395,8 +404,32 @@ def _channel(r: _Reader, name: str, spec: Any) -> Channel:
         unpinned=r.words(spec.get("unpinned"), f"{where}.unpinned", _RPM_NAME),
         conflicts=r.words(spec.get("conflicts"), f"{where}.conflicts", _RPM_NAME),
         repos=tuple(repos),
-        reads_foreign_config=r.boolean(spec.get("reads_foreign_config", True), f"{where}.reads_foreign_config"),
+        unit_options=tuple(
+            _option(r, key, f"{where}.unit_options[{i}]") for i, key in enumerate(spec.get("unit_options") or ())
+        ),
+        environment={
+            r.text(path, f"{where}.environment", _PATH): {
+                r.text(k, f"{where}.environment.{path}", _VARIABLE): _line(r, v, f"{where}.environment.{path}.{k}")
+                for k, v in r.entries(variables or {}, f"{where}.environment.{path}").items()
+            }
+            for path, variables in r.entries(spec.get("environment") or {}, f"{where}.environment").items()
+        },
     )
+
+
+def _option(r: _Reader, key: Any, where: str) -> str:
+    """A daemon option named in a definition: one of runtime/daemon.yml's."""
+    known = definition(RUNTIME_DIR / "daemon.yml")["options"]
+    if key not in known:
+        raise r.fail(where, f"{key!r} is not a daemon option of runtime/daemon.yml")
+    return str(key)
+
+
+def _line(r: _Reader, value: Any, where: str) -> str:
+    text = r.text(value, where)
+    if not text.isprintable():
+        raise r.fail(where, "must be one line of printable text")
+    return text
 
 
 def all_platforms() -> tuple[Platform, ...]:
@@ -450,7 +483,7 @@ def watched_packages() -> tuple[str, ...]:
 
 def watched_config_files() -> tuple[str, ...]:
     """Every file (or pattern) that may give the daemon options, on any platform."""
-    files = [f for p in all_platforms() for f in (p.config_file, *p.foreign_config, *p.unit_files)]
+    files = [f for p in all_platforms() for f in (p.config_file, *p.environment_files, *p.unit_files)]
     return tuple(dict.fromkeys(files))
 
 

@@ -43,19 +43,20 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
     if docker.get("enabled"):
         ops.append(Operation("disable docker", (platform.service.disable,), "enabled at boot", tag="service"))
     config = desired.config_file.path
+    environment = platform.environment_files
     ledger = gathered.ledger
     files = [f.path for f in desired.files] + sorted(gathered.repo_files)
     files += [path for path in ledger.get("file", []) if _ours(path)]
     for path in dict.fromkeys(files):
         if gathered.file_content(path) is None:
             continue
-        what = "daemon configuration" if path == config else "repository"
+        what = "daemon configuration" if path == config or path in environment else "repository"
         backup = f"{path}{BACKUP_SUFFIX}.{stamp}"
         # Before the packages go (rpm would take a package's own config file with it): a hard link keeps
         # the file as a backup, the name goes.
         command = f"if [ -e {q(path)} ]; then ln -f {q(path)} {q(backup)} && rm -f {q(path)}; fi"
         ops.append(Operation(f"remove {what} {path}", (command,), f"kept as {backup}", backup=backup,
-                             tag="config" if path == config else "repo"))  # fmt: skip
+                             tag="config" if path == config or path in environment else "repo"))  # fmt: skip
     channel = desired.channel
     runtime_packages = [p for p in (channel.package, *channel.extra_packages) if p in gathered.packages]
     # What provision installed for the runtime (libcgroup on EL6), by the ledger: taken away too, unless
@@ -92,8 +93,9 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
 
 
 def _ours(path: str) -> bool:
-    """A file pyinstall writes: a platform's daemon configuration, or one of its repository files."""
-    configs = {p.config_file for p in platforms.all_platforms()}
+    """A file pyinstall writes: a platform's daemon configuration or environment file, or one of its
+    repository files."""
+    configs = {f for p in platforms.all_platforms() for f in (p.config_file, *p.environment_files)}
     return path in configs or re.fullmatch(r"/etc/yum\.repos\.d/pyinstall-[A-Za-z0-9_.+-]+\.repo", path) is not None
 
 

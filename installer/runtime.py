@@ -62,7 +62,7 @@ class Desired:
 
     @property
     def config_file(self) -> ManagedFile:
-        return next(f for f in self.files if f.restarts_daemon)
+        return next(f for f in self.files if f.path == self.platform.config_file)
 
 
 @cache
@@ -102,6 +102,26 @@ def daemon_config(platform: Platform, options: dict[str, Any]) -> str:
     return render(platform.config_template, options=options)
 
 
+def environment_files(platform: Platform, channel: Channel, options: dict[str, Any]) -> list[ManagedFile]:
+    """The environment files the channel's unit reads, each variable with the flags daemon.json sets
+    taken out: every option has one source of truth (README: "Who owns which option")."""
+    keys = set(options)
+    return [
+        ManagedFile(
+            path,
+            render(
+                "sysconfig-environment.j2",
+                path=path,
+                package=channel.package,
+                config=platform.config_file,
+                variables={name: daemon_options.without_flags(value, keys) for name, value in variables.items()},
+            ),
+            restarts_daemon=True,
+        )
+        for path, variables in channel.environment.items()
+    ]
+
+
 def desired(s: Subject, installed_version: str | None = None) -> Desired:
     """The state the host should reach. ``installed_version``: the Docker version it will run (preflight's
     resolved version unless given), which decides the defaults it can take. A host pyinstall cannot
@@ -117,6 +137,7 @@ def desired(s: Subject, installed_version: str | None = None) -> Desired:
     options = daemon_options.merged(asked.daemon_options, installed_version, driver, asked.storage_options)
     files = repo_files(platform, channel, asked)
     files.append(ManagedFile(platform.config_file, daemon_config(platform, options), restarts_daemon=True))
+    files += environment_files(platform, channel, options)
     installs = [f"{channel.package}-{wanted}"]
     installs += [p if p in channel.unpinned else f"{p}-{wanted}" for p in channel.extra_packages]
     return Desired(

@@ -208,6 +208,20 @@ def test_conflicting_packages() -> None:
     assert "CONFLICTING_PACKAGES" not in codes(run_checks(replace(lab("el7"), packages=pkgs), ask(package="docker")))
 
 
+def test_flags_an_administrator_added_to_the_extras_environment_files_are_named() -> None:
+    """provision writes /etc/sysconfig/docker with the package's own values: a flag the inventory does not
+    ask for would go; one daemon.json sets (log-driver) or the package ships (--selinux-enabled) is no loss."""
+    text = "OPTIONS='--selinux-enabled --log-driver=journald --insecure-registry r:5000'\n"
+    host = replace(lab("el7"), docker_config={"/etc/sysconfig/docker": text})
+    (finding,) = [f for f in run_checks(host, ask(package="docker")) if f.code == "UNMANAGED_OPTIONS"]
+    assert finding.level == WARNING and "/etc/sysconfig/docker: --insecure-registry" in finding.message
+    assert "--log-driver" not in finding.message and "--selinux-enabled" not in finding.message
+    kept = ask(package="docker", daemon_options={"insecure-registries": ["r:5000"]})
+    assert "UNMANAGED_OPTIONS" not in codes(run_checks(host, kept))
+    # docker-ce's unit reads no /etc/sysconfig/docker: nothing there is lost or in conflict.
+    assert not {"UNMANAGED_OPTIONS", "FOREIGN_CONFIG"} & codes(run_checks(host, VFS))
+
+
 def test_selinux_and_clock() -> None:
     findings = run_checks(replace(lab("el7"), selinux="enforcing", clock_skew=-300.0), VFS)
     assert "SELINUX" in codes(findings, INFO)

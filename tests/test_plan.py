@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from installer import asked, checks, executor, facts, platforms, runtime
+from installer import asked, checks, daemon_options, executor, facts, platforms, runtime
 from installer import plan as plan_module
 from installer.asked import AskedError
 from installer.connection import CommandResult, Target
@@ -139,7 +139,7 @@ def test_el6_flags_and_el7_json() -> None:
         "docker_storage_options": "dm.basesize=20G dm.loopdatasize=200G",
     }
     el6 = desired("el6", variables, "devicemapper")
-    line = el6.config_file.content.splitlines()[-1]
+    (line,) = [x for x in el6.config_file.content.splitlines() if x.startswith("other_args=")]
     assert (
         line.startswith("other_args='") and "--storage-opt=dm.basesize=20G --storage-opt=dm.loopdatasize=200G" in line
     )
@@ -157,6 +157,31 @@ def test_el6_flags_and_el7_json() -> None:
     extras = desired("el7", {"docker_package": "docker"}, "overlay2")
     assert extras.repos == () and "docker-ce" in extras.remove and extras.version == "1.13.1"
     assert extras.installs == ("docker-1.13.1",)
+
+
+def test_the_extras_channel_writes_its_environment_files_without_what_daemon_json_sets() -> None:
+    """Red Hat's package ships OPTIONS='--selinux-enabled --log-driver=journald --signature-verification=false'
+    and a docker-storage-setup that writes a storage driver: daemon.json sets log-driver and storage-driver,
+    so those go; the fork's own flags stay."""
+    extras = desired("el7", {"docker_package": "docker"}, "overlay2")
+    written = {f.path: daemon_options.read_environment(f.content) for f in extras.files if f.restarts_daemon}
+    assert written["/etc/sysconfig/docker"]["OPTIONS"] == "--selinux-enabled --signature-verification=false"
+    assert written["/etc/sysconfig/docker-storage"] == {"DOCKER_STORAGE_OPTIONS": ""}
+    assert written["/etc/sysconfig/docker-storage-setup"] == {"STORAGE_DRIVER": ""}
+    # Dropping log-driver's default gives the package's journald back (null drops a default).
+    own = desired("el7", {"docker_package": "docker", "docker_daemon_options": {"log-driver": None}}, "overlay2")
+    (sysconfig,) = [f for f in own.files if f.path == "/etc/sysconfig/docker"]
+    assert "--log-driver=journald" in daemon_options.read_environment(sysconfig.content)["OPTIONS"]
+    assert "log-driver" not in json.loads(own.config_file.content)
+    # docker-ce's unit reads none of them.
+    assert [f.path for f in desired("el7", {}, "overlay2").files if f.restarts_daemon] == ["/etc/docker/daemon.json"]
+
+
+def test_a_flag_is_taken_out_with_its_value() -> None:
+    keys = {"log-driver", "selinux-enabled", "storage-opts", "storage-driver"}
+    assert daemon_options.without_flags("--log-driver journald --debug --storage-opt a=b -H x", keys) == "--debug -H x"
+    assert daemon_options.without_flags("--selinux-enabled --storage-driver=overlay2 --label x", keys) == "--label x"
+    assert daemon_options.without_flags("'--label=a b'", set()) == "'--label=a b'"
 
 
 @pytest.mark.parametrize(

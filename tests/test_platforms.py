@@ -47,9 +47,16 @@ def test_the_shipped_definitions_load() -> None:
         (lambda d: d.update(kernel_options=["OVERLAY_FS|.*"]), r"kernel_options\[0\]"),
         (lambda d: d["cgroups"].update(mounted_by="openrc"), r"cgroups\.mounted_by: 'openrc' is not systemd"),
         (lambda d: d.pop("min_kernel"), r"the file: 'min_kernel' is missing"),
+        (lambda d: d["channels"]["epel"].update(unit_options=["exec-opt"]),
+         r"channels\.epel\.unit_options\[0\]: 'exec-opt' is not a daemon option"),
+        (lambda d: d["channels"]["epel"].update(environment={"/etc/sysconfig/docker": {"options": ""}}),
+         r"channels\.epel\.environment\./etc/sysconfig/docker: 'options' is not allowed"),
+        (lambda d: d["channels"]["epel"].update(environment={"/etc/sysconfig/docker": {"OPTIONS": "a\nb"}}),
+         r"environment\./etc/sysconfig/docker\.OPTIONS: must be one line"),
     ],
     ids=["refusal-code", "unknown-key", "unknown-channel-key", "unknown-driver", "message-field", "package-name",
-         "lock-path", "unit-pattern", "kernel-option", "cgroups-mounter", "missing-key"],
+         "lock-path", "unit-pattern", "kernel-option", "cgroups-mounter", "missing-key", "unit-option",
+         "environment-variable", "environment-value"],
 )  # fmt: skip
 def test_a_definition_pyinstall_would_not_honour_is_refused_when_loaded(tmp_path: Path, edit, said: str) -> None:
     path = edited(tmp_path, "el6", edit)
@@ -87,7 +94,7 @@ def test_the_facts_script_asks_for_what_every_platform_names() -> None:
         assert set(p.packages) <= set(rpm.split()), p.id
         assert {*p.requires, *p.update} <= set(p.packages)
         assert set(p.kernel_options) <= set(grep.split("|"))
-        for path in (p.config_file, *p.foreign_config, *p.unit_files, *p.lock_files):
+        for path in (p.config_file, *p.environment_files, *p.unit_files, *p.lock_files):
             assert f" {path}" in script, path
     for driver in platforms.storage().drivers.values():
         assert set(driver.kernel_options) <= set(grep.split("|"))

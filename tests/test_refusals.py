@@ -82,6 +82,8 @@ REFUSALS = [
     ("VERSION_UNAVAILABLE", EL7, {"docker_version": "19.03.15"}),
     ("REPOSITORY", Host("lab-el7-full", "el7", yum=(1, "Error: Cannot retrieve repository metadata (repomd.xml)")), {}),
     ("DAEMON_OPTION", EL6, {"docker_daemon_options": {"labels": ["a b"]}}),
+    # Red Hat's unit passes --exec-opt itself: in daemon.json too, dockerd would not start.
+    ("DAEMON_OPTION", EL7, {"docker_package": "docker", "docker_daemon_options": {"exec-opts": ["a=b"]}}),
     ("DAEMON_OPTION", EL6, {"docker_version": "1.7.1", "docker_daemon_options": {"live-restore": True}}),
     (
         "FOREIGN_CONFIG",
