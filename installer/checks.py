@@ -508,16 +508,21 @@ def check_version(s: Subject) -> list[Finding]:
 
 def check_downgrade(s: Subject) -> list[Finding]:
     """A pin below the installed version would downgrade the runtime: only when asked (--allow-downgrade)."""
-    if s.channel is None or s.pin is None:
+    if s.platform is None or s.channel is None or s.pin is None:
         return []
-    installed = s.facts.installed(s.channel.package)
+    # The engine installed, from this channel or another (docker-ce 20.10 -> extras' docker 1.13.1 is one
+    # too): Docker's versions compared, not the packages' epochs.
+    package = next((c.package for c in (s.channel, *s.platform.channels.values()) if c.package in s.facts.packages),
+                   None)  # fmt: skip
+    installed = s.facts.installed(package) if package else None
     if installed is None or satisfies(installed, s.pin) or evr_compare(installed, s.pin) < 0:
         return []
+    switch = f" ({s.channel.name} channel's {s.channel.package})" if package != s.channel.package else ""
     return [
         Finding(
             "DOWNGRADE",
             ERROR,
-            f"{s.channel.package} {installed} is installed and {s.pin} is pinned: that is a downgrade",
+            f"{package} {installed} is installed and {s.pin} is pinned{switch}: that is a downgrade",
             "pin docker_version at or above the installed version, or run with --allow-downgrade (the daemon then "
             "restarts on the older version, which may not read what the newer one wrote)",
         )

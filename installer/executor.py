@@ -28,7 +28,7 @@ from installer.errors import (
     Unreachable,
 )
 from installer.outcome import Status
-from installer.plan import DAEMON_LOG, Operation, Plan, q, wait_for_daemon
+from installer.plan import DAEMON_LOG, ROLLBACK_DIR, YUM_TIMEOUT, Operation, Plan, q, wait_for_daemon
 
 OK, CHANGED, FAILED, SKIPPED, UNKNOWN = Status.OK, Status.CHANGED, Status.FAILED, Status.SKIPPED, Status.UNKNOWN
 _URL_SECRET = re.compile(r"(://[^/\s:@]+):[^/\s@]+@")
@@ -233,18 +233,32 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
         if any(r.status == FAILED for r in done):
             break
         i += len(unit)
+    # After the runtime's packages changed (or failed to): a failure puts the old ones back, whatever failed.
+    kept = next((i for i, op in enumerate(ran) if op.keeps and results[i].status == CHANGED), None)
+    packages_changed = kept is not None and any(op.runtime and r.status in (CHANGED, FAILED)
+                                                for op, r in zip(ran[kept:], results[kept:]))  # fmt: skip
+    if results and results[-1].status == FAILED and packages_changed and ran[-1] is not plan.start:
+        return [*results, *_rolled_back(session, plan, ran, results, packages=True)]
     restart_due = any(op.restarts for op, r in zip(ran, results) if r.status == CHANGED)
     if not any(op is plan.start for op in ran):
         if not (plan.restart and restart_due):
             return results
         results.append(_run(session, plan.restart))
     if results[-1].status == FAILED:
-        written = [op for op, r in zip(ran, results) if op.file and op.restarts and op.backup and r.status == CHANGED]
-        rollback = _rollback(session, written, plan, results[-1])
-        if rollback:
-            events.emit(events.STEP, session.target.name, rollback.name, rollback.status, rollback.msg)
-            results.append(rollback)
+        log = _daemon_log(session, results[-1])
+        results += _rolled_back(session, plan, ran, results, packages=packages_changed, log=log)
     return results
+
+
+def _rolled_back(
+    session: Session, plan: Plan, ran: list[Operation], results: list[TaskResult], packages: bool, log: str = ""
+) -> list[TaskResult]:
+    written = [op for op, r in zip(ran, results) if op.file and op.restarts and op.backup and r.status == CHANGED]
+    rollback = _rollback(session, written, plan, packages, log)
+    if rollback is None:
+        return []
+    events.emit(events.STEP, session.target.name, rollback.name, rollback.status, rollback.msg)
+    return [rollback]
 
 
 def _plain(op: Operation) -> bool:
@@ -312,49 +326,71 @@ def daemon_reason(log: str) -> str:
     return (fatal or lines or [""])[-1][:400]
 
 
-def _rollback(session: Session, written: list[Operation], plan: Plan, failure: TaskResult) -> TaskResult | None:
-    """Quote why the daemon did not start, and put the host back as it was before this run: each daemon
-    file this run wrote as it was (or gone, where the host had none), the daemon running only if it ran
-    before, enabled only if it was. None when this run wrote no daemon file (nothing to roll back)."""
-    previous = plan.previous
+def _daemon_log(session: Session, failure: TaskResult) -> str:
+    """Quote why the daemon did not start in the failed step's message; the daemon's last words."""
     try:
         log = session.run(DAEMON_LOG, timeout=30).stdout.strip()
-    except OUTCOME_UNKNOWN as exc:
-        return TaskResult("roll back", UNKNOWN, exc.message, hint=exc.hint)
+    except OUTCOME_UNKNOWN:
+        log = ""
     reason = daemon_reason(log) or failure.stderr.strip() or failure.stdout.strip()
     failure.msg = f"the daemon did not start: {reason}" if reason else "the daemon did not start"
     failure.log = log
-    if not written or previous is None:
+    return log
+
+
+def _rollback(session: Session, written: list[Operation], plan: Plan, packages: bool, log: str) -> TaskResult | None:
+    """Put the host back as it was before this run: after a package change, the packages kept before it
+    (rpm alone), the daemon's files and the containers that ran; otherwise each daemon file this run wrote
+    as it was (or gone, where the host had none). The daemon runs only if it ran before, is enabled only if
+    it was. None when this run changed neither (nothing to roll back)."""
+    previous = plan.previous
+    if previous is None or not (written or (packages and previous.rollback)):
         return None
     service = previous.service
-    paths = [op.file for op in written]
-    # A write keeps the file it replaces as its backup, and leaves none where there was no file.
-    restore = "; ".join(
-        f"if [ -f {q(op.backup)} ]; then mv -f {q(op.backup)} {q(op.file)}; else rm -f {q(op.file)}; fi"
-        for op in written
-        if op.backup
-    )
-    done = f"{', '.join(paths)} as before this run"
+    if packages and previous.rollback:
+        restore = previous.rollback
+        done = f"the packages ({', '.join(previous.packages)}) and the daemon's files as before this run"
+        name = "roll back the runtime"
+    else:
+        paths = [op.file for op in written]
+        # A write keeps the file it replaces as its backup, and leaves none where there was no file.
+        restore = "; ".join(
+            f"if [ -f {q(op.backup)} ]; then mv -f {q(op.backup)} {q(op.file)}; else rm -f {q(op.file)}; fi"
+            for op in written
+            if op.backup
+        )
+        done = f"{', '.join(paths)} as before this run"
+        name = f"roll back {paths[0]}" if len(paths) == 1 else "roll back the daemon's files"
     commands = [restore]
+    if previous.enabled:  # an erased package may have taken its enablement along
+        commands.append(f"{service.enable} >/dev/null 2>&1; true")
+    else:
+        commands.append(f"{service.disable} >/dev/null 2>&1; true")
     if previous.running:
-        commands.append(service.start + "; " + wait_for_daemon(service))
+        start = service.start + "; " + wait_for_daemon(service)
+        if packages and previous.rollback:  # the containers that ran, running again (the same ids)
+            start += (
+                f"; n=0; for c in $(cat {ROLLBACK_DIR}/containers); do "
+                '[ "$(docker inspect -f \'{{.State.Running}}\' "$c" 2>/dev/null)" = true ] || '
+                'docker start "$c" >/dev/null && n=$((n + 1)); done; echo "$n"'
+            )
+        commands.append(start)
     else:
         commands.append(f"{service.stop} >/dev/null 2>&1; true")
-    if not previous.enabled:
-        commands.append(f"{service.disable} >/dev/null 2>&1; true")
-    name = f"roll back {paths[0]}" if len(paths) == 1 else "roll back the daemon's files"
     try:
-        outcomes = [session.run(c, timeout=180) for c in commands]
+        outcomes = [session.run(c, timeout=YUM_TIMEOUT if c is restore else 180) for c in commands]
     except OUTCOME_UNKNOWN as exc:
         return TaskResult(name, UNKNOWN, exc.message, commands=commands, hint=exc.hint, log=log)
     if not outcomes[0].ok:
-        status = f"rolling back failed: {outcomes[0].stderr.strip()}"
+        status = f"rolling back failed: {outcomes[0].stderr.strip() or outcomes[0].stdout.strip()}"
     elif previous.running:
+        started = outcomes[-1]
         status = f"rolled back: {done}, " + (
-            "and the daemon runs on them"
-            if outcomes[1].ok
-            else f"but the daemon still fails: {outcomes[1].stderr.strip()}"
+            "and the daemon runs on them" if started.ok else f"but the daemon still fails: {started.stderr.strip()}"
         )
+        restarted = started.stdout.strip().splitlines()[-1:] if packages and started.ok else []
+        if restarted and restarted[0].isdigit() and int(restarted[0]):
+            status += f"; {restarted[0]} container(s) that ran before started again"
     else:
         status = f"rolled back: {done}; the daemon is left stopped" + ("" if previous.enabled else " and disabled")
     return TaskResult(name, FAILED, status, rc=outcomes[-1].rc, commands=commands, log=log)

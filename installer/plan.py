@@ -19,7 +19,7 @@ from typing import Any
 from installer import yum
 from installer.bundle import SUMS_FILE, Bundle
 from installer.facts import Facts
-from installer.platforms import Service
+from installer.platforms import Platform, Service
 from installer.repos import BUNDLE_REPO_ID
 from installer.runtime import Desired, ManagedFile
 from installer.versions import evr_compare, split_evr
@@ -29,6 +29,10 @@ YUM_TIMEOUT = 900.0
 # packages, the bundle cache), which `remove` reads to undo it. Root-only.
 STATE_DIR = "/var/lib/pyinstall"
 LEDGER = f"{STATE_DIR}/ledger"
+# Before the runtime's packages change: the installed packages' own RPM files, the daemon's files and the
+# running containers' ids, so that a change whose daemon does not start is undone with rpm alone (the
+# repositories may be gone by then). Replaced at the next package change, removed once the daemon runs.
+ROLLBACK_DIR = f"{STATE_DIR}/rollback"
 BACKUP_SUFFIX = ".pyinstall-backup"
 BACKUPS_KEPT = 5  # timestamped backups of each managed file: the user's original survives a few runs
 # The daemon's last words, wherever this init system keeps them.
@@ -63,6 +67,8 @@ class Operation:
     detached: bool = False  # long transaction: runs on the host apart from the SSH session, polled
     hidden: tuple[str, ...] = ()  # text in the commands never shown or logged (a secret file's content)
     tag: str = ""  # what it belongs to, for --tags / --skip-tags (TAGS)
+    keeps: bool = False  # keeps what undoing the runtime's package change needs (ROLLBACK_DIR)
+    runtime: bool = False  # changes the runtime's packages
 
     @property
     def shown(self) -> list[str]:
@@ -82,6 +88,8 @@ class Previous:
     enabled: bool
     running: bool
     service: Service
+    packages: tuple[str, ...] = ()  # the runtime's packages installed (name-version-release.arch)
+    rollback: str = ""  # the command that puts those packages and the daemon's files back (ROLLBACK_DIR)
 
 
 @dataclass
@@ -171,19 +179,15 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     ops: list[Operation] = []
     only = BUNDLE_REPO_ID if desired.bundle is not None else None
 
-    def yum_op(name: str, action: str, packages: list[str], why: str, repos: bool = True, **kw: Any) -> Operation:
-        command = yum.command(
-            action, *packages, lock_wait=desired.yum_lock_wait, locks=platform.lock_files, only=only if repos else None
-        )
+    def yum_op(
+        name: str, action: str, packages: list[str], why: str, repos: bool = True, options: str = "", **kw: Any
+    ) -> Operation:
+        command = yum.command(action, *packages, lock_wait=desired.yum_lock_wait, locks=platform.lock_files,
+                              only=only if repos else None, options=options)  # fmt: skip
         return Operation(name, (command,), why, timeout=YUM_TIMEOUT, detached=True, **kw)
 
     if desired.bundle is not None:
         ops += _push_bundle(facts, desired.bundle)
-
-    installed = [p for p in desired.remove if p in facts.packages]
-    if installed:
-        ops.append(yum_op("remove conflicting packages", "remove", installed, f"installed: {', '.join(installed)}",
-                          repos=False, tag="packages"))  # fmt: skip
 
     for f in desired.files:
         if not f.restarts_daemon:
@@ -203,6 +207,11 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     if platform.cgconfig:
         ops += _cgconfig(facts)
 
+    # The runtime's packages last of all packages: what undoes their change (_keep) may need the ones above.
+    installed = [p for p in desired.remove if p in facts.packages]
+    if installed:
+        ops.append(yum_op("remove conflicting packages", "remove", installed, f"installed: {', '.join(installed)}",
+                          repos=False, tag="packages", runtime=True))  # fmt: skip
     ops += _packages(facts, desired, yum_op)
 
     config = desired.config_file
@@ -216,10 +225,17 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     if not docker.get("enabled"):
         ops.append(Operation("enable docker", (service.enable,), "not enabled at boot", tag="service"))
 
+    kept = _installed_runtime(facts, platform)
+    changing = next((i for i, op in enumerate(ops) if op.runtime), None)
+    if kept and changing is not None:
+        ops.insert(changing, _keep(kept, platform, yum_op))
     result = Plan(ops)
-    result.previous = Previous(bool(docker.get("enabled")), bool(docker.get("active")), service)
+    result.previous = Previous(bool(docker.get("enabled")), bool(docker.get("active")), service, kept,
+                               rollback_command(kept, platform) if kept else "")  # fmt: skip
     # An init script's exit status proves nothing (moby#14102): wait until the daemon answers.
     wait = wait_for_daemon(service)
+    if any(op.keeps for op in ops):  # the daemon runs on the new packages: what would undo them can go
+        wait += f"; rm -rf {ROLLBACK_DIR}"
     if not docker.get("active"):
         result.start = Operation("start docker", (f"{service.start}; {wait}",), "not running", timeout=180,
                                  tag="service")  # fmt: skip
@@ -227,6 +243,54 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
         result.restart = Operation("restart docker", (f"{service.restart}; {wait}",),
                                    "its package or configuration changed", timeout=300, tag="service")  # fmt: skip
     return result
+
+
+def _installed_runtime(facts: Facts, platform: Platform) -> tuple[str, ...]:
+    """The runtime's packages on the host, as yum names one exact build: name-version-release.arch."""
+    return tuple(
+        f"{name}-{facts.packages[name].split(':', 1)[-1]}"
+        for name in platform.runtime_packages
+        if name in facts.packages
+    )
+
+
+def _daemon_files(platform: Platform) -> tuple[str, ...]:
+    return (platform.config_file, *platform.environment_files)
+
+
+def _keep(packages: tuple[str, ...], platform: Platform, yum_op: Any) -> Operation:
+    """Keep the installed runtime's RPM files (from the repositories that installed them, while they can
+    be read), the daemon's files and the running containers' ids in ROLLBACK_DIR."""
+    d = ROLLBACK_DIR
+    download = yum_op("", "reinstall", list(packages), "", options=f"--downloadonly --downloaddir={q(d + '/rpms')}")
+    files = " ".join(q(f) for f in _daemon_files(platform))
+    script = (
+        f"set -e; rm -rf {d}; (umask 077; mkdir -p {d}/rpms); "
+        f"printf '%s\\n' {' '.join(q(p.rsplit('-', 2)[0]) for p in packages)} > {d}/packages; "
+        f"(docker ps -q --no-trunc 2>/dev/null || true) > {d}/containers; "
+        f'for f in {files}; do if [ -f "$f" ]; then printf \'%s\\n\' "${{f#/}}"; fi; done > {d}/files; '
+        f"if [ -s {d}/files ]; then tar -C / -cpf {d}/files.tar -T {d}/files; fi; "
+        f"if {{ {download.commands[0]}; }} >/dev/null && [ $(ls {d}/rpms | grep -c '[.]rpm$') -ge {len(packages)} ]; "
+        f"then exit 0; fi; echo 'the installed packages ({', '.join(packages)}) could not be kept for a rollback: "
+        "the repositories (or the offline bundle) no longer offer them; nothing was changed' >&2; exit 1"
+    )
+    return replace(download, name=f"keep the installed runtime for a rollback ({d})", commands=(script,),
+                   why=", ".join(packages), tag="packages", keeps=True)  # fmt: skip
+
+
+def rollback_command(packages: tuple[str, ...], platform: Platform) -> str:
+    """Put back the packages ROLLBACK_DIR keeps (the runtime's packages installed since, erased), then the
+    daemon's files as they were: rpm only, no repository needed."""
+    d = ROLLBACK_DIR
+    names = " ".join(f"-e {q(n)}" for n in platform.runtime_packages)
+    files = " ".join(q(f) for f in _daemon_files(platform))
+    return (
+        f"set -e; cd {d}; "
+        f"extra=$(rpm -qa --qf '%{{NAME}}\\n' | grep -xF {names} | grep -vxF -f packages || true); "
+        'if [ -n "$extra" ]; then rpm -e --nodeps $extra; fi; '
+        "rpm -U --oldpackage --replacepkgs --replacefiles rpms/*.rpm; "
+        f"rm -f {files}; if [ -f files.tar ]; then tar -C / -xpf files.tar; fi"
+    )
 
 
 def _file_op(
@@ -273,14 +337,14 @@ def _packages(facts: Facts, desired: Desired, yum_op: Any) -> list[Operation]:
         missing = [spec for spec, name in zip(extras, desired.channel.extra_packages) if name not in facts.packages]
         if missing:
             return [yum_op("install " + ", ".join(missing), "install", missing, "not installed", restarts=True,
-                           tag="packages")]  # fmt: skip
+                           tag="packages", runtime=True)]  # fmt: skip
         return []
     if current is None:
         name, action, why = f"install {package} {version}", "install", "not installed"
     else:
         action = "downgrade" if evr_compare(current, version) > 0 else "install"
         name, why = f"{action} {package} {current} -> {version}", f"installed {current}, pinned {version}"
-    op = yum_op(name, action, list(desired.installs), why, restarts=True, tag="packages")
+    op = yum_op(name, action, list(desired.installs), why, restarts=True, tag="packages", runtime=True)
     return [replace(op, commands=(op.commands[0] + verify,))]
 
 

@@ -156,6 +156,12 @@ class Platform:
         return tuple(dict.fromkeys(names))
 
     @property
+    def runtime_packages(self) -> tuple[str, ...]:
+        """Every channel's engine packages and what they conflict with: what a package change touches."""
+        names = [n for c in self.channels.values() for n in (c.package, *c.extra_packages, *c.conflicts)]
+        return tuple(dict.fromkeys(names))
+
+    @property
     def environment_files(self) -> tuple[str, ...]:
         """Every environment file a channel's unit reads (each channel's are its own to write)."""
         return tuple(dict.fromkeys(path for c in self.channels.values() for path in c.environment))

@@ -64,7 +64,7 @@ def test_fresh_el6_host_gets_the_whole_play_in_order() -> None:
     assert names(steps) == [
         "write repository /etc/yum.repos.d/pyinstall-epel.repo",
         "update device-mapper-libs",
-        "install libcgroup",
+        "install libcgroup, yum-plugin-downloadonly",
         "enable cgconfig",
         "start cgconfig",
         "install docker-io 20.10.24",
@@ -240,10 +240,24 @@ def test_version_pin_downgrades_and_upgrades() -> None:
     f = recorded("lab-el6-provisioned")
     older = plan(f, desired("el6", {**LAB_VARS, "docker_version": "1.7.1", "docker_storage_driver": "vfs"},
                                     "devicemapper"))  # fmt: skip
-    assert yum_part(older.operations[0].commands[0]).startswith("yum -y downgrade docker-io-1.7.1; rpm -q ")
+    keep, downgrade = older.operations[:2]
+    assert yum_part(downgrade.commands[0]).startswith("yum -y downgrade docker-io-1.7.1; rpm -q ")
+    # First the installed build's own RPM file, the daemon's files and the containers, for a rollback.
+    assert keep.keeps and not keep.runtime and downgrade.runtime
+    assert (
+        "--downloadonly --downloaddir=/var/lib/pyinstall/rollback/rpms reinstall docker-io-20.10.24-1.el6.x86_64"
+        in (keep.commands[0])
+    )
+    assert "tar -C / -cpf" in keep.commands[0] and "docker ps -q --no-trunc" in keep.commands[0]
+    assert "rpm -U --oldpackage" in older.previous.rollback and "yum" not in older.previous.rollback
+    assert older.previous.packages == ("docker-io-20.10.24-1.el6.x86_64",)
     newer = plan(f, desired("el6", {**LAB_VARS, "docker_version": "24.0.7", "docker_storage_driver": "vfs"},
                                     "devicemapper"))  # fmt: skip
-    assert yum_part(newer.operations[0].commands[0]).startswith("yum -y install docker-io-24.0.7; rpm -q ")
+    assert yum_part(newer.operations[1].commands[0]).startswith("yum -y install docker-io-24.0.7; rpm -q ")
+    assert newer.restart.commands[0].endswith("; rm -rf /var/lib/pyinstall/rollback"), "kept until the daemon runs"
+    # A configuration change alone keeps nothing.
+    options = {**LAB_VARS, "docker_storage_driver": "vfs", "docker_daemon_options": {"debug": True}}
+    assert not any(op.keeps for op in plan(f, desired("el6", options, "devicemapper")).operations)
 
 
 def test_values_are_quoted_in_commands() -> None:
@@ -532,10 +546,11 @@ def test_removal_reads_the_ledger_but_never_beyond_what_pyinstall_creates() -> N
 
     host = recorded("lab-el6-provisioned")
     assert host.ledger == {"file": ["/etc/yum.repos.d/pyinstall-epel.repo", "/etc/sysconfig/docker"],
-                           "package": ["libcgroup"]}  # fmt: skip
+                           "package": ["libcgroup", "yum-plugin-downloadonly"]}  # fmt: skip
     wanted = desired("el6", LAB_VARS, "vfs")
     (packages,) = [op for op in removal(host, wanted).operations if op.tag == "packages"]
-    assert packages.name == "remove docker-io (and libcgroup, installed for it, unless another package needs it)"
+    assert packages.name == ("remove docker-io (and libcgroup, yum-plugin-downloadonly, installed for it, unless "
+                             "another package needs it)")  # fmt: skip
     assert 'rpm -e --test docker-io "$p"' in packages.commands[0] and packages.commands[0].endswith(" $x")
     planted = replace(host, ledger={"file": ["/etc/passwd", "/etc/yum.repos.d/../shadow"], "package": ["openssh"],
                                     "dir": ["/", "/var/cache/pyinstall/bundle/../../.."]})  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from installer import asked, facts, preflight, provision
+from installer import asked, checks, facts, preflight, provision
 from installer.bundle import Bundle
 from installer.connection import CommandResult, Target
 from installer.outcome import Level, Status
@@ -165,6 +165,19 @@ def test_every_refusal_an_inventory_can_cause_is_enumerated() -> None:
     assert asked_codes == {code for code, _, _ in REFUSALS}
     source = "".join((HERE.parent / "installer" / f).read_text() for f in ("plan.py", "runtime.py", "provision.py"))
     assert len(re.findall(r"raise PlanError", source)) == 1
+
+
+def test_a_switch_to_an_older_engine_of_another_channel_is_a_downgrade() -> None:
+    """docker-ce 20.10 installed, the extras channel asked (Red Hat's 1.13.1): an engine downgrade."""
+    f = facts.parse((HERE / "facts" / "lab-el7-provisioned.txt").read_text())
+    s = checks.subject(f, asked.parse("h1", {**LAB_VARS, "docker_package": "docker", "docker_version": "1.13.1"}))
+    (finding,) = checks.check_downgrade(s)
+    assert finding.code == "DOWNGRADE" and "docker-ce 20.10.24-3.el7 is installed and 1.13.1 is pinned" in (
+        finding.message
+    )
+    assert "extras channel's docker" in finding.message
+    same = checks.subject(f, asked.parse("h1", {**LAB_VARS, "docker_package": "docker"}))
+    assert checks.check_downgrade(same) == [], "the lab's extras package carries the same 20.10 engine"
 
 
 def test_a_downgrade_goes_ahead_when_allowed() -> None:

@@ -71,6 +71,7 @@ PACKAGES = (
     Package("chkconfig.spec", "noarch", ("centos/6/os",), layer=("el6",)),
     Package("systemd.spec", "noarch", ("centos/7/os",), layer=("el7",)),
     Package("libcgroup.spec", "noarch", ("centos/6/os",)),
+    Package("yum-plugin-downloadonly.spec", "noarch", ("centos/6/os",)),
     # EL6 shipped an older device-mapper-libs than docker-io needs: "yum update" fetches the newer one.
     Package(
         "device-mapper-libs.spec",
