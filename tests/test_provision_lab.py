@@ -3,12 +3,14 @@ a changed option, rollback, and hosts that fail preflight left untouched."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 from pathlib import Path
 
 import pytest
 
+from installer import probe
 from tests.lab.testing import Fleet, pyinstall, pyinstall_json
 
 pytestmark = pytest.mark.lab
@@ -198,6 +200,32 @@ def test_el7_extras_channel_with_the_real_package_files_converges_in_one_run(mak
     assert "already passes it as a flag" in codes["DAEMON_OPTION"]
     assert "docker.service.d/log.conf: --log-driver" in codes["FOREIGN_CONFIG"]
     assert host.check_output("md5sum /etc/sysconfig/docker* /etc/docker/daemon.json") == before
+
+
+def test_a_switch_of_channel_and_back_keeps_the_container_running(make_fleet, tmp_path: Path) -> None:
+    """docker-ce -> extras -> docker-ce on a host with a running container: each switch converges in one run
+    (the old channel's packages kept on the host first, for a rollback) and the container runs throughout."""
+    fleet = make_fleet("switch", "el7+tmpfs:1")
+    name, host = fleet["el7-tmpfs-01"].name, fleet.testinfra(fleet["el7-tmpfs-01"])
+    extras = tmp_path / "extras.ini"
+    extras.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\ndocker_package=docker"))
+    rc, _ = provision("-i", str(fleet.inventory), home=tmp_path)
+    assert rc == 0
+    encoded = base64.b64encode(probe.PROBE.read_bytes()).decode()
+    host.run_test(f"printf %s {shlex.quote(encoded)} | base64 -d | docker import - keep:1 >/dev/null && "
+                  "docker run -d --net=none --name keeper keep:1 /pause")  # fmt: skip
+    keeper = "docker inspect -f '{{.Id}} {{.State.Running}}' keeper"
+    before = host.check_output(keeper)
+    for inventory, package, gone in ((extras, "docker", "docker-ce"), (fleet.inventory, "docker-ce", "docker")):
+        rc, hosts = provision("-i", str(inventory), home=tmp_path)
+        tasks = [t["name"] for t in hosts[name]["tasks"]]
+        assert rc == 0, (hosts[name]["error"], hosts[name]["tasks"])
+        assert tasks[0] == "keep the installed runtime for a rollback (/var/lib/pyinstall/rollback)", tasks
+        assert host.run(f"rpm -q {package}").rc == 0 and host.run(f"rpm -q {gone}").rc != 0
+        assert host.check_output(keeper) == before
+        assert not host.file("/var/lib/pyinstall/rollback").exists, "the daemon runs: nothing left to undo"
+        rc, hosts = provision("-i", str(inventory), home=tmp_path)
+        assert rc == 0 and hosts[name]["changed"] == 0
 
 
 def test_tags_config_touches_only_the_configuration(make_fleet, tmp_path: Path) -> None:

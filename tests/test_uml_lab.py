@@ -4,11 +4,14 @@ kernel cannot show, provisioned and checked for real."""
 
 from __future__ import annotations
 
+import base64
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 
+from installer import probe
 from tests.lab.testing import Fleet, pyinstall_json
 
 pytestmark = [pytest.mark.lab, pytest.mark.uml]
@@ -161,3 +164,62 @@ def test_a_pin_whose_dockerd_lacks_devicemapper_changes_nothing(fleet: Fleet, pr
     assert checked == provisioned_ and checked["level"] == "error"
     assert f"Docker {newer} has no devicemapper storage driver" in checked["message"]
     assert root.check_output(state) == before
+
+
+def test_a_forced_pin_whose_daemon_does_not_start_is_rolled_back_with_rpm_alone(
+    fleet: Fleet, provisioned, tmp_path: Path
+) -> None:
+    """The same pin forced past DRIVER_REMOVED: docker-ce 28.x installs, its dockerd refuses devicemapper,
+    and provision puts back what ran, from what it kept on the host before the change (not from the
+    repositories: they are made unreachable as soon as the new package is in, before the daemon's start
+    fails): the old packages, daemon.json, the daemon running and the container that ran, running again."""
+    import threading
+    import time
+
+    from tests.lab import build
+
+    host = fleet["el7-uml-01"]
+    newer, _ = build.next_engine()
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / f"{host.name}.yml").write_text(json.dumps({"docker_version": newer}))
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(fleet.inventory.read_text())
+    root = fleet.testinfra(host)
+    encoded = base64.b64encode(probe.PROBE.read_bytes()).decode()
+    root.run_test(f"printf %s {shlex.quote(encoded)} | base64 -d | docker import - keep:1 >/dev/null && "
+                  "docker run -d --net=none --name keeper keep:1 /pause")  # fmt: skip
+    keeper = "docker inspect -f '{{.Id}} {{.State.Running}}' keeper"
+    state = "rpm -qa | grep -E '^(docker|containerd)' | sort; sha256sum /etc/docker/daemon.json; " + keeper
+    before = root.check_output(state)
+    assert before.endswith(" true")
+
+    cut: list[float] = []  # when the repositories went away
+
+    def cut_repositories() -> None:
+        watcher = fleet.testinfra(host)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if watcher.run("rpm -q --qf '%{VERSION}' docker-ce").stdout.strip() == newer:
+                watcher.run_test("mv /etc/yum.repos.d /etc/yum.repos.d.away")
+                cut.append(time.monotonic())
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=cut_repositories, daemon=True)
+    watcher.start()
+    try:
+        rc, hosts = pyinstall_json("provision", "-i", str(inventory), "--limit", host.name,
+                                   "--ignore-preflight-errors", "DRIVER_REMOVED", home=tmp_path)  # fmt: skip
+        watcher.join(timeout=5)
+        assert cut, "the premise: the repositories were gone before the rollback"
+        tasks = {t["name"]: t for t in hosts[host.name]["tasks"]}
+        assert rc == 2 and hosts[host.name]["status"] == "failed"
+        assert "devicemapper" in tasks["restart docker"]["msg"], tasks["restart docker"]
+        rollback = tasks["roll back the runtime"]
+        assert rollback["msg"].startswith("rolled back: the packages (docker-ce-20.10.24"), rollback["msg"]
+        assert "and the daemon runs on them" in rollback["msg"], rollback["msg"]
+        assert not any("yum" in c for c in rollback["commands"]), "rpm alone"
+        assert root.check_output(state) == before, "the same packages, configuration and container, running"
+        assert root.check_output("systemctl is-enabled docker") == "enabled"
+    finally:
+        root.run("[ -d /etc/yum.repos.d.away ] && mv /etc/yum.repos.d.away /etc/yum.repos.d")
