@@ -26,6 +26,7 @@ import shlex
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -33,7 +34,7 @@ from typing import NoReturn
 import fabric
 import paramiko
 
-from installer import events
+from installer import events, interrupts
 from installer.errors import (
     AuthenticationFailed,
     BecomeError,
@@ -164,6 +165,7 @@ class Session:
         self.commands_run = 0  # what a run costs, for tests and benchmarks
         self.noise: list[str] = []  # what the host printed around pyinstall's frames (a banner, a profile)
         self._ran = f"pyinstall-ran-{secrets.token_hex(8)}"  # what every command prints first, on both streams
+        self.stop: threading.Event | None = None  # set on Ctrl-C: every wait ends (installer/interrupts.py)
 
     def run(self, command: str, timeout: float = COMMAND_TIMEOUT, become: bool | None = None) -> CommandResult:
         """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0."""
@@ -262,7 +264,8 @@ class Session:
                 elif channel.eof_received or channel.closed:
                     break
                 else:
-                    ready.poll(max(0.0, deadline - time.monotonic()) * 1000)
+                    ready.poll(min(interrupts.POLL, max(0.0, deadline - time.monotonic())) * 1000)
+                    interrupts.check(self.stop, "a command to finish")
                 if time.monotonic() >= deadline:
                     raise self._timed_out(timeout)
                 if len(out) + len(err) > OUTPUT_CAP:
@@ -284,8 +287,10 @@ class Session:
                         channel.sendall(answer.encode())
                         answered = True
             # the exit status comes after the end of the output
-            if not channel.status_event.wait(max(0.0, deadline - time.monotonic())):
-                raise self._timed_out(timeout)
+            while not channel.status_event.wait(min(interrupts.POLL, max(0.0, deadline - time.monotonic()))):
+                interrupts.check(self.stop, "a command to finish")
+                if time.monotonic() >= deadline:
+                    raise self._timed_out(timeout)
             rc = channel.exit_status
         finally:
             with contextlib.suppress(EOFError, OSError, paramiko.SSHException):  # a connection gone bad
@@ -320,14 +325,16 @@ class Session:
                 sftp.remove(remote)
                 offset = 0
             sent = 0
-            with open(local, "rb") as src, sftp.open(remote, "ab") as dst:
+            with _closed_on(self.stop, sftp), open(local, "rb") as src, sftp.open(remote, "ab") as dst:
                 dst.set_pipelined(True)  # without it each block waits for the server's acknowledgement
                 src.seek(offset)
                 for block in iter(lambda: src.read(chunk), b""):
+                    interrupts.check(self.stop, f"the upload of {local.name}")
                     dst.write(block)
                     sent += len(block)
             return sent
         except (OSError, paramiko.SSHException, EOFError) as exc:
+            interrupts.check(self.stop, f"the upload of {local.name}")  # the write Ctrl-C cut off
             raise Unreachable(
                 self.target.name,
                 f"upload of {local.name} to {remote} broke off: {exc or type(exc).__name__}",
@@ -363,6 +370,26 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _closed_on(stop: threading.Event | None, sftp: paramiko.SFTPClient) -> Iterator[None]:
+    """Close ``sftp`` as soon as ``stop`` is set: a write blocked on a full window then ends too."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while stop is not None and not done.wait(interrupts.POLL):
+            if stop.is_set():
+                with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                    sftp.close()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def _sudo_refused(target: Target, said: str) -> NoReturn:

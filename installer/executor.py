@@ -17,7 +17,7 @@ from pathlib import Path
 from threading import Event
 from typing import Any
 
-from installer import events
+from installer import events, interrupts
 from installer.connection import OUTCOME_UNKNOWN_HINT, CommandResult, Session
 from installer.errors import (
     OUTCOME_UNKNOWN,
@@ -31,6 +31,7 @@ from installer.outcome import Status
 from installer.plan import DAEMON_LOG, ROLLBACK_DIR, YUM_TIMEOUT, Operation, Plan, q, wait_for_daemon
 
 OK, CHANGED, FAILED, SKIPPED, UNKNOWN = Status.OK, Status.CHANGED, Status.FAILED, Status.SKIPPED, Status.UNKNOWN
+INTERRUPTED = Status.INTERRUPTED
 _URL_SECRET = re.compile(r"(://[^/\s:@]+):[^/\s@]+@")
 
 
@@ -123,9 +124,12 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
     waits = poll_intervals(poll)
     down_since: float | None = None
     sent = launch + wait
+    stop = getattr(session, "stop", None)
     while True:
         try:
             polled = session.run(sent, timeout=POLL_TIMEOUT)
+        except interrupts.Interrupted:
+            raise _interrupted_job(session, job) from None
         except CommandTimeout:  # the wait's own limit passed without an answer: the host stopped answering
             raise Unreachable(
                 session.target.name,
@@ -171,7 +175,46 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
                 "wait for it, then run again: the next run finds it",
             )
         if state != "running":  # not reached this time, or an answer that says nothing: pause first
-            time.sleep(min(next(waits), 5.0))
+            if stop is not None and stop.wait(min(next(waits), 5.0)):
+                raise interrupts.Interrupted(
+                    f"interrupted (Ctrl-C) while waiting for the host to come back; its transaction (job {job}) "
+                    "is as the host left it",
+                    "run again: the next run finds the transaction as it ended",
+                )
+            if stop is None:
+                time.sleep(min(next(waits), 5.0))
+
+
+# What Ctrl-C does to a job: one still waiting for the yum lock (no yum, dnf or rpm among its processes) is
+# killed and forgotten, having changed nothing; one whose transaction runs is left to finish.
+_SETTLE_JOB = (
+    'j={job}; p=$(cat "$j.pid" 2>/dev/null) || {{ echo gone; exit 0; }}; '
+    'if [ -f "$j.rc" ] || ! kill -0 "$p" 2>/dev/null; then echo gone; '
+    'elif ps -o comm= -s "$p" | grep -qE "^(yum|dnf|rpm|python)"; then echo running; '
+    'else pkill -KILL -s "$p"; rm -f "$j.pid" "$j.rc" "$j.boot" "$j.log"; echo killed; fi'
+)
+
+
+def _interrupted_job(session: Session, job: str) -> interrupts.Interrupted:
+    """Ctrl-C during a job's wait: settle the job (_SETTLE_JOB), and say what was left."""
+    stop = getattr(session, "stop", None)
+    session.stop = None  # this one command must still be run
+    try:
+        state = session.run(_SETTLE_JOB.format(job=q(job)), timeout=10).stdout.strip()
+    except OUTCOME_UNKNOWN:
+        state = "unknown"
+    finally:
+        session.stop = stop
+    if state == "killed":
+        return interrupts.Interrupted(
+            "interrupted (Ctrl-C) while waiting for the yum lock: the transaction never started, nothing changed"
+        )
+    if state == "running":
+        return interrupts.Interrupted(
+            f"interrupted (Ctrl-C) during a yum transaction: it goes on on the host (job {job}, its log {job}.log)",
+            "wait for it to end, then run again: the next run waits for it and checks the packages afresh",
+        )
+    return interrupts.Interrupted(f"interrupted (Ctrl-C) as a transaction ended (job {job}); run again to converge")
 
 
 def _result(op: Operation) -> TaskResult:
@@ -187,6 +230,8 @@ def _run(session: Session, op: Operation) -> TaskResult:
         _run_commands(session, op, result)
     except OUTCOME_UNKNOWN as exc:  # the step may have happened, in part or in full
         result.status, result.msg, result.hint = UNKNOWN, exc.message, exc.hint
+    except interrupts.Interrupted as exc:
+        result.status, result.msg, result.hint = INTERRUPTED, exc.message, exc.hint
     events.emit(events.STEP, session.target.name, op.name, result.status, result.msg)
     return result
 
@@ -230,6 +275,10 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
         ran += unit[: len(done)]
         if any(r.status == UNKNOWN for r in done):
             return results  # nothing more can be done over this connection
+        if any(r.status == INTERRUPTED for r in done):  # Ctrl-C: no restart, no rollback, nothing more
+            results += [TaskResult(o.name, SKIPPED, "interrupted before it started")
+                        for o in queue[i + len(done):] if o is not plan.start]  # fmt: skip
+            return results
         if any(r.status == FAILED for r in done):
             break
         i += len(unit)
@@ -283,8 +332,9 @@ def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
     events.emit(events.STEP, session.target.name, ops[0].name, "started")
     try:
         done = session.run("\n".join(lines), timeout=sum(op.timeout for op in ops))
-    except OUTCOME_UNKNOWN as exc:  # any of them may have happened, in part or in full
-        results = [replace(_result(op), status=UNKNOWN, msg=exc.message, hint=exc.hint) for op in ops]
+    except (*OUTCOME_UNKNOWN, interrupts.Interrupted) as exc:  # any of them may have happened, in part or in full
+        status = INTERRUPTED if isinstance(exc, interrupts.Interrupted) else UNKNOWN
+        results = [replace(_result(op), status=status, msg=exc.message, hint=exc.hint) for op in ops]
         for r in results:
             events.emit(events.STEP, session.target.name, r.name, r.status, r.msg)
         return results

@@ -16,6 +16,7 @@ from installer.connection import Session, Target
 from installer.errors import OUTCOME_UNKNOWN, HostError
 from installer.executor import TaskResult
 from installer.fleet import NOT_ATTEMPTED_INTERRUPTED, Fleet
+from installer.interrupts import Interrupted
 from installer.outcome import Finding, HostResult, Status
 
 Connect = Callable[[Target], Session]
@@ -59,12 +60,15 @@ def on_host(
         return HostRun(target.name, Status.SKIPPED, error=NOT_ATTEMPTED_INTERRUPTED, hint="run again: it converges")
     try:
         with connect(target) as session:
+            session.stop = stop
             try:
                 pipeline(run, session)
             finally:
                 run.commands, run.noise = session.commands_run, session.noise
     except OUTCOME_UNKNOWN as exc:
         run.status, run.error, run.hint = Status.UNREACHABLE, exc.message, exc.hint
+    except Interrupted as exc:  # before the plan ran (the facts, a version query)
+        run.status, run.error, run.hint = Status.INTERRUPTED, exc.message, exc.hint
     except HostError as exc:
         run.status, run.error, run.hint = Status.FAILED, exc.message, exc.hint
     return run
@@ -79,8 +83,11 @@ def settled(run: HostRun) -> bool:
         run.status, run.error, run.hint = Status.UNREACHABLE, f"{names}: {lost[0].msg}", lost[0].hint
     elif any(t.status == Status.FAILED for t in run.tasks):
         run.status = Status.FAILED
-    elif any(t.status == Status.SKIPPED for t in run.tasks):
+    elif any(t.status in (Status.SKIPPED, Status.INTERRUPTED) for t in run.tasks):
         run.status = Status.INTERRUPTED
+        said = next((t for t in run.tasks if t.status == Status.INTERRUPTED), None)
+        if said is not None:
+            run.error, run.hint = f"{said.name}: {said.msg}", said.hint
     else:
         return False
     return True

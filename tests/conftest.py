@@ -76,10 +76,12 @@ def make_fleet(lab: Lab) -> Callable[[str, str], Fleet]:
 
 @pytest.fixture(scope="session")
 def el6_bundle(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An offline bundle for EL6 made from the lab's own RPMs (docker-io, libcgroup, device-mapper-libs)."""
+    """An offline bundle for EL6 made from the lab's own RPMs (docker-io, libcgroup, yum-plugin-downloadonly,
+    device-mapper-libs)."""
     lab.prepare()  # builds the lab's repositories
     source = tmp_path_factory.mktemp("rpms")
     for pattern in ("epel/6/x86_64/docker-io-*.rpm", "centos/6/os/x86_64/libcgroup-*.rpm",
+                    "centos/6/os/x86_64/yum-plugin-downloadonly-*.rpm",
                     "centos/6/updates/x86_64/device-mapper-libs-*.rpm"):  # fmt: skip
         for rpm in lab.repo.glob(pattern):
             (source / rpm.name).write_bytes(rpm.read_bytes())
