@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from installer import asked, checks, daemon_options, executor, facts, platforms, runtime
+from installer import asked, checks, daemon_options, executor, facts, host_run, platforms, runtime
 from installer import plan as plan_module
 from installer.asked import AskedError
 from installer.connection import CommandResult, Target
 from installer.errors import CommandTimeout, HostHung, Unreachable
 from installer.executor import CHANGED, LOST, UNKNOWN, daemon_reason, execute, mask, poll_intervals, run_detached
+from installer.interrupts import Interrupted
+from installer.outcome import Status
 from installer.plan import Plan, plan, tagged, write_file_command
 from installer.runtime import ManagedFile
 from tests.lab import spec as lab_spec
@@ -289,6 +291,32 @@ class LosingSession:
         if len(self.commands) > self.lives:
             raise Unreachable("h1", "connection lost while running a command: EOF", "the outcome is unknown")
         return CommandResult(command, 0, "done\n0\n", "", 0.0)
+
+
+class InterruptedSession(LosingSession):
+    """Ctrl-C arrives while the command after ``lives`` waits: the session raises Interrupted, as
+    connection.Session does once its stop event is set; the job-settling command says the job was killed."""
+
+    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+        self.commands.append(command)
+        if "pkill -KILL -s" in command:
+            return CommandResult(command, 0, "killed\n", "", 0.0)
+        if len(self.commands) > self.lives:
+            raise Interrupted("interrupted (Ctrl-C) while waiting for a command to finish")
+        return CommandResult(command, 0, "done\n0\n", "", 0.0)
+
+
+def test_ctrl_c_in_a_step_ends_the_run_there_without_a_restart_or_a_rollback() -> None:
+    steps = plan(replace(recorded("lab-el6-full"), services={}), desired("el6", LAB_VARS, "vfs"))
+    session = InterruptedSession(lives=1)  # the repository file, then the yum transaction's wait
+    results = execute(session, steps)
+    assert [r.status for r in results[:2]] == [CHANGED, Status.INTERRUPTED]
+    assert "waiting for the yum lock: the transaction never started, nothing changed" in results[1].msg
+    assert {r.status for r in results[2:]} == {Status.SKIPPED} and len(results) == len(steps.operations)
+    assert not any("docker start" in c or "service docker" in c for c in session.commands)
+    run = host_run.HostRun("h1", Status.OK, tasks=results)
+    assert host_run.settled(run) and run.status == Status.INTERRUPTED
+    assert run.error.startswith(steps.operations[1].name + ": interrupted (Ctrl-C)")
 
 
 def test_a_connection_lost_mid_step_leaves_that_step_unknown_and_stops(monkeypatch) -> None:
