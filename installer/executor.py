@@ -399,7 +399,7 @@ def _rollback(session: Session, written: list[Operation], plan: Plan, packages: 
     service = previous.service
     if packages and previous.rollback:
         restore = previous.rollback
-        done = f"the packages ({', '.join(previous.packages)}) and the daemon's files as before this run"
+        done = f"the packages ({', '.join(previous.packages)}) and the daemon's files put back"
         name = "roll back the runtime"
     else:
         paths = [op.file for op in written]
@@ -409,7 +409,10 @@ def _rollback(session: Session, written: list[Operation], plan: Plan, packages: 
             for op in written
             if op.backup
         )
-        done = f"{', '.join(paths)} as before this run"
+        if all(op.why == "absent" for op in written):
+            done = f"{', '.join(paths)} removed (the host had none)"
+        else:
+            done = "previous configuration restored"
         name = f"roll back {paths[0]}" if len(paths) == 1 else "roll back the daemon's files"
     commands = [restore]
     if previous.enabled:  # an erased package may have taken its enablement along
@@ -435,8 +438,8 @@ def _rollback(session: Session, written: list[Operation], plan: Plan, packages: 
         status = f"rolling back failed: {outcomes[0].stderr.strip() or outcomes[0].stdout.strip()}"
     elif previous.running:
         started = outcomes[-1]
-        status = f"rolled back: {done}, " + (
-            "and the daemon runs on them" if started.ok else f"but the daemon still fails: {started.stderr.strip()}"
+        status = f"rolled back: {done}" + (
+            " and the daemon runs on it" if started.ok else f", but the daemon still fails: {started.stderr.strip()}"
         )
         restarted = started.stdout.strip().splitlines()[-1:] if packages and started.ok else []
         if restarted and restarted[0].isdigit() and int(restarted[0]):

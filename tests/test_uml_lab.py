@@ -217,7 +217,7 @@ def test_a_forced_pin_whose_daemon_does_not_start_is_rolled_back_with_rpm_alone(
         assert "devicemapper" in tasks["restart docker"]["msg"], tasks["restart docker"]
         rollback = tasks["roll back the runtime"]
         assert rollback["msg"].startswith("rolled back: the packages (docker-ce-20.10.24"), rollback["msg"]
-        assert "and the daemon runs on them" in rollback["msg"], rollback["msg"]
+        assert "and the daemon runs on it" in rollback["msg"], rollback["msg"]
         assert not any("yum" in c for c in rollback["commands"]), "rpm alone"
         assert root.check_output(state) == before, "the same packages, configuration and container, running"
         assert root.check_output("systemctl is-enabled docker") == "enabled"
