@@ -25,7 +25,7 @@ exit status:
   2  one or more hosts failed their checks (info: a daemon not as asked)
   4  one or more hosts were unreachable (takes precedence over 2)
   5  bad usage: options, inventory or host pattern
-  130  interrupted (Ctrl-C): hosts in flight finished their step; the report (printed, and saved to
+  130  interrupted (Ctrl-C): every wait ended, hosts in flight stopped after their step; the report (saved to
        pyinstall-report.json) says which hosts are done, interrupted and not attempted, and the retry
        file lists what to run again
 """
