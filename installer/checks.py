@@ -604,13 +604,19 @@ def check_daemon_options(s: Subject) -> list[Finding]:
     return findings
 
 
+def _daemon_json_keys(s: Subject) -> set[str]:
+    """The options provision writes to the daemon's configuration for this host (storage-opts whenever
+    storage options may come)."""
+    written = daemon_options.merged(s.asked.daemon_options, s.version or "", s.storage_driver or "", ())
+    return {*written, "storage-opts"}
+
+
 def check_foreign_config(s: Subject) -> list[Finding]:
     """Options also given by a unit or drop-in of the administrator's: dockerd refuses to start with both
     (moby#30726)."""
     if s.platform is None or s.channel is None or s.platform.config_style != "json":
         return []
-    written = daemon_options.merged(s.asked.daemon_options, s.version or "", s.storage_driver or "", ())
-    keys = {*written, "storage-opts"}
+    keys = _daemon_json_keys(s)
     found = []
     for path, content in s.facts.docker_config.items():
         # The channel's environment files are provision's to write, without these options.
@@ -658,8 +664,7 @@ def _unmanaged_environment(s: Subject) -> list[Finding]:
     """Flags an administrator put in the channel's environment files that provision's version of them has
     neither there nor in the daemon configuration: they would be lost."""
     assert s.platform is not None and s.channel is not None
-    written = daemon_options.merged(s.asked.daemon_options, s.version or "", s.storage_driver or "", ())
-    kept = {*written, "storage-opts"}
+    kept = _daemon_json_keys(s)
     found = []
     for path, variables in s.channel.environment.items():
         text = s.facts.docker_config.get(path)

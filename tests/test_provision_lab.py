@@ -3,15 +3,13 @@ a changed option, rollback, and hosts that fail preflight left untouched."""
 
 from __future__ import annotations
 
-import base64
 import json
 import shlex
 from pathlib import Path
 
 import pytest
 
-from installer import probe
-from tests.lab.testing import Fleet, pyinstall, pyinstall_json
+from tests.lab.testing import Fleet, pyinstall, pyinstall_json, start_keeper
 
 pytestmark = pytest.mark.lab
 
@@ -211,10 +209,7 @@ def test_a_switch_of_channel_and_back_keeps_the_container_running(make_fleet, tm
     extras.write_text(fleet.inventory.read_text().replace("[all:vars]", "[all:vars]\ndocker_package=docker"))
     rc, _ = provision("-i", str(fleet.inventory), home=tmp_path)
     assert rc == 0
-    encoded = base64.b64encode(probe.PROBE.read_bytes()).decode()
-    host.run_test(f"printf %s {shlex.quote(encoded)} | base64 -d | docker import - keep:1 >/dev/null && "
-                  "docker run -d --net=none --name keeper keep:1 /pause")  # fmt: skip
-    keeper = "docker inspect -f '{{.Id}} {{.State.Running}}' keeper"
+    keeper = start_keeper(host)
     before = host.check_output(keeper)
     for inventory, package, gone in ((extras, "docker", "docker-ce"), (fleet.inventory, "docker-ce", "docker")):
         rc, hosts = provision("-i", str(inventory), home=tmp_path)

@@ -4,15 +4,12 @@ kernel cannot show, provisioned and checked for real."""
 
 from __future__ import annotations
 
-import base64
 import json
-import shlex
 from pathlib import Path
 
 import pytest
 
-from installer import probe
-from tests.lab.testing import Fleet, pyinstall_json
+from tests.lab.testing import Fleet, pyinstall_json, start_keeper
 
 pytestmark = [pytest.mark.lab, pytest.mark.uml]
 
@@ -136,17 +133,23 @@ def test_verify_runs_a_container_on_devicemapper_and_xfs_under_a_real_kernel(fle
         assert outcomes["test_a_container_runs"] == ("passed", ""), name
 
 
+def _pinned_to_the_newer_engine(fleet: Fleet, name: str, tmp_path: Path) -> tuple[str, Path]:
+    """The lab's newer engine (28.x) pinned for host NAME in a copy of the fleet's inventory."""
+    from tests.lab import build
+
+    newer, _ = build.next_engine()
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / f"{name}.yml").write_text(json.dumps({"docker_version": newer}))
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(fleet.inventory.read_text())
+    return newer, inventory
+
+
 def test_a_pin_whose_dockerd_lacks_devicemapper_changes_nothing(fleet: Fleet, provisioned, tmp_path: Path) -> None:
     """The lab's newer engine (28.x) on the devicemapper host: check and provision refuse it alike
     (DRIVER_REMOVED, the same words), before anything changes: packages, files, the daemon as they were."""
-    from tests.lab import build
-
     host = fleet["el7-uml-01"]
-    newer, _ = build.next_engine()
-    (tmp_path / "host_vars").mkdir()
-    (tmp_path / "host_vars" / f"{host.name}.yml").write_text(json.dumps({"docker_version": newer}))
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text(fleet.inventory.read_text())
+    newer, inventory = _pinned_to_the_newer_engine(fleet, host.name, tmp_path)
     root = fleet.testinfra(host)
     state = (
         "rpm -qa | sort | sha256sum; sha256sum /etc/docker/daemon.json /etc/yum.repos.d/*; systemctl is-active "
@@ -176,19 +179,10 @@ def test_a_forced_pin_whose_daemon_does_not_start_is_rolled_back_with_rpm_alone(
     import threading
     import time
 
-    from tests.lab import build
-
     host = fleet["el7-uml-01"]
-    newer, _ = build.next_engine()
-    (tmp_path / "host_vars").mkdir()
-    (tmp_path / "host_vars" / f"{host.name}.yml").write_text(json.dumps({"docker_version": newer}))
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text(fleet.inventory.read_text())
+    newer, inventory = _pinned_to_the_newer_engine(fleet, host.name, tmp_path)
     root = fleet.testinfra(host)
-    encoded = base64.b64encode(probe.PROBE.read_bytes()).decode()
-    root.run_test(f"printf %s {shlex.quote(encoded)} | base64 -d | docker import - keep:1 >/dev/null && "
-                  "docker run -d --net=none --name keeper keep:1 /pause")  # fmt: skip
-    keeper = "docker inspect -f '{{.Id}} {{.State.Running}}' keeper"
+    keeper = start_keeper(root)
     state = "rpm -qa | grep -E '^(docker|containerd)' | sort; sha256sum /etc/docker/daemon.json; " + keeper
     before = root.check_output(state)
     assert before.endswith(" true")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -143,3 +144,14 @@ def daemon_json_edited(root: testinfra.host.Host, drop: str, add: dict) -> Itera
         yield
     finally:
         root.run_test(write.format(shlex.quote(original)))
+
+
+def start_keeper(root: testinfra.host.Host) -> str:
+    """Import the probe image as keep:1 on a host and run a container named keeper from it; returns
+    ``docker inspect``'s command for its id and state."""
+    from installer import probe
+
+    encoded = base64.b64encode(probe.PROBE.read_bytes()).decode()
+    root.run_test(f"printf %s {shlex.quote(encoded)} | base64 -d | docker import - keep:1 >/dev/null && "
+                  "docker run -d --net=none --name keeper keep:1 /pause")  # fmt: skip
+    return "docker inspect -f '{{.Id}} {{.State.Running}}' keeper"
