@@ -4,7 +4,9 @@
 
 Host keys are verified: the user's known_hosts plus any file named by option or inventory var. An
 unknown key is refused with its SHA256 fingerprint, unless ``accept_new`` (OpenSSH's accept-new: record
-it, never replace it); a changed key is always refused. Fabric on its own accepts any key.
+it, never replace it; asked by --accept-new-host-keys, host_key_checking=false wherever set, or
+StrictHostKeyChecking no/accept-new in ~/.ssh/config); a changed key is always refused.
+Fabric on its own accepts any key.
 Paramiko's and the socket layer's exceptions become the project's errors, each with a hint.
 Fabric opens the connection (~/.ssh/config, keys, agent) and its SFTP; each command runs on a paramiko
 channel read by the thread that asked (invoke's runner took three threads and 3.7 ms of CPU a command
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -34,7 +37,7 @@ from typing import NoReturn
 import fabric
 import paramiko
 
-from installer import events, interrupts
+from installer import events, interrupts, localfiles
 from installer.errors import (
     AuthenticationFailed,
     BecomeError,
@@ -51,6 +54,8 @@ from installer.truth import boolean
 COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
 OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+# ~/.ssh/config's StrictHostKeyChecking values that record an unknown key: accept-new, never a changed key
+STRICT_OFF = ("no", "off", "accept-new", "false")
 _SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique: the password is typed at this prompt and no other
 OUTPUT_CAP = 32 << 20  # bytes a command may print (stdout and stderr together) before it is stopped
 NOISE_KEPT = 5  # distinct pieces of host noise a session keeps, to show under -vv
@@ -150,9 +155,14 @@ class _VerifyPolicy(paramiko.MissingHostKeyPolicy):
             )
         line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
         with self._lock:
-            self.record_in.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with open(self.record_in, "a") as f:
-                f.write(line)
+            try:
+                self.record_in.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                with localfiles.open_private(str(self.record_in), append=True) as f:
+                    f.write(line)
+            except (OSError, localfiles.LocalFileError) as exc:
+                why = exc.message if isinstance(exc, localfiles.LocalFileError) else f"{exc.strerror or exc}"
+                raise HostKeyUnknown(self.target.name, f"host key of {hostname} could not be recorded: {why}",
+                                     "give a known_hosts file you may write (--known-hosts)") from None  # fmt: skip
         client.get_host_keys().add(hostname, key.get_name(), key)
 
 
@@ -439,6 +449,15 @@ def _ssh_config() -> paramiko.SSHConfig:
     return fabric.Config().base_ssh_config
 
 
+def identity_files(target: Target) -> list[str]:
+    """The keys ~/.ssh/config names for this host (IdentityFile), when no key is given otherwise: fabric
+    offers them, so they are held to OpenSSH's rule like any other."""
+    if target.key_file:
+        return []
+    found = _ssh_config().lookup(target.address).get("identityfile", [])
+    return [os.path.expanduser(path) for path in found if os.path.exists(os.path.expanduser(path))]
+
+
 def _fabric_config() -> fabric.Config:
     """A configuration of its own for each connection (fabric's is not safe to share between threads: a
     connection made while another merges sees it empty), on the SSH configuration parsed once."""
@@ -476,6 +495,8 @@ def connect(target: Target) -> Session:
         for keytype, key in (found or {}).items():
             trusted.add(name, keytype, key)
     record_in = Path(target.known_hosts[0]).expanduser() if target.known_hosts else USER_KNOWN_HOSTS.expanduser()
+    if str(conn.ssh_config.get("stricthostkeychecking", "")).lower() in STRICT_OFF:
+        target = dataclasses.replace(target, accept_new=True)  # host_key_checking=false's meaning, whoever says it
     client.set_missing_host_key_policy(_VerifyPolicy(target, record_in))
     _open(conn, target)
     return Session(target, conn)

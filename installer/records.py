@@ -23,15 +23,23 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from installer.errors import UsageError
+from installer import localfiles
+from installer.errors import PyinstallError, UsageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0003"  # the newest migration (a test holds it to Alembic's view): Alembic loads only to migrate
 SQLITE_BUSY_SECONDS = 30  # a run waits this long for another run's write (each is milliseconds)
 CONNECT_SECONDS = 10  # a database server that does not answer delays a run by no more than this
 MIGRATION_LOCK = 0x70796E73  # PostgreSQL advisory lock key: one controller migrates at a time
+URL_HINT = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE"
+
+
+class DatabaseError(PyinstallError):
+    """The database cannot be opened, read or written: its URL (password masked) and why, in one line."""
+
 
 metadata = sa.MetaData()
+OWN_TABLES = {"alembic_version", "runs", "run_hosts"}  # anything else: another program's database
 runs_table = sa.Table(
     "runs",
     metadata,
@@ -96,11 +104,12 @@ class End:
 def default_url() -> str:
     """SQLite in $XDG_STATE_HOME/pyinstall (~/.local/state/pyinstall), readable by its owner only."""
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "pyinstall"
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = state / "runs.sqlite"
-    if not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    return f"sqlite:///{path}"
+    try:
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        why = f"cannot create {state}: {exc.strerror or exc}"
+        raise DatabaseError(why, "set XDG_STATE_HOME, or give --database") from None
+    return f"sqlite:///{state / 'runs.sqlite'}"
 
 
 def parse_url(url: str) -> sa.URL:
@@ -108,9 +117,8 @@ def parse_url(url: str) -> sa.URL:
     ships with its postgresql extra), not SQLAlchemy's older default."""
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        raise UsageError(f"--database: not a database URL: {url!r}",
-                         "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE") from None  # fmt: skip
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise UsageError(f"--database: not a database URL: {_masked(url)!r}", URL_HINT) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -128,11 +136,22 @@ _ready: set[str] = set()
 _lock = threading.Lock()
 
 
+def _masked(url: str) -> str:
+    """A URL that did not parse, its user-information cut (it may hold a password)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if "@" in rest else url
+
+
 def _engine(url: str) -> sa.Engine:
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            localfiles.sqlite_file(Path(parsed.database))
+        try:
+            engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+        except sa.exc.ArgumentError as exc:  # sqlite://x: a host where a path belongs
+            raise UsageError(f"--database: {_masked(url)!r}: {str(exc).splitlines()[0]}", URL_HINT) from None
 
         # pysqlite opens its transactions late, after DDL has already run outside them: take the write
         # lock at BEGIN instead, so runs that meet (and their first migration) wait for each other.
@@ -151,6 +170,8 @@ def _engine(url: str) -> sa.Engine:
         except ModuleNotFoundError as exc:
             raise UsageError(f"no driver for {backend}: {exc}",
                              "pip install 'pyinstall[postgresql]' for PostgreSQL") from None  # fmt: skip
+        except sa.exc.NoSuchModuleError:
+            raise UsageError(f"--database: {backend!r} is not a database pyinstall keeps runs in", URL_HINT) from None
     with _lock:
         if url not in _ready:
             _migrate(engine)
@@ -169,6 +190,13 @@ def _migrate(engine: sa.Engine) -> None:
     """Bring the schema to the newest revision. Many runs may start at once on a new database, on one
     controller or several: the one that holds the lock migrates, the others find it done."""
     with engine.connect() as connection:
+        foreign = set(sa.inspect(connection).get_table_names()) - OWN_TABLES
+        if foreign:
+            raise DatabaseError(
+                f"{shown(str(engine.url))} holds tables pyinstall did not create ({', '.join(sorted(foreign)[:5])}): "
+                "not extended",
+                "give pyinstall a database of its own",
+            )
         if _revision(connection) == HEAD:
             return  # the usual case: read only, no lock
     from alembic import command
@@ -185,17 +213,35 @@ def _migrate(engine: sa.Engine) -> None:
 
 @contextmanager
 def _connected(url: str, write: bool = False) -> Iterator[sa.Connection]:
-    """A connection (a transaction when ``write``), its engine disposed afterwards: one run, one use."""
-    engine = _engine(url)
+    """A connection (a transaction when ``write``), its engine disposed afterwards: one run, one use. Any
+    driver's failure becomes a DatabaseError naming the database and the cause."""
     try:
-        with engine.connect().execution_options(writes=write) as connection:
-            if write:
-                with connection.begin():
+        engine = _engine(url)
+        try:
+            with engine.connect().execution_options(writes=write) as connection:
+                if write:
+                    with connection.begin():
+                        yield connection
+                else:
                     yield connection
-            else:
-                yield connection
-    finally:
-        engine.dispose()
+        finally:
+            engine.dispose()
+    except PyinstallError:
+        raise
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        raise DatabaseError(f"{shown(url)}: {_cause(exc)}", _database_hint(url)) from None
+
+
+def _cause(exc: Exception) -> str:
+    """A driver's error in one line (SQLAlchemy wraps it, and appends a link)."""
+    why = str(getattr(exc, "orig", None) or exc).strip()
+    return why.splitlines()[0] if why else type(exc).__name__
+
+
+def _database_hint(url: str) -> str:
+    if parse_url(url).get_backend_name() == "sqlite":
+        return "check the file and its directory"
+    return "is the database server up, reachable from here, and the URL's user allowed in?"
 
 
 def start(url: str, run: Start) -> int:

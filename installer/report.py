@@ -9,6 +9,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 import jinja2
+import markupsafe
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -16,7 +17,7 @@ from rich.text import Text
 from installer.docker_info import size_bytes
 from installer.outcome import Finding, HostResult, Level, Status
 from installer.platforms import TEMPLATES_DIR
-from installer.terminal import text
+from installer.terminal import text, visible
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 UNREACHABLE = Status.UNREACHABLE
@@ -356,7 +357,12 @@ def run_html(run: dict[str, Any]) -> str:
 
 
 def _html(template: str, **values: Any) -> str:
+    """A page from untrusted text: every value escaped, and its control characters made visible (``\\x1b``),
+    as on the terminal."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined, autoescape=True
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        finalize=lambda v: v if isinstance(v, markupsafe.Markup) or not isinstance(v, str) else visible(v),
     )
     return env.get_template(template).render(**values)

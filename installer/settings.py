@@ -91,8 +91,11 @@ class Value:
     source: str  # COMMAND_LINE, "env PYINSTALL_FORKS", "/etc/pyinstall/pyinstall.cfg:3", "default"
 
 
-def config_file(environ: Mapping[str, str] = os.environ) -> Path | None:
-    """The config file in use: $PYINSTALL_CONFIG if set (it must exist), else the first one found."""
+def config_file(environ: Mapping[str, str] = os.environ, ignored: list[str] | None = None) -> Path | None:
+    """The config file in use: $PYINSTALL_CONFIG if set (it must exist), else the first one found that no
+    other user could have written; each one passed over for that is said in ``ignored``."""
+    from installer.localfiles import untrusted_config
+
     given = environ.get(CONFIG_ENV)
     if given:
         path = Path(given).expanduser()
@@ -102,14 +105,24 @@ def config_file(environ: Mapping[str, str] = os.environ) -> Path | None:
     for candidate in SEARCH:
         path = Path(candidate).expanduser()
         if path.is_file():
-            return path.resolve()
+            why = untrusted_config(path)
+            if why is None:
+                return path.resolve()
+            if ignored is not None:
+                ignored.append(f"{path.resolve()} ignored: {why} (set {CONFIG_ENV} to use it anyway)")
     return None
 
 
 def read_config(path: Path) -> dict[str, tuple[str, int]]:
     """``[defaults]`` of a config file: key -> (raw value, line). Unknown keys and sections are refused:
     a typo must not silently change nothing."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}",
+                         f"fix its permissions, or set {CONFIG_ENV}") from None  # fmt: skip
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})", "save it as UTF-8") from None
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
     try:
         parser.read_string(text, str(path))
@@ -134,10 +147,13 @@ def read_config(path: Path) -> dict[str, tuple[str, int]]:
     return out
 
 
-def resolve(given: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> dict[str, Value]:
+def resolve(
+    given: Mapping[str, Any], environ: Mapping[str, str] = os.environ, ignored: list[str] | None = None
+) -> dict[str, Value]:
     """Every setting's effective value and where it came from. ``given``: argparse's values by
-    destination, None (or an empty list) where the command line said nothing."""
-    path = config_file(environ)
+    destination, None (or an empty list) where the command line said nothing; ``ignored``: see
+    config_file."""
+    path = config_file(environ, ignored)
     config = read_config(path) if path else {}
     out = {}
     for s in SETTINGS:

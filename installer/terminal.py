@@ -86,14 +86,3 @@ class Unbroken:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._stream, name)
-
-
-def save(path: str, content: str, mode: int, err: Console) -> bool:
-    """Write a file pyinstall leaves behind (new files get ``mode``); on failure warn, naming the path and why."""
-    try:
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as f:
-            f.write(content)
-    except OSError as exc:
-        err.print(text(("warning", "yellow"), f": could not write {path}: {exc.strerror or exc}"), soft_wrap=True)
-        return False
-    return True

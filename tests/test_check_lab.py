@@ -161,6 +161,32 @@ def test_accept_new_records_keys_and_a_changed_key_is_refused(fleet: Fleet, tmp_
     assert known.read_text() == f"{a.address} {keytype} {key}\n", "a changed key is never replaced"
 
 
+@pytest.mark.parametrize("where", ["env", "ssh_config"])
+def test_host_key_checking_off_means_accept_new_wherever_it_is_said(
+    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    known = tmp_path / "accepted_known_hosts"
+    known.write_text("")
+    inventory = _inventory_with(fleet, tmp_path, known_hosts=known)
+    host = fleet["el7-01"]
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "config").write_text("Host *\n  StrictHostKeyChecking yes\n")
+    rc, hosts = check_json("-i", str(inventory), "--limit", host.name, home=tmp_path)
+    assert rc == 4 and hosts[host.name]["error"]["type"] == "HostKeyUnknown", "yes: an unknown key is refused"
+    if where == "env":
+        monkeypatch.setenv("PYINSTALL_HOST_KEY_CHECKING", "false")
+    else:
+        (tmp_path / ".ssh" / "config").write_text("Host *\n  StrictHostKeyChecking no\n")
+    rc, hosts = check_json("-i", str(inventory), "--limit", host.name, home=tmp_path)
+    assert rc == 0, hosts
+    keytype, key = host.host_key.read_text().split()[:2]
+    assert key in known.read_text(), "recorded, as accept-new does"
+    other = fleet["el7-noisy-01"].host_key.read_text().split()[1]
+    known.write_text(f"{host.address} {keytype} {other}\n")
+    rc, hosts = check_json("-i", str(inventory), "--limit", host.name, home=tmp_path)
+    assert rc == 4 and hosts[host.name]["error"]["type"] == "HostKeyChanged", "never a changed key, whoever says off"
+
+
 def test_become_through_sudo_with_requiretty_and_a_password(fleet: Fleet, tmp_path: Path) -> None:
     host = fleet["el7-noisy-01"]
     password = "pw-canary-7f3a9c"

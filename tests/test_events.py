@@ -55,4 +55,4 @@ def test_a_log_that_cannot_be_written_is_a_warning(
 ) -> None:
     status = main(["check", str(unreachable), "--log-file", str(tmp_path / "no-such-dir" / "run.log")])
     assert status == ExitStatus.UNREACHABLE
-    assert "no log: cannot write" in capsys.readouterr().err
+    assert "no log: could not write" in capsys.readouterr().err

@@ -57,6 +57,33 @@ def test_the_page_is_self_contained_and_escaped() -> None:
     assert '<td class="not-installed">not installed</td>' in html and "1 not installed" in html
 
 
+def test_host_text_has_its_control_characters_made_visible_in_every_page() -> None:
+    hosts = fleet()
+    hosts[-1].error = "no docker\x1b]0;owned\x07 command\x1b[2J"
+    html = report.info_html(hosts, summary(hosts), outliers(hosts), "2026-01-01 00:00:00 UTC")
+    assert "no docker\\x1b]0;owned\\x07 command\\x1b[2J" in html
+    run = {
+        "id": 1,
+        "started": 0.0,
+        "ended": None,
+        "command": "check",
+        "argv": "check \x1b[31m",
+        "version": "0",
+        "inventory": "hosts.ini",
+        "inventory_sha256": "",
+        "controller": "c",
+        "username": "u\x07",
+        "exit_status": None,
+        "report": "web1: \x1b[2J",
+        "report_json": {},
+        "rollout": None,
+        "shard": None,
+    }
+    page = report.run_html(run)
+    assert "\x1b" not in page and "\x07" not in page
+    assert "\\x1b[2J" in page and "u\\x07" in page
+
+
 def _png_size_and_colours(path: Path) -> tuple[int, int, int]:
     """Width, height and how many distinct pixel rows a PNG has (a blank page has one)."""
     data = path.read_bytes()

@@ -55,6 +55,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return config.cmd_config(args)
         if args.command != "bundle":
             settle(args)
+            for warning in args.warnings:
+                err.print(terminal.text(("warning", "yellow"), f": {warning}"), soft_wrap=True)
         if getattr(args, "database", None):
             events.redact(*_url_passwords(args.database))
         if args.command == "inventory":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from installer import settings, terminal
@@ -32,8 +33,11 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
 
 def cmd_config(args: argparse.Namespace) -> ExitStatus:
     """Every setting in effect and where it comes from, as `ansible-config dump` shows them."""
-    path = settings.config_file()
+    ignored: list[str] = []
+    path = settings.config_file(ignored=ignored)
     resolved = settings.resolve({})
+    for warning in ignored:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps({"config_file": str(path) if path else None,
                           "settings": {k: {"value": v.value, "source": v.source} for k, v in resolved.items()}},

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from installer import events, inventory, patterns, settings, terminal
+from installer import events, inventory, localfiles, patterns, settings, terminal
 from installer.errors import UsageError
 from installer.outcome import Status
 
@@ -50,12 +50,14 @@ def exit_status(statuses: Iterable[Status]) -> ExitStatus:
 
 def settle(args: argparse.Namespace) -> None:
     """Fill what the command line left out from the environment, the config file and the defaults
-    (installer/settings.py), so that every later step reads args alone."""
+    (installer/settings.py), so that every later step reads args alone. ``args.warnings``: what the
+    user must be told (a config file passed over)."""
     given = dict(vars(args))
     if hasattr(args, "inventory_opt"):  # INVENTORY and every -i, in the order they merge
         given["inventory_opt"] = ([args.inventory_pos] if args.inventory_pos else []) + args.inventory_opt
     given["host_key_checking"] = False if getattr(args, "accept_new_host_keys", False) else None
-    resolved = settings.resolve(given)
+    args.warnings = []
+    resolved = settings.resolve(given, ignored=args.warnings)
     args.settings = resolved
     for s in settings.SETTINGS:
         if hasattr(args, s.dest):
@@ -113,6 +115,10 @@ def targets(
         models.append(
             (host, asked.parse(host.name, host.vars, lambda v, h=host.name: inv.origin(h, v), ignore, bundles))
         )
+    for path in (args.connection_password_file, args.become_password_file):
+        warning = path and localfiles.readable_by_others(path)
+        if warning:
+            err.print(terminal.text(("warning", "yellow"), f": {warning}"), soft_wrap=True)
     ssh_password = password(args.ask_pass, "-k", "SSH password: ", args.connection_password_file,
                             "--connection-password-file", "ansible_password")  # fmt: skip
     become_password = password(args.ask_become_pass, "-K", "BECOME password: ", args.become_password_file,
@@ -132,8 +138,33 @@ def targets(
     })  # fmt: skip
     # asked.parse validated the connection variables too.
     hosts = [(target_from_vars(host.name, host.vars, defaults, **overrides), model) for host, model in models]
+    _keys_usable(hosts, args, inv)
     events.redact(*(secret for target, _ in hosts for secret in (target.password, target.become_password)))
     return hosts
+
+
+def _keys_usable(hosts: list[tuple[Target, asked.Asked]], args: argparse.Namespace, inv: inventory.Inventory) -> None:
+    """Every private key named (option, config, inventory, ~/.ssh/config's IdentityFile) exists and is one
+    OpenSSH would use, before any host is contacted: a refusal names the key and who named it."""
+    from installer.connection import identity_files
+
+    checked: set[str] = set()
+    for target, _ in hosts:
+        named = [(target.key_file, _key_origin(args, inv, target.name))] if target.key_file else []
+        named += [(path, "~/.ssh/config IdentityFile") for path in identity_files(target)]
+        for path, origin in named:
+            problem = path not in checked and localfiles.key_problem(path)
+            checked.add(path)
+            if problem:
+                hint = "fix the key, or name another (--private-key, ansible_ssh_private_key_file)"
+                raise UsageError(f"{problem} (host {target.name}: {origin})", hint)
+
+
+def _key_origin(args: argparse.Namespace, inv: inventory.Inventory, host: str) -> str:
+    setting, where = args.settings["private_key_file"], inv.origin(host, "ansible_ssh_private_key_file")
+    if setting.source == settings.COMMAND_LINE or (setting.value and not where):
+        return f"private_key_file from {setting.source}"
+    return f"ansible_ssh_private_key_file at {where or inv.source}"
 
 
 def selected(args: argparse.Namespace, inv: inventory.Inventory) -> patterns.Selection:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from installer import kept, terminal
+from installer import kept, localfiles, terminal
 from installer.cli.context import DEFAULT_REPORT, ExitStatus, exit_status, load_inventory, selected, targets
 from installer.errors import UsageError
 from installer.outcome import Status
@@ -158,11 +158,11 @@ def _rolled_out(args: argparse.Namespace, out: Console, err: Console, runs: list
     data = report.provision_report(runs)
     # Files are written after the hosts are done: one that cannot be written is a warning, never a lost report.
     retry_file = args.retry_file if retry and args.retry_file else None
-    if retry_file and not terminal.save(retry_file, "".join(f"{name}\n" for name in retry), 0o644, err):
+    if retry_file and not localfiles.save(retry_file, "".join(f"{name}\n" for name in retry), err):
         retry_file = None
     saved = args.report_file or (DEFAULT_REPORT if retry else None)
     # the record of which host is where
-    if saved and not terminal.save(saved, report.dumps(data, pretty=True) + "\n", 0o600, err):
+    if saved and not localfiles.save(saved, report.dumps(data, pretty=True) + "\n", err):
         saved = None
     if args.json:
         print(report.dumps(data, pretty=True))
@@ -188,7 +188,7 @@ def _junit(args: argparse.Namespace, cases: list[junit.Case], err: Console) -> N
 
     if args.junit_xml:
         document = junit.document(args.command, cases, time.monotonic() - args.started)
-        terminal.save(args.junit_xml, document.decode(), 0o644, err)
+        localfiles.save(args.junit_xml, document.decode(), err)
 
 
 def _resume_command(argv: Sequence[str], retry_file: str) -> str:
@@ -215,7 +215,7 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     _junit(args, junit.info_cases(results), err)
     if args.html:
         generated = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        if not terminal.save(args.html, report.info_html(results, summary, outliers, generated), 0o644, err):
+        if not localfiles.save(args.html, report.info_html(results, summary, outliers, generated), err):
             args.html = None
     data = report.info_report(results, summary, outliers)
     if args.json:

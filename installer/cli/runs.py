@@ -8,7 +8,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from installer import terminal
+from installer import localfiles, terminal
 from installer.cli.context import ExitStatus
 from installer.errors import UsageError
 
@@ -35,7 +35,7 @@ def cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
         if found is None:
             raise UsageError(f"no run {args.id} in {records.shown(url)}", "pyinstall runs lists the runs kept")
         if args.html:
-            terminal.save(args.html, report.run_html(found), 0o644, err)
+            localfiles.save(args.html, report.run_html(found), err)
         if args.json:
             print(json.dumps(found["report_json"], indent=2))
         elif found["ended"] is None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shlex
 import sys
 import time
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
-from installer import __version__, events, terminal
+from installer import __version__, events, localfiles, terminal
 
 if TYPE_CHECKING:  # annotations only
     from rich.console import Console
@@ -42,11 +41,10 @@ def watched(args: argparse.Namespace, out: Console, err: Console) -> Iterator[No
         if args.verbose > 1:
             stack.enter_context(events.subscribed(lambda e: _print_command(e), commands=True))
         if args.log_file:
-            log = _open_log(args.log_file, err)
-            if log is not None:
-                stack.enter_context(log)
-                log.write(f"{_iso(time.time())} pyinstall {__version__}: {events.clean(shlex.join(args.argv))}\n")
-                stack.enter_context(events.subscribed(lambda e: _log(log, e), commands=True))
+            log = _Log(args.log_file, err)
+            stack.callback(log.close)
+            log.write(f"{_iso(time.time())} pyinstall {__version__}: {events.clean(shlex.join(args.argv))}\n")
+            stack.enter_context(events.subscribed(log.event, commands=True))
         yield
 
 
@@ -60,22 +58,44 @@ def _print_command(event: events.Event) -> None:
         _print_now(sys.stderr, f"{event.host}: {event.status}\n{event.detail}")
 
 
-def _open_log(path: str, err: Console) -> IO[str] | None:
-    try:
-        return open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8")
-    except OSError as exc:  # a log that cannot be written never stops the run
-        err.print(terminal.text(("warning", "yellow"), f": no log: cannot write {path}: {exc.strerror or exc}"))
-        return None
+class _Log:
+    """--log-file: a log that cannot be opened or written (a full disk, a FIFO's reader gone) is one warning
+    and no more log; it never stops the run nor changes its result."""
+
+    def __init__(self, path: str, err: Console) -> None:
+        self.path, self.err = path, err
+        self.file: IO[str] | None = None
+        try:
+            self.file = localfiles.open_private(path, append=True)
+        except localfiles.LocalFileError as exc:
+            self._warn(exc.message)
+
+    def write(self, text: str) -> None:
+        if self.file is None:
+            return
+        try:
+            self.file.write(text)
+            self.file.flush()
+        except OSError as exc:
+            self.close()
+            self._warn(f"stopped writing {self.path}: {exc.strerror or exc}")
+
+    def event(self, event: events.Event) -> None:
+        head = f"{_iso(event.at)} {event.host or '-'} {event.kind}"
+        head += f" {event.name}" if event.name else ""
+        head += f": {event.status}" if event.status else ""
+        body = "".join(f"    {line}\n" for line in event.detail.splitlines())
+        self.write(terminal.visible(head) + "\n" + terminal.visible(body))
+
+    def close(self) -> None:
+        if self.file is not None:
+            file, self.file = self.file, None
+            with contextlib.suppress(OSError):  # what was buffered is lost with the disk that refused it
+                file.close()
+
+    def _warn(self, why: str) -> None:
+        self.err.print(terminal.text(("warning", "yellow"), f": no log: {why}"), soft_wrap=True)
 
 
 def _iso(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(at)) + f".{int(at % 1 * 1000):03d}"
-
-
-def _log(log: IO[str], event: events.Event) -> None:
-    head = f"{_iso(event.at)} {event.host or '-'} {event.kind}"
-    head += f" {event.name}" if event.name else ""
-    head += f": {event.status}" if event.status else ""
-    body = "".join(f"    {line}\n" for line in event.detail.splitlines())
-    log.write(terminal.visible(head) + "\n" + terminal.visible(body))
-    log.flush()
