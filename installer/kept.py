@@ -56,10 +56,20 @@ def start(args: argparse.Namespace, err: Console) -> None:
         inventory_sha256=digest.hexdigest() if sources else "",
         rollout=args.rollout,
         shard=args.shard and "{}/{}".format(*rollout.parse_shard(args.shard)),
+        shard_function=args.shard and rollout.SHARD_FUNCTION,
     )
     args.database = args.database or records.default_url()
     try:
+        other = args.rollout and args.shard and records.shard_functions(args.database, args.rollout)
+        if other and other != {rollout.SHARD_FUNCTION}:
+            raise _ShardFunctionChanged(
+                f"--shard: rollout {args.rollout} was started by a pyinstall that put hosts in shards another way "
+                "(rendezvous hashing): under this one its shards would miss some hosts and do others twice",
+                "finish the rollout with the pyinstall that started it, or start a new one (another --rollout id)",
+            )
         args.run_id = records.start(args.database, begun)
+    except _ShardFunctionChanged:
+        raise
     except Exception as exc:  # any driver's error, or none installed
         args.run_id = None
         if getattr(args, "rollout_max_fail", None):  # no budget without the database: change nothing
@@ -69,6 +79,10 @@ def start(args: argparse.Namespace, err: Console) -> None:
                 "give a --database every shard can reach, or leave out --rollout-max-fail",
             ) from None
         _warning(args.database, exc, err)
+
+
+class _ShardFunctionChanged(UsageError):
+    pass
 
 
 def rollout_gate(args: argparse.Namespace) -> Callable[[list[provision.HostRun]], str | None] | None:

@@ -27,7 +27,7 @@ from installer import localfiles
 from installer.errors import PyinstallError, UsageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0003"  # the newest migration (a test holds it to Alembic's view): Alembic loads only to migrate
+HEAD = "0004"  # the newest migration (a test holds it to Alembic's view): Alembic loads only to migrate
 SQLITE_BUSY_SECONDS = 30  # a run waits this long for another run's write (each is milliseconds)
 CONNECT_SECONDS = 10  # a database server that does not answer delays a run by no more than this
 MIGRATION_LOCK = 0x70796E73  # PostgreSQL advisory lock key: one controller migrates at a time
@@ -58,6 +58,7 @@ runs_table = sa.Table(
     sa.Column("report_json", sa.Text),
     sa.Column("rollout", sa.String(128), index=True),  # shared by the shards of one rollout
     sa.Column("shard", sa.String(16)),  # "K/N"
+    sa.Column("shard_function", sa.String(16)),  # rollout.SHARD_FUNCTION when it ran; NULL: rendezvous
     sa.Column("failed", sa.Integer, nullable=False, server_default="0"),  # failed or unreachable hosts so far
 )
 hosts_table = sa.Table(
@@ -89,6 +90,7 @@ class Start:
     username: str = field(default_factory=_username)
     rollout: str | None = None
     shard: str | None = None
+    shard_function: str | None = None
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,16 @@ def finish(url: str, run_id: int, end: End) -> None:
                 [{"run_id": run_id, "host": name, "status": status, "result": result}
                  for name, status, result in end.hosts],
             )  # fmt: skip
+
+
+def shard_functions(url: str, rollout_id: str) -> set[str | None]:
+    """The shard functions the rollout's sharded runs used so far (None: the one before they were kept)."""
+    with _connected(url) as connection:
+        rows = connection.execute(
+            sa.select(runs_table.c.shard_function).distinct()
+            .where(runs_table.c.rollout == rollout_id, runs_table.c.shard.is_not(None))
+        ).all()  # fmt: skip
+    return {f for (f,) in rows}
 
 
 def rollout_failed(url: str, run_id: int, rollout: str, failed: int) -> int:

@@ -69,22 +69,32 @@ def budget_exceeded(failed: int, batch_size: int, max_fail_percentage: float | N
     return failed / batch_size * 100 > max_fail_percentage
 
 
+SHARD_MAX = 10_000  # shards of one rollout: far more CI jobs than any fleet needs
+SHARD_FUNCTION = "jump"  # kept with each sharded run: a rollout's shards must all use the same one
+
+
 def parse_shard(text: str) -> tuple[int, int]:
-    """``K/N``: shard K (1..N) of N."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
+    """``K/N``: shard K (1..N) of N, N at most SHARD_MAX."""
+    match = re.fullmatch(r"\s*(\d{1,9})\s*/\s*(\d{1,9})\s*", text, re.ASCII)
+    if not match or not 1 <= int(match[1]) <= int(match[2]) <= SHARD_MAX:
         raise UsageError(
-            f"--shard {text!r} is not K/N with 1 <= K <= N",
+            f"--shard {text!r} is not K/N with 1 <= K <= N <= {SHARD_MAX}",
             "e.g. --shard 2/4; from a Kubernetes Indexed Job: --shard $((JOB_COMPLETION_INDEX + 1))/4",
         )
     return int(match[1]), int(match[2])
 
 
 def shard_of(name: str, count: int) -> int:
-    """The shard (1..count) a host belongs to: rendezvous hashing of its name, so that adding hosts
-    moves none of the others, and going from N to N+1 shards moves only the hosts the new shard takes
-    (about 1/(N+1) of them), unlike a hash modulo N."""
-    return max(range(1, count + 1), key=lambda k: hashlib.blake2b(f"{k}\0{name}".encode(), digest_size=8).digest())
+    """The shard (1..count) a host belongs to: jump consistent hashing (Lamping and Veach, 2014) of its
+    name, in O(log count). Adding hosts moves none of the others, and going from N to N+1 shards moves
+    only the hosts the new shard takes (1/(N+1) of them), unlike a hash modulo N."""
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+    bucket, jump = -1, 0
+    while jump < count:
+        bucket = jump
+        key = (key * 2862933555777941757 + 1) & 0xFFFFFFFFFFFFFFFF
+        jump = int((bucket + 1) * ((1 << 31) / ((key >> 33) + 1)))
+    return bucket + 1
 
 
 def shard(names: Sequence[str], which: tuple[int, int] | None) -> list[str]:

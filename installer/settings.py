@@ -10,6 +10,7 @@ keys, searched in Ansible's order: $PYINSTALL_CONFIG, ./pyinstall.cfg, ~/.pyinst
 from __future__ import annotations
 
 import configparser
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from installer.truth import boolean
 
 CONNECT_TIMEOUT = 10.0  # seconds: TCP connect, SSH banner and authentication, each
 FORKS = 20  # hosts worked on at once, unless --forks or the config file says otherwise
+FORKS_MAX = 1000  # a thread and an SSH session each: beyond this the controller runs out of descriptors
+TIMEOUT_MAX = 3600.0  # seconds: a connect timeout longer than an hour is a typo
 CONFIG_ENV = "PYINSTALL_CONFIG"
 SEARCH = ("./pyinstall.cfg", "~/.pyinstall.cfg", "/etc/pyinstall/pyinstall.cfg")
 SECTION = "defaults"
@@ -34,11 +37,14 @@ def _bool(text: str) -> bool:
     return parsed
 
 
-def _positive(kind: type) -> Callable[[str], Any]:
+def _bounded(kind: type, high: float) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
-        value = kind(text)
-        if value <= 0:
-            raise ValueError(f"{text!r} is not above 0")
+        try:
+            value = kind(text)
+        except OverflowError:
+            raise ValueError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or not 0 < value <= high:
+            raise ValueError(f"{text!r} is out of range: above 0, at most {high:g}")
         return value
 
     return parse
@@ -61,12 +67,12 @@ class Setting:
 SETTINGS = (
     Setting("inventory", "inventory_opt", ("PYINSTALL_INVENTORY", "ANSIBLE_INVENTORY"), _paths, [],
             "inventory files or directories, comma-separated"),
-    Setting("forks", "forks", ("PYINSTALL_FORKS", "ANSIBLE_FORKS"), _positive(int), FORKS, "hosts at once"),
+    Setting("forks", "forks", ("PYINSTALL_FORKS", "ANSIBLE_FORKS"), _bounded(int, FORKS_MAX), FORKS, "hosts at once"),
     Setting("remote_user", "user", ("PYINSTALL_REMOTE_USER", "ANSIBLE_REMOTE_USER"), str, None,
             "SSH user (else ansible_user, ~/.ssh/config, then yours)"),
     Setting("private_key_file", "key_file", ("PYINSTALL_PRIVATE_KEY_FILE", "ANSIBLE_PRIVATE_KEY_FILE"), str, None,
             "SSH private key"),
-    Setting("timeout", "timeout", ("PYINSTALL_TIMEOUT", "ANSIBLE_TIMEOUT"), _positive(float), CONNECT_TIMEOUT,
+    Setting("timeout", "timeout", ("PYINSTALL_TIMEOUT", "ANSIBLE_TIMEOUT"), _bounded(float, TIMEOUT_MAX), CONNECT_TIMEOUT,
             "connect timeout, seconds"),
     Setting("host_key_checking", "host_key_checking", ("PYINSTALL_HOST_KEY_CHECKING", "ANSIBLE_HOST_KEY_CHECKING"),
             _bool, True, "false: record unknown host keys (accept-new); a changed key is refused all the same"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import collections
 import time
 from pathlib import Path
 
@@ -163,7 +164,18 @@ def test_parse_shard(text: str, expected: tuple[int, int]) -> None:
     assert parse_shard(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["0/4", "5/4", "1/0", "1", "a/b", "-1/4", "1/4/2", ""])
+def test_shards_of_a_large_count_stay_even_and_stable() -> None:
+    counts = collections.Counter(shard_of(name, 2000) for name in NAMES)
+    assert set(counts) <= set(range(1, 2001)) and 1150 < len(counts) < 1400, (
+        "as uniform: 2000 names fill about 1-1/e of 2000 shards"
+    )
+    moved = [name for name in NAMES if shard_of(name, 2000) != shard_of(name, 2001)]
+    assert all(shard_of(name, 2001) == 2001 for name in moved) and len(moved) < 10
+
+
+@pytest.mark.parametrize(
+    "bad", ["0/4", "5/4", "1/0", "1", "a/b", "-1/4", "1/4/2", "", "1/10001", "1/99999999999999999999", "١/٤", "1/ 4x"]
+)
 def test_bad_shard(bad: str) -> None:
     with pytest.raises(UsageError, match="is not K/N"):
         parse_shard(bad)

@@ -103,6 +103,21 @@ def test_a_shard_run_again_replaces_its_earlier_run_in_the_budget(tmp_path: Path
     assert records.rollout_failed(url, again, "r", 0) == 1
 
 
+def test_a_rollout_started_under_the_earlier_shard_function_is_refused(
+    refusing: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    records.start(url, records.Start(1.0, "provision", "provision", "0", "hosts.ini", "", rollout="old", shard="1/2"))
+    argv = ["provision", str(refusing), "--retry-file", "", "--database", url, "--shard", "2/2"]
+    assert main([*argv, "--rollout", "old"]) == ExitStatus.USAGE
+    err = capsys.readouterr().err
+    assert "rollout old was started by a pyinstall that put hosts in shards another way" in err
+    assert "unreachable" not in err, "no host was contacted"
+    assert main([*argv, "--rollout", "new"]) == ExitStatus.UNREACHABLE
+    assert main([*argv, "--rollout", "new"]) == ExitStatus.UNREACHABLE, "a rollout of this pyinstall goes on"
+    assert {r["shard_function"] for r in records.rollout(url, "new")} == {rollout.SHARD_FUNCTION}
+
+
 def test_an_unknown_rollout_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["runs", "show", "nope"]) == ExitStatus.USAGE
     assert "no run of rollout 'nope'" in capsys.readouterr().err

@@ -21,6 +21,11 @@ def cmd_bundle(args: argparse.Namespace, out: Console) -> ExitStatus:
         raise UsageError(
             "pyinstall bundle: say what to do", "pyinstall bundle create --platform el6 --from DIR -o FILE"
         )
+    for option, value in (("--from", args.source), ("--output", args.output), ("--platform", args.platform)):
+        if not value.strip():
+            raise UsageError(
+                f"bundle create {option}: empty", "pyinstall bundle create --platform el6 --from DIR -o FILE"
+            )
     manifest = bundle.create(args.platform, Path(args.source), Path(args.output))
     for package in manifest["packages"]:
         name = f"{package['name']}-{package['version']}-{package['release']}.{package['arch']}"

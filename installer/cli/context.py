@@ -72,6 +72,8 @@ def load_inventory(args: argparse.Namespace) -> inventory.Inventory:
     """The inventories, merged in the order given (settled: the command line's, else the environment's or
     the config file's)."""
     sources = list(args.inventory_opt)
+    if any(not str(source).strip() for source in sources):
+        raise UsageError("--inventory: an empty path", "give an inventory file or directory")
     if not sources:
         raise UsageError(
             "no inventory given", f"pyinstall {args.command} -i inventory.ini (or set PYINSTALL_INVENTORY)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -12,7 +13,7 @@ from installer import __version__
 from installer.cli.context import DEFAULT_REPORT, RETRY_FILE, load_inventory, settle
 from installer.errors import PyinstallError, UsageError
 from installer.outcome import TAGS
-from installer.settings import CONNECT_TIMEOUT, FORKS
+from installer.settings import CONNECT_TIMEOUT, FORKS, FORKS_MAX, TIMEOUT_MAX
 
 DESCRIPTION = """\
 Roll a container runtime out across CentOS/RHEL 6 and 7 machines over plain SSH.
@@ -45,18 +46,16 @@ def _inventory_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _number(kind: type, low: float, high: float | None = None) -> Callable[[str], Any]:
-    """An argparse type: a number of ``kind`` from ``low`` (to ``high``), or a usage error that says so."""
+def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
+    """An argparse type: a finite number of ``kind`` from ``low`` to ``high``, or a usage error that says so."""
 
     def parse(text: str) -> Any:
         try:
             value = kind(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(
-                f"{text} is out of range: from {low:g}" + (f" to {high:g}" if high else "")
-            )
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: from {low:g} to {high:g}")
         return value
 
     return parse
@@ -181,7 +180,7 @@ def _host_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-f",
         "--forks",
-        type=_number(int, 1),
+        type=_number(int, 1, FORKS_MAX),
         default=None,
         help=f"hosts at once (default {FORKS}, or forks in the config file)",
     )
@@ -220,7 +219,7 @@ def _host_args(p: argparse.ArgumentParser) -> None:
     conn.add_argument(
         "-T",
         "--timeout",
-        type=_number(float, 0.1),
+        type=_number(float, 0.1, TIMEOUT_MAX),
         default=None,
         help=f"connect timeout in seconds (default {CONNECT_TIMEOUT:g}, or timeout in the config file)",
     )
