@@ -11,14 +11,14 @@ import pytest
 
 from installer.cli import ExitStatus, build_parser, main
 
-EXTREMES = ["0", "-1", "99999999999999999999", "1e309", "nan", "١٢", "é/ü", "", " "]
+EXTREMES = ["0", "-1", "99999999999999999999", "1e309", "nan", "\u0661\u0662", "é/ü", "", " "]
 SECONDS = 30  # far above any of these runs: a run still going after it never ends
 # The commands reaching hosts share their options: each is fed through the first command that has it.
 ORDER = ["check", "provision", "remove", "info", "verify", "facts", "runs", "inventory", "config", "bundle"]
 # Options whose value is a file to write: an extreme makes a file of that name in the test's directory.
 # Options that need another to mean anything are given it (--rollout-max-fail needs --rollout).
 EXTRA = {
-    "--shard": ["1/99999999999999999999", "1/0", "0/0", "1/-1", "１/２"],
+    "--shard": ["1/99999999999999999999", "1/0", "0/0", "1/-1", "\uff11/\uff12"],
     "--serial": ["1,99999999999999999999", "0%", "1e309%", "nan%", ",,"],
     "--rollout-max-fail": ["1e309%", "nan%", "-0%"],
     "--max-fail-percentage": ["100.0001", "-0"],
