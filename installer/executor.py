@@ -177,8 +177,8 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
         if state != "running":  # not reached this time, or an answer that says nothing: pause first
             if stop is not None and stop.wait(min(next(waits), 5.0)):
                 raise interrupts.Interrupted(
-                    f"interrupted (Ctrl-C) while waiting for the host to come back; its transaction (job {job}) "
-                    "is as the host left it",
+                    f"interrupted ({interrupts.by()}) while waiting for the host to come back; its transaction "
+                    f"(job {job}) is as the host left it",
                     "run again: the next run finds the transaction as it ended",
                 )
             if stop is None:
@@ -207,14 +207,18 @@ def _interrupted_job(session: Session, job: str) -> interrupts.Interrupted:
         session.stop = stop
     if state == "killed":
         return interrupts.Interrupted(
-            "interrupted (Ctrl-C) while waiting for the yum lock: the transaction never started, nothing changed"
+            f"interrupted ({interrupts.by()}) while waiting for the yum lock: the transaction never started, "
+            "nothing changed"
         )
     if state == "running":
         return interrupts.Interrupted(
-            f"interrupted (Ctrl-C) during a yum transaction: it goes on on the host (job {job}, its log {job}.log)",
+            f"interrupted ({interrupts.by()}) during a yum transaction: it goes on on the host (job {job}, its "
+            f"log {job}.log)",
             "wait for it to end, then run again: the next run waits for it and checks the packages afresh",
         )
-    return interrupts.Interrupted(f"interrupted (Ctrl-C) as a transaction ended (job {job}); run again to converge")
+    return interrupts.Interrupted(
+        f"interrupted ({interrupts.by()}) as a transaction ended (job {job}); run again to converge"
+    )
 
 
 def _result(op: Operation) -> TaskResult:

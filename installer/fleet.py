@@ -19,7 +19,7 @@ from installer import events, rollout
 from installer.outcome import HostResult, failures
 from installer.settings import FORKS
 
-NOT_ATTEMPTED_INTERRUPTED = "not attempted: the run was interrupted (Ctrl-C)"
+NOT_ATTEMPTED_INTERRUPTED = "not attempted: the run was interrupted (Ctrl-C or SIGTERM)"
 
 
 H = TypeVar("H")

@@ -4,13 +4,21 @@ not installed, and the operator's own test file runs against every host."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
+import shlex
+import signal
+import subprocess
+import threading
+import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.lab.testing import Fleet, daemon_json_edited, pyinstall
+from tests.lab.testing import PYINSTALL, Fleet, daemon_json_edited, pyinstall
 
 pytestmark = pytest.mark.lab
 
@@ -105,3 +113,104 @@ def test_the_operators_own_tests_run_on_every_host(fleet, tmp_path: Path) -> Non
     table = pyinstall("verify", "-i", str(fleet.inventory), "--limit", provisioned[0], "--tests", str(mine),
                       "--keyword", "site_rule", home=tmp_path).stdout  # fmt: skip
     assert "test_site.py::test_a_site_rule_that_fails: the site marker is missing" in table
+
+
+HUNG = (
+    "import os, pathlib, time\n\n"
+    "def test_an_operator_test_that_hangs(host):\n"
+    "    pathlib.Path(os.environ['HUNG_MARKER']).touch()\n"
+    "    time.sleep(600)\n"
+)
+
+
+def _hung_verify(fleet: Fleet, host: str, tmp_path: Path) -> tuple[list[str], dict[str, str], Path]:
+    (tmp_path / "hung").mkdir(exist_ok=True)
+    (tmp_path / "hung" / "test_hung.py").write_text(HUNG)
+    marker = tmp_path / "started"
+    argv = [*PYINSTALL, "verify", "--json", "-i", str(fleet.inventory), "--limit", host, "--tests",
+            str(tmp_path / "hung"), "--keyword", "hangs"]  # fmt: skip
+    env = {**os.environ, "HOME": str(tmp_path), "HUNG_MARKER": str(marker), "COLUMNS": "200"}
+    return argv, env, marker
+
+
+def _until(condition, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_ctrl_c_on_a_terminal_stops_a_hung_operator_test_every_time(fleet, tmp_path: Path) -> None:
+    """Ctrl-C typed on the terminal pyinstall runs on (a pty: the line discipline signals its whole
+    process group), 20 times over: each time the hung test stops and the run ends interrupted, 130."""
+    fleet, provisioned = fleet
+    argv, env, marker = _hung_verify(fleet, provisioned[1], tmp_path)
+    for attempt in range(20):
+        marker.unlink(missing_ok=True)
+        pid, terminal = pty.fork()
+        if pid == 0:  # the child: pyinstall on the pty, as a shell starts it
+            os.execve(argv[0], argv, env)
+        said = bytearray()
+        reader = threading.Thread(target=_drain, args=(terminal, said), daemon=True)
+        reader.start()
+        try:
+            _until(marker.exists, f"attempt {attempt}: the hung test started")
+            sent = time.monotonic()
+            os.write(terminal, b"\x03")  # what the Ctrl-C key sends
+            status = _waited(pid, 30)
+            took = time.monotonic() - sent
+        finally:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        reader.join(5)
+        os.close(terminal)
+        text = said.decode(errors="replace")
+        assert status == 130, (attempt, status, text[-2000:])
+        assert took < 5, f"attempt {attempt}: exited {took:.1f}s after Ctrl-C"
+        assert (
+            json.JSONDecoder().raw_decode(text[text.index("{") :])[0]["hosts"][provisioned[1]]["status"]
+            == "interrupted"
+        ), text[-2000:]
+
+
+def _drain(fd: int, into: bytearray) -> None:
+    with contextlib.suppress(OSError):  # EIO once the child is gone
+        while chunk := os.read(fd, 65536):
+            into += chunk
+
+
+def _waited(pid: int, seconds: float) -> int | None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    return None
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT from a background job"])
+def test_sigterm_and_a_background_sigint_stop_verify(fleet, tmp_path: Path, how: str) -> None:
+    """SIGTERM (a CI job cancelled, Kubernetes) stops the run as Ctrl-C does, exit 143; a SIGINT reaches a
+    pyinstall started in the background of a script (whose shell leaves SIGINT ignored), exit 130."""
+    fleet, provisioned = fleet
+    argv, env, marker = _hung_verify(fleet, provisioned[1], tmp_path)
+    pidfile, out = tmp_path / "pid", tmp_path / "out.json"
+    script = f"{shlex.join(argv)} > {shlex.quote(str(out))} 2>&1 & echo $! > {shlex.quote(str(pidfile))}; wait $!"
+    if how == "SIGTERM":
+        script = f"exec {shlex.join(argv)} > {shlex.quote(str(out))} 2>&1"
+    shell = subprocess.Popen(["sh", "-c", script], env=env)
+    try:
+        _until(marker.exists, "the hung test started")
+        pid = shell.pid if how == "SIGTERM" else int(pidfile.read_text())
+        sent = time.monotonic()
+        os.kill(pid, signal.SIGTERM if how == "SIGTERM" else signal.SIGINT)
+        rc = shell.wait(30)
+        took = time.monotonic() - sent
+    finally:
+        shell.kill()
+    text = out.read_text()
+    assert rc == (143 if how == "SIGTERM" else 130), text[-2000:]
+    assert took < 5, f"exited {took:.1f}s after the signal"
+    assert json.JSONDecoder().raw_decode(text[text.index("{") :])[0]["hosts"][provisioned[1]]["status"] == "interrupted"

@@ -18,7 +18,7 @@ import argcomplete
 
 # Only what every command needs is imported here: `--help`, `inventory`, `config` and `runs` never load
 # the SSH libraries. The commands that reach hosts import their modules where they start.
-from installer import events, kept, terminal
+from installer import events, interrupts, kept, terminal
 from installer.cli import bundle, config, hosts, runs
 from installer.cli.context import ExitStatus, settle
 from installer.cli.parser import build_parser
@@ -32,11 +32,13 @@ __all__ = ["ExitStatus", "build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    restore = interrupts.install()  # before any thread or worker process starts
     stdout, sys.stdout = sys.stdout, terminal.Unbroken(sys.stdout)  # type: ignore[assignment]
     try:
         return _main(argv)
     finally:
         sys.stdout = stdout
+        restore()
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -80,8 +82,8 @@ def _main(argv: Sequence[str] | None) -> int:
             kept.finish(args, {"hosts": {}}, functools.partial(_print_error, exc), status, err)
         return status
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return ExitStatus.INTERRUPTED
+        print(f"interrupted ({interrupts.by()})", file=sys.stderr)
+        return ExitStatus(interrupts.exit_status())
 
 
 def _print_error(exc: PyinstallError, console: Console) -> None:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from installer import events, inventory, localfiles, patterns, settings, terminal
+from installer import events, interrupts, inventory, localfiles, patterns, settings, terminal
 from installer.errors import UsageError
 from installer.outcome import Status
 
@@ -33,14 +33,15 @@ class ExitStatus(enum.IntEnum):
     FAILED = 2
     UNREACHABLE = 4
     USAGE = 5
-    INTERRUPTED = 130  # Ctrl-C: a report of every host's state was printed
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): a report of every host's state was printed
+    TERMINATED = 143  # SIGTERM: the same
 
 
 def exit_status(statuses: Iterable[Status]) -> ExitStatus:
     """The one mapping from hosts' outcomes to the exit status (see EPILOG)."""
     seen = set(statuses)
     if Status.INTERRUPTED in seen:
-        return ExitStatus.INTERRUPTED
+        return ExitStatus(interrupts.exit_status())
     if Status.UNREACHABLE in seen:
         return ExitStatus.UNREACHABLE
     if seen & {Status.FAILED, Status.SKIPPED, Status.NOT_INSTALLED}:

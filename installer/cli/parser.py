@@ -28,7 +28,8 @@ exit status:
   5  bad usage: options, inventory or host pattern
   130  interrupted (Ctrl-C): every wait ended, hosts in flight stopped after their step; the report (saved to
        pyinstall-report.json) says which hosts are done, interrupted and not attempted, and the retry
-       file lists what to run again
+       file lists what to run again; a second Ctrl-C stops waiting for the hosts in flight
+  143  terminated (SIGTERM: a CI job cancelled, `timeout`, Kubernetes): as 130
 """
 
 

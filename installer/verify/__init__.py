@@ -12,19 +12,21 @@ tests must never see another's. Test names and outcomes stream back as events wh
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from installer import events
+from installer import events, interrupts
 from installer.asked import Asked
 from installer.connection import Target
 from installer.fleet import FORKS, Fleet
@@ -94,7 +96,7 @@ def run(
         return []
     with _workers(min(forks, len(jobs))) as pool:
         fleet: Fleet[Job, HostVerify] = Fleet(
-            work=lambda job, stop: _cleaned(_verified(pool, job)),
+            work=lambda job, stop: _cleaned(_verified(pool, job, stop)),
             not_attempted=lambda job, why: HostVerify(job.target.name, Status.SKIPPED, error=why),
             interrupted=lambda job: HostVerify(job.target.name, Status.INTERRUPTED, error="interrupted twice"),
             name=lambda job: job.target.name,
@@ -108,12 +110,39 @@ def _verify(job: Job) -> HostVerify:
     return verify_host(job)
 
 
-def _verified(pool: ProcessPoolExecutor, job: Job) -> HostVerify:
+def _verified(pool: ProcessPoolExecutor, job: Job, stop: threading.Event) -> HostVerify:
+    """One host's verification in a worker process; once the run is stopped (Ctrl-C, SIGTERM), the workers
+    are told (interrupts.WORKER_STOP), their tests end and report what ran."""
+    future = pool.submit(_verify, job)
     try:
-        return pool.submit(_verify, job).result()
+        while True:
+            try:
+                return future.result(timeout=interrupts.POLL)
+            except FutureTimeout:
+                if stop.is_set():
+                    _tell_workers(pool, end=interrupts.signals > 1)
     except BrokenProcessPool:  # a process ended abruptly (a test called os._exit, or was killed)
+        if stop.is_set():
+            return HostVerify(job.target.name, Status.INTERRUPTED, error="interrupted: its process was ended")
         return HostVerify(job.target.name, Status.FAILED, error="a verification process died before it reported",
                           hint="look for a test that ends its process (os._exit) or a killed process")  # fmt: skip
+
+
+_told: set[int] = set()  # worker processes already told to stop: told once, or their report breaks
+_told_lock = threading.Lock()
+
+
+def _tell_workers(pool: ProcessPoolExecutor, end: bool) -> None:
+    """Tell each worker once to stop; after a second signal, end them (SIGTERM): the run gives up waiting."""
+    # The pool's own table of its live processes: no pid of a process that ended is ever signalled.
+    with _told_lock:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            if end and process.is_alive():
+                process.terminate()
+            elif process.pid not in _told and process.is_alive():
+                _told.add(process.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, interrupts.WORKER_STOP)
 
 
 def _cleaned(result: HostVerify) -> HostVerify:
@@ -153,6 +182,7 @@ def _started(queue: Any) -> None:
     terminal belongs to the live display; each test's output is in its result)."""
     global _events
     _events = queue
+    interrupts.in_worker()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)

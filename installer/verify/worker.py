@@ -10,9 +10,9 @@ import pytest
 import testinfra.backend.base
 import testinfra.host
 
-from installer import checks, connection, events, facts, runtime
+from installer import checks, connection, events, facts, interrupts, runtime
 from installer.connection import Session
-from installer.errors import HostError
+from installer.errors import HostError, Unreachable
 from installer.outcome import NOT_INSTALLED, Status
 from installer.preflight import gather_facts
 from installer.verify import ERROR, FAILED, PASSED, SKIPPED, SUITE, HostVerify, Job, TestResult, emit
@@ -38,10 +38,17 @@ def verify_host(job: Job) -> HostVerify:
             if job.keyword:
                 args += ["-k", job.keyword]
             code = pytest.main(args, plugins=[plugin])
-    except HostError as exc:
+    except Unreachable as exc:
         return HostVerify(name, Status.UNREACHABLE, error=exc.message, hint=exc.hint)
-    if code == pytest.ExitCode.INTERRUPTED:  # Ctrl-C reaches every process of the run
-        return HostVerify(name, Status.INTERRUPTED, tests=plugin.results, error="interrupted (Ctrl-C)")
+    except HostError as exc:  # reached, but a command hung, printed too much, sudo refused...
+        return HostVerify(name, Status.FAILED, error=f"{exc.code}: {exc.message}", hint=exc.hint)
+    except KeyboardInterrupt:  # told to stop before the tests began
+        return HostVerify(name, Status.INTERRUPTED, error="interrupted: the run was stopped")
+    if code == pytest.ExitCode.INTERRUPTED and interrupts.received:  # the run told this process to stop
+        return HostVerify(name, Status.INTERRUPTED, tests=plugin.results, error="interrupted: the run was stopped")
+    if code == pytest.ExitCode.INTERRUPTED:  # pytest's word for a collection that failed: a test file's error
+        return HostVerify(name, Status.FAILED, tests=plugin.results, error=_collection_error(plugin),
+                          hint="fix the test file named (--tests)")  # fmt: skip
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         return HostVerify(name, Status.FAILED, tests=plugin.results, error="no test was selected", hint="check -k")
     if code == pytest.ExitCode.USAGE_ERROR:
@@ -144,3 +151,11 @@ def _message(report: Any) -> str:
     text = crash.message if crash is not None else str(longrepr)
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[0].removeprefix("AssertionError: ").removeprefix("Failed: ") if lines else ""
+
+
+def _collection_error(plugin: Plugin) -> str:
+    """What stopped pytest before any test ran: the test file that could not be collected, and why."""
+    broken = next((t for t in plugin.results if t.outcome == ERROR), None)
+    if broken is None:
+        return "pytest stopped before running any test"
+    return f"{broken.name} could not be collected: {broken.message}"
