@@ -42,6 +42,7 @@ from installer.errors import (
     AuthenticationFailed,
     BecomeError,
     CommandTimeout,
+    HostDiskFull,
     HostError,
     HostHung,
     HostKeyChanged,
@@ -440,6 +441,26 @@ def _forget_command(hostname: str, target: Target) -> str:
 
 class OutputTooLarge(HostError):
     """A command printed more than OUTPUT_CAP: stopped, its output not used."""
+
+    code = "OUTPUT_TOO_LARGE"
+
+
+ENOSPC = "No space left on device"  # strerror(ENOSPC), as every tool on the host says it (LC_ALL=C)
+
+
+def disk_full(host: str, result: CommandResult) -> HostDiskFull | None:
+    """A failed command that ran out of space on the host, named with what it said (the path, when the
+    tool gives it); None for any other failure."""
+    if result.ok:
+        return None
+    lines = [line.strip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
+    if not any(ENOSPC in line for line in lines):
+        return None
+    said = [line for line in lines if ENOSPC in line or line.startswith("cannot write ")]  # ours name the path
+    return HostDiskFull(
+        host, f"no space left on the host's disk: {'; '.join(dict.fromkeys(said))[:400]}",
+        "free space there (df -h on the host), then run again",
+    )
 
 
 @functools.cache

@@ -40,7 +40,10 @@ class PatternError(UsageError):
 
 
 class HostError(PyinstallError):
-    """Something went wrong with one host; the others carry on."""
+    """Something went wrong with one host; the others carry on. ``code``: the finding it is reported as
+    (installer/outcome.py's CONDITIONS says what each command makes of it)."""
+
+    code = "HOST_ERROR"
 
     def __init__(self, host: str, message: str, hint: str = "") -> None:
         self.host = host
@@ -49,6 +52,8 @@ class HostError(PyinstallError):
 
 class Unreachable(HostError):
     """No SSH session could be established (DNS, refused, timeout, dropped)."""
+
+    code = "UNREACHABLE"
 
 
 class HostHung(Unreachable):
@@ -74,6 +79,14 @@ class HostKeyChanged(HostKeyError):
 class CommandTimeout(HostError):
     """A remote command did not finish in time; its outcome is unknown."""
 
+    code = "TIMEOUT"
+
+
+class HostDiskFull(HostError):
+    """No space left on the host where pyinstall writes (a temporary directory, its job directory)."""
+
+    code = "HOST_DISK_FULL"
+
 
 # The host stopped answering in the middle of something: what was under way may or may not have happened.
 OUTCOME_UNKNOWN = (Unreachable, CommandTimeout)
@@ -81,3 +94,5 @@ OUTCOME_UNKNOWN = (Unreachable, CommandTimeout)
 
 class BecomeError(HostError):
     """Privilege escalation (sudo) failed: wrong password, not allowed, or requiretty without a pty."""
+
+    code = "BECOME"

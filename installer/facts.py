@@ -258,7 +258,10 @@ def available_script(package: str, repo_files: dict[str, str], lock_wait: int, l
         lines.append("d=$(mktemp -d /tmp/pyinstall-repos.XXXXXX) || exit 70; trap 'rm -rf \"$d\"' EXIT")
         for name, content in sorted(repo_files.items()):
             data = base64.b64encode(content.encode()).decode()
-            lines.append(f'printf %s {shlex.quote(data)} | base64 -d > "$d"/{shlex.quote(name)}')
+            path = f'"$d"/{shlex.quote(name)}'
+            # A write that fails (a full /tmp) stops the query, naming the file: never an empty answer.
+            failed = f'{{ echo "cannot write "{path} >&2; exit 73; }}'
+            lines.append(f"printf %s {shlex.quote(data)} | base64 -d > {path} || {failed}")
         options = '--setopt=reposdir="$d"'
     query = yum.command(
         "list", package, lock_wait=lock_wait, locks=locks, options=f"-q {options} --showduplicates".strip()

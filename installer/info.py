@@ -18,7 +18,7 @@ from installer import checks, connection, docker_info, facts
 from installer.asked import Asked
 from installer.connection import Target
 from installer.drift import Difference, differences
-from installer.errors import HostError
+from installer.errors import HostError, Unreachable
 from installer.fleet import FORKS, Fleet
 from installer.outcome import NOT_INSTALLED, Finding, HostResult, Level, Status
 from installer.preflight import Connect, gather_facts
@@ -72,8 +72,11 @@ def inspect_host(target: Target, asked: Asked, groups: Sequence[str], connect: C
     try:
         with connect(target) as session:
             gathered = gather_facts(session, script=facts.script(provision=True))
-    except HostError as exc:
+    except Unreachable as exc:
         return HostInfo(target.name, Status.UNREACHABLE, error=exc.message, hint=exc.hint, groups=tuple(groups))
+    except HostError as exc:  # reached, but a command hung, printed too much, sudo refused...
+        finding = Finding(exc.code, Level.ERROR, exc.message, exc.hint)
+        return HostInfo(target.name, Status.FAILED, [finding], error=exc.message, hint=exc.hint, groups=tuple(groups))
     info = gathered.daemon()
     if info is None:  # no docker command: nothing was installed, or it was removed
         return HostInfo(target.name, Status.NOT_INSTALLED, error=NOT_INSTALLED, groups=tuple(groups),

@@ -18,7 +18,7 @@ from typing import Any
 from installer import checks, connection, events, facts, runtime
 from installer.asked import Asked
 from installer.connection import Session, Target
-from installer.errors import BecomeError, HostError, Unreachable
+from installer.errors import HostError, Unreachable
 from installer.fleet import FORKS, Fleet
 from installer.outcome import Finding, HostResult, Level, Status, passed
 
@@ -136,6 +136,9 @@ def resolve(session: Session, s: checks.Subject, answers: Answers | None = None)
     def ask() -> Available:
         script = facts.available_script(channel.package, files, asked.yum_lock_timeout, platform.lock_files)
         result = session.run(script, timeout=RESOLVE_TIMEOUT + asked.yum_lock_timeout)
+        full = connection.disk_full(session.target.name, result)
+        if full is not None:
+            raise full
         return facts.parse_available(result.stdout + result.stderr, channel.package)
 
     if answers is None or not gathered.yum_config:
@@ -182,9 +185,8 @@ def check_host(
                 commands = session.commands_run
     except Unreachable as exc:
         return HostReport.stopped(target.name, exc, time.monotonic() - start)
-    except HostError as exc:  # reached, but sudo refused or a command hung
-        code = "BECOME" if isinstance(exc, BecomeError) else "TIMEOUT"
-        finding = Finding(code, Level.ERROR, exc.message, exc.hint)
+    except HostError as exc:  # reached, but sudo refused, a command hung, the disk is full...
+        finding = Finding(exc.code, Level.ERROR, exc.message, exc.hint)
         return HostReport.stopped(target.name, exc, time.monotonic() - start, finding)
     status = Status.OK if passed(findings) else Status.FAILED
     return HostReport(target.name, status, findings, facts=gathered, commands=commands,
