@@ -178,8 +178,11 @@ class Session:
         self._ran = f"pyinstall-ran-{secrets.token_hex(8)}"  # what every command prints first, on both streams
         self.stop: threading.Event | None = None  # set on Ctrl-C: every wait ends (installer/interrupts.py)
 
-    def run(self, command: str, timeout: float = COMMAND_TIMEOUT, become: bool | None = None) -> CommandResult:
-        """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0."""
+    def run(
+        self, command: str, timeout: float = COMMAND_TIMEOUT, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
+        """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0.
+        ``what``: the command's name in a message (else its first line)."""
         become = self.target.become if become is None else become
         sudo = become and self.target.become_user != self.target_user
         # Every command is framed by a per-session token: printed first on stdout and stderr, and last on
@@ -207,6 +210,9 @@ class Session:
             # A pty for sudo: "Defaults requiretty" refuses sudo without one, and the password is then
             # typed into it (echo off), never passed in argv.
             rc, stdout, stderr = self._exec(wrapped, timeout, pty=sudo, answer=answer)
+        except CommandTimeout as exc:
+            named = what or next((line.strip() for line in command.splitlines() if line.strip()), "")[:80]
+            raise CommandTimeout(self.target.name, f"{named}: {exc.message}", exc.hint) from None
         except (OSError, paramiko.SSHException, EOFError) as exc:
             if "Timeout opening channel" in str(exc):  # the connection is up, the host no longer serves it
                 raise HostHung(
@@ -458,7 +464,8 @@ def disk_full(host: str, result: CommandResult) -> HostDiskFull | None:
         return None
     said = [line for line in lines if ENOSPC in line or line.startswith("cannot write ")]  # ours name the path
     return HostDiskFull(
-        host, f"no space left on the host's disk: {'; '.join(dict.fromkeys(said))[:400]}",
+        host,
+        f"no space left on the host's disk: {'; '.join(dict.fromkeys(said))[:400]}",
         "free space there (df -h on the host), then run again",
     )
 

@@ -22,7 +22,7 @@ import distro
 from installer import docker_info, platforms, yum
 
 MARKER = "@@pyinstall-section:"
-TIMED_OUT = 124  # timeout(1)'s exit status
+TIMED_OUT = (124, 137)  # timeout(1)'s exit status: the command stopped, or killed once it would not
 UNIFIED = "/sys/fs/cgroup"  # where a cgroup v2 host mounts its one hierarchy
 RELEASE_FILES = ("/etc/os-release", "/etc/redhat-release", "/etc/centos-release", "/etc/system-release")
 
@@ -139,6 +139,7 @@ command -v blkid >/dev/null 2>&1 && timeout 10 blkid 2>/dev/null | prefix 'signa
 while read -r d m _; do case $d in /dev/*) echo "mounted: $d $m" ;; esac; done 2>/dev/null < /proc/mounts
 
 section docker_fs
+[ -L /var/lib/docker ] && echo "link: $(readlink /var/lib/docker)"
 p=/var/lib/docker
 while [ ! -e "$p" ]; do p=${{p%/*}}; [ -n "$p" ] || p=/; done
 echo "path: $p"
@@ -232,10 +233,11 @@ section ledger
 for d in /var/lib/pyinstall /var/cache/pyinstall; do [ -d "$d" ] && echo "state: $d"; done
 [ -f /var/lib/pyinstall/ledger ] && head -c 65536 /var/lib/pyinstall/ledger | prefix 'entry: '
 """
-# Is there a docker command, and what does `docker info` answer (124: it did not within 20 s, a hung daemon).
+# Is there a docker command, and what does `docker info` answer (124: it did not within 20 s, a hung daemon;
+# 137: a client that would not stop either, killed 5 s later).
 DOCKER_SECTIONS = r"""
 section docker_info
-rc=; command -v docker >/dev/null 2>&1 && { timeout 20 docker info 2>&1; rc=$?; }
+rc=; command -v docker >/dev/null 2>&1 && { timeout -k 5 20 docker info 2>&1; rc=$?; }
 
 section docker
 [ -n "$rc" ] && echo "command: yes" && echo "rc: $rc"
@@ -361,7 +363,7 @@ class Facts:
         if not self.docker_command:
             return None
         info = docker_info.parse(self.docker_info or "")
-        if self.docker_info_rc == TIMED_OUT:
+        if self.docker_info_rc in TIMED_OUT:
             info.errors.append("`docker info` got no answer within 20 s: the daemon hangs")
         elif not info.reachable and not info.errors:
             info.errors.append(f"`docker info` exited with status {self.docker_info_rc} and said nothing")
@@ -632,6 +634,8 @@ def parse_docker_fs(text: str) -> tuple[dict[str, Any], list[str]]:
             info["xfs_ftype"] = int(value.split("=")[1])
         elif key == "entry":
             entries.append(value)
+        elif key == "link":
+            info["link"] = value  # /var/lib/docker is a symbolic link to it
     return info, entries
 
 

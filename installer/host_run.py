@@ -13,7 +13,7 @@ from typing import Any
 
 from installer.asked import Asked
 from installer.connection import Session, Target
-from installer.errors import OUTCOME_UNKNOWN, HostError
+from installer.errors import OUTCOME_UNKNOWN, HostError, Unreachable
 from installer.executor import TaskResult
 from installer.fleet import NOT_ATTEMPTED_INTERRUPTED, Fleet
 from installer.interrupts import Interrupted
@@ -66,11 +66,14 @@ def on_host(
             finally:
                 run.commands, run.noise = session.commands_run, session.noise
     except OUTCOME_UNKNOWN as exc:
-        run.status, run.error, run.hint = Status.UNREACHABLE, exc.message, exc.hint
+        if isinstance(exc, Unreachable) or run.tasks:  # a change may have been under way: its outcome unknown
+            run.status, run.error, run.hint = Status.UNREACHABLE, exc.message, exc.hint
+        else:  # a command hung before anything changed: a failure of the host, as check says it
+            run.status, run.error, run.hint = Status.FAILED, f"{exc.code}: {exc.message}", exc.hint
     except Interrupted as exc:  # before the plan ran (the facts, a version query)
         run.status, run.error, run.hint = Status.INTERRUPTED, exc.message, exc.hint
-    except HostError as exc:
-        run.status, run.error, run.hint = Status.FAILED, exc.message, exc.hint
+    except HostError as exc:  # reached, but sudo refused, the disk is full...: the code says which
+        run.status, run.error, run.hint = Status.FAILED, f"{exc.code}: {exc.message}", exc.hint
     return run
 
 

@@ -103,12 +103,34 @@ class HostResult:
         return self.hint if self.error else (first.hint if first else "")
 
 
+# What each condition met on a host comes to, the same in every command (check, provision, remove, info,
+# verify): the code a host error carries (installer/errors.py), what it means, and the host's status. A
+# timeout in provision or remove once a change was under way is the exception: its outcome unknown, the
+# host is unreachable (to be looked at, in the retry file). tests/test_conditions.py: a test per row and
+# command; README's "When a host fails" shows the table.
+CONDITIONS: dict[str, tuple[str, Status]] = {
+    "UNREACHABLE": ("no SSH session: refused, timed out, authentication or host key refused, or the connection "
+                    "lost", Status.UNREACHABLE),
+    "TIMEOUT": ("a command did not finish in its time (the command named)", Status.FAILED),
+    "BECOME": ("sudo refused: a password wrong or missing, the user not allowed", Status.FAILED),
+    "OUTPUT_TOO_LARGE": ("a command printed more than pyinstall reads (32 MiB)", Status.FAILED),
+    "HOST_DISK_FULL": ("no space left where pyinstall writes on the host (what the host said, the path)",
+                       Status.FAILED),
+    "HOST_ERROR": ("any other failure of the host to do what pyinstall asked", Status.FAILED),
+}  # fmt: skip
+
+# Warnings provision says without -v: what this run drops from the host, and what an earlier run left.
+ALWAYS_SAID = frozenset({"UNMANAGED_OPTIONS", "JOB_LOST", "JOB_FAILED"})
+
 # Every preflight code, with what it means: --ignore-preflight-errors and pyinstall_ignore_preflight_errors
 # accept these (a typo would ignore nothing).
 PREFLIGHT_CODES = {
     "FACTS": "the facts were incomplete",
     "BECOME": "sudo refused",
     "TIMEOUT": "the host hung",
+    "HOST_DISK_FULL": "no space left where pyinstall writes on the host",
+    "OUTPUT_TOO_LARGE": "a command printed more than pyinstall reads",
+    "HOST_ERROR": "the host could not be worked on",
     "ARCH": "not x86_64",
     "OS": "not an accepted distribution and release",
     "KERNEL": "kernel too old",

@@ -65,7 +65,7 @@ class HostReport(HostResult):
 def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT, script: str | None = None) -> facts.Facts:
     """Run the facts script once; the clock skew is measured against the middle of the round trip."""
     before = time.time()
-    result = session.run(script or facts.script(), timeout=timeout)
+    result = session.run(script or facts.script(), timeout=timeout, what="the facts script")
     after = time.time()
     gathered = facts.parse(result.stdout)
     if gathered.remote_time is not None:
@@ -135,7 +135,9 @@ def resolve(session: Session, s: checks.Subject, answers: Answers | None = None)
 
     def ask() -> Available:
         script = facts.available_script(channel.package, files, asked.yum_lock_timeout, platform.lock_files)
-        result = session.run(script, timeout=RESOLVE_TIMEOUT + asked.yum_lock_timeout)
+        result = session.run(
+            script, timeout=RESOLVE_TIMEOUT + asked.yum_lock_timeout, what="the version query (yum list)"
+        )
         full = connection.disk_full(session.target.name, result)
         if full is not None:
             raise full

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from installer.docker_info import size_bytes
-from installer.outcome import Finding, HostResult, Level, Status
+from installer.outcome import ALWAYS_SAID, Finding, HostResult, Level, Status
 from installer.platforms import TEMPLATES_DIR
 from installer.terminal import text, visible
 
@@ -153,7 +153,7 @@ def render_host_run(r: Any, console: Console, verbose: int = 0, diff: bool = Fal
     for f in r.findings:
         if f is r.failed_finding:
             continue  # already said, as the reason the host failed
-        if f.level == ERROR or f.ignored or verbose:
+        if f.level == ERROR or f.ignored or verbose or f.code in ALWAYS_SAID:
             label = f"{f.code} (ignored)" if f.ignored else f.code
             console.print(text((f"  preflight {f.level}: {label}: {f.message}", _STYLE[f.level])))
     for t in r.tasks:

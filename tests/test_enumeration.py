@@ -14,8 +14,8 @@ import pytest
 from installer import checks, facts
 from installer.asked import Asked
 from installer.bundle import Bundle
-from installer.connection import Target
-from installer.errors import BecomeError, CommandTimeout
+from installer.connection import OutputTooLarge, Target
+from installer.errors import BecomeError, CommandTimeout, HostDiskFull, HostError
 from installer.outcome import PREFLIGHT_CODES
 from installer.preflight import check_host
 from installer.verify import SUITE
@@ -107,7 +107,8 @@ SCENARIOS: dict[str, tuple[str, dict, dict]] = {
     "JOB_FAILED": (EL7, {"jobs": [{"state": "done", "log": "/var/lib/pyinstall/jobs/x.log", "rc": 1}]}, VFS),
 }
 # Given by the connection, not by a check on the facts: the session's own errors.
-FROM_THE_SESSION = {"BECOME": BecomeError, "TIMEOUT": CommandTimeout}
+FROM_THE_SESSION = {"BECOME": BecomeError, "TIMEOUT": CommandTimeout, "HOST_DISK_FULL": HostDiskFull,
+                    "OUTPUT_TOO_LARGE": OutputTooLarge, "HOST_ERROR": HostError}  # fmt: skip
 
 
 def _codes(code: str) -> set[str]:

@@ -286,7 +286,9 @@ class LosingSession:
     def __init__(self, lives: int) -> None:
         self.lives, self.commands = lives, []
 
-    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
         self.commands.append(command)
         if len(self.commands) > self.lives:
             raise Unreachable("h1", "connection lost while running a command: EOF", "the outcome is unknown")
@@ -297,7 +299,9 @@ class InterruptedSession(LosingSession):
     """Ctrl-C arrives while the command after ``lives`` waits: the session raises Interrupted, as
     connection.Session does once its stop event is set; the job-settling command says the job was killed."""
 
-    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
         self.commands.append(command)
         if "pkill -KILL -s" in command:
             return CommandResult(command, 0, "killed\n", "", 0.0)
@@ -443,7 +447,9 @@ def test_a_poll_that_gets_no_answer_means_the_host_stopped_answering() -> None:
     step's outcome is unknown and the operator reads the same words."""
 
     class HangingSession(LosingSession):
-        def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+        def run(
+            self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+        ) -> CommandResult:
             self.commands.append(command)
             if len(self.commands) > 1:
                 raise CommandTimeout("h1", "command did not finish within 30s", "the host may be overloaded")
@@ -473,7 +479,9 @@ class ScriptedSession(LosingSession):
         super().__init__(lives=len(answers))
         self.answers = list(answers)
 
-    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
         super().run(command, timeout, become)
         return CommandResult(command, 0, self.answers[len(self.commands) - 1], "", 0.0)
 
@@ -500,7 +508,9 @@ class RebootingSession(ScriptedSession):
         super().__init__("", *([""] * down), after)
         self.down = down
 
-    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
         if 1 < len(self.commands) + 1 <= 1 + self.down:
             self.commands.append(command)
             raise Unreachable("h1", "cannot connect to 192.0.2.1:22: Connection refused", "is sshd running?")
@@ -532,7 +542,9 @@ def test_a_hung_host_is_not_waited_for_as_if_it_rebooted(monkeypatch) -> None:
     monkeypatch.setattr(executor, "REBOOT_WINDOW", 30.0)
 
     class HungSession(LosingSession):
-        def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+        def run(
+            self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+        ) -> CommandResult:
             self.commands.append(command)
             if len(self.commands) > 1:
                 raise HostHung("h1", "the host stopped answering (no session opened within 10s)", "unknown")
@@ -596,7 +608,9 @@ class LocalSession:
     def __init__(self) -> None:
         self.commands: list[str] = []
 
-    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
         self.commands.append(command)
         proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=timeout or None)
         return CommandResult(command, proc.returncode, proc.stdout, proc.stderr, 0.0)
@@ -646,7 +660,9 @@ def test_a_connection_lost_during_shared_steps_leaves_each_unknown() -> None:
 class DroppingAtLaunch(ScriptedSession):
     """The connection drops while the launch waits for its job; the commands after it get ``answers[1:]``."""
 
-    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
         if not self.commands:
             self.commands.append(command)
             raise Unreachable("h1", "connection lost while running a command: EOF", "the outcome is unknown")

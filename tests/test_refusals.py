@@ -44,7 +44,9 @@ class FakeSession:
         self.target, self.host, self.commands, self.commands_run, self.target_user = target, host, [], 0, "root"
         self.noise: list[str] = []
 
-    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
         self.commands.append(command)
         self.commands_run += 1
         if "@@pyinstall-section:" in command:

@@ -53,3 +53,18 @@ def test_remove_leaves_nothing_of_pyinstalls_behind_and_converges(make_fleet, tm
     assert all(fleet.testinfra(h).check_output("ls -A /var/lib/docker") == "" for h in fleet.hosts)
     rc, again = pyinstall_json("remove", "-i", inventory, "--purge-data", "--yes", home=tmp_path)
     assert rc == 0 and all(h["tasks"] == [] for h in again.values())
+
+
+def test_purge_data_through_a_symlinked_data_root_changes_nothing_and_says_why(make_fleet, tmp_path: Path) -> None:
+    fleet: Fleet = make_fleet("rmlink", "el7:1")
+    host = fleet["el7-01"]
+    root = fleet.testinfra(host)
+    root.run_test("rm -rf /var/lib/docker && mkdir -p /srv/docker-data/volumes && "
+                  "echo kept > /srv/docker-data/volumes/v1 && ln -s /srv/docker-data /var/lib/docker")  # fmt: skip
+    rc, hosts = pyinstall_json("remove", "-i", str(fleet.inventory), "--purge-data", "--yes", home=tmp_path)
+    assert rc == 2 and hosts[host.name]["status"] == "failed", hosts
+    assert hosts[host.name]["error"].startswith(
+        "--purge-data: /var/lib/docker is a symbolic link to /srv/docker-data: pyinstall deletes Docker's data only"
+    ), hosts[host.name]
+    assert hosts[host.name]["tasks"] == []
+    assert root.check_output("cat /srv/docker-data/volumes/v1") == "kept"

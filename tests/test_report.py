@@ -28,6 +28,17 @@ def test_a_preflight_failure_is_said_once_with_its_hint() -> None:
     assert "5.0 GiB free" not in text, "warnings only with -v"
 
 
+def test_a_plain_provision_says_the_options_it_drops_and_what_an_earlier_run_left() -> None:
+    dropped = Finding("UNMANAGED_OPTIONS", WARNING, "/etc/docker/daemon.json sets debug, which the inventory does "
+                      "not ask for: provision replaces the file without them", "ask for them")  # fmt: skip
+    lost = Finding("JOB_LOST", WARNING, "a yum transaction from an earlier run died unfinished", "")
+    gpg = Finding("GPGCHECK_OFF", WARNING, "packages are installed without signature checks", "")
+    text = rendered([HostRun("web1", Status.CHANGED, findings=[dropped, lost, gpg])])
+    assert "preflight warning: UNMANAGED_OPTIONS: /etc/docker/daemon.json sets debug" in text
+    assert "preflight warning: JOB_LOST: a yum transaction from an earlier run died unfinished" in text
+    assert "GPGCHECK_OFF" not in text, "other warnings only with -v"
+
+
 def test_a_step_cut_off_is_shown_unknown_after_the_steps_done() -> None:
     tasks = [TaskResult("write repository /etc/yum.repos.d/pyinstall-epel.repo", CHANGED, "absent"),
              TaskResult("start docker", UNKNOWN, "connection lost while running a command: EOF")]  # fmt: skip

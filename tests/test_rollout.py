@@ -68,7 +68,9 @@ class FakeSession:
         self.target, self.commands_run, self.target_user = target, 0, "root"
         self.noise: list[str] = []
 
-    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
         self.commands_run += 1
         return CommandResult(command, 0, PROVISIONED, "", 0.0)
 
@@ -118,7 +120,9 @@ def test_canary_failing_alone_stops_the_rollout() -> None:
 class InterruptingSession(FakeSession):
     """The host h03 presses Ctrl-C (a KeyboardInterrupt in the main thread) while its facts come back."""
 
-    def run(self, command: str, timeout: float = 0, become: bool | None = None) -> CommandResult:
+    def run(
+        self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None
+    ) -> CommandResult:
         if self.target.name == "h03":
             _thread.interrupt_main()
             time.sleep(0.2)  # the main thread takes it while this host is still in flight
