@@ -54,7 +54,7 @@ def readable_by_others(path: str) -> str | None:
         mode = os.stat(path).st_mode
     except OSError:
         return None  # reading it says why
-    if mode & 0o077:
+    if stat.S_ISREG(mode) and mode & 0o077:  # a pipe (<(pass show ...)) is the user's own
         return f"{path} is readable by others (mode {stat.S_IMODE(mode):04o}): chmod 600 {path}"
     return None
 
