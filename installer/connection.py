@@ -210,9 +210,9 @@ class Session:
             # A pty for sudo: "Defaults requiretty" refuses sudo without one, and the password is then
             # typed into it (echo off), never passed in argv.
             rc, stdout, stderr = self._exec(wrapped, timeout, pty=sudo, answer=answer)
-        except CommandTimeout as exc:
+        except (CommandTimeout, OutputTooLarge) as exc:  # the command named: which one hung or flooded
             named = what or next((line.strip() for line in command.splitlines() if line.strip()), "")[:80]
-            raise CommandTimeout(self.target.name, f"{named}: {exc.message}", exc.hint) from None
+            raise type(exc)(self.target.name, f"{named}: {exc.message}", exc.hint) from None
         except (OSError, paramiko.SSHException, EOFError) as exc:
             if "Timeout opening channel" in str(exc):  # the connection is up, the host no longer serves it
                 raise HostHung(

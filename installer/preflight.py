@@ -18,7 +18,7 @@ from typing import Any
 from installer import checks, connection, events, facts, runtime
 from installer.asked import Asked
 from installer.connection import Session, Target
-from installer.errors import HostError, Unreachable
+from installer.errors import HostDiskFull, HostError, Unreachable
 from installer.fleet import FORKS, Fleet
 from installer.outcome import Finding, HostResult, Level, Status, passed
 
@@ -161,7 +161,10 @@ def examine(
     gathered = gather_facts(session, script=script)
     findings = checks.run_checks(gathered, asked)
     if passed(findings):
-        resolve(session, checks.subject(gathered, asked), answers)
+        try:
+            resolve(session, checks.subject(gathered, asked), answers)
+        except HostDiskFull as exc:  # the facts stand: the host is shown as it is, with why it stopped
+            return gathered, [*findings, Finding(exc.code, Level.ERROR, exc.message, exc.hint)]
         if gathered.available is not None or gathered.available_error:
             findings = checks.run_checks(gathered, asked)
     return gathered, findings

@@ -84,6 +84,50 @@ def test_a_full_or_read_only_etc_docker_loses_nothing(
     assert f'"log-level": "{level}"' in host.file("/etc/docker/daemon.json").content_string
 
 
+def test_a_full_tmp_on_the_host_is_host_disk_full_naming_the_file(disk: Fleet, tmp_path: Path) -> None:
+    """The version query writes the repository files to /tmp first: a full /tmp is said as such, with the
+    file, in check and provision alike, and nothing changes."""
+    name = disk["el7-02"].name
+    host = disk.testinfra(disk["el7-02"])
+    host.run_test("mount -t tmpfs -o size=64k full-tmp /tmp && (dd if=/dev/zero of=/tmp/fill bs=4k 2>/dev/null; true)")
+    try:
+        rc, checked = pyinstall_json("check", "-i", str(disk.inventory), "--limit", name, home=tmp_path)
+        rc2, provisioned = pyinstall_json("provision", "-i", str(disk.inventory), "--limit", name, home=tmp_path)
+    finally:
+        host.run_test("umount /tmp")
+    assert rc == 2 and checked[name]["status"] == "failed"
+    full = next(f for f in checked[name]["findings"] if f["code"] == "HOST_DISK_FULL")
+    assert "No space left on device" in full["message"] and "cannot write /tmp/pyinstall-repos." in full["message"]
+    assert checked[name]["facts"]["distro_id"] == "centos", "the host is still shown as it is"
+    assert rc2 == 2 and provisioned[name]["error"].startswith("preflight: HOST_DISK_FULL: no space left")
+    assert provisioned[name]["tasks"] == [] and host.run("rpm -q docker-ce").rc != 0
+
+
+@pytest.mark.parametrize(
+    "docker, code, said",
+    [
+        ("trap '' TERM; while :; do sleep 1; done", "DAEMON_UNREACHABLE", "got no answer within 20 s"),
+        ("head -c 40000000 /dev/zero | tr '\\0' x", "OUTPUT_TOO_LARGE", "more than"),
+    ],
+    ids=["a docker that hangs and ignores TERM", "a docker that prints 40 MB"],
+)
+def test_info_names_a_docker_that_hangs_or_floods(
+    disk: Fleet, tmp_path: Path, docker: str, code: str, said: str
+) -> None:
+    """Never "not installed", never "unreachable": the host answered, its docker did not as it should."""
+    name = disk["el7-01"].name
+    host = disk.testinfra(disk["el7-01"])
+    host.run_test(f"mv /usr/bin/docker /usr/bin/docker.real-client && printf '#!/bin/sh\\n%s\\n' {json.dumps(docker)} "
+                  "> /usr/bin/docker && chmod 755 /usr/bin/docker")  # fmt: skip
+    try:
+        rc, hosts = pyinstall_json("info", "-i", str(disk.inventory), "--limit", name, home=tmp_path)
+    finally:
+        host.run_test("mv -f /usr/bin/docker.real-client /usr/bin/docker")
+    assert rc == 2 and hosts[name]["status"] == "failed", hosts[name]
+    found = {f["code"]: f["message"] for f in hosts[name]["findings"]}
+    assert code in found and said in found[code], found
+
+
 @pytest.fixture(scope="module")
 def cutoff(make_fleet) -> Fleet:
     return make_fleet("cutoff", "el6:1")
