@@ -18,7 +18,7 @@ from threading import Event
 from typing import Any
 
 from installer import events, interrupts
-from installer.connection import OUTCOME_UNKNOWN_HINT, CommandResult, Session
+from installer.connection import OUTCOME_UNKNOWN_HINT, CommandResult, Session, disk_full
 from installer.errors import (
     OUTCOME_UNKNOWN,
     AuthenticationFailed,
@@ -249,8 +249,23 @@ def _run_commands(session: Session, op: Operation, result: TaskResult) -> None:
         result.rc, result.stdout, result.stderr = done.rc, mask(done.stdout), mask(done.stderr)
         if not done.ok:
             result.status = FAILED
-            result.msg = done.stderr if done.rc == LOST else f"{op.why}; failed with exit status {done.rc}"
+            if done.rc == LOST:
+                result.msg = done.stderr
+            else:
+                _failed(session.target.name, op, result)
             break
+
+
+def _failed(host: str, op: Operation, result: TaskResult, ran: bool = True) -> None:
+    """A failed step's words: no space left on the host is said as such (HOST_DISK_FULL), with what the
+    host said; any other failure by its exit status."""
+    full = disk_full(host, CommandResult("", result.rc or 1, result.stdout, result.stderr, 0.0))
+    if full is not None:
+        result.msg, result.hint = f"{op.why}; {full.code}: {full.message}", full.hint
+    elif ran:
+        result.msg = f"{op.why}; failed with exit status {result.rc}"
+    else:
+        result.msg = f"{op.why}; could not be run: {result.stderr.strip() or f'exit status {result.rc}'}"
 
 
 def execute(session: Session | None, plan: Plan, check: bool = False, stop: Event | None = None) -> list[TaskResult]:
@@ -350,7 +365,7 @@ def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
         result = _result(op)
         if i >= len(frames):  # the script itself failed before this step (no temporary directory)
             result.status, result.rc, result.stderr = FAILED, done.rc, mask(done.stderr or done.stdout)
-            result.msg = f"{op.why}; could not be run: {result.stderr.strip() or f'exit status {done.rc}'}"
+            _failed(session.target.name, op, result, ran=False)
         else:
             head, _, body = frames[i].partition("\n")  # "INDEX RC"
             out, _, err = body.partition(f"\n{STDERR_MARK}{token}\n")
@@ -358,7 +373,8 @@ def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
             result.rc = int(rc) if rc.isdigit() else LOST
             result.stdout, result.stderr = mask(out), mask(err)
             if result.rc != 0:
-                result.status, result.msg = FAILED, f"{op.why}; failed with exit status {result.rc}"
+                result.status = FAILED
+                _failed(session.target.name, op, result)
         events.emit(events.STEP, session.target.name, op.name, result.status, result.msg)
         results.append(result)
         if result.status == FAILED:

@@ -230,7 +230,7 @@ def _connected(url: str, write: bool = False) -> Iterator[sa.Connection]:
             engine.dispose()
     except PyinstallError:
         raise
-    except (sa.exc.SQLAlchemyError, OSError) as exc:
+    except (sa.exc.SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: a host name no resolver takes
         raise DatabaseError(f"{shown(url)}: {_cause(exc)}", _database_hint(url)) from None
 
 

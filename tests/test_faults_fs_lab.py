@@ -75,6 +75,8 @@ def test_a_full_or_read_only_etc_docker_loses_nothing(
     failed = hosts[name]["tasks"][-1]
     assert failed["name"] == "write daemon configuration /etc/docker/daemon.json" and failed["status"] == "failed"
     assert message in failed["stderr"], failed
+    if fault == "full":
+        assert "HOST_DISK_FULL: no space left on the host's disk" in failed["msg"], failed
     assert after == before, "the old file is intact"
     assert ".pyinstall." not in leftovers, leftovers
     assert host.check_output("cat /var/run/docker.pid") == daemon, "the daemon was not restarted"

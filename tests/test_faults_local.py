@@ -89,6 +89,8 @@ FAULTS = [
           _file("junk", b"not a database at all, " * 100)),
     Fault("database server refusing", runs("postgresql://u:secret@127.0.0.1:1/db"), ERROR,
           ("127.0.0.1:1", "Connection refused")),
+    Fault("database host no resolver takes", runs("postgresql://u:secret@./db"), ERROR,
+          ("postgresql", "label empty or too long")),
     Fault("database URL of no known kind", runs("foo://x"), USAGE, ("'foo'", "is not a database")),
     Fault("database URL with a bad port", runs("postgresql://u:secret@[::1"), USAGE, ("not a database URL",)),
     Fault("database URL with a host for SQLite", runs("sqlite://x"), USAGE, ("sqlite://x", "Invalid SQLite URL")),
