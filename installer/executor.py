@@ -117,7 +117,9 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
         'echo "the same transaction from an earlier run is still running (PID $(cat "$j.pid"), log $j.log)" >&2; '
         "exit 3; fi; "
         f'rm -f "$j.rc" "$j.rc.tmp"; cat {BOOT_ID} > "$j.boot" 2>/dev/null || : > "$j.boot"; '
-        f'setsid sh -c {q(wrapped)} "$j" < /dev/null > "$j.log" 2>&1 & echo $! > "$j.pid"; set +e; '
+        # sync: the job's files must outlive a crash or a power cut (a hard reset keeps no unwritten page),
+        # or the next run could not tell what the reboot left (JOB_LOST).
+        f'setsid sh -c {q(wrapped)} "$j" < /dev/null > "$j.log" 2>&1 & echo $! > "$j.pid"; sync; set +e; '
     )
     wait = _wait_for_job(job)
     start = time.monotonic()

@@ -125,8 +125,10 @@ def _pipeline(
     link = gathered.docker_fs.get("link")
     if purge_data and link:
         run.status = Status.FAILED
-        run.error = (f"--purge-data: {DATA_ROOT} is a symbolic link to {link}: pyinstall deletes Docker's data "
-                     f"only in a real {DATA_ROOT} (a data root elsewhere is never deleted); nothing was changed")
+        run.error = (
+            f"--purge-data: {DATA_ROOT} is a symbolic link to {link}: pyinstall deletes Docker's data "
+            f"only in a real {DATA_ROOT} (a data root elsewhere is never deleted); nothing was changed"
+        )
         run.hint = f"delete what is under {link} yourself if that is meant, then run again without --purge-data"
         return
     steps = removal(gathered, desired, purge_data)
