@@ -116,10 +116,11 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
         'if [ -f "$j.pid" ] && [ ! -f "$j.rc" ] && kill -0 "$(cat "$j.pid")" 2>/dev/null; then '
         'echo "the same transaction from an earlier run is still running (PID $(cat "$j.pid"), log $j.log)" >&2; '
         "exit 3; fi; "
-        f'rm -f "$j.rc" "$j.rc.tmp"; cat {BOOT_ID} > "$j.boot" 2>/dev/null || : > "$j.boot"; '
-        # sync: the job's files must outlive a crash or a power cut (a hard reset keeps no unwritten page),
-        # or the next run could not tell what the reboot left (JOB_LOST).
-        f'setsid sh -c {q(wrapped)} "$j" < /dev/null > "$j.log" 2>&1 & echo $! > "$j.pid"; sync; set +e; '
+        # The boot id and the pid go to disk at once (dd's fsync, these two files only): they must outlive a
+        # crash or a power cut, or the next run could not tell what a hard reset left (JOB_LOST).
+        f'rm -f "$j.rc" "$j.rc.tmp"; {{ cat {BOOT_ID} 2>/dev/null || :; }} | dd of="$j.boot" conv=fsync 2>/dev/null; '
+        f'setsid sh -c {q(wrapped)} "$j" < /dev/null > "$j.log" 2>&1 & '
+        'echo $! | dd of="$j.pid" conv=fsync 2>/dev/null; set +e; '
     )
     wait = _wait_for_job(job)
     start = time.monotonic()
