@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer import platforms
+from installer import localfiles, platforms
 from installer.errors import UsageError
 
 REMOTE_ROOT = "/var/cache/pyinstall/bundle"
@@ -138,7 +138,11 @@ def create(platform: str, source: Path, output: Path) -> dict:
                     "files": files}  # fmt: skip
         (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         output.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(output, "w") as tar:  # RPMs are compressed already
+        try:
+            written = localfiles.open_private(str(output), binary=True)
+        except localfiles.LocalFileError as exc:
+            raise BundleError(exc.message, exc.hint or "give -o a path of your own") from None
+        with written, tarfile.open(fileobj=written, mode="w") as tar:  # RPMs are compressed already
             for item in ["manifest.json", *(f["path"] for f in files)]:
                 tar.add(root / item, arcname=item)
     return manifest

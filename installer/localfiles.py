@@ -17,7 +17,7 @@ import fcntl
 import os
 import stat
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from installer.errors import PyinstallError
 
@@ -74,9 +74,9 @@ def key_problem(path: str) -> str | None:
     return None
 
 
-def open_private(path: str, append: bool = False) -> IO[str]:
-    """``path`` opened for writing (appended to when ``append``, else emptied) under the rules above. A
-    FIFO or a character device (a pipe's reader, /dev/null) is written as it is."""
+def open_private(path: str, append: bool = False, binary: bool = False) -> IO[Any]:
+    """``path`` opened for writing (appended to when ``append``, else emptied; bytes when ``binary``) under
+    the rules above. A FIFO or a character device (a pipe's reader, /dev/null) is written as it is."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_APPEND if append else 0)
     try:
         fd = os.open(path, flags | os.O_NOFOLLOW, PRIVATE)
@@ -98,7 +98,8 @@ def open_private(path: str, append: bool = False) -> IO[str]:
     except BaseException:
         os.close(fd)
         raise
-    return open(fd, "a" if append else "w", encoding="utf-8")
+    mode = ("a" if append else "w") + ("b" if binary else "")
+    return open(fd, mode) if binary else open(fd, mode, encoding="utf-8")
 
 
 def _through_own_link(path: str, flags: int) -> int:

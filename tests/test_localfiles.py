@@ -199,3 +199,13 @@ def test_a_key_of_another_owner_mounted_for_a_group_stays_usable(tmp_path: Path)
     assert localfiles.key_problem(str(key)) is None
     os.chown(key, os.getuid(), 0)
     assert "open to others (mode 0440)" in (localfiles.key_problem(str(key)) or "")
+
+
+def test_a_binary_file_follows_the_same_rules(tmp_path: Path) -> None:
+    """An offline bundle (bundle create -o) is written through the same gate, as bytes."""
+    with localfiles.open_private(str(tmp_path / "el7.bundle"), binary=True) as f:
+        f.write(b"\x00tar")
+    assert (tmp_path / "el7.bundle").read_bytes() == b"\x00tar" and _mode(tmp_path / "el7.bundle") == 0o600
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(localfiles.LocalFileError, match="Is a directory"):
+        localfiles.open_private(str(tmp_path / "dir"), binary=True)
