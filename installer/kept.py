@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from installer import __version__, events, terminal
-from installer.errors import PyinstallError, UsageError
+from installer.errors import UsageError
 from installer.outcome import failures
 
 if TYPE_CHECKING:  # annotations only
@@ -75,7 +75,7 @@ def start(args: argparse.Namespace, err: Console) -> None:
         if getattr(args, "rollout_max_fail", None):  # no budget without the database: change nothing
             raise UsageError(
                 f"--rollout-max-fail: the rollout's failure budget is kept in {records.shown(args.database)}, "
-                f"which cannot be written: {_why(exc)}",
+                f"which cannot be written: {records.cause(exc)}",
                 "give a --database every shard can reach, or leave out --rollout-max-fail",
             ) from None
         _warning(args.database, exc, err)
@@ -100,7 +100,7 @@ def rollout_gate(args: argparse.Namespace) -> Callable[[list[provision.HostRun]]
             total = records.rollout_failed(args.database, args.run_id, args.rollout, failed)
         except Exception as exc:
             where = records.shown(args.database)
-            return f"not attempted: the rollout's failure budget could not be read from {where}: {_why(exc)}"
+            return f"not attempted: the rollout's failure budget could not be read from {where}: {records.cause(exc)}"
         if rollout.rollout_budget_exceeded(total, budget, args.rollout_hosts):
             return (f"not attempted: rollout {args.rollout} has {total} failed or unreachable host(s) across its "
                     f"shards, more than --rollout-max-fail {written}")  # fmt: skip
@@ -140,11 +140,5 @@ def finish(
 def _warning(url: str, exc: Exception, err: Console) -> None:
     from installer import records
 
-    err.print(terminal.text(("warning", "yellow"), f": the run is not kept in {records.shown(url)}: {_why(exc)}"),
-              soft_wrap=True)  # fmt: skip
-
-
-def _why(exc: Exception) -> str:
-    """A database error's first line (SQLAlchemy wraps the driver's)."""
-    why = exc.message if isinstance(exc, PyinstallError) else str(getattr(exc, "orig", None) or exc)
-    return why.strip().splitlines()[0] if why.strip() else type(exc).__name__
+    said = f": the run is not kept in {records.shown(url)}: {records.cause(exc)}"
+    err.print(terminal.text(("warning", "yellow"), said), soft_wrap=True)

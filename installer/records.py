@@ -231,12 +231,13 @@ def _connected(url: str, write: bool = False) -> Iterator[sa.Connection]:
     except PyinstallError:
         raise
     except (sa.exc.SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: a host name no resolver takes
-        raise DatabaseError(f"{shown(url)}: {_cause(exc)}", _database_hint(url)) from None
+        raise DatabaseError(f"{shown(url)}: {cause(exc)}", _database_hint(url)) from None
 
 
-def _cause(exc: Exception) -> str:
-    """A driver's error in one line (SQLAlchemy wraps it, and appends a link)."""
-    why = str(getattr(exc, "orig", None) or exc).strip()
+def cause(exc: Exception) -> str:
+    """A database error in one line: the project's message, or the driver's (SQLAlchemy wraps it, and
+    appends a link)."""
+    why = (exc.message if isinstance(exc, PyinstallError) else str(getattr(exc, "orig", None) or exc)).strip()
     return why.splitlines()[0] if why else type(exc).__name__
 
 

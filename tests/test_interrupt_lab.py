@@ -9,14 +9,14 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from installer.interrupts import WAITS
-from tests.lab.testing import PYINSTALL, Fleet, pyinstall_json
+from tests.lab.testing import PYINSTALL, Fleet, pyinstall_json, until
 
 pytestmark = pytest.mark.lab
 
@@ -50,13 +50,6 @@ def provision_in_background(fleet: Fleet, name: str, home: Path, *more: str) -> 
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-
-
-def until(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def interrupt(proc: subprocess.Popen, fleet: Fleet, name: str) -> dict:

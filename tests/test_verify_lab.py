@@ -18,7 +18,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.lab.testing import PYINSTALL, Fleet, daemon_json_edited, pyinstall
+from tests.lab.testing import PYINSTALL, Fleet, daemon_json_edited, pyinstall, until
 
 pytestmark = pytest.mark.lab
 
@@ -133,13 +133,6 @@ def _hung_verify(fleet: Fleet, host: str, tmp_path: Path) -> tuple[list[str], di
     return argv, env, marker
 
 
-def _until(condition, what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
-
 def test_ctrl_c_on_a_terminal_stops_a_hung_operator_test_every_time(fleet, tmp_path: Path) -> None:
     """Ctrl-C typed on the terminal pyinstall runs on (a pty: the line discipline signals its whole
     process group), 20 times over: each time the hung test stops and the run ends interrupted, 130."""
@@ -154,7 +147,7 @@ def test_ctrl_c_on_a_terminal_stops_a_hung_operator_test_every_time(fleet, tmp_p
         reader = threading.Thread(target=_drain, args=(terminal, said), daemon=True)
         reader.start()
         try:
-            _until(marker.exists, f"attempt {attempt}: the hung test started")
+            until(marker.exists, f"attempt {attempt}: the hung test started")
             sent = time.monotonic()
             os.write(terminal, b"\x03")  # what the Ctrl-C key sends
             status = _waited(pid, 30)
@@ -202,7 +195,7 @@ def test_sigterm_and_a_background_sigint_stop_verify(fleet, tmp_path: Path, how:
         script = f"exec {shlex.join(argv)} > {shlex.quote(str(out))} 2>&1"
     shell = subprocess.Popen(["sh", "-c", script], env=env)
     try:
-        _until(marker.exists, "the hung test started")
+        until(marker.exists, "the hung test started")
         pid = shell.pid if how == "SIGTERM" else int(pidfile.read_text())
         sent = time.monotonic()
         os.kill(pid, signal.SIGTERM if how == "SIGTERM" else signal.SIGINT)

@@ -9,7 +9,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +120,14 @@ def pyinstall_json(command: str, *args: str, home: Path, timeout: float = 300) -
     proc = pyinstall(command, "--json", *args, home=home, timeout=timeout)
     assert proc.stdout, proc.stderr
     return proc.returncode, json.loads(proc.stdout)["hosts"]
+
+
+def until(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
+    """Poll ``condition`` until it holds; fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
 
 
 def wait_for(host, command: str, what: str, seconds: float = 120) -> None:
