@@ -85,6 +85,7 @@ class Inventory:
         self._member_of: dict[str, dict[str, None]] = {}  # host -> its direct groups, in order
         self._ancestors: dict[str, set[str]] = {}
         self._depth: dict[str, int] = {}
+        self._members: dict[str, list[str]] = {}  # group -> group_hosts(), until the next change
 
     # ------------------------------------------------------------ building
     def add_group(self, name: str, line: int | None = None) -> Group:
@@ -101,6 +102,7 @@ class Inventory:
         if group not in self._member_of[name]:
             self._member_of[name][group] = None
             self.groups[group].hosts.append(name)
+            self._members.clear()
 
     def add_child(self, parent: str, child: str, line: int | None = None, source: str | None = None) -> None:
         source = source or self.source
@@ -120,6 +122,7 @@ class Inventory:
             c.parents.append(parent)
         self._ancestors.clear()
         self._depth.clear()
+        self._members.clear()
 
     def _reach(self, group: str, edge: str) -> set[str]:
         """Every group reachable from ``group`` through ``edge`` ("parents" or "children")."""
@@ -136,18 +139,26 @@ class Inventory:
         return self._reach(group, "children")
 
     def reconcile(self) -> None:
-        """Ansible's rules once parsing is done: every group under ``all``, lone hosts in ``ungrouped``."""
+        """Ansible's rules once parsing is done: every group under ``all``; a host the parser put in
+        ``ungrouped`` leaves it once it is in another group, a host in no group joins it (after the
+        parser's, in inventory order)."""
         for name, group in list(self.groups.items()):
             if name != "all" and not group.parents:
                 self.add_child("all", name)
         ungrouped = self.groups["ungrouped"]
-        ungrouped.hosts = []
+        leaving = set()
         for host in self.host_names:
             groups = self._member_of[host]
-            groups.pop("ungrouped", None)
-            if not groups.keys() - {"all"}:
+            if "ungrouped" in groups:
+                if groups.keys() - {"all", "ungrouped"}:
+                    del groups["ungrouped"]
+                    leaving.add(host)
+            elif not groups.keys() - {"all"}:
                 groups["ungrouped"] = None
                 ungrouped.hosts.append(host)
+        if leaving:
+            ungrouped.hosts = [h for h in ungrouped.hosts if h not in leaving]
+        self._members.clear()
 
     # ------------------------------------------------------------ reading
     def ancestors(self, group: str) -> set[str]:
@@ -209,13 +220,16 @@ class Inventory:
         return [self.host(n) for n in (self.host_names if names is None else names)]
 
     def group_hosts(self, group: str) -> list[str]:
-        """Every host of a group and of its descendants, in inventory order."""
-        if group == "all":
-            return list(self.host_names)
-        members = set(self.groups[group].hosts)
-        for child in self._descendants(group):
-            members.update(self.groups[child].hosts)
-        return [h for h in self.host_names if h in members]
+        """Every host of a group and of its descendants in Ansible's order: the group's own hosts as
+        listed, then its children's, level by level (breadth first), each host once."""
+        if group not in self._members:
+            order, level, seen = [group], [group], {group}
+            while level:
+                level = list(dict.fromkeys(c for g in level for c in self.groups[g].children if c not in seen))
+                seen.update(level)
+                order += level
+            self._members[group] = list(dict.fromkeys(h for g in order for h in self.groups[g].hosts))
+        return list(self._members[group])
 
     # ------------------------------------------------------------ ansible-inventory views
     def to_ansible_list(self) -> dict[str, Any]:
@@ -349,12 +363,20 @@ def parse_ini(text: str, source: str = "<memory>", inv: Inventory | None = None)
     or into a new one."""
     alone = inv is None
     inv = inv if inv is not None else Inventory(source)
-    pending_children: dict[str, tuple[int, str]] = {}  # child group -> (line, parent) awaiting declaration
+    # Ansible's INI parser: a child listed before its own section joins its parents when that section comes
+    # (so children are in the order they are declared), and [g:vars] alone does not declare g.
+    pending_children: dict[str, list[tuple[str, int]]] = {}  # child -> [(parent, line listed)]
     pending_vars: dict[str, int] = {}
     group, state = "ungrouped", "hosts"
 
     def fail(lineno: int, message: str, hint: str = "") -> InventoryError:
         return InventoryError(source, lineno, message, hint)
+
+    def declared(name: str) -> None:
+        for parent, lineno in pending_children.pop(name, ()):
+            inv.add_child(parent, name, lineno, source)
+            if parent in pending_children and parent in inv.groups:
+                declared(parent)
 
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -365,13 +387,13 @@ def parse_ini(text: str, source: str = "<memory>", inv: Inventory | None = None)
             group, state = section[1], section[2] or "hosts"
             if state not in ("hosts", "children", "vars"):
                 raise fail(lineno, f"section [{group}:{state}] has unknown type {state!r}", "use :vars or :children")
-            if group not in inv.groups and state == "vars":
-                pending_vars.setdefault(group, lineno)
-            inv.add_group(group, lineno)
+            if group not in inv.groups:
+                if state == "vars" and group not in pending_children:
+                    pending_vars[group] = lineno
+                inv.add_group(group, lineno)
             if state != "vars":
                 pending_vars.pop(group, None)
-                if group in pending_children:
-                    pending_children.pop(group)
+                declared(group)
             continue
         if line.startswith("[") and line.endswith("]"):
             raise fail(
@@ -393,12 +415,13 @@ def parse_ini(text: str, source: str = "<memory>", inv: Inventory | None = None)
             if not match:
                 raise fail(lineno, f"expected a group name in [{group}:children], got {line!r}")
             child = match[1]
-            if child not in inv.groups:
-                pending_children.setdefault(child, (lineno, group))
-                inv.add_group(child, lineno)
-            inv.add_child(group, child, lineno, source)
+            if child in inv.groups:
+                inv.add_child(group, child, lineno, source)
+            else:
+                pending_children.setdefault(child, []).append((group, lineno))
 
-    for child, (lineno, parent) in pending_children.items():
+    for child, parents in pending_children.items():
+        parent, lineno = parents[-1]
         raise fail(
             lineno,
             f"[{parent}:children] includes undefined group {child!r}",

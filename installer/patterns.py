@@ -4,6 +4,10 @@
 ``~web\\d+`` match host and group names, ``web[0]``/``web[1:3]`` pick from a group, ``all``/``*`` is
 everything, and ``@FILE`` reads one pattern per line (a retry file). Unions come first, then
 intersections, then exclusions, whatever the order written.
+
+Order is Ansible's: a term lists a group's hosts as Inventory.group_hosts does (so ``db[1]`` is the
+host Ansible picks), and the selection keeps the order of ``all``, as ``ansible-playbook --limit``
+filters a play on ``hosts: all``: batches and reports go host by host as Ansible's would.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ _SUBSCRIPT = re.compile(r"^(?P<base>.+)\[(?:(?P<index>-?\d+)|(?P<start>\d+)[:-](
 
 @dataclass
 class Selection:
-    hosts: list[str]  # in inventory order
+    hosts: list[str]  # in the order of Ansible's "all"
     unmatched: list[str] = field(default_factory=list)  # terms that matched nothing (worth a warning)
 
 
@@ -61,15 +65,20 @@ def _expand_files(terms: list[str]) -> list[str]:
 
 
 def _match(inv: Inventory, term: str) -> list[str]:
-    """The hosts one term designates: a subscript picks from what the rest of the term matches, as in
-    Ansible (``web*[0:1]``; ``db0[1:2]`` is the 2nd and 3rd host named ``db0``, so none)."""
+    """The hosts one term designates, in Ansible's order: a subscript picks from what the rest of the
+    term matches (``web*[0:1]``; ``db0[1:2]`` is the 2nd and 3rd host named ``db0``, so none)."""
     sub = None if term.startswith("~") else _SUBSCRIPT.match(term)
     if sub is None:
         return _enumerate(inv, term)
     hosts = _enumerate(inv, sub["base"])
     if sub["index"] is not None:
         index = int(sub["index"])
-        return [hosts[index]] if -len(hosts) <= index < len(hosts) else []
+        if hosts and not -len(hosts) <= index < len(hosts):
+            raise PatternError(
+                f"no host at position {index} of {sub['base']!r}: it matches {len(hosts)} hosts",
+                f"count from 0 (or from -1 at the end); {sub['base']}[0:{len(hosts) - 1}] is all of them",
+            )
+        return [hosts[index]] if hosts else []
     start, end = int(sub["start"]), int(sub["end"]) if sub["end"] else -1
     if end == 0:  # Ansible reads [N:0] as [N]
         return hosts[start : start + 1]
@@ -77,8 +86,10 @@ def _match(inv: Inventory, term: str) -> list[str]:
 
 
 def _enumerate(inv: Inventory, term: str) -> list[str]:
+    """Ansible's _enumerate_matches: the hosts of each matching group (groups in the order they were
+    declared), then the matching host names (in the order they first appeared), each host once."""
     if term in ("all", "*"):
-        return list(inv.host_names)
+        return inv.group_hosts("all")
     if term in inv.groups:
         return inv.group_hosts(term)
     if term in inv.inline_vars:
@@ -93,17 +104,16 @@ def _enumerate(inv: Inventory, term: str) -> list[str]:
         matches = lambda name: fnmatch.fnmatchcase(name, term)  # noqa: E731
     else:
         return []
-    found: set[str] = {h for h in inv.host_names if matches(h)}
-    for group in inv.groups:
-        if matches(group):
-            found.update(inv.group_hosts(group))
-    return [h for h in inv.host_names if h in found]
+    found = [h for group in inv.groups if matches(group) for h in inv.group_hosts(group)]
+    found += [h for h in inv.host_names if matches(h)]
+    return list(dict.fromkeys(found))
 
 
 def select(inv: Inventory, pattern: str | None) -> Selection:
-    """The hosts a pattern designates, in inventory order."""
+    """The hosts a pattern designates, in the order of ``all``."""
+    everyone = inv.group_hosts("all")
     if pattern is None or not pattern.strip():
-        return Selection(list(inv.host_names))
+        return Selection(everyone)
     terms = _expand_files(split_pattern(pattern))
     if not terms:
         raise PatternError(f"empty host pattern {pattern!r}")
@@ -113,7 +123,7 @@ def select(inv: Inventory, pattern: str | None) -> Selection:
     unmatched: list[str] = []
     chosen: set[str] = set()
     for term in union or ["all"]:
-        found = _match(inv, term)
+        found = [term] if term in inv.inline_vars else _match(inv, term)  # a host's own name first, as Ansible
         if not found:
             unmatched.append(term)
         chosen.update(found)
@@ -127,4 +137,4 @@ def select(inv: Inventory, pattern: str | None) -> Selection:
         if not found:
             unmatched.append("!" + term)
         chosen -= set(found)
-    return Selection([h for h in inv.host_names if h in chosen], unmatched)
+    return Selection([h for h in everyone if h in chosen], unmatched)

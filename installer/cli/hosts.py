@@ -30,15 +30,19 @@ if TYPE_CHECKING:  # annotations only
 def cmd_list_hosts(args: argparse.Namespace) -> ExitStatus:
     """What a command would work on, as `ansible --list-hosts` prints it; no host is contacted."""
     selection = selected(args, load_inventory(args))
+    # Nothing to work on is the same refusal as the command's (exit 5), as Ansible's --list-hosts fails too.
+    status = ExitStatus.OK if selection.hosts else ExitStatus.USAGE
     if args.json:
         print(json.dumps({"hosts": selection.hosts, "unmatched": selection.unmatched}, indent=2))
-        return ExitStatus.OK
+        return status
     print(f"  hosts ({len(selection.hosts)}):")
     for name in selection.hosts:
         print(f"    {terminal.visible(name)}")
     for term in selection.unmatched:
         print(f"warning: host pattern {terminal.visible(term)!r} matched no host", file=sys.stderr)
-    return ExitStatus.OK
+    if not selection.hosts:
+        print("error: no hosts matched: check the pattern", file=sys.stderr)
+    return status
 
 
 def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
