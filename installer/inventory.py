@@ -10,6 +10,7 @@ groups ordered by depth, ``ansible_group_priority`` and name), ``group_vars/all`
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import shlex
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from installer.errors import InventoryError
+from installer.vault import Unsafe, Vault, Vaulted, is_vaulted
 
 if TYPE_CHECKING:  # PyYAML is imported where a YAML file is read: most inventories are INI
     import yaml
@@ -69,8 +71,9 @@ class Inventory:
     """Groups, hosts and their variables, read from one or more inventory sources (merged in order, as
     Ansible does: a later source adds hosts and groups, and its values win)."""
 
-    def __init__(self, source: str = "<memory>") -> None:
+    def __init__(self, source: str = "<memory>", vault: Vault | None = None) -> None:
         self.source = source  # the sources, for messages
+        self.vault = vault or Vault()  # opens !vault values when a host's variables are read
         self.groups: dict[str, Group] = {
             "all": Group("all", children=["ungrouped"]),
             "ungrouped": Group("ungrouped", parents=["all"]),
@@ -181,7 +184,8 @@ class Inventory:
             groups |= self.ancestors(g)
         return sorted(groups, key=lambda g: (self.depth(g), self.groups[g].priority, g))
 
-    def host(self, name: str) -> Host:
+    def merged(self, name: str) -> dict[str, Any]:
+        """A host's variables as written: ``!vault`` values still encrypted."""
         if name not in self.inline_vars:
             raise KeyError(name)
         groups = self.host_groups(name)
@@ -192,7 +196,11 @@ class Inventory:
             merged.update(self.group_var_files.get(g, {}))
         merged.update(self.inline_vars[name])
         merged.update(self.host_var_files.get(name, {}))
-        return Host(name, merged, tuple(groups))
+        return merged
+
+    def host(self, name: str) -> Host:
+        """A host with its variables merged, vaulted values decrypted (and masked from then on)."""
+        return Host(name, _opened(self.merged(name), self.vault), tuple(self.host_groups(name)))
 
     def origin(self, host: str, key: str) -> str:
         """Where the value of ``key`` that ``host`` gets was set (``file:line``), following the precedence
@@ -250,7 +258,7 @@ class Inventory:
                     visit(child)
 
         visit("all")
-        hostvars = {h.name: h.vars for h in self.hosts() if h.vars}
+        hostvars = {h: _listed(v) for h in self.host_names if (v := self.merged(h))}
         return {"_meta": {"hostvars": hostvars}, **out}
 
     def graph(self, group: str = "all") -> str:
@@ -274,6 +282,29 @@ class Inventory:
 
 def _where(path: str, line: int | None) -> str:
     return f"{path}:{line}" if line else path
+
+
+def _opened(value: Any, vault: Vault) -> Any:
+    if isinstance(value, Vaulted):
+        return vault.value(value)
+    if isinstance(value, dict):
+        return {k: _opened(v, vault) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_opened(v, vault) for v in value]
+    return value
+
+
+def _listed(value: Any) -> Any:
+    """A value as ``ansible-inventory --list`` prints it: vaulted and unsafe values as tagged objects."""
+    if isinstance(value, Vaulted):
+        return value.as_ansible_list()
+    if isinstance(value, Unsafe):
+        return {"__ansible_unsafe": str(value)}
+    if isinstance(value, dict):
+        return {k: _listed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_listed(v) for v in value]
+    return value
 
 
 def parse_value(text: str) -> Any:
@@ -483,13 +514,57 @@ def _compose(text: str, source: str) -> yaml.Node | None:
         raise InventoryError(source, None, f"not valid YAML: {exc}") from None
 
 
+@functools.cache
+def _loader() -> type:
+    """PyYAML's safe loader, with Ansible's two tags: ``!vault`` (kept encrypted) and ``!unsafe``."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        source = "<memory>"
+
+    def vaulted(loader: Loader, node: yaml.Node) -> Vaulted:
+        if not isinstance(node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(None, None, "!vault tags a string, the output of "
+                                                    "ansible-vault encrypt_string", node.start_mark)  # fmt: skip
+        return Vaulted(loader.construct_scalar(node), f"{loader.source}:{node.start_mark.line + 1}")
+
+    def unsafe(loader: Loader, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return Unsafe(loader.construct_scalar(node))
+        value = loader.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode) else \
+            loader.construct_mapping(node, deep=True)  # fmt: skip
+        return _unsafe_strings(value)
+
+    Loader.add_constructor("!vault", vaulted)
+    Loader.add_constructor("!unsafe", unsafe)
+    return Loader
+
+
+def _unsafe_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return Unsafe(value)
+    if isinstance(value, dict):
+        return {k: _unsafe_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unsafe_strings(v) for v in value]
+    return value
+
+
 def _construct(node: yaml.Node, source: str) -> Any:
     import yaml
 
+    loader = _loader()("")
+    loader.source = source
     try:
-        return yaml.SafeLoader("").construct_document(node)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise InventoryError(source, node.start_mark.line + 1, f"cannot read value: {exc}") from None
+        raise InventoryError(source, node.start_mark.line + 1, f"cannot read value: {_problem(exc)}") from None
+
+
+def _problem(exc: Exception) -> str:
+    """PyYAML's complaint without the excerpt of the file it quotes (which may be ciphertext)."""
+    problem = getattr(exc, "problem", None)
+    return problem if problem else str(exc).splitlines()[0]
 
 
 def _mapping(node: yaml.Node | None, source: str, what: str) -> list[tuple[yaml.Node, yaml.Node]]:
@@ -596,13 +671,10 @@ def _vars_files(directory: Path, name: str) -> Iterator[Path]:
             yield candidate
 
 
-def load_vars_file(path: Path, origins: dict[str, str] | None = None) -> dict[str, Any]:
-    """A vars file's variables; ``origins`` receives ``file:line`` for each."""
+def load_vars_file(path: Path, origins: dict[str, str] | None = None, vault: Vault | None = None) -> dict[str, Any]:
+    """A vars file's variables (the file may be vaulted whole); ``origins`` receives ``file:line`` for each."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(source, None, f"cannot read: {exc}") from None
+    text, vaulted = read_source(path, vault)
     node = _compose(text, source)
     out = {}
     for k, v in _mapping(node, source, "a vars file"):
@@ -610,7 +682,40 @@ def load_vars_file(path: Path, origins: dict[str, str] | None = None) -> dict[st
         out[key] = _construct(v, source)
         if origins is not None:
             origins[key] = f"{source}:{k.start_mark.line + 1}"
+    if vaulted:
+        _secret(out.values())
     return out
+
+
+def read_source(path: Path, vault: Vault | None = None) -> tuple[str, bool]:
+    """A file's text, decrypted if ansible-vault encrypted it whole (then True)."""
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InventoryError(source, None, "no such file", "check the path given with -i") from None
+    except OSError as exc:
+        raise InventoryError(source, None, f"cannot read: {exc.strerror or exc}") from None
+    if is_vaulted(data):
+        return (vault or Vault()).decrypt(data.decode("ascii", "replace"), source), True
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError as exc:
+        raise InventoryError(source, data[: exc.start].count(b"\n") + 1, "not UTF-8 text") from None
+
+
+def _secret(values: Iterable[Any]) -> None:
+    """Mask, from now on, every text among values read from a vaulted file."""
+    from installer import events
+    from installer.vault import SHORTEST_MASKED
+
+    for value in values:
+        if isinstance(value, str) and len(value) >= SHORTEST_MASKED:
+            events.redact(value)
+        elif isinstance(value, dict):
+            _secret(value.values())
+        elif isinstance(value, list):
+            _secret(value)
 
 
 def _load_vars_dirs(inv: Inventory, base: Path) -> None:
@@ -625,7 +730,7 @@ def _load_vars_dirs(inv: Inventory, base: Path) -> None:
             merged: dict[str, Any] = {}
             origins: dict[str, str] = {}
             for path in _vars_files(directory, name):
-                merged.update(load_vars_file(path, origins))
+                merged.update(load_vars_file(path, origins, inv.vault))
             if merged:
                 target[name] = merged
                 inv.var_file_origins[f"{kind}/{name}"] = origins
@@ -639,13 +744,13 @@ IGNORED_SUFFIXES = ("~", ".orig", ".bak", ".cfg", ".retry", ".pyc", ".pyo", ".sw
 VARS_DIRS = ("group_vars", "host_vars")
 
 
-def load(*paths: str | os.PathLike[str]) -> Inventory:
+def load(*paths: str | os.PathLike[str], vault: Vault | None = None) -> Inventory:
     """Read inventory sources, merged in the order given (Ansible's -i -i): INI files, YAML by their
     suffix, and directories of them; then group_vars/ and host_vars/ beside each file (inside each
     directory), the later ones winning."""
     if not paths:
         raise InventoryError("-i", None, "no inventory given", "give an inventory file with -i")
-    inv = Inventory(", ".join(str(p) for p in paths))
+    inv = Inventory(", ".join(str(p) for p in paths), vault)
     bases: list[Path] = []
     for path in paths:
         p = Path(path)
@@ -674,16 +779,14 @@ def _directory_sources(directory: Path) -> list[Path]:
 
 def _parse_file(p: Path, inv: Inventory) -> None:
     source = str(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InventoryError(source, None, "no such file", "check the path given with -i") from None
-    except UnicodeDecodeError as exc:
-        line = p.read_bytes()[: exc.start].count(b"\n") + 1
-        raise InventoryError(source, line, "not UTF-8 text") from None
-    except OSError as exc:
-        raise InventoryError(source, None, f"cannot read: {exc.strerror}") from None
+    text, vaulted = read_source(p, inv.vault)
     if p.suffix in YAML_SUFFIXES:
         parse_yaml(text, source, inv)
     else:
         parse_ini(text, source, inv)
+    if vaulted:  # every variable this file set is a secret (its host and group names are not)
+        _secret(
+            v for g in inv.groups.values() for k, v in g.vars.items() if g.var_origins.get(k, "").startswith(source)
+        )
+        _secret(v for h, variables in inv.inline_vars.items() for k, v in variables.items()
+                if inv.inline_origins[h].get(k, "").startswith(source))  # fmt: skip

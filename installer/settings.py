@@ -83,6 +83,10 @@ SETTINGS = (
     Setting("log_path", "log_file", ("PYINSTALL_LOG_FILE", "ANSIBLE_LOG_PATH"), str, None, "the debug log"),
     Setting("retry_files_enabled", "retry_files_enabled", ("PYINSTALL_RETRY_FILES_ENABLED",
             "ANSIBLE_RETRY_FILES_ENABLED"), _bool, True, "provision writes the hosts to retry to a file"),
+    Setting("vault_password_file", "vault_password_files", ("PYINSTALL_VAULT_PASSWORD_FILE",
+            "ANSIBLE_VAULT_PASSWORD_FILE"), _paths, [], "files (or scripts) giving the vault password"),
+    Setting("vault_identity_list", "vault_identity_list", ("PYINSTALL_VAULT_IDENTITY_LIST",
+            "ANSIBLE_VAULT_IDENTITY_LIST"), _paths, [], "LABEL@SOURCE vault ids, before --vault-id's"),
     Setting("database", "database", ("PYINSTALL_DATABASE",), str, None,
             "where runs are kept (else SQLite in the state directory)"),
 )  # fmt: skip

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # annotations only
 
     from installer import asked, bundle
     from installer.connection import Target
+    from installer.vault import Vault
 
 DEFAULT_REPORT = "pyinstall-report.json"
 RETRY_FILE = "pyinstall.retry"
@@ -79,7 +80,21 @@ def load_inventory(args: argparse.Namespace) -> inventory.Inventory:
         raise UsageError(
             "no inventory given", f"pyinstall {args.command} -i inventory.ini (or set PYINSTALL_INVENTORY)"
         )
-    return inventory.load(*sources)
+    return inventory.load(*sources, vault=_vault(args))
+
+
+def _vault(args: argparse.Namespace) -> Vault:
+    """The vault passwords asked for (--vault-id, --vault-password-file, -J, the environment, the config)."""
+    from installer import vault
+
+    asked = vault.identities(args.settings["vault_identity_list"].value, args.vault_ids,
+                             args.vault_password_files, args.ask_vault_pass)  # fmt: skip
+    for identity in asked:
+        warning = identity.source != vault.PROMPT and localfiles.readable_by_others(identity.source)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+    prompt = getpass.getpass if sys.stdin.isatty() else None
+    return vault.load_secrets(asked, prompt)
 
 
 def _ignored_codes(args: argparse.Namespace) -> list[str]:

@@ -45,6 +45,15 @@ def _inventory_args(p: argparse.ArgumentParser) -> None:
         help="inventory file (INI or YAML) or directory of them; repeat to merge several in order "
         "(default: $PYINSTALL_INVENTORY, else $ANSIBLE_INVENTORY: comma-separated)",
     )  # fmt: skip
+    vault = p.add_argument_group("vault (values and files encrypted by ansible-vault)")
+    vault.add_argument("--vault-id", dest="vault_ids", action="append", default=[], metavar="LABEL@SOURCE",
+                       help="a vault password: SOURCE is a file, an executable that prints it, or 'prompt' "
+                       "(repeatable; after vault_identity_list)")  # fmt: skip
+    vault.add_argument("--vault-password-file", "--vault-pass-file", dest="vault_password_files", action="append",
+                       default=[], metavar="FILE", help="the default vault id's password: a file, or an executable "
+                       "that prints it (default: $ANSIBLE_VAULT_PASSWORD_FILE, vault_password_file)")  # fmt: skip
+    vault.add_argument("-J", "--ask-vault-pass", "--ask-vault-password", dest="ask_vault_pass", action="store_true",
+                       help="ask for the vault password (on a terminal)")  # fmt: skip
 
 
 def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
