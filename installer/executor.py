@@ -36,8 +36,9 @@ _URL_SECRET = re.compile(r"(://[^/\s:@]+):[^/\s@]+@")
 
 
 def mask(text: str) -> str:
-    """Hide passwords in URLs (a mirror given as https://user:password@host/...)."""
-    return _URL_SECRET.sub(r"\1:********@", text)
+    """Hide passwords in URLs (a mirror given as https://user:password@host/...) and every registered
+    secret (a vaulted value in a diff or in what the host printed)."""
+    return events.clean(_URL_SECRET.sub(r"\1:********@", text))
 
 
 @dataclass
@@ -226,7 +227,7 @@ def _interrupted_job(session: Session, job: str) -> interrupts.Interrupted:
 
 def _result(op: Operation) -> TaskResult:
     """A step's result before it runs: changed (or about to be), with its commands as shown."""
-    return TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=op.diff)
+    return TaskResult(op.name, CHANGED, op.why, commands=[mask(c) for c in op.shown], diff=mask(op.diff))
 
 
 def _run(session: Session, op: Operation) -> TaskResult:

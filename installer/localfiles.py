@@ -123,13 +123,13 @@ def _through_own_link(path: str, flags: int) -> int:
 
 
 def save(path: str, content: str, err: Console) -> bool:
-    """Write a file pyinstall leaves behind (a report, the retry file); on failure warn, naming the path
-    and why, and go on: the run's result stands."""
-    from installer import terminal
+    """Write a file pyinstall leaves behind (a report, the retry file), masked of every registered secret;
+    on failure warn, naming the path and why, and go on: the run's result stands."""
+    from installer import events, terminal
 
     try:
         with open_private(path) as f:
-            f.write(content)
+            f.write(events.clean(content))
     except LocalFileError as exc:
         err.print(terminal.text(("warning", "yellow"), f": {exc.message}"), soft_wrap=True)
         return False

@@ -59,14 +59,17 @@ def plain_console(stream: IO[str]) -> Console:
 
 class Unbroken:
     """A stream that outlives its reader: once the pipe is closed (`pyinstall check hosts | head -1`),
-    writes are dropped, so the run still finishes, is kept, and exits with its hosts' status."""
+    writes are dropped, so the run still finishes, is kept, and exits with its hosts' status. What it
+    writes is masked of every secret registered (installer.events.redact): the last guard of the terminal."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
         self.broken = False
 
     def write(self, s: str) -> int:
-        self._guarded(self._stream.write, s)
+        from installer.events import clean
+
+        self._guarded(self._stream.write, clean(s))
         return len(s)
 
     def flush(self) -> None:

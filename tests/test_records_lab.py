@@ -4,6 +4,8 @@ each shown again as it was printed, with no secret in either database."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,57 @@ def test_check_provision_and_info_are_kept_and_shown_as_printed(
     stored = postgres.dump(database) if backend == "postgresql" else sqlite.read_text(errors="replace")
     assert host in stored and "overlay2" in stored
     assert CANARY not in stored
+
+
+INLINE = "canary=inline-vault-71ac"  # a daemon label, vaulted inline (ansible-vault encrypt_string)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_vaulted_values_reach_no_output_report_log_or_record(
+    backend: str, make_fleet, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_vault import ANSIBLE_VAULT, RECORDED
+
+    if not Path(ANSIBLE_VAULT).exists():
+        pytest.skip("ansible-core (ansible-vault makes the inline value) is not installed: pip install -e '.[test]'")
+    fleet: Fleet = make_fleet("kept", "el7+tmpfs:1")
+    host = fleet.hosts[0]
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(fleet.inventory.read_text())
+    password = tmp_path / "vault.pw"
+    password.write_text((RECORDED / "password.txt").read_text())
+    password.chmod(0o600)
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text((RECORDED / "vars.yml").read_text())  # vaulted whole
+    whole = [line.split(": ", 1)[1].strip('[]"') for line in (RECORDED / "vars.plain.yml").read_text().splitlines()
+             if ": " in line and "canary" in line]  # fmt: skip
+    label = subprocess.run([ANSIBLE_VAULT, "encrypt_string", "--vault-id", f"lab@{password}", INLINE],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / f"{host.name}.yml").write_text(
+        "docker_daemon_options:\n  labels:\n    - " + label.rstrip().replace("\n", "\n  ") + "\n    - plain=label\n"
+    )
+    if backend == "postgresql":
+        monkeypatch.setenv("PYINSTALL_DATABASE", postgres.database(request.getfixturevalue("postgresql"), "vault"))
+    files = {name: tmp_path / name for name in ("log", "junit.xml", "report.json", "info.html")}
+    vault = ("--vault-id", f"lab@{password}")
+    provision = pyinstall("provision", "-i", str(inventory), *vault, "-vv", "--diff", "--log-file", str(files["log"]),
+                          "--junit-xml", str(files["junit.xml"]), "--report-file", str(files["report.json"]),
+                          home=tmp_path)  # fmt: skip
+    assert provision.returncode == 0, provision.stdout[-3000:] + provision.stderr[-3000:]
+    info = pyinstall("info", "-i", str(inventory), *vault, "--html", str(files["info.html"]), "-v", home=tmp_path)
+    assert info.returncode == 0, info.stdout[-3000:] + info.stderr[-3000:]
+    labels = fleet.testinfra(host).run("docker info --format '{{json .Labels}}'").stdout
+    assert INLINE in labels, "the vaulted label was decrypted and is on the daemon"
+    kept = json.loads(pyinstall("runs", "--json", home=tmp_path).stdout)
+    shown = "".join(pyinstall("runs", "show", str(r["id"]), "--json", home=tmp_path).stdout for r in kept[:2])
+    sqlite = tmp_path / "state" / "pyinstall" / "runs.sqlite"
+    stored = postgres.dump(os.environ["PYINSTALL_DATABASE"]) if backend == "postgresql" else \
+        sqlite.read_text(errors="replace")  # fmt: skip
+    outputs = {name: path.read_text(errors="replace") for name, path in files.items()}
+    outputs.update(provision=provision.stdout + provision.stderr, info=info.stdout + info.stderr, runs=shown,
+                   records=stored)  # fmt: skip
+    assert "********" in outputs["provision"], "the label shows, masked"
+    for plaintext in (INLINE, *whole):
+        leaked = [name for name, text in outputs.items() if plaintext in text]
+        assert not leaked, f"{plaintext} in {leaked}"

@@ -34,10 +34,11 @@ __all__ = ["ExitStatus", "build_parser", "main"]
 def main(argv: Sequence[str] | None = None) -> int:
     restore = interrupts.install()  # before any thread or worker process starts
     stdout, sys.stdout = sys.stdout, terminal.Unbroken(sys.stdout)  # type: ignore[assignment]
+    stderr, sys.stderr = sys.stderr, terminal.Unbroken(sys.stderr)  # type: ignore[assignment]
     try:
         return _main(argv)
     finally:
-        sys.stdout = stdout
+        sys.stdout, sys.stderr = stdout, stderr
         restore()
 
 
