@@ -33,6 +33,7 @@ class Event:
 Sink = Callable[[Event], None]
 _sinks: list[tuple[Sink, bool]] = []  # (sink, wants commands)
 _secrets: set[str] = set()
+_masked_order: list[str] = []  # the secrets, longest first (see clean)
 _lock = threading.Lock()
 
 
@@ -51,8 +52,10 @@ def subscribed(sink: Sink, commands: bool = False) -> Iterator[None]:
 
 def redact(*secrets: str | None) -> None:
     """Never let these values reach a sink (passwords given on the command line or in the inventory)."""
+    global _masked_order
     with _lock:
         _secrets.update(s for s in secrets if s)
+        _masked_order = sorted(_secrets, key=len, reverse=True)
 
 
 def wants_commands() -> bool:
@@ -75,8 +78,9 @@ def emit(kind: str, host: str = "", name: str = "", status: str = "", detail: st
 
 
 def clean(text: str) -> str:
-    """``text`` with every registered secret masked."""
-    for secret in _secrets:
+    """``text`` with every registered secret masked, the longest first: a secret inside another (``pw`` in
+    ``pw-2024``) must not leave the rest of the longer one showing."""
+    for secret in _masked_order:
         text = text.replace(secret, "********")
     return text
 

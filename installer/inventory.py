@@ -331,20 +331,28 @@ def _plain(value: Any) -> Any:
 def expand_hostpattern(pattern: str) -> tuple[list[str], int | None]:
     """``web[01:03]:2222`` -> (["web01", "web02", "web03"], 2222). Raises ValueError with the reason."""
     pattern = pattern.strip()
-    port: int | None = None
     v6 = _IPV6_PORT.match(pattern)
-    if v6 and v6[1].count(":") >= 2:
-        return [v6[1]], int(v6[2]) if v6[2] else None
-    if pattern.count(":") >= 2 and "[" not in pattern:  # a bare IPv6 address
-        return [pattern], None
-    host_port = _HOST_PORT.match(pattern)
-    if host_port and "]" not in host_port[2]:
-        pattern, port = host_port[1], int(host_port[2])
-    elif pattern.endswith(":"):
+    if (v6 and v6[1].count(":") >= 2) or (pattern.count(":") >= 2 and "[" not in pattern):
+        return [v6[1] if v6 else pattern], int(v6[2]) if v6 and v6[2] else None
+    if pattern.endswith(":"):
         raise ValueError(f"host {pattern!r} ends in ':', which is reserved for a port")
-    if pattern == "---":
+    name, port = split_host_port(pattern)
+    if name == "---":
         raise ValueError("'---' starts a YAML document: a YAML inventory must be named *.yml or *.yaml")
-    return _expand_ranges(pattern), port
+    return _expand_ranges(name), port
+
+
+def split_host_port(text: str) -> tuple[str, int | None]:
+    """``web1:2222`` -> ("web1", 2222), ``[fe80::1]:22`` -> ("fe80::1", 22); a bare IPv6 address has no port."""
+    v6 = _IPV6_PORT.match(text)
+    if v6 and v6[1].count(":") >= 2:
+        return v6[1], int(v6[2]) if v6[2] else None
+    if text.count(":") >= 2 and "[" not in text:
+        return text, None
+    host_port = _HOST_PORT.match(text)
+    if host_port and "]" not in host_port[2]:
+        return host_port[1], int(host_port[2])
+    return text, None
 
 
 def _expand_ranges(name: str) -> list[str]:
@@ -594,13 +602,16 @@ def _kind(node: yaml.Node) -> str:
 
 
 def parse_yaml(text: str, source: str = "<memory>", inv: Inventory | None = None) -> Inventory:
-    import yaml
-
     """Ansible's YAML inventory: ``GROUP: {hosts: {NAME: vars}, vars: {...}, children: {GROUP: ...}}``,
     read into ``inv`` on top of what it holds (load() reconciles once all are read), or into a new one."""
+    return _parse_yaml_root(_compose(text, source), source, inv)
+
+
+def _parse_yaml_root(root: yaml.Node | None, source: str, inv: Inventory | None) -> Inventory:
+    import yaml
+
     alone = inv is None
     inv = inv if inv is not None else Inventory(source)
-    root = _compose(text, source)
     if root is None:
         raise InventoryError(source, None, "the file is empty", "a YAML inventory starts with 'all:'")
     if not isinstance(root, yaml.MappingNode):
@@ -746,17 +757,26 @@ VARS_DIRS = ("group_vars", "host_vars")
 
 def load(*paths: str | os.PathLike[str], vault: Vault | None = None) -> Inventory:
     """Read inventory sources, merged in the order given (Ansible's -i -i): INI files, YAML by their
-    suffix, and directories of them; then group_vars/ and host_vars/ beside each file (inside each
-    directory), the later ones winning."""
+    suffix, host lists, scripts, --list JSON, plugin configurations (installer.inventory_sources), and
+    directories of them; then group_vars/ and host_vars/ beside each file (inside each directory), the
+    later ones winning."""
     if not paths:
         raise InventoryError("-i", None, "no inventory given", "give an inventory file with -i")
+    from installer import inventory_sources as sources
+
     inv = Inventory(", ".join(str(p) for p in paths), vault)
     bases: list[Path] = []
+    read: list[str] = []
     for path in paths:
+        if sources.is_host_list(str(path)):
+            sources.read_host_list(str(path), inv)
+            read.append(str(path))
+            continue
         p = Path(path)
         files = _directory_sources(p) if p.is_dir() else [p]
         for f in files:
-            _parse_file(f, inv)
+            _parse_file(f, inv, read)
+            read.append(str(f))
         base = p if p.is_dir() else p.parent
         if base not in bases:
             bases.append(base)
@@ -777,11 +797,26 @@ def _directory_sources(directory: Path) -> list[Path]:
     return sources
 
 
-def _parse_file(p: Path, inv: Inventory) -> None:
+def _parse_file(p: Path, inv: Inventory, before: list[str]) -> None:
+    """One file, as the first of Ansible's default inventory plugins that accepts it reads it: an
+    executable script, a YAML plugin configuration, ansible-inventory's --list JSON, YAML, else INI.
+    ``before``: the sources given before this one (the ``constructed`` plugin reads their hosts)."""
+    from installer import inventory_sources as sources
+
+    if sources.is_script(p):
+        sources.read_script(p, inv)
+        return
     source = str(p)
     text, vaulted = read_source(p, inv.vault)
     if p.suffix in YAML_SUFFIXES:
-        parse_yaml(text, source, inv)
+        root = _compose(text, source)
+        plugin = _top_scalar(root, "plugin")
+        if plugin and p.suffix != ".json":
+            sources.read_plugin(p, plugin, inv, before)
+        elif _top_scalar(root, "_meta", mapping=True):
+            sources.read_json(_construct(root, source), inv, source)
+        else:
+            _parse_yaml_root(root, source, inv)
     else:
         parse_ini(text, source, inv)
     if vaulted:  # every variable this file set is a secret (its host and group names are not)
@@ -790,3 +825,18 @@ def _parse_file(p: Path, inv: Inventory) -> None:
         )
         _secret(v for h, variables in inv.inline_vars.items() for k, v in variables.items()
                 if inv.inline_origins[h].get(k, "").startswith(source))  # fmt: skip
+
+
+def _top_scalar(root: yaml.Node | None, key: str, mapping: bool = False) -> str | None:
+    """The value of a top-level key of a YAML document (a mapping's presence: its key), or None."""
+    import yaml
+
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for k, v in root.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            if mapping and isinstance(v, yaml.MappingNode):
+                return key
+            if not mapping and isinstance(v, yaml.ScalarNode):
+                return v.value
+    return None

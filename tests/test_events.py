@@ -56,3 +56,8 @@ def test_a_log_that_cannot_be_written_is_a_warning(
     status = main(["check", str(unreachable), "--log-file", str(tmp_path / "no-such-dir" / "run.log")])
     assert status == ExitStatus.UNREACHABLE
     assert "no log: could not write" in capsys.readouterr().err
+
+
+def test_a_secret_inside_a_longer_one_masks_the_longer_one_whole() -> None:
+    events.redact("pw-7c", "pw-7c-and-more-41")
+    assert events.clean("a pw-7c-and-more-41 b pw-7c") == "a ******** b ********"
