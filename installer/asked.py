@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import daemon_options, platforms
+from installer import ansible_vars, daemon_options, platforms
 from installer.errors import UsageError
 from installer.outcome import PREFLIGHT_CODES
 from installer.truth import boolean
@@ -102,12 +102,14 @@ def parse(
     origin: Callable[[str], str] = lambda variable: "",
     ignore: Iterable[str] = (),
     bundles: dict[str, Any] | None = None,
+    notes: set[str] | None = None,
 ) -> Asked:
     """Every variable of one host, validated. ``origin(variable)`` says where it was set (file:line);
-    ``ignore`` and ``bundles`` come from the command line."""
-    reader = _Reader(host, hostvars, origin)
+    ``ignore`` and ``bundles`` come from the command line; ``notes`` receives what stops nothing but is
+    worth a word (a variable of another tool's in pyinstall's namespaces)."""
+    reader = _Reader(host, hostvars, origin, notes)
     reader.connection()
-    return Asked(
+    asked = Asked(
         host=host,
         package=reader.matching("docker_package", _RPM_NAME, "a package name: letters, digits and . _ + -"),
         channel=reader.matching("docker_channel", _NAME, "a channel name (docker-ce, extras)"),
@@ -124,18 +126,25 @@ def parse(
         ignore=reader.codes(ignore),
         bundles=dict(bundles or {}),
     )
+    reader.namespaces()
+    return asked
 
 
 class _Reader:
     """Reads one host's variables, each error naming the variable, the host and where it was set."""
 
-    def __init__(self, host: str, hostvars: dict[str, Any], origin: Callable[[str], str]) -> None:
+    def __init__(
+        self, host: str, hostvars: dict[str, Any], origin: Callable[[str], str], notes: set[str] | None = None
+    ) -> None:
         self.host, self.vars, self.origin = host, hostvars, origin
+        self.notes = notes if notes is not None else set()
+        self.read: set[str] = set()  # every variable asked for: pyinstall's own names are these
 
     def fail(self, variable: str, message: str, hint: str = "") -> AskedError:
         return AskedError(variable, self.host, self.origin(variable), message, hint)
 
     def get(self, variable: str) -> Any:
+        self.read.add(variable)
         value = self.vars.get(variable)
         return None if value == "" else value
 
@@ -194,21 +203,39 @@ class _Reader:
         raise self.fail(variable, f"{_shown(value)} is neither a list nor a string", "give a list, or words")
 
     def connection(self) -> None:
-        """The connection variables (connection.target_from_vars reads them): refused here, by name."""
-        for variable in ("ansible_port", "ansible_ssh_port"):
+        """The connection and privilege variables (connection.target_from_vars reads them, through
+        installer.ansible_vars): a value pyinstall cannot act on is refused here, by name."""
+        for variable, message, hint in ansible_vars.refusals(self.vars):
+            raise self.fail(variable, message, hint)
+        for variable in ansible_vars.ALIASES["port"]:
             self.integer(variable, 22, 1, 65535, unit="a TCP port")
-        for variable in ("ansible_become",):
+        for variable in ansible_vars.ALIASES["timeout"]:
+            self.integer(variable, 10, 1, 3600)
+        for variable in ("ansible_become", *ansible_vars.ALIASES["host_key_checking"],
+                         *ansible_vars.ALIASES["rsa_sha2"]):  # fmt: skip
             self.boolean(variable, False)
-        for variable in ("ansible_host", "ansible_ssh_host", "ansible_user", "ansible_ssh_user", "ansible_become_user",
-                         "ansible_ssh_private_key_file"):  # fmt: skip
-            value = self.get(variable)
-            if value is not None and not (isinstance(value, (str, int)) and str(value).isprintable()):
-                raise self.fail(variable, f"{_shown(value)} is not one line of text", "give a name or a path")
+        for setting in ("address", "user", "become_user", "key_file", "become_exe", "shell", "connection",
+                        "become_method", "proxy_command"):  # fmt: skip
+            for variable in ansible_vars.ALIASES[setting]:
+                value = self.get(variable)
+                if value is not None and not (isinstance(value, (str, int)) and str(value).isprintable()):
+                    raise self.fail(variable, f"{_shown(value)} is not one line of text", "give a name or a path")
         known = self.get("pyinstall_known_hosts_file")
         files = known if isinstance(known, list) else [known] if known is not None else []
         if not all(isinstance(f, str) and f.isprintable() for f in files):
             raise self.fail("pyinstall_known_hosts_file", f"{_shown(known)} is not a path or a list of paths",
                             "give the path of a known_hosts file")  # fmt: skip
+
+    def namespaces(self) -> None:
+        """A variable named like pyinstall's own that it does not read: a typo, refused with the nearest name
+        when there is one (docker_verison); else another tool's (docker_edition), said in a note."""
+        for variable, nearest in ansible_vars.unknown(self.vars, self.read):
+            if nearest:
+                raise self.fail(variable, f"is not a variable pyinstall reads: did you mean {nearest}?",
+                                f"write {nearest}")  # fmt: skip
+            where = self.origin(variable)
+            self.notes.add(f"{where + ': ' if where else ''}{variable} is not a variable pyinstall reads: "
+                           "it changes nothing")  # fmt: skip
 
     def storage_options(self) -> tuple[str, ...]:
         options = self.words("docker_storage_options")

@@ -37,7 +37,7 @@ from typing import NoReturn
 import fabric
 import paramiko
 
-from installer import events, interrupts, localfiles
+from installer import ansible_vars, events, interrupts, localfiles
 from installer.errors import (
     AuthenticationFailed,
     BecomeError,
@@ -58,6 +58,7 @@ USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 # ~/.ssh/config's StrictHostKeyChecking values that record an unknown key: accept-new, never a changed key
 STRICT_OFF = ("no", "off", "accept-new", "false")
 _SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique: the password is typed at this prompt and no other
+_SU_PROMPTS = ("Password:", "password:")  # su in the C locale (util-linux, shadow-utils), PAM's pam_unix
 OUTPUT_CAP = 32 << 20  # bytes a command may print (stdout and stderr together) before it is stopped
 NOISE_KEPT = 5  # distinct pieces of host noise a session keeps, to show under -vv
 LOGGED_OUTPUT = 64 << 10  # characters of a command's output the debug log keeps
@@ -90,6 +91,18 @@ class Target:
     known_hosts: tuple[str, ...] = ()  # beside the user's own ~/.ssh/known_hosts
     accept_new: bool = False
     connect_timeout: float = CONNECT_TIMEOUT
+    key_data: str | None = field(default=None, repr=False)  # a private key itself (ansible_private_key)
+    key_passphrase: str | None = field(default=None, repr=False)
+    become_method: str = "sudo"  # or su
+    become_exe: str | None = None  # the sudo or su program, when not the one on PATH
+    su_prompts: tuple[str, ...] = ()  # su's password prompt in other languages (ansible_su_prompt_l10n)
+    shell: str = "sh"  # what runs each command (ansible_shell_executable)
+    proxy_command: str | None = None  # ProxyCommand: %h, %p and %r expanded
+    proxy_jump: str | None = None  # ProxyJump: [user@]host[:port], comma-separated hops
+    retries: int = 0  # connection attempts after the first (ansible_ssh_retries, ConnectionAttempts)
+    compression: bool = False
+    keepalive: int = 0  # seconds between keepalives (ServerAliveInterval), 0: none
+    rsa_sha2: bool = True  # offer rsa-sha2-256/512 signatures (ansible_paramiko_use_rsa_sha2_algorithms)
 
 
 @dataclass(frozen=True)
@@ -170,9 +183,10 @@ class _VerifyPolicy(paramiko.MissingHostKeyPolicy):
 class Session:
     """One SSH connection to one host, reused for every command of a run."""
 
-    def __init__(self, target: Target, connection: fabric.Connection) -> None:
+    def __init__(self, target: Target, connection: fabric.Connection, hops: list[Session] | None = None) -> None:
         self.target = target
         self._conn = connection
+        self._hops = hops or []  # the jump hosts' sessions this one goes through (ProxyJump)
         self.commands_run = 0  # what a run costs, for tests and benchmarks
         self.noise: list[str] = []  # what the host printed around pyinstall's frames (a banner, a profile)
         self._ran = f"pyinstall-ran-{secrets.token_hex(8)}"  # what every command prints first, on both streams
@@ -184,32 +198,37 @@ class Session:
         """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0.
         ``what``: the command's name in a message (else its first line)."""
         become = self.target.become if become is None else become
-        sudo = become and self.target.become_user != self.target_user
+        sudo = become and self.target.become_user != self.target_user  # sudo, or su: a pty and a prompt
         # Every command is framed by a per-session token: printed first on stdout and stderr, and last on
         # stdout with the command's exit status. Whatever the login shell (a .bashrc banner), motd or sudo
         # print outside the frame is host noise, kept aside. Whether sudo ran the command at all is told by
         # the token too, and a refused password by sudo asking again with pyinstall's own prompt: never by
         # sudo's words, which are in the host's language. The subshell keeps the command's own `exit` and
         # EXIT traps from skipping the last frame.
-        wrapped = "sh -c " + shlex.quote(
+        wrapped = f"{shlex.quote(self.target.shell)} -c " + shlex.quote(
             f"echo {self._ran}; echo {self._ran} >&2; LC_ALL=C; export LC_ALL; ({command}\n); "
             f"printf '\\n{self._ran} %s\\n' $?"
         )
-        answer = None
-        if sudo:
-            user = shlex.quote(self.target.become_user)
+        answer = None if self.target.become_password is None else self.target.become_password + "\n"
+        prompts: tuple[str, ...] = (_SUDO_PROMPT,)
+        if sudo and self.target.become_method == "su":
+            # su has no prompt option: in the C locale it asks "Password:", and in the languages given.
+            exe, prompts = shlex.quote(self.target.become_exe or "su"), (*_SU_PROMPTS, *self.target.su_prompts)
+            wrapped = f"LC_ALL=C {exe} {shlex.quote(self.target.become_user)} -c {shlex.quote(wrapped)}"
+        elif sudo:
+            exe, user = shlex.quote(self.target.become_exe or "sudo"), shlex.quote(self.target.become_user)
             if self.target.become_password is None:
-                wrapped = f"LC_ALL=C sudo -n -H -u {user} -- {wrapped}"
+                wrapped = f"LC_ALL=C {exe} -n -H -u {user} -- {wrapped}"
             else:
-                wrapped = f"LC_ALL=C sudo -S -p {shlex.quote(_SUDO_PROMPT)} -H -u {user} -- {wrapped}"
-                answer = self.target.become_password + "\n"
+                wrapped = f"LC_ALL=C {exe} -S -p {shlex.quote(_SUDO_PROMPT)} -H -u {user} -- {wrapped}"
         start = time.monotonic()
         self._ensure_open()
         self.commands_run += 1
         try:
             # A pty for sudo: "Defaults requiretty" refuses sudo without one, and the password is then
             # typed into it (echo off), never passed in argv.
-            rc, stdout, stderr = self._exec(wrapped, timeout, pty=sudo, answer=answer)
+            rc, stdout, stderr = self._exec(wrapped, timeout, pty=sudo, answer=answer if sudo else None,
+                                            prompts=prompts)  # fmt: skip
         except (CommandTimeout, OutputTooLarge) as exc:  # the command named: which one hung or flooded
             named = what or next((line.strip() for line in command.splitlines() if line.strip()), "")[:80]
             raise type(exc)(self.target.name, f"{named}: {exc.message}", exc.hint) from None
@@ -258,11 +277,13 @@ class Session:
                         detail=f"$ {command}\n{said}".rstrip("\n"))  # fmt: skip
         return done
 
-    def _exec(self, command: str, timeout: float, pty: bool, answer: str | None) -> tuple[int, str, str]:
+    def _exec(
+        self, command: str, timeout: float, pty: bool, answer: str | None, prompts: tuple[str, ...] = ()
+    ) -> tuple[int, str, str]:
         """One command on a channel of its own, read in this thread: (exit status, -1 if none came; stdout;
         stderr). Both streams are read as they come (they share the channel's window: an unread stderr
-        would stall stdout), sudo's prompt is answered once, and the timeout and the output cap end the
-        command by closing its channel."""
+        would stall stdout), the become prompt is answered once (and only before the command's own output
+        starts), and the timeout and the output cap end the command by closing its channel."""
         channel = self._conn.transport.open_session(timeout=self.target.connect_timeout)
         try:
             if pty:
@@ -271,7 +292,7 @@ class Session:
             ready = select.poll()  # not select(): a large fleet's descriptors go past FD_SETSIZE
             ready.register(channel.fileno(), select.POLLIN)  # readable while either stream holds data
             out, err = bytearray(), bytearray()
-            prompt, answered = _SUDO_PROMPT.encode(), False
+            asking, answered, started = [p.encode() for p in prompts], False, self._ran.encode()
             deadline = time.monotonic() + timeout
             while True:
                 if channel.recv_ready():
@@ -292,14 +313,18 @@ class Session:
                         "look on the host for what makes it so verbose (a wrapper script, a debug setting), then "
                         "run again",
                     )
-                if answer is not None and len(out) <= _PROMPT_WATCHED:  # sudo asks before the command runs
-                    asked = out.count(prompt)
+                if pty and len(out) <= _PROMPT_WATCHED and started not in out:  # it asks before the command
+                    asked = sum(out.count(p) for p in asking)
+                    method = self.target.become_method
                     if asked > 1:  # asked again: refused (sudo's "try again" is in the host's language)
                         raise BecomeError(
                             self.target.name,
-                            f"sudo refused the become password for {self.target.become_user!r}",
+                            f"{method} refused the become password for {self.target.become_user!r}",
                             "check ansible_become_password / --ask-become-pass",
                         )
+                    if asked and answer is None:
+                        raise BecomeError(self.target.name, f"{method} asked for a password and none was given",
+                                          "give it with --ask-become-pass or ansible_become_password")  # fmt: skip
                     if asked and not answered:  # once: no second attempt (account lockouts)
                         channel.sendall(answer.encode())
                         answered = True
@@ -363,7 +388,8 @@ class Session:
         the host key is verified again, as on the first connection."""
         if not self._conn.is_connected:
             self._conn._sftp = None  # bound to the dead transport; fabric makes a new one on demand
-            _open(self._conn, self.target)
+            self._close_hops()
+            self._hops = _open(self._conn, self.target)
 
     def _lost(self) -> bool:
         """Whether the connection is gone. The transport records why it died before it closes its
@@ -381,6 +407,25 @@ class Session:
         except (OSError, EOFError, paramiko.SSHException):
             # The peer is gone (its SFTP channel cannot be closed politely): drop the transport regardless.
             self._conn.client.close()
+        self._close_hops()
+
+    def channel_to(self, host: str, port: int, target: Target) -> paramiko.Channel:
+        """A channel from this host to ``host:port``: the socket of a connection that jumps through it."""
+        try:
+            return self._conn.transport.open_channel(
+                "direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=target.connect_timeout
+            )
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise Unreachable(
+                target.name,
+                f"jump host {self.target.address} could not reach {host}:{port}: {exc or type(exc).__name__}",
+                "check that the jump host reaches it, and that its sshd allows forwarding (AllowTcpForwarding)",
+            ) from None
+
+    def _close_hops(self) -> None:
+        for hop in reversed(self._hops):
+            hop.close()
+        self._hops = []
 
     def __enter__(self) -> Session:
         return self
@@ -410,7 +455,16 @@ def _closed_on(stop: threading.Event | None, sftp: paramiko.SFTPClient) -> Itera
 
 
 def _sudo_refused(target: Target, said: str) -> NoReturn:
-    words = f": sudo said {said[-300:]!r}" if said else ""
+    method = target.become_method
+    for prompt in (*_SU_PROMPTS, *target.su_prompts):
+        said = said.replace(prompt, "").strip()
+    words = f": {method} said {said[-300:]!r}" if said else ""
+    if method == "su":
+        raise BecomeError(
+            target.name,
+            f"su did not run the command as {target.become_user!r}{words}",
+            f"check ansible_become_password: su asks for {target.become_user}'s password",
+        )
     if target.become_password is None:
         raise BecomeError(
             target.name,
@@ -492,8 +546,9 @@ def _fabric_config() -> fabric.Config:
     return fabric.Config(ssh_config=_ssh_config())
 
 
-def connect(target: Target) -> Session:
-    """Open a verified, authenticated session, or raise the project's error saying why not."""
+def connect(target: Target, through: Session | None = None) -> Session:
+    """Open a verified, authenticated session (``through`` a jump host's), or raise the project's error
+    saying why not."""
     connect_kwargs: dict[str, object] = {
         "banner_timeout": target.connect_timeout,
         "auth_timeout": target.connect_timeout,
@@ -501,9 +556,17 @@ def connect(target: Target) -> Session:
     }
     if target.key_file:
         connect_kwargs["key_filename"] = [os.path.expanduser(target.key_file)]
+    if target.key_data:
+        connect_kwargs["pkey"] = _private_key(target)
+    elif target.key_passphrase:
+        connect_kwargs["passphrase"] = target.key_passphrase
     if target.password is not None:
         connect_kwargs["password"] = target.password
         connect_kwargs["look_for_keys"] = False
+    if target.compression:
+        connect_kwargs["compress"] = True
+    if not target.rsa_sha2:
+        connect_kwargs["disabled_algorithms"] = {"pubkeys": ["rsa-sha2-256", "rsa-sha2-512"]}
     conn = fabric.Connection(
         target.address,
         user=target.user,
@@ -512,6 +575,8 @@ def connect(target: Target) -> Session:
         connect_kwargs=connect_kwargs,
         config=_fabric_config(),
     )
+    # The route is pyinstall's own (_route): fabric's would accept a jump host's key unverified.
+    conn.gateway = None
     client = conn.client
     name = conn.host if conn.port == 22 else f"[{conn.host}]:{conn.port}"  # as paramiko looks it up
     trusted = client.get_host_keys()
@@ -526,12 +591,110 @@ def connect(target: Target) -> Session:
     if str(conn.ssh_config.get("stricthostkeychecking", "")).lower() in STRICT_OFF:
         target = dataclasses.replace(target, accept_new=True)  # host_key_checking=false's meaning, whoever says it
     client.set_missing_host_key_policy(_VerifyPolicy(target, record_in))
-    _open(conn, target)
-    return Session(target, conn)
+    for attempt in range(target.retries + 1):
+        try:
+            hops = _open(conn, target, through)
+            break
+        except Unreachable:
+            if attempt == target.retries:
+                raise
+            time.sleep(min(2**attempt, 30))  # Ansible's back-off between ssh retries
+    if target.keepalive:
+        conn.transport.set_keepalive(target.keepalive)
+    return Session(target, conn, hops)
 
 
-def _open(conn: fabric.Connection, target: Target) -> None:
-    """Connect (or connect again), the host key verified; paramiko's errors become the project's."""
+def _private_key(target: Target) -> paramiko.PKey:
+    """ansible_private_key: the key itself, in any format paramiko reads."""
+    import io
+
+    for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return kind.from_private_key(io.StringIO(target.key_data or ""), password=target.key_passphrase)
+        except paramiko.PasswordRequiredException:
+            raise AuthenticationFailed(target.name, "ansible_private_key is encrypted and no passphrase was given",
+                                       "set ansible_private_key_passphrase") from None  # fmt: skip
+        except (paramiko.SSHException, ValueError):
+            continue
+    raise AuthenticationFailed(target.name, "ansible_private_key is not a private key paramiko can read",
+                               "give an OpenSSH or PEM private key (ed25519, ecdsa or rsa)")  # fmt: skip
+
+
+def _route(conn: fabric.Connection, target: Target) -> tuple[object | None, list[Session]]:
+    """How to reach the host: a ProxyCommand (its process as the socket), a ProxyJump (a channel through
+    each jump host in turn, every one verified like any host), or directly (None). The variables' route
+    first, else ~/.ssh/config's."""
+    command = target.proxy_command or (None if target.proxy_jump else conn.ssh_config.get("proxycommand"))
+    jump = target.proxy_jump or (None if target.proxy_command else conn.ssh_config.get("proxyjump"))
+    if command and command.lower() != "none":
+        expanded = _expand(command, conn)
+        try:
+            return paramiko.ProxyCommand(f"/bin/sh -c {shlex.quote('exec ' + expanded)}"), []
+        except paramiko.ProxyCommandFailure as exc:
+            raise Unreachable(target.name, f"ProxyCommand {expanded!r} did not start: {exc}") from None
+    if not jump or jump.lower() == "none":
+        return None, []
+    hops: list[Session] = []
+    try:
+        for hop in jump.split(","):
+            user, _, rest = hop.strip().rpartition("@")
+            host, port = _split_address(rest)
+            via = dataclasses.replace(
+                target, name=f"{target.name} (jump host {hop.strip()})", address=host, port=port, user=user or None,
+                password=None, become=False, proxy_command="none", proxy_jump=None, retries=0,
+            )  # fmt: skip
+            hops.append(connect(via, hops[-1] if hops else None))
+        channel = hops[-1].channel_to(conn.host, conn.port, target)
+    except BaseException:
+        for hop in reversed(hops):
+            hop.close()
+        raise
+    return channel, hops
+
+
+def _split_address(text: str) -> tuple[str, int | None]:
+    if text.startswith("[") and "]" in text:
+        host, _, port = text[1:].partition("]")
+        return host, int(port[1:]) if port.startswith(":") and port[1:].isdigit() else None
+    host, _, port = text.partition(":")
+    return host, int(port) if port.isdigit() else None
+
+
+def _expand(command: str, conn: fabric.Connection) -> str:
+    """ssh's tokens in a ProxyCommand: %h, %p, %r and %%."""
+    tokens = {"h": conn.host, "p": str(conn.port), "r": conn.user or "", "%": "%"}
+    out, i = [], 0
+    while i < len(command):
+        if command[i] == "%" and i + 1 < len(command) and command[i + 1] in tokens:
+            out.append(tokens[command[i + 1]])
+            i += 2
+        else:
+            out.append(command[i])
+            i += 1
+    return "".join(out)
+
+
+def _open(conn: fabric.Connection, target: Target, through: Session | None = None) -> list[Session]:
+    """Connect (or connect again) by the host's route, or ``through`` a jump host; returns the sessions of
+    the jump hosts the connection goes through."""
+    if through is not None:
+        sock, hops = through.channel_to(conn.host, conn.port, target), []
+    else:
+        sock, hops = _route(conn, target)
+    conn.connect_kwargs.pop("sock", None)
+    if sock is not None:
+        conn.connect_kwargs["sock"] = sock
+    try:
+        _connect(conn, target)
+    except BaseException:
+        for hop in reversed(hops):
+            hop.close()
+        raise
+    return hops
+
+
+def _connect(conn: fabric.Connection, target: Target) -> None:
+    """Connect, the host key verified; paramiko's errors become the project's."""
     address = f"{conn.host}:{conn.port}"
     started = time.monotonic()
     try:
@@ -600,41 +763,71 @@ def as_bool(value: object, what: str) -> bool:
 
 # The inventory variables that set each Target field a config file or the environment may default.
 DEFAULTABLE = {
-    "user": ("ansible_user", "ansible_ssh_user"),
-    "key_file": ("ansible_ssh_private_key_file",),
-    "become": ("ansible_become",),
-    "become_user": ("ansible_become_user",),
+    "user": ansible_vars.ALIASES["user"],
+    "key_file": ansible_vars.ALIASES["key_file"],
+    "become": ansible_vars.ALIASES["become"],
+    "become_user": ansible_vars.ALIASES["become_user"],
+    "connect_timeout": ansible_vars.ALIASES["timeout"],
 }
 
 
 def target_from_vars(
-    name: str, hostvars: dict[str, object], defaults: dict[str, object] | None = None, **overrides: object
+    name: str,
+    hostvars: dict[str, object],
+    defaults: dict[str, object] | None = None,
+    ssh_args: str = "",
+    **overrides: object,
 ) -> Target:
-    """A Target from a host's merged inventory vars (Ansible's names). ``overrides`` come from command-line
-    options and beat the inventory; ``defaults`` (a config file, the environment) fill only what the
-    inventory leaves unset, as Ansible's remote_user does."""
-    port = hostvars.get("ansible_port", hostvars.get("ansible_ssh_port"))
-    known = hostvars.get("pyinstall_known_hosts_file")
+    """A Target from a host's merged inventory vars (Ansible's names, installer.ansible_vars). ``overrides``
+    come from command-line options and beat the inventory; ``defaults`` (a config file, the environment)
+    fill only what the inventory leaves unset, as Ansible's remote_user does; ``ssh_args``: ansible.cfg's."""
+    get = functools.partial(ansible_vars.value, hostvars)
+    port, known, timeout = get("port"), hostvars.get("pyinstall_known_hosts_file"), get("timeout")
+    args = ansible_vars.ssh_args(hostvars, ssh_args)
+    checking = get("host_key_checking")
     values: dict[str, object] = {
         "name": name,
-        "address": str(hostvars.get("ansible_host", hostvars.get("ansible_ssh_host", name))),
-        "port": int(str(port).strip()) if port not in (None, "") else None,  # a port number: asked.parse said so
-        "user": hostvars.get("ansible_user", hostvars.get("ansible_ssh_user")),
-        "key_file": hostvars.get("ansible_ssh_private_key_file"),
-        "password": hostvars.get("ansible_password", hostvars.get("ansible_ssh_pass")),
-        "become": as_bool(hostvars.get("ansible_become", False), "ansible_become"),
-        "become_user": str(hostvars.get("ansible_become_user", "root")),
-        "become_password": hostvars.get("ansible_become_password", hostvars.get("ansible_become_pass")),
-        "known_hosts": tuple(str(k) for k in (known if isinstance(known, list) else [known]) if k),
+        "address": str(get("address", name)),
+        "port": int(str(port).strip()) if port is not None else None,  # a port number: asked.parse said so
+        "user": get("user"),
+        "key_file": get("key_file"),
+        "key_data": get("key_data"),
+        "key_passphrase": get("key_passphrase"),
+        "password": get("password"),
+        "become": as_bool(get("become", False), "ansible_become"),
+        "become_user": str(get("become_user", "root")),
+        "become_password": get("become_password"),
+        "become_method": str(get("become_method", "sudo")).rsplit(".", 1)[-1],
+        "become_exe": get("become_exe"),
+        "su_prompts": tuple(get("su_prompts") or ()),
+        "shell": str(get("shell", "sh")),
+        "known_hosts": tuple(str(k) for k in (known if isinstance(known, list) else [known]) if k)
+        + tuple(args.known_hosts),
+        "accept_new": (checking is not None and not as_bool(checking, "ansible_host_key_checking"))
+        or (args.strict or "yes") in STRICT_OFF,
+        "proxy_command": get("proxy_command") or args.proxy_command,
+        "proxy_jump": args.proxy_jump,
+        "retries": int(str(get("retries", 0))) or max(0, (args.attempts or 1) - 1),
+        "compression": bool(args.compression),
+        "keepalive": args.keepalive or 0,
+        "rsa_sha2": as_bool(get("rsa_sha2", True), "ansible_paramiko_use_rsa_sha2_algorithms"),
     }
+    if timeout is not None or args.connect_timeout:
+        values["connect_timeout"] = float(str(timeout)) if timeout is not None else float(args.connect_timeout or 0)
     for key, value in (defaults or {}).items():
         if value is not None and not any(var in hostvars for var in DEFAULTABLE[key]):
             values[key] = value
     for key, value in overrides.items():
         if value is None:
             continue
-        values[key] = values[key] + value if key == "known_hosts" else value  # type: ignore[operator]
-    for key in ("user", "key_file", "password", "become_password"):
+        if key == "known_hosts":
+            values[key] = values[key] + value  # type: ignore[operator]
+        elif key == "accept_new":
+            values[key] = bool(value) or values[key]  # off wherever it is said: one rule (accept-new)
+        else:
+            values[key] = value
+    for key in ("user", "key_file", "key_data", "key_passphrase", "password", "become_password", "become_exe",
+                "proxy_command"):  # fmt: skip
         if values[key] is not None:
             values[key] = str(values[key])
     return Target(**values)  # type: ignore[arg-type]

@@ -128,11 +128,12 @@ def targets(
         raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}"
                          f"{' in --shard ' + args.shard if args.shard else ''}", "check the pattern")  # fmt: skip
     ignore = _ignored_codes(args)  # refuse a typo before asking for passwords
-    models = []
+    models, notes = [], set()
     for host in inv.hosts(selection.hosts):
-        models.append(
-            (host, asked.parse(host.name, host.vars, lambda v, h=host.name: inv.origin(h, v), ignore, bundles))
-        )
+        origin = lambda v, h=host.name: inv.origin(h, v)  # noqa: E731
+        models.append((host, asked.parse(host.name, host.vars, origin, ignore, bundles, notes)))
+    for note in sorted(notes):
+        err.print(terminal.text(("note", "cyan"), f": {note}"), soft_wrap=True)
     for path in (args.connection_password_file, args.become_password_file):
         warning = path and localfiles.readable_by_others(path)
         if warning:
@@ -143,7 +144,8 @@ def targets(
                                 "--become-password-file", "ansible_become_password")  # fmt: skip
     # An option beats the inventory; the same setting from the environment or a config file only fills
     # what the inventory leaves unset (Ansible's remote_user, become...).
-    picked = {"user": "remote_user", "key_file": "private_key_file", "become": "become", "become_user": "become_user"}
+    picked = {"user": "remote_user", "key_file": "private_key_file", "become": "become", "become_user": "become_user",
+              "connect_timeout": "timeout"}  # fmt: skip
     chosen = {field: args.settings[name] for field, name in picked.items()}
     overrides = {field: v.value for field, v in chosen.items() if v.source == settings.COMMAND_LINE}
     defaults = {field: v.value for field, v in chosen.items() if v.source != settings.COMMAND_LINE}
@@ -152,7 +154,6 @@ def targets(
         "become_password": become_password,
         "known_hosts": tuple(args.known_hosts) or None,
         "accept_new": args.accept_new_host_keys or None,
-        "connect_timeout": args.timeout,
     })  # fmt: skip
     # asked.parse validated the connection variables too.
     hosts = [(target_from_vars(host.name, host.vars, defaults, **overrides), model) for host, model in models]
