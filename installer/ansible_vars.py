@@ -277,9 +277,9 @@ def refusals(hostvars: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
                 yield name, exc.message, exc.hint
 
 
-def no_bearing(hostvars: Mapping[str, Any]) -> list[str]:
+def no_bearing(hostvars: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The variables set for this host that tune a part of Ansible pyinstall does not have, with why."""
-    return [f"{name}: {why}" for name, why in NO_BEARING.items() if name in hostvars]
+    return [(name, why) for name, why in NO_BEARING.items() if name in hostvars]
 
 
 # ---------------------------------------------------------------- pyinstall's own namespaces

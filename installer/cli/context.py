@@ -117,7 +117,7 @@ def targets(
 ) -> list[tuple[Target, asked.Asked]]:
     """The selected hosts: how to reach each, and what is asked of it, every variable validated before
     any host is contacted."""
-    from installer import asked
+    from installer import ansible_vars, asked
     from installer.connection import target_from_vars
 
     inv = inv or load_inventory(args)
@@ -132,6 +132,10 @@ def targets(
     for host in inv.hosts(selection.hosts):
         origin = lambda v, h=host.name: inv.origin(h, v)  # noqa: E731
         models.append((host, asked.parse(host.name, host.vars, origin, ignore, bundles, notes)))
+        if args.verbose:
+            notes.update(
+                f"{name} has no bearing on pyinstall: {why}" for name, why in ansible_vars.no_bearing(host.vars)
+            )
     for note in sorted(notes):
         err.print(terminal.text(("note", "cyan"), f": {note}"), soft_wrap=True)
     for path in (args.connection_password_file, args.become_password_file):
