@@ -225,12 +225,11 @@ def _number(raw: str, option: str) -> int:
     return int(raw)
 
 
-def ssh_args(hostvars: Mapping[str, Any], config_args: str = "") -> SshArgs:
-    """What the host's ssh arguments ask: ansible.cfg's ssh_args (unless ansible_ssh_args replaces
-    them), then ansible_ssh_common_args, then ansible_ssh_extra_args."""
+def ssh_args(hostvars: Mapping[str, Any]) -> SshArgs:
+    """What the host's ssh arguments ask: ansible_ssh_args (ansible.cfg's ssh_args by default), then
+    ansible_ssh_common_args, then ansible_ssh_extra_args."""
     parsed = SshArgs()
-    base = hostvars.get("ansible_ssh_args")
-    for text in (config_args if base is None else base, *(hostvars.get(n) for n in SSH_ARGS[1:])):
+    for text in (hostvars.get(n) for n in SSH_ARGS):
         if text:
             parse_ssh_args(str(text), parsed)
     return parsed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -210,7 +211,13 @@ class _Reader:
         for variable in ansible_vars.ALIASES["port"]:
             self.integer(variable, 22, 1, 65535, unit="a TCP port")
         for variable in ansible_vars.ALIASES["timeout"]:
-            self.integer(variable, 10, 1, 3600)
+            value = self.get(variable)
+            try:
+                seconds = float(str(value).strip()) if value is not None and not isinstance(value, bool) else 1.0
+            except ValueError:
+                seconds = math.nan
+            if not 0 < seconds <= 3600:
+                raise self.fail(variable, f"{_shown(value)} is not a number of seconds from 0 to 3600", "e.g. 10")
         for variable in ("ansible_become", *ansible_vars.ALIASES["host_key_checking"],
                          *ansible_vars.ALIASES["rsa_sha2"]):  # fmt: skip
             self.boolean(variable, False)

@@ -761,29 +761,13 @@ def as_bool(value: object, what: str) -> bool:
     return parsed
 
 
-# The inventory variables that set each Target field a config file or the environment may default.
-DEFAULTABLE = {
-    "user": ansible_vars.ALIASES["user"],
-    "key_file": ansible_vars.ALIASES["key_file"],
-    "become": ansible_vars.ALIASES["become"],
-    "become_user": ansible_vars.ALIASES["become_user"],
-    "connect_timeout": ansible_vars.ALIASES["timeout"],
-}
-
-
-def target_from_vars(
-    name: str,
-    hostvars: dict[str, object],
-    defaults: dict[str, object] | None = None,
-    ssh_args: str = "",
-    **overrides: object,
-) -> Target:
-    """A Target from a host's merged inventory vars (Ansible's names, installer.ansible_vars). ``overrides``
-    come from command-line options and beat the inventory; ``defaults`` (a config file, the environment)
-    fill only what the inventory leaves unset, as Ansible's remote_user does; ``ssh_args``: ansible.cfg's."""
+def target_from_vars(name: str, hostvars: dict[str, object], **overrides: object) -> Target:
+    """A Target from a host's merged variables (Ansible's names, installer.ansible_vars; the settings
+    that stand for variables already merged in, installer.settings.variables). ``overrides``: passwords
+    and host keys from the command line."""
     get = functools.partial(ansible_vars.value, hostvars)
     port, known, timeout = get("port"), hostvars.get("pyinstall_known_hosts_file"), get("timeout")
-    args = ansible_vars.ssh_args(hostvars, ssh_args)
+    args = ansible_vars.ssh_args(hostvars)
     checking = get("host_key_checking")
     values: dict[str, object] = {
         "name": name,
@@ -814,9 +798,6 @@ def target_from_vars(
     }
     if timeout is not None or args.connect_timeout:
         values["connect_timeout"] = float(str(timeout)) if timeout is not None else float(args.connect_timeout or 0)
-    for key, value in (defaults or {}).items():
-        if value is not None and not any(var in hostvars for var in DEFAULTABLE[key]):
-            values[key] = value
     for key, value in overrides.items():
         if value is None:
             continue

@@ -69,7 +69,8 @@ def parse(hostvars: dict, notes: set[str] | None = None) -> asked.Asked:
          "did you mean stricthostkeychecking"),
         ({"ansible_ssh_pkcs11_provider": "/usr/lib/opensc.so"}, "ansible_ssh_pkcs11_provider", "PKCS#11"),
         ({"ansible_network_os": "ios"}, "ansible_network_os", "a network device"),
-        ({"ansible_timeout": "forever"}, "ansible_timeout", "not a whole number"),
+        ({"ansible_timeout": "forever"}, "ansible_timeout", "not a number of seconds"),
+        ({"ansible_timeout": 0}, "ansible_timeout", "not a number of seconds"),
         ({"ansible_ssh_retries": 99}, "ansible_ssh_retries", "from 0 to 10"),
         ({"docker_verison": "24.0.9"}, "docker_verison", "did you mean docker_version"),
         ({"yum_mirorr": "http://m/"}, "yum_mirorr", "did you mean yum_mirror"),
@@ -110,7 +111,7 @@ def test_what_pyinstall_honours_reaches_the_connection() -> None:
     off = target_from_vars("web1", {"ansible_ssh_common_args": "-o StrictHostKeyChecking=no"})
     assert off.accept_new, "no means accept-new, as host_key_checking=false does"
     assert target_from_vars("web1", {"ansible_host_key_checking": False}).accept_new
-    assert target_from_vars("web1", {}, ssh_args="-o ProxyJump=bastion").proxy_jump == "bastion"
+    assert target_from_vars("web1", {"ansible_ssh_args": "-o ProxyJump=bastion"}).proxy_jump == "bastion"
 
 
 def test_another_tool_s_variable_in_pyinstall_s_namespace_is_noted_not_refused() -> None:

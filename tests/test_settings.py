@@ -4,6 +4,8 @@ file found (Ansible's search order and [defaults] keys), then the default; `pyin
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from installer import settings
 from installer.cli import ExitStatus, main
 from installer.connection import target_from_vars
 from installer.errors import UsageError
+from tests.test_inventory import needs_ansible
 
 
 @pytest.fixture(autouse=True)
@@ -69,11 +72,16 @@ def test_a_bad_config_file_is_a_usage_error_naming_file_and_line(tmp_path: Path,
 
 def test_config_values_default_what_the_inventory_leaves_unset(tmp_path: Path) -> None:
     """remote_user from a config file is a default: ansible_user in the inventory wins, an option beats both."""
-    defaults = {"user": "from-config", "become": True}
-    assert target_from_vars("h", {}, defaults).user == "from-config"
-    assert target_from_vars("h", {"ansible_user": "from-inventory"}, defaults).user == "from-inventory"
-    assert target_from_vars("h", {"ansible_user": "inv"}, defaults, user="from-option").user == "from-option"
-    assert target_from_vars("h", {"ansible_become": False}, defaults).become is False
+    (tmp_path / "pyinstall.cfg").write_text("[defaults]\nremote_user = from-config\n[privilege_escalation]\n"
+                                            "become = true\n")  # fmt: skip
+    defaults, overrides, where = settings.variables(settings.resolve({}))
+    assert (defaults, overrides) == ({"ansible_user": "from-config", "ansible_become": True}, {})
+    assert where["ansible_user"] == f"{tmp_path / 'pyinstall.cfg'}:2"
+    assert target_from_vars("h", {**defaults}).user == "from-config"
+    assert target_from_vars("h", {**defaults, "ansible_user": "from-inventory"}).user == "from-inventory"
+    _, overrides, _ = settings.variables(settings.resolve({"user": "from-option"}))
+    assert target_from_vars("h", {**defaults, "ansible_user": "inv", **overrides}).user == "from-option"
+    assert target_from_vars("h", {**defaults, "ansible_become": False}).become is False
 
 
 def test_pyinstall_config_shows_each_setting_and_its_source(
@@ -86,11 +94,11 @@ def test_pyinstall_config_shows_each_setting_and_its_source(
     text = capsys.readouterr().out
     cfg = tmp_path / "pyinstall.cfg"
     assert f"config file: {cfg} (searched: $PYINSTALL_CONFIG, ./pyinstall.cfg" in text
-    assert f"forks = 12  ({cfg}:4)" in text and f"inventory = a.ini,b.yml  ({cfg}:3)" in text
+    assert f"forks = 12  ({cfg}:4)" in text and f"inventory = {tmp_path}/a.ini,{tmp_path}/b.yml  ({cfg}:3)" in text
     assert "become_user = admin  (env ANSIBLE_BECOME_USER)" in text and "timeout = 10  (default)" in text
     assert main(["config", "--json"]) == ExitStatus.OK
     dumped = json.loads(capsys.readouterr().out)["settings"]
-    assert dumped["retry_files_enabled"] == {"value": False, "source": f"{cfg}:5"}
+    assert dumped["retry_files_enabled"] == {"value": False, "source": f"{cfg}:5", "section": "defaults"}
 
 
 def test_a_run_takes_its_inventory_and_settings_from_the_config_file(
@@ -102,3 +110,105 @@ def test_a_run_takes_its_inventory_and_settings_from_the_config_file(
     assert not (tmp_path / "pyinstall.retry").exists(), "retry_files_enabled = no"
     assert main(["check", "--list-hosts"]) == ExitStatus.OK
     assert capsys.readouterr().out == "  hosts (1):\n    web1\n"
+
+
+ANSIBLE_CFG = """\
+[defaults]
+forks = 50
+remote_user = deploy
+remote_port = 2222
+timeout = 30
+host_key_checking = False
+inventory = hosts.ini,other/hosts.yml
+private_key_file = keys/deploy
+roles_path = ./roles
+log_path = logs/ansible.log
+retry_files_enabled = False
+vault_password_file = vault.pw
+gathering = smart
+
+[privilege_escalation]
+become = true
+become_user = admin
+become_method = su
+become_ask_pass = false
+
+[ssh_connection]
+ssh_args = -C -o ControlMaster=auto -o ControlPersist=60s
+ssh_common_args = -o ProxyJump=bastion.example.com
+retries = 3
+pipelining = True
+
+[galaxy]
+server = https://galaxy.example.com
+"""
+
+
+def _dumped(cfg: Path) -> dict[str, object]:
+    """``ansible-config dump --only-changed``: Ansible's settings, and the ssh plugin's options, by name."""
+    from tests.test_inventory import ANSIBLE_INVENTORY
+
+    program = str(Path(ANSIBLE_INVENTORY).parent / "ansible-config")
+    out = subprocess.run([program, "dump", "--only-changed", "--format", "json", "-t", "all"], capture_output=True,
+                         text=True, check=True, env={**os.environ, "ANSIBLE_CONFIG": str(cfg)}).stdout  # fmt: skip
+    found: dict[str, object] = {}
+    for entry in json.loads(out):
+        if "name" in entry:
+            found[entry["name"]] = entry["value"]
+        for plugin in entry.get("CONNECTION_PLUGINS", []):
+            for option in plugin.get("ssh", []):
+                found[option["name"]] = option["value"]
+    return found
+
+
+@needs_ansible
+def test_an_ansible_cfg_is_read_as_ansible_config_reads_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "ansible.cfg"
+    cfg.write_text(ANSIBLE_CFG)
+    monkeypatch.chdir(tmp_path)
+    assert settings.config_file() == cfg, "found in the working directory, after pyinstall's own"
+    resolved = settings.resolve({})
+    dumped = _dumped(cfg)
+    compared = []
+    for s in settings.SETTINGS:
+        if s.ansible in dumped:
+            ours = resolved[s.name].value
+            theirs = dumped[s.ansible]
+            assert ours == theirs or ours == [theirs], (s.name, ours, theirs)
+            assert resolved[s.name].source.startswith(f"{cfg}:"), s.name
+            compared.append(s.name)
+    assert len(compared) >= 15, compared  # every key both read, including the ssh plugin's
+    unused = settings.read_config(cfg).unused
+    assert any("roles_path" in u for u in unused) and any("[galaxy]" in u for u in unused)
+    defaults, _, where = settings.variables(resolved)
+    assert defaults["ansible_ssh_common_args"] == "-o ProxyJump=bastion.example.com"
+    assert target_from_vars("h", defaults).proxy_jump == "bastion.example.com", "the hop is honoured"
+    assert where["ansible_become_method"] == f"{cfg}:18"
+
+
+def test_the_ansible_cfg_search_and_its_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "team"
+    elsewhere.mkdir()
+    (elsewhere / "ansible.cfg").write_text("[defaults]\nforks = 8\n")
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(elsewhere))  # a directory: its ansible.cfg
+    assert settings.config_file() == elsewhere / "ansible.cfg"
+    (tmp_path / "pyinstall.cfg").write_text("[defaults]\nforks = 4\nbecome = yes\n")
+    assert settings.config_file() == tmp_path / "pyinstall.cfg", "pyinstall's own first"
+    warned: list[str] = []
+    resolved = settings.resolve({}, ignored=warned)
+    assert resolved["become"].value is True and "become belongs in [privilege_escalation]" in warned[0]
+    (tmp_path / "pyinstall.cfg").unlink()
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(tmp_path / "missing.cfg"))
+    warned = []
+    assert settings.config_file(ignored=warned) is None and "passed over" in warned[0]
+    (tmp_path / "ansible.cfg").write_text("[privilege_escalation]\nbecome_methd = su\n")
+    with pytest.raises(UsageError, match=r"ansible\.cfg:2: unknown setting 'become_methd'"):
+        settings.resolve({})
+    (tmp_path / "ansible.cfg").write_text("[privilege_escalation]\nbecome_method = su\n")
+    tmp_path.chmod(0o777)  # a world-writable directory: its ansible.cfg is passed over, as Ansible does
+    try:
+        warned = []
+        assert settings.config_file(ignored=warned) is None and "world-writable" in warned[-1]
+    finally:
+        tmp_path.chmod(0o755)

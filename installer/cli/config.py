@@ -32,21 +32,37 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
 
 
 def cmd_config(args: argparse.Namespace) -> ExitStatus:
-    """Every setting in effect and where it comes from, as `ansible-config dump` shows them."""
+    """Every setting in effect and where it comes from, as `ansible-config dump` shows them; with -v, the
+    config file's keys pyinstall does not use."""
     ignored: list[str] = []
     path = settings.config_file(ignored=ignored)
+    config = settings.read_config(path) if path else None
     resolved = settings.resolve({})
-    for warning in ignored:
+    for warning in [*ignored, *(config.warnings if config else [])]:
         print(f"warning: {warning}", file=sys.stderr)
+    unused = config.unused if config else []
     if args.json:
         print(json.dumps({"config_file": str(path) if path else None,
-                          "settings": {k: {"value": v.value, "source": v.source} for k, v in resolved.items()}},
-                         indent=2))  # fmt: skip
+                          "settings": {k: {"value": v.value, "source": v.source, "section": settings.BY_NAME[k].section}
+                                       for k, v in resolved.items()},
+                          "unused": unused}, indent=2))  # fmt: skip
         return ExitStatus.OK
-    searched = ", ".join((f"${settings.CONFIG_ENV}", *settings.SEARCH))
+    searched = ", ".join((f"${settings.CONFIG_ENV}", *settings.SEARCH, f"${settings.ANSIBLE_CONFIG_ENV}",
+                          *settings.ANSIBLE_SEARCH))  # fmt: skip
     print(terminal.visible(f"config file: {path or 'none found'} (searched: {searched})"))
-    for name, v in resolved.items():
-        print(terminal.visible(f"{name} = {_config_value(v.value)}  ({v.source})"))
+    for section in settings.SECTIONS:
+        names = [s.name for s in settings.SETTINGS if s.section == section]
+        if names:
+            print(f"[{section}]")
+        for name in names:
+            v = resolved[name]
+            print(terminal.visible(f"{name} = {_config_value(v.value)}  ({v.source})"))
+    if unused and args.verbose:
+        print(f"not used by pyinstall ({len(unused)}):")
+        for line in unused:
+            print(terminal.visible(f"  {line}"))
+    elif unused:
+        print(f"{len(unused)} key(s) of {path} not used by pyinstall: -v lists them")
     return ExitStatus.OK
 
 

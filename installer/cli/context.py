@@ -128,13 +128,17 @@ def targets(
         raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}"
                          f"{' in --shard ' + args.shard if args.shard else ''}", "check the pattern")  # fmt: skip
     ignore = _ignored_codes(args)  # refuse a typo before asking for passwords
+    # The settings that stand for inventory variables: the environment's and a config file's are defaults
+    # the inventory beats, the command line's beat the inventory (installer/settings.py).
+    defaults, overrides, set_at = settings.variables(args.settings)
     models, notes = [], set()
     for host in inv.hosts(selection.hosts):
-        origin = lambda v, h=host.name: inv.origin(h, v)  # noqa: E731
-        models.append((host, asked.parse(host.name, host.vars, origin, ignore, bundles, notes)))
+        hostvars = {**defaults, **host.vars, **overrides}
+        origin = lambda v, h=host.name: set_at[v] if v in overrides else inv.origin(h, v) or set_at.get(v, "")  # noqa: E731
+        models.append((host.name, hostvars, asked.parse(host.name, hostvars, origin, ignore, bundles, notes)))
         if args.verbose:
             notes.update(
-                f"{name} has no bearing on pyinstall: {why}" for name, why in ansible_vars.no_bearing(host.vars)
+                f"{name} has no bearing on pyinstall: {why}" for name, why in ansible_vars.no_bearing(hostvars)
             )
     for note in sorted(notes):
         err.print(terminal.text(("note", "cyan"), f": {note}"), soft_wrap=True)
@@ -146,21 +150,10 @@ def targets(
                             "--connection-password-file", "ansible_password")  # fmt: skip
     become_password = password(args.ask_become_pass, "-K", "BECOME password: ", args.become_password_file,
                                 "--become-password-file", "ansible_become_password")  # fmt: skip
-    # An option beats the inventory; the same setting from the environment or a config file only fills
-    # what the inventory leaves unset (Ansible's remote_user, become...).
-    picked = {"user": "remote_user", "key_file": "private_key_file", "become": "become", "become_user": "become_user",
-              "connect_timeout": "timeout"}  # fmt: skip
-    chosen = {field: args.settings[name] for field, name in picked.items()}
-    overrides = {field: v.value for field, v in chosen.items() if v.source == settings.COMMAND_LINE}
-    defaults = {field: v.value for field, v in chosen.items() if v.source != settings.COMMAND_LINE}
-    overrides.update({
-        "password": ssh_password,
-        "become_password": become_password,
-        "known_hosts": tuple(args.known_hosts) or None,
-        "accept_new": args.accept_new_host_keys or None,
-    })  # fmt: skip
-    # asked.parse validated the connection variables too.
-    hosts = [(target_from_vars(host.name, host.vars, defaults, **overrides), model) for host, model in models]
+    given = {"password": ssh_password, "become_password": become_password,
+             "known_hosts": tuple(args.known_hosts) or None,
+             "accept_new": args.accept_new_host_keys or None}  # fmt: skip
+    hosts = [(target_from_vars(name, hostvars, **given), model) for name, hostvars, model in models]
     _keys_usable(hosts, args, inv)
     events.redact(*(secret for target, _ in hosts for secret in (target.password, target.become_password)))
     return hosts

@@ -212,11 +212,14 @@ def _host_args(p: argparse.ArgumentParser) -> None:
     conn = p.add_argument_group("connection")
     conn.add_argument("-u", "--user", help="SSH user (default: ansible_user, ~/.ssh/config, then yours)")
     conn.add_argument("--private-key", dest="key_file", metavar="FILE", help="SSH private key file")
-    conn.add_argument("-k", "--ask-pass", action="store_true", help="ask for the SSH password (on a terminal)")
+    conn.add_argument("-k", "--ask-pass", action="store_true", default=None,
+                      help="ask for the SSH password (on a terminal)")  # fmt: skip
     conn.add_argument("--connection-password-file", metavar="FILE", help="the SSH password: this file's first line")
-    conn.add_argument("-b", "--become", action="store_true", default=None, help="run as root through sudo")
-    conn.add_argument("--become-user", help="the user sudo runs as (default root)")
-    conn.add_argument("-K", "--ask-become-pass", action="store_true", help="ask for the sudo password (on a terminal)")
+    conn.add_argument("-b", "--become", action="store_true", default=None, help="run as root through sudo (or su)")
+    conn.add_argument("--become-user", help="the user to become (default root)")
+    conn.add_argument("--become-method", choices=("sudo", "su"), help="sudo (the default) or su")
+    conn.add_argument("-K", "--ask-become-pass", action="store_true", default=None,
+                      help="ask for the become password (on a terminal)")  # fmt: skip
     conn.add_argument("--become-password-file", metavar="FILE", help="the sudo password: this file's first line")
     conn.add_argument(
         "--known-hosts", action="append", default=[], metavar="FILE", help="more known_hosts (repeatable)"
@@ -308,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd = sub.add_parser("config", help="each setting in effect and where it comes from (option, "
                                 "environment, config file, default)")  # fmt: skip
     config_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    config_cmd.add_argument("-v", "--verbose", action="count", default=0,
+                            help="also the keys of the config file pyinstall does not use")  # fmt: skip
 
     runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info, verify): list them, or show one")
     _runs_args(runs_cmd)
