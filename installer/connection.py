@@ -55,6 +55,7 @@ from installer.truth import boolean
 COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
 OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"
 USER_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")  # OpenSSH's defaults
 # ~/.ssh/config's StrictHostKeyChecking values that record an unknown key: accept-new, never a changed key
 STRICT_OFF = ("no", "off", "accept-new", "false")
 _SUDO_PROMPT = "[pyinstall-sudo-password]"  # unique: the password is typed at this prompt and no other
@@ -480,8 +481,31 @@ def _sudo_refused(target: Target, said: str) -> NoReturn:
 
 
 def _known_hosts_files(target: Target) -> list[Path]:
-    files = [USER_KNOWN_HOSTS.expanduser(), *(Path(p).expanduser() for p in target.known_hosts)]
-    return [p for p in files if p.is_file()]
+    """Every known_hosts file that vouches for a host key: ~/.ssh/config's UserKnownHostsFile (else
+    ~/.ssh/known_hosts) and GlobalKnownHostsFile (else /etc/ssh/ssh_known_hosts), as OpenSSH reads them,
+    and the files named by option or inventory."""
+    user, global_ = ssh_config_known_hosts(target.address)
+    files = [*user, *global_, *(Path(p).expanduser() for p in target.known_hosts)]
+    return [p for p in dict.fromkeys(files) if p.is_file()]
+
+
+def ssh_config_known_hosts(address: str) -> tuple[list[Path], list[Path]]:
+    """~/.ssh/config's UserKnownHostsFile and GlobalKnownHostsFile for ``address`` (OpenSSH's defaults
+    where it names none; ``none``: no file)."""
+    found = _ssh_config().lookup(address)
+
+    def paths(key: str, default: tuple[str, ...]) -> list[Path]:
+        words = str(found.get(key, "")).split() or list(default)
+        home = str(Path.home())
+        return [Path(w.replace("%d", home).replace("%u", os.environ.get("USER", ""))).expanduser()
+                for w in words if w.lower() != "none"]  # fmt: skip
+
+    return paths("userknownhostsfile", (str(USER_KNOWN_HOSTS),)), paths("globalknownhostsfile", GLOBAL_KNOWN_HOSTS)
+
+
+def strict_host_key_checking(address: str) -> str:
+    """~/.ssh/config's StrictHostKeyChecking for ``address`` (lower case), "" when unset."""
+    return str(_ssh_config().lookup(address).get("stricthostkeychecking", "")).lower()
 
 
 def _forget_command(hostname: str, target: Target) -> str:
@@ -587,8 +611,9 @@ def connect(target: Target, through: Session | None = None) -> Session:
             raise Unreachable(target.name, f"cannot read known_hosts file {path}: {exc}", "fix or remove it") from None
         for keytype, key in (found or {}).items():
             trusted.add(name, keytype, key)
-    record_in = Path(target.known_hosts[0]).expanduser() if target.known_hosts else USER_KNOWN_HOSTS.expanduser()
-    if str(conn.ssh_config.get("stricthostkeychecking", "")).lower() in STRICT_OFF:
+    user_files = ssh_config_known_hosts(target.address)[0] or [Path(os.devnull)]
+    record_in = Path(target.known_hosts[0]).expanduser() if target.known_hosts else user_files[0]
+    if strict_host_key_checking(target.address) in STRICT_OFF:
         target = dataclasses.replace(target, accept_new=True)  # host_key_checking=false's meaning, whoever says it
     client.set_missing_host_key_policy(_VerifyPolicy(target, record_in))
     for attempt in range(target.retries + 1):

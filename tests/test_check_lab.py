@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import socket
 import subprocess
@@ -185,6 +186,33 @@ def test_host_key_checking_off_means_accept_new_wherever_it_is_said(
     known.write_text(f"{host.address} {keytype} {other}\n")
     rc, hosts = check_json("-i", str(inventory), "--limit", host.name, home=tmp_path)
     assert rc == 4 and hosts[host.name]["error"]["type"] == "HostKeyChanged", "never a changed key, whoever says off"
+
+
+def test_ssh_config_names_the_known_hosts_files(fleet: Fleet, tmp_path: Path) -> None:
+    """UserKnownHostsFile and GlobalKnownHostsFile in ~/.ssh/config are read as OpenSSH reads them, and an
+    unknown key accepted under StrictHostKeyChecking accept-new is recorded in the first UserKnownHostsFile."""
+    host = fleet["el7-01"]
+    text = re.sub(r"^pyinstall_known_hosts_file=.*$", "", fleet.inventory.read_text(), flags=re.M)
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(text)
+    (tmp_path / ".ssh").mkdir()
+    config = tmp_path / ".ssh" / "config"
+    rc, hosts = check_json("-i", str(inventory), "--limit", host.name, home=tmp_path)
+    assert rc == 4 and hosts[host.name]["error"]["type"] == "HostKeyUnknown", "no file vouches for it yet"
+    team = tmp_path / "team_known_hosts"
+    team.write_text(fleet.lab.known_hosts.read_text())
+    for key in ("UserKnownHostsFile", "GlobalKnownHostsFile"):
+        config.write_text(f"Host *\n  {key} {tmp_path / 'empty'} {team}\n")
+        rc, hosts = check_json("-i", str(inventory), "--limit", host.name, home=tmp_path)
+        assert rc == 0, (key, hosts)
+    mine = tmp_path / "mine_known_hosts"
+    config.write_text(f"Host *\n  UserKnownHostsFile {mine}\n  StrictHostKeyChecking accept-new\n")
+    rc, hosts = check_json("-i", str(inventory), "--limit", host.name, home=tmp_path)
+    assert rc == 0, hosts
+    assert host.host_key.read_text().split()[1] in mine.read_text(), "recorded in the first UserKnownHostsFile"
+    config.write_text(f"Host *\n  UserKnownHostsFile {mine}\n  StrictHostKeyChecking no\n")
+    proc = pyinstall("check", "-i", str(inventory), "--limit", host.name, home=tmp_path)
+    assert proc.returncode == 0 and "StrictHostKeyChecking no for" in proc.stderr, proc.stderr
 
 
 def test_become_through_sudo_with_requiretty_and_a_password(fleet: Fleet, tmp_path: Path) -> None:

@@ -154,9 +154,23 @@ def targets(
              "known_hosts": tuple(args.known_hosts) or None,
              "accept_new": args.accept_new_host_keys or None}  # fmt: skip
     hosts = [(target_from_vars(name, hostvars, **given), model) for name, hostvars, model in models]
+    _strict_off_said(hosts, err)
     _keys_usable(hosts, args, inv)
     events.redact(*(secret for target, _ in hosts for secret in (target.password, target.become_password)))
     return hosts
+
+
+def _strict_off_said(hosts: list[tuple[Target, asked.Asked]], err: Console) -> None:
+    """StrictHostKeyChecking no in ~/.ssh/config means accept-new here, as host_key_checking=false does:
+    said once, since a user who wrote it may expect no checking at all."""
+    from installer.connection import strict_host_key_checking
+
+    lax = sorted({t.name for t, _ in hosts if strict_host_key_checking(t.address) in ("no", "off", "false")})
+    if lax:
+        shown = ", ".join(lax[:5]) + (f" and {len(lax) - 5} more" if len(lax) > 5 else "")
+        err.print(terminal.text(("warning", "yellow"), f": ~/.ssh/config says StrictHostKeyChecking no for {shown}: "
+                                "pyinstall records unknown host keys (accept-new) and still refuses a changed one"),
+                  soft_wrap=True)  # fmt: skip
 
 
 def _keys_usable(hosts: list[tuple[Target, asked.Asked]], args: argparse.Namespace, inv: inventory.Inventory) -> None:
