@@ -198,9 +198,16 @@ class Inventory:
         merged.update(self.host_var_files.get(name, {}))
         return merged
 
+    def opened(self, name: str) -> dict[str, Any]:
+        """A host's variables merged, vaulted values decrypted (and masked from then on), templates as written."""
+        return _opened(self.merged(name), self.vault)
+
     def host(self, name: str) -> Host:
-        """A host with its variables merged, vaulted values decrypted (and masked from then on)."""
-        return Host(name, _opened(self.merged(name), self.vault), tuple(self.host_groups(name)))
+        """A host with its variables merged, decrypted, and rendered as Ansible renders them
+        (installer.templating)."""
+        from installer.templating import render
+
+        return Host(name, render(name, self.opened(name), self), tuple(self.host_groups(name)))
 
     def origin(self, host: str, key: str) -> str:
         """Where the value of ``key`` that ``host`` gets was set (``file:line``), following the precedence
@@ -258,7 +265,7 @@ class Inventory:
                     visit(child)
 
         visit("all")
-        hostvars = {h: _listed(v) for h in self.host_names if (v := self.merged(h))}
+        hostvars = {h: listed(v) for h in self.host_names if (v := self.merged(h))}
         return {"_meta": {"hostvars": hostvars}, **out}
 
     def graph(self, group: str = "all") -> str:
@@ -294,16 +301,16 @@ def _opened(value: Any, vault: Vault) -> Any:
     return value
 
 
-def _listed(value: Any) -> Any:
+def listed(value: Any) -> Any:
     """A value as ``ansible-inventory --list`` prints it: vaulted and unsafe values as tagged objects."""
     if isinstance(value, Vaulted):
         return value.as_ansible_list()
     if isinstance(value, Unsafe):
         return {"__ansible_unsafe": str(value)}
     if isinstance(value, dict):
-        return {k: _listed(v) for k, v in value.items()}
+        return {k: listed(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_listed(v) for v in value]
+        return [listed(v) for v in value]
     return value
 
 

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from installer import settings, terminal
+from installer import inventory, settings, terminal
 from installer.cli.context import ExitStatus, load_inventory
 from installer.errors import UsageError
 
@@ -27,7 +27,8 @@ def cmd_inventory(args: argparse.Namespace, out: Console) -> ExitStatus:
     else:
         if args.host not in inv.inline_vars:
             raise UsageError(f"no host {args.host!r} in {inv.source}")
-        print(json.dumps(inv.host(args.host).vars, indent=4, sort_keys=True))
+        # As ansible-inventory --host prints them: as written, vaulted values as vault objects.
+        print(json.dumps(inventory.listed(inv.merged(args.host)), indent=4, sort_keys=True))
     return ExitStatus.OK
 
 
