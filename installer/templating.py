@@ -327,12 +327,10 @@ def _render_text(text: str, scope: _Scope) -> Any:
     from jinja2 import TemplateError, Undefined, UndefinedError
     from jinja2.exceptions import SecurityError
 
-    env = _environment()
     try:
         # The scope is shared, not copied (as Template.render would copy it): variables render when read.
-        one = _ONE_EXPRESSION.match(text)
+        template, one = _compiled(text)
         if one:
-            template = env.compile_expression(one["expr"], undefined_to_none=False)._template
             context = template.new_context(scope, shared=True)
             for _ in template.root_render_func(context):
                 pass
@@ -340,7 +338,6 @@ def _render_text(text: str, scope: _Scope) -> Any:
             if isinstance(result, Undefined):
                 str(result)  # raises what made it undefined: a missing name, an attribute the sandbox refuses
             return result
-        template = env.from_string(text)
         return "".join(template.root_render_func(template.new_context(scope, shared=True)))
     except TemplateProblem:
         raise
@@ -355,6 +352,17 @@ def _render_text(text: str, scope: _Scope) -> Any:
         raise TemplateProblem(message) from None
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
         raise TemplateProblem(f"{type(exc).__name__}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(text: str) -> tuple[Any, bool]:
+    """A template compiled once (a group variable is rendered for each of its hosts), and whether it is one
+    expression (its value keeps its type)."""
+    env = _environment()
+    one = _ONE_EXPRESSION.match(text)
+    if one:
+        return env.compile_expression(one["expr"], undefined_to_none=False)._template, True
+    return env.from_string(text), False
 
 
 def render(name: str, variables: dict[str, Any], inv: Inventory) -> dict[str, Any]:

@@ -59,10 +59,17 @@ class Vault:
     """The vault secrets of a run: (vault id, password) in the order given."""
 
     secrets: list[tuple[str, bytes]] = field(default_factory=list, repr=False)
+    # A value in group_vars/all reaches every host: PBKDF2's 10 000 rounds are paid once per vaulttext.
+    _opened: dict[str, str] = field(default_factory=dict, repr=False)
 
     def decrypt(self, vaulttext: str, where: str) -> str:
         """The plaintext of ``vaulttext``; the secrets of its own vault id are tried first, then the others,
         as Ansible tries them."""
+        if vaulttext not in self._opened:
+            self._opened[vaulttext] = self._decrypt(vaulttext, where)
+        return self._opened[vaulttext]
+
+    def _decrypt(self, vaulttext: str, where: str) -> str:
         vault_id, payload = _envelope(vaulttext, where)
         if not self.secrets:
             raise InventoryError(where, None, f"encrypted with ansible-vault (vault id {vault_id!r}) and no vault "

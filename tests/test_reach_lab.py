@@ -64,6 +64,13 @@ def test_proxyjump_verifies_the_jump_host_s_key(reach: Fleet, tmp_path: Path) ->
     inventory = _behind(reach, tmp_path, f"'-J root@{jump.address}:{jump.port}'")
     rc, hosts = pyinstall_json("check", "-i", str(inventory), *limit, home=tmp_path)
     assert rc == 0, hosts
+    # The same hop from ~/.ssh/config, as OpenSSH (and Ansible's ssh) would take it.
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "config").write_text(f"Host {HIDDEN}\n  ProxyJump root@{jump.address}:{jump.port}\n")
+    rc, hosts = pyinstall_json("check", "-i", str(_behind(reach, tmp_path, "")), *limit, home=tmp_path)
+    assert rc == 0, hosts
+    (tmp_path / ".ssh" / "config").unlink()
+    inventory = _behind(reach, tmp_path, f"'-J root@{jump.address}:{jump.port}'")
     # The jump host's key is checked like any other: unknown to the known_hosts given, it is refused.
     known = Path(str(inventory.read_text()).split("pyinstall_known_hosts_file=")[1].split("\n")[0])
     known.write_text("".join(line + "\n" for line in known.read_text().splitlines() if jump.address not in line))

@@ -179,3 +179,16 @@ def test_an_empty_or_unreadable_password_file_is_refused(tmp_path: Path) -> None
         vault.load_secrets(vault.identities(password_files=[str(empty)]))
     with pytest.raises(UsageError, match=r"--vault-id .*missing: No such file"):
         vault.load_secrets(vault.identities(vault_ids=[f"x@{tmp_path / 'missing'}"]))
+
+
+@needs_ansible
+def test_a_vaulted_inventory_file_is_read_and_its_values_are_secrets(vaulted: Path) -> None:
+    hosts = vaulted / "secret-hosts.ini"
+    hosts.write_text("[db]\ndb1 ansible_host=10.9.8.7 db_token=token-in-a-vaulted-inventory-3e\n")
+    ansible_vault("encrypt", "--vault-password-file", "one.pw", str(hosts), cwd=vaulted)
+    assert vault.is_vaulted(hosts.read_bytes())
+    inv = inventory.load(hosts, vault=both(vaulted))
+    assert inv.group_hosts("db") == ["db1"] and inv.host("db1").vars["ansible_host"] == "10.9.8.7"
+    assert events.clean("token-in-a-vaulted-inventory-3e on db1") == "******** on db1", "values masked, names not"
+    with pytest.raises(InventoryError, match="no vault password was given"):
+        inventory.load(hosts)
