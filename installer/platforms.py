@@ -27,9 +27,19 @@ from installer.outcome import PREFLIGHT_CODES
 if TYPE_CHECKING:
     from installer.facts import Facts
 
-HOME = Path(os.environ.get("PYINSTALL_HOME", Path(__file__).resolve().parent.parent))
-RUNTIME_DIR = HOME / "runtime"
-TEMPLATES_DIR = HOME / "templates"
+
+def _data_dir(name: str) -> Path:
+    """runtime/ or templates/: under $PYINSTALL_HOME when set; else inside the installed package (the wheel
+    carries them there); else at the top of the checkout, where the repository keeps them."""
+    home = os.environ.get("PYINSTALL_HOME")
+    if home:
+        return Path(home) / name
+    packaged = Path(__file__).resolve().parent / "data" / name
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / name
+
+
+RUNTIME_DIR = _data_dir("runtime")
+TEMPLATES_DIR = _data_dir("templates")
 # The runtime/ files every platform shares; every other runtime/*.yml defines a platform.
 SHARED = ("daemon.yml", "storage.yml")
 # The host checks a storage driver's ``prerequisites`` may name (installer/checks.py has one for each).
@@ -193,6 +203,9 @@ def definition(path: Path) -> Any:
 def _parsed(path: Path) -> Any:
     try:
         return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except FileNotFoundError:
+        raise DefinitionError(f"{path} is missing: this installation of pyinstall is incomplete",
+                              "reinstall pyinstall (pip install --force-reinstall pyinstall)") from None  # fmt: skip
     except (OSError, yaml.YAMLError) as exc:
         raise DefinitionError(f"{path}: cannot be read as YAML ({exc})") from None
 
@@ -449,7 +462,8 @@ def _all_platforms() -> tuple[Platform, ...]:
     paths = sorted(p for p in RUNTIME_DIR.glob("*.yml") if p.name not in SHARED)
     platforms = tuple(load(p) for p in paths)
     if not platforms:
-        raise DefinitionError(f"no platform definition in {RUNTIME_DIR}", "reinstall pyinstall")
+        raise DefinitionError(f"no platform definition in {RUNTIME_DIR}: this installation of pyinstall is "
+                              "incomplete", "reinstall pyinstall (pip install --force-reinstall)")  # fmt: skip
     ids = [p.id for p in platforms]
     for p in platforms:
         if ids.count(p.id) > 1 or Path(p.source).stem != p.id:
