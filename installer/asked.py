@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import ansible_vars, daemon_options, platforms
+from installer import ansible_vars, daemon_options, platforms, settings
 from installer.errors import UsageError
 from installer.outcome import PREFLIGHT_CODES
 from installer.truth import boolean
@@ -213,11 +212,11 @@ class _Reader:
         for variable in ansible_vars.ALIASES["timeout"]:
             value = self.get(variable)
             try:
-                seconds = float(str(value).strip()) if value is not None and not isinstance(value, bool) else 1.0
+                if value is not None and not isinstance(value, bool):
+                    settings.seconds(str(value).strip())
             except ValueError:
-                seconds = math.nan
-            if not 0 < seconds <= 3600:
-                raise self.fail(variable, f"{_shown(value)} is not a number of seconds from 0 to 3600", "e.g. 10")
+                raise self.fail(variable, f"{_shown(value)} is not a number of seconds from 0 to 3600",
+                                "e.g. 10") from None  # fmt: skip
         for variable in ("ansible_become", *ansible_vars.ALIASES["host_key_checking"],
                          *ansible_vars.ALIASES["rsa_sha2"]):  # fmt: skip
             self.boolean(variable, False)

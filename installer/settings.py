@@ -19,7 +19,7 @@ import configparser
 import difflib
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,11 @@ def _bounded(kind: type, high: float) -> Callable[[str], Any]:
         return value
 
     return parse
+
+
+def seconds(text: str) -> float:
+    """A timeout as every source gives it (option, environment, config file, ansible_timeout)."""
+    return _bounded(float, TIMEOUT_MAX)(text)
 
 
 def _paths(text: str) -> list[str]:
@@ -103,8 +108,8 @@ SETTINGS = (
             "SSH port (else ansible_port, ~/.ssh/config, then 22)", "ansible_port", "DEFAULT_REMOTE_PORT"),
     Setting("private_key_file", DEFAULTS, "key_file", ("PYINSTALL_PRIVATE_KEY_FILE", "ANSIBLE_PRIVATE_KEY_FILE"),
             str, None, "SSH private key", "ansible_ssh_private_key_file", "DEFAULT_PRIVATE_KEY_FILE", path=True),
-    Setting("timeout", DEFAULTS, "timeout", ("PYINSTALL_TIMEOUT", "ANSIBLE_TIMEOUT"), _bounded(float, TIMEOUT_MAX),
-            CONNECT_TIMEOUT, "connect timeout, seconds", "ansible_timeout", "DEFAULT_TIMEOUT"),
+    Setting("timeout", DEFAULTS, "timeout", ("PYINSTALL_TIMEOUT", "ANSIBLE_TIMEOUT"), seconds, CONNECT_TIMEOUT,
+            "connect timeout, seconds", "ansible_timeout", "DEFAULT_TIMEOUT"),
     Setting("transport", DEFAULTS, "transport", ("PYINSTALL_TRANSPORT", "ANSIBLE_TRANSPORT"), str, None,
             "connection type: ssh, paramiko or smart", "ansible_connection", "DEFAULT_TRANSPORT"),
     Setting("host_key_checking", DEFAULTS, "host_key_checking", ("PYINSTALL_HOST_KEY_CHECKING",
@@ -232,11 +237,9 @@ def read_config(path: Path) -> Config:
     config = Config(path)
     for name in parser.sections():
         if name not in SECTIONS:
-            close = difflib.get_close_matches(name, SECTIONS, 1, 0.8)
-            if close:
-                raise UsageError(f"{path}:{section_lines.get(name, '?')}: unknown section [{name}]",
-                                 f"did you mean [{close[0]}]?")  # fmt: skip
-            config.unused.append(f"[{name}] (line {section_lines.get(name, '?')}): not a section pyinstall reads")
+            line = section_lines.get(name, "?")
+            _unknown(config, f"[{name}]", name, SECTIONS, f"{path}:{line}: unknown section [{name}]",
+                     f"[{name}] (line {line}): not a section pyinstall reads")  # fmt: skip
             continue
         for key, value in parser[name].items():
             line = lines.get((name, key), 0)
@@ -247,14 +250,20 @@ def read_config(path: Path) -> Config:
                                        f"only); read from [defaults] for now")  # fmt: skip
             if setting is None:
                 known = [k for (sect, k) in BY_KEY if sect == name]
-                close = difflib.get_close_matches(key, known, 1, 0.8)
-                if close:
-                    raise UsageError(f"{path}:{line}: unknown setting {key!r} in [{name}]",
-                                     f"did you mean {close[0]}?")  # fmt: skip
-                config.unused.append(f"[{name}] {key} (line {line}): not a setting pyinstall uses")
+                _unknown(config, key, key, known, f"{path}:{line}: unknown setting {key!r} in [{name}]",
+                         f"[{name}] {key} (line {line}): not a setting pyinstall uses")  # fmt: skip
                 continue
             config.values[setting.name] = (value, line)
     return config
+
+
+def _unknown(config: Config, shown: str, name: str, known: Iterable[str], refusal: str, note: str) -> None:
+    """A section or key pyinstall does not read: near one it reads, a typo (refused with the nearest);
+    otherwise Ansible's business, noted as unused."""
+    close = difflib.get_close_matches(name, list(known), 1, 0.8)
+    if close:
+        raise UsageError(refusal, f"did you mean {shown.replace(name, close[0])}?")
+    config.unused.append(note)
 
 
 def resolve(

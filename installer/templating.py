@@ -242,7 +242,7 @@ class _Scope(Mapping[str, Any]):
         self.rendering: list[str] = []
 
     @functools.cached_property
-    def _magic(self) -> dict[str, Any]:
+    def magic(self) -> dict[str, Any]:
         return {
             "inventory_hostname": self.name,
             "inventory_hostname_short": self.name.split(".", 1)[0],
@@ -251,14 +251,11 @@ class _Scope(Mapping[str, Any]):
             "hostvars": _HostVars(self.inv),
         }
 
-    def magic(self) -> dict[str, Any]:
-        return self._magic
-
     def __getitem__(self, key: str) -> Any:
         if key in self.done:
             return self.done[key]
         if key not in self.raw:
-            magic = self.magic()
+            magic = self.magic
             return magic[key] if key in magic else _environment().globals[key]
         if key in self.rendering:
             chain = " -> ".join([*self.rendering[self.rendering.index(key) :], key])
@@ -271,10 +268,10 @@ class _Scope(Mapping[str, Any]):
         return value
 
     def __iter__(self) -> Iterator[str]:
-        return iter({*self.raw, *self.magic(), *_environment().globals})
+        return iter({*self.raw, *self.magic, *_environment().globals})
 
     def __len__(self) -> int:
-        return len({*self.raw, *self.magic(), *_environment().globals})
+        return len({*self.raw, *self.magic, *_environment().globals})
 
 
 class _Groups(Mapping[str, list[str]]):
