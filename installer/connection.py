@@ -358,31 +358,35 @@ class Session:
         sent. The caller verifies the checksum on the host before using the file."""
         self._ensure_open()
         try:
-            sftp = self._conn.sftp()
-            try:
-                offset = sftp.stat(remote).st_size or 0
-            except OSError:
-                offset = 0
-            size = local.stat().st_size
-            if offset > size:
-                sftp.remove(remote)
-                offset = 0
-            sent = 0
-            with _closed_on(self.stop, sftp), open(local, "rb") as src, sftp.open(remote, "ab") as dst:
-                dst.set_pipelined(True)  # without it each block waits for the server's acknowledgement
-                src.seek(offset)
-                for block in iter(lambda: src.read(chunk), b""):
-                    interrupts.check(self.stop, f"the upload of {local.name}")
-                    dst.write(block)
-                    sent += len(block)
-            return sent
+            with _closed_on(self.stop, self._conn.transport):
+                return self._append(local, remote, chunk)
         except (OSError, paramiko.SSHException, EOFError) as exc:
-            interrupts.check(self.stop, f"the upload of {local.name}")  # the write Ctrl-C cut off
+            interrupts.check(self.stop, f"the upload of {local.name}")  # the wait Ctrl-C cut off
             raise Unreachable(
                 self.target.name,
                 f"upload of {local.name} to {remote} broke off: {exc or type(exc).__name__}",
                 "run again: the upload resumes where it stopped",
             ) from None
+
+    def _append(self, local: Path, remote: str, chunk: int) -> int:
+        sftp = self._conn.sftp()
+        try:
+            offset = sftp.stat(remote).st_size or 0
+        except OSError:
+            offset = 0
+        size = local.stat().st_size
+        if offset > size:
+            sftp.remove(remote)
+            offset = 0
+        sent = 0
+        with open(local, "rb") as src, sftp.open(remote, "ab") as dst:
+            dst.set_pipelined(True)  # without it each block waits for the server's acknowledgement
+            src.seek(offset)
+            for block in iter(lambda: src.read(chunk), b""):
+                interrupts.check(self.stop, f"the upload of {local.name}")
+                dst.write(block)
+                sent += len(block)
+        return sent
 
     def _ensure_open(self) -> None:
         """Connect again if the connection dropped since the last command (a reboot, a network blip):
@@ -436,15 +440,16 @@ class Session:
 
 
 @contextlib.contextmanager
-def _closed_on(stop: threading.Event | None, sftp: paramiko.SFTPClient) -> Iterator[None]:
-    """Close ``sftp`` as soon as ``stop`` is set: a write blocked on a full window then ends too."""
+def _closed_on(stop: threading.Event | None, transport: paramiko.Transport) -> Iterator[None]:
+    """Close ``transport`` as soon as ``stop`` is set: whatever the upload waits for then ends too (the
+    SFTP server's greeting, an answer to stat or open, a write blocked on a full window)."""
     done = threading.Event()
 
     def watch() -> None:
         while stop is not None and not done.wait(interrupts.POLL):
             if stop.is_set():
                 with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-                    sftp.close()
+                    transport.close()
                 return
 
     watcher = threading.Thread(target=watch, daemon=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from installer.bundle import REMOTE_ROOT
 from installer.interrupts import WAITS
 from tests.lab.testing import PYINSTALL, Fleet, pyinstall_json, until
 
@@ -24,6 +25,8 @@ SPEC = "el7:3,el6:2"
 HOSTS = {"yum lock": "el7-01", "job poll": "el7-02", "daemon start": "el7-03", "upload": "el6-01",
          "reconnect window": "el6-02"}  # fmt: skip
 
+
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"  # the lab's sshd_config names it
 
 # Another yum holds the lock once the facts are read (here from the start: preflight is told to go on).
 HELD = ("--ignore-preflight-errors", "YUM_LOCK")
@@ -137,16 +140,44 @@ def test_ctrl_c_upload(fleet: Fleet, el6_bundle: Path, tmp_path: Path) -> None:
     """An offline bundle on its way: the upload stops at once; the next run resumes it."""
     name = HOSTS["upload"]
     root = fleet.testinfra(fleet[name])
+    under_way = f"find {REMOTE_ROOT} -name '*.part' -size +0c | grep -q . && pkill -STOP -f '[s]ftp-server'"
     with provision_in_background(fleet, name, tmp_path, "--bundle", str(el6_bundle)) as proc:
-        until(lambda: root.run("pkill -STOP -f '[s]ftp-server'").rc == 0, "the upload under way")
+        until(lambda: root.run(under_way).rc == 0, "the upload under way")
         time.sleep(1)
         host = interrupt(proc, fleet, name)
     root.run("pkill -CONT -f '[s]ftp-server'; pkill -KILL -f '[s]ftp-server'")
+    upload_interrupted(host)
+    retry_file(tmp_path, fleet, name)
+    resumes(fleet, name, el6_bundle, tmp_path)
+
+
+def test_ctrl_c_upload_before_the_server_answers(fleet: Fleet, el6_bundle: Path, tmp_path: Path) -> None:
+    """The SFTP server started but never said hello (frozen before its greeting): Ctrl-C still ends the
+    wait at once."""
+    name = HOSTS["upload"]
+    root = fleet.testinfra(fleet[name])
+    root.run_test(f"rm -rf {REMOTE_ROOT}; mv {SFTP_SERVER} {SFTP_SERVER}.real")
+    try:
+        root.run_test(f"printf '#!/bin/sh\\nkill -STOP $$\\nexec {SFTP_SERVER}.real \"$@\"\\n' > {SFTP_SERVER}")
+        root.run_test(f"chmod 0755 {SFTP_SERVER}")
+        with provision_in_background(fleet, name, tmp_path, "--bundle", str(el6_bundle)) as proc:
+            until(lambda: root.run(f"pgrep -f '^/bin/sh {SFTP_SERVER}'").rc == 0, "the SFTP server started")
+            time.sleep(1)
+            host = interrupt(proc, fleet, name)
+    finally:
+        root.run(f"pkill -KILL -f '^/bin/sh {SFTP_SERVER}'; mv -f {SFTP_SERVER}.real {SFTP_SERVER}")
+    upload_interrupted(host)
+    resumes(fleet, name, el6_bundle, tmp_path)
+
+
+def upload_interrupted(host: dict) -> None:
     pushed = next(t for t in host["tasks"] if t["name"].startswith("push offline bundle"))
     assert pushed["status"] == "interrupted" and "upload" in pushed["msg"], host["tasks"]
-    retry_file(tmp_path, fleet, name)
+
+
+def resumes(fleet: Fleet, name: str, bundle: Path, home: Path) -> None:
     rc, hosts = pyinstall_json("provision", "-i", str(fleet.inventory), "--limit", fleet[name].name,
-                               "--bundle", str(el6_bundle), home=tmp_path)  # fmt: skip
+                               "--bundle", str(bundle), home=home)  # fmt: skip
     assert rc == 0, [(t["name"], t["msg"], t["stderr"]) for t in hosts[fleet[name].name]["tasks"]]
 
 
