@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from installer import checks, connection, events, facts, runtime
 from installer.asked import Asked
@@ -26,7 +26,9 @@ FACTS_TIMEOUT = 60.0
 RESOLVE_TIMEOUT = 600.0  # yum may fetch repository metadata over a slow link
 
 Connect = Callable[[Target], Session]
-Available = tuple[list[str] | None, str]  # the versions listed, or None and why yum could not say
+# The versions listed, or None and why yum could not say. Optional: an alias is evaluated at import, and
+# Python 3.9 has no `|` between types.
+Available = tuple[Optional[list[str]], str]
 
 __all__ = ["FORKS", "Answers", "Connect", "HostReport", "check_host", "examine", "gather_facts", "run"]
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,6 +12,8 @@ import pytest
 from tests import postgres
 from tests.lab import Lab
 from tests.lab.testing import Fleet, pyinstall, require_lab
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # The test fleets use their own subnet, so a demo lab (127.0.0.X) can run beside them; a second test
 # session beside the first needs another (PYINSTALL_TEST_SUBNET) and its own PYINSTALL_LAB_ROOT.
@@ -90,3 +94,28 @@ def el6_bundle(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
                      home=tmp_path_factory.mktemp("home"))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return output
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist and the wheel users install, built as a release builds them (the wheel from the sdist)."""
+    if importlib.util.find_spec("build") is None:
+        pytest.skip("the build package is not installed: pip install -e '.[test]'")
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv away from the checkout with the wheel installed as a user installs it (its
+    dependencies from the package index); the path of its ``pyinstall`` command."""
+    venv = tmp_path_factory.mktemp("installed") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    (wheel,) = dist.glob("pyinstall-*.whl")
+    proc = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", str(wheel)],
+                          capture_output=True, text=True, cwd=venv, timeout=900)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return venv / "bin/pyinstall"

@@ -8,24 +8,66 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
+from email.message import Message
+from email.parser import Parser
 from pathlib import Path
 
 import pytest
+
+from installer import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if importlib.util.find_spec("build") is None:
-        pytest.skip("the build package is not installed: pip install -e '.[test]'")
-    out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    (found,) = out.glob("pyinstall-*.whl")
+def wheel(dist: Path) -> Path:
+    (found,) = dist.glob("pyinstall-*.whl")
     return found
+
+
+def _metadata(wheel: Path) -> tuple[Message, str]:
+    with zipfile.ZipFile(wheel) as z:
+        (info,) = {n.split("/")[0] for n in z.namelist() if n.endswith(".dist-info/METADATA")}
+        return Parser().parsestr(z.read(f"{info}/METADATA").decode()), z.read(f"{info}/entry_points.txt").decode()
+
+
+def test_the_wheels_metadata_says_what_an_index_shows(wheel: Path) -> None:
+    meta, entry_points = _metadata(wheel)
+    assert meta["Name"] == "pyinstall" and meta["Version"] == __version__  # one source: installer/__init__.py
+    assert wheel.name.startswith(f"pyinstall-{__version__}-py3-none-any")
+    assert meta["License-Expression"] == "Apache-2.0" and meta["License-File"] == "LICENSE"
+    classifiers = meta.get_all("Classifier")
+    assert "Operating System :: POSIX :: Linux" in classifiers and "Environment :: Console" in classifiers
+    assert meta["Requires-Python"] == ">=3.9"
+    assert f"Programming Language :: Python :: 3.{sys.version_info.minor}" in classifiers, "the Python tested here"
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
+    assert {"Homepage", "Source", "Issues", "Documentation"} <= set(urls), urls
+    assert all(u.startswith("https://") for u in urls.values()), urls
+    assert meta["Description-Content-Type"] == "text/markdown" and meta.get_payload().startswith("# pyinstall")
+    assert "[console_scripts]\npyinstall = installer.cli:main" in entry_points
+
+
+def test_twine_finds_the_distributions_fit_to_upload(dist: Path) -> None:
+    if importlib.util.find_spec("twine") is None:
+        pytest.skip("twine is not installed: pip install -e '.[test]'")
+    files = sorted(str(f) for f in dist.iterdir())
+    assert len(files) == 2, files  # the sdist and the wheel
+    proc = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *files],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("PASSED") == 2, proc.stdout
+
+
+def test_the_sdist_carries_the_repository_layout(dist: Path) -> None:
+    (sdist,) = dist.glob("pyinstall-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    for directory in ("runtime", "templates", "installer"):
+        expected = {n for n in _tracked(directory) if not n.endswith(".pyc")}
+        assert expected <= names, sorted(expected - names)
+    assert {"LICENSE", "README.md", "pyproject.toml"} <= names
 
 
 def _tracked(directory: str) -> set[str]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import platform
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import argcomplete
@@ -238,11 +241,19 @@ def _host_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def version() -> str:
+    """What --version prints: pyinstall's version, and the Python it runs on (a bug report needs both)."""
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return (
+        f"pyinstall {__version__}\n  python {python} ({sys.executable})\n  installed in {Path(__file__).parent.parent}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pyinstall", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--version", action="version", version=f"pyinstall {__version__}")
+    parser.add_argument("--version", action="version", version=version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     inv = sub.add_parser("inventory", help="show the inventory as pyinstall reads it (ansible-inventory's views)")
