@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import installer
 from installer import __version__
 from installer.cli import ExitStatus, main
 
@@ -22,7 +24,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0
-    assert capsys.readouterr().out.strip() == f"pyinstall {__version__}"
+    first, python, where = capsys.readouterr().out.splitlines()
+    assert first == f"pyinstall {__version__}"
+    assert python == f"  python {platform.python_implementation()} {platform.python_version()} ({sys.executable})"
+    assert where == f"  installed in {Path(installer.__file__).parent}"
 
 
 def test_help_says_what_it_is_for_and_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
