@@ -2,6 +2,7 @@
 # Set up this checkout on a Debian/Ubuntu machine (as root) and run one job:
 #   bash setup.sh demo   bring up the simulated CentOS fleet and show what pyinstall sees
 #   bash setup.sh test   lint and run the whole test suite (what CI runs)
+#   bash setup.sh image  build the container image (dist/pyinstall-image.tar, for docker/podman load)
 #   bash setup.sh deps   only install what the project needs (apt packages, .venv)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,9 +12,10 @@ cd "$(dirname "$0")"
 # locales (a German lab host: sudo speaking its own language); chromium renders the HTML report in its test.
 # The lab's @uml hosts (a kernel of their own): patchelf (the kernel's C library), kmod, udev, lvm2
 # (dmsetup, direct-lvm), thin-provisioning-tools, xfsprogs. postgresql: the run records' tests start a server.
+# The container image (image/build.py): mmdebstrap, binutils (strip); docker.io runs it in its test.
 APT_PACKAGES="openssh-server openssh-client rpm dnf createrepo-c docker.io iproute2 util-linux tini e2fsprogs
 procps sudo locales python3 python3-venv python3-pip ca-certificates chromium
-patchelf kmod udev lvm2 thin-provisioning-tools xfsprogs postgresql"
+patchelf kmod udev lvm2 thin-provisioning-tools xfsprogs postgresql mmdebstrap binutils"
 
 deps() {
     if [ "$(id -u)" != 0 ]; then
@@ -104,9 +106,15 @@ run_tests() {
     return "$rc"
 }
 
+image() {
+    deps
+    .venv/bin/python -m image.build "$@"
+}
+
 case "${1:-}" in
     deps) deps ;;
+    image) shift; image "$@" ;;
     demo) demo ;;
     test) shift; run_tests "$@" ;;
-    *) echo "usage: bash setup.sh demo|test|deps" >&2; exit 2 ;;
+    *) echo "usage: bash setup.sh demo|test|image|deps" >&2; exit 2 ;;
 esac

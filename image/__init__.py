@@ -1,0 +1,1 @@
+"""The container image: python -m image.build (bash setup.sh image)."""
