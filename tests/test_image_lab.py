@@ -155,3 +155,9 @@ def test_a_term_to_the_container_ends_the_run_interrupted_and_recorded(
     newest = json.loads(proc.stdout)[0]
     assert newest["command"] == "provision" and newest["exit_status"] == 143, newest
     assert newest["hosts"] == {"interrupted": 1}, newest
+
+
+def test_the_same_inputs_give_the_same_layer(dist: Path, image: dict, tmp_path: Path) -> None:
+    (wheel,) = dist.glob("pyinstall-*.whl")
+    again = build.build(wheel, tmp_path / "again.tar", tag="pyinstall:test")
+    assert again["layer"] == image["layer"] and again["image"] == image["image"], (again, image)
