@@ -134,9 +134,10 @@ def test_a_term_to_the_container_ends_the_run_interrupted_and_recorded(
     root.run_test("nohup sleep 600 >/dev/null 2>&1 & echo $! > /var/run/yum.pid")
     name = f"pyinstall-term-{os.getpid()}"
     try:
-        started = subprocess.run([*docker, "run", "-d", "--name", name, *mounts, "pyinstall:test", "provision",
-                                  "--json", "-i", "/inventory/hosts.ini", "--limit", host.name, *HELD],
-                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+        # As README's Job starts it: sh -c computing an argument, then exec.
+        script = f"exec pyinstall provision --json -i /inventory/hosts.ini --limit {host.name} {' '.join(HELD)}"
+        argv = [*docker, "run", "-d", "--name", name, *mounts, "--entrypoint", "sh", "pyinstall:test", "-c", script]
+        started = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         assert started.returncode == 0, started.stderr
         until(lambda: root.run("ls /var/lib/pyinstall/jobs/*.pid").rc == 0, "a job waiting for the lock")
         sent = time.monotonic()
