@@ -64,7 +64,8 @@ def docker(image: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[li
         finally:
             daemon.terminate()
             daemon.wait(timeout=60)
-            subprocess.run(["umount", "-R", "-l", f"{root}/data"], capture_output=True)
+            for mounted in ("exec/netns/default", "data"):  # left mounted by dockerd (its network namespace)
+                subprocess.run(["umount", "-R", "-l", f"{root}/{mounted}"], capture_output=True)
             shutil.rmtree(root, ignore_errors=True)
 
 
