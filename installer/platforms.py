@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from installer import package_path
 from installer.errors import PyinstallError
 from installer.outcome import PREFLIGHT_CODES
 
@@ -34,7 +35,7 @@ def _data_dir(name: str) -> Path:
     home = os.environ.get("PYINSTALL_HOME")
     if home:
         return Path(home) / name
-    packaged = Path(__file__).resolve().parent / "data" / name
+    packaged = package_path("data", name)
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / name
 
 

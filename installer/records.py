@@ -23,10 +23,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from installer import localfiles
+from installer import localfiles, package_path
 from installer.errors import PyinstallError, UsageError
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = package_path("migrations")
 HEAD = "0004"  # the newest migration (a test holds it to Alembic's view): Alembic loads only to migrate
 SQLITE_BUSY_SECONDS = 30  # a run waits this long for another run's write (each is milliseconds)
 CONNECT_SECONDS = 10  # a database server that does not answer delays a run by no more than this

@@ -26,13 +26,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from installer import events, interrupts
+from installer import events, interrupts, package_path
 from installer.asked import Asked
 from installer.connection import Target
 from installer.fleet import FORKS, Fleet
 from installer.outcome import HostResult, Status
 
-SUITE = Path(__file__).with_name("suite")
+SUITE = package_path("verify", "suite")
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 
 
