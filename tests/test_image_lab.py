@@ -2,8 +2,9 @@
 users install, loaded into a real dockerd of the test's own (no registry), run with its entry point, user
 and environment as built, host networking (the lab's hosts are on 127.x), and README's mounts: the
 inventory read-only, the SSH key and known_hosts as a secret volume lays them out (root-owned, 0440, group
-fsGroup, behind ..data links), the run records in a volume of their own. Check and provision converge;
-a TERM to the container ends the run interrupted, exit 143, and recorded."""
+fsGroup, behind ..data links), the run records in a volume of their own. Check, provision (twice: it
+converges) and verify pass on an EL6 and an EL7 host; a TERM to the container ends the run interrupted,
+exit 143, and recorded."""
 
 from __future__ import annotations
 
@@ -121,9 +122,9 @@ def test_the_image_runs_as_built(docker: list[str], image: dict) -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("pyinstall "), proc.stderr
 
 
-def test_check_and_provision_from_the_image(docker: list[str], mounts: list[str], fleet: Fleet) -> None:
+def test_check_provision_and_verify_from_the_image(docker: list[str], mounts: list[str], fleet: Fleet) -> None:
     limit = ("--limit", f"{fleet['el6-01'].name},{fleet['el7-01'].name}")
-    for command, verdict in (("check", "ok"), ("provision", "changed"), ("provision", "ok")):
+    for command, verdict in (("check", "ok"), ("provision", "changed"), ("provision", "ok"), ("verify", "ok")):
         proc = run(docker, mounts, command, "--json", "-i", "/inventory/hosts.ini", *limit)
         assert proc.returncode == 0, (command, proc.stdout[-3000:], proc.stderr[-3000:])
         hosts = json.loads(proc.stdout)["hosts"]
