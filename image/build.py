@@ -90,16 +90,16 @@ def build(wheel: Path | None, output: Path, tag: str | None = None) -> dict:
         raise BuildError("run as root: mmdebstrap and chroot need it")
     if not shutil.which("mmdebstrap"):
         raise BuildError("mmdebstrap is missing: apt-get install mmdebstrap (bash setup.sh image does)")
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or _commit_time())
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or commit_time())
     with tempfile.TemporaryDirectory(prefix="pyinstall-image-") as work:
         work = Path(work)
         wheels = work / "wheels"
-        wheel = wheel or _build_wheel(work / "dist", epoch)
+        wheel = wheel or build_wheel(work / "dist", epoch)
         version = wheel.name.split("-")[1]
         _download(wheel, wheels)
         rootfs = work / "rootfs"
         _debootstrap(rootfs, epoch)
-        _run("chroot", str(rootfs), "dpkg", "--purge", *UNWANTED)
+        run("chroot", str(rootfs), "dpkg", "--purge", *UNWANTED)
         _install(rootfs, wheel, wheels)
         _add_user(rootfs)
         _record_inputs(rootfs, wheels)
@@ -122,7 +122,7 @@ def build(wheel: Path | None, output: Path, tag: str | None = None) -> dict:
         }
 
 
-def _run(*argv: str, **kw) -> subprocess.CompletedProcess:
+def run(*argv: str, **kw) -> subprocess.CompletedProcess:
     proc = subprocess.run(argv, capture_output=True, text=True, **kw)
     if proc.returncode != 0:
         raise BuildError(
@@ -131,13 +131,13 @@ def _run(*argv: str, **kw) -> subprocess.CompletedProcess:
     return proc
 
 
-def _commit_time() -> str:
-    return _run("git", "log", "-1", "--format=%ct", cwd=ROOT).stdout.strip()
+def commit_time() -> str:
+    return run("git", "log", "-1", "--format=%ct", cwd=ROOT).stdout.strip()
 
 
-def _build_wheel(out: Path, epoch: int) -> Path:
+def build_wheel(out: Path, epoch: int) -> Path:
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}  # the wheel's zip times: the same wheel each time
-    _run(sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT), env=env)
+    run(sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT), env=env)
     (wheel,) = out.glob("pyinstall-*.whl")
     return wheel
 
@@ -147,7 +147,7 @@ def _download(wheel: Path, wheels: Path) -> None:
     platforms = [
         f"--platform={p}_x86_64" for p in ("manylinux_2_36", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
     ]
-    _run(sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", f"--python-version={PYTHON}",
+    run(sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", f"--python-version={PYTHON}",
          "--implementation=cp", *platforms, "-d", str(wheels), str(wheel), "pip")  # fmt: skip
     shutil.copy2(wheel, wheels)
 
@@ -155,7 +155,7 @@ def _download(wheel: Path, wheels: Path) -> None:
 def _debootstrap(rootfs: Path, epoch: int) -> None:
     excludes = [f"--dpkgopt=path-exclude={p}" for p in DPKG_EXCLUDES]
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
-    _run("mmdebstrap", "--quiet", "--variant=essential", "--include=python3,usr-is-merged",
+    run("mmdebstrap", "--quiet", "--variant=essential", "--include=python3,usr-is-merged",
          *excludes, "--format=directory", SUITE, str(rootfs), MIRROR, env=env)  # fmt: skip
 
 
@@ -164,17 +164,17 @@ def _install(rootfs: Path, wheel: Path, wheels: Path) -> None:
     downloaded wheels only; everything is then compiled with hash-checked .pyc files (no timestamps in them)."""
     shutil.copytree(wheels, rootfs / "wheels")
     (pip,) = (rootfs / "wheels").glob("pip-*.whl")
-    _run("chroot", str(rootfs), "python3", f"/wheels/{pip.name}/pip", "install", "-q", "--no-index",
+    run("chroot", str(rootfs), "python3", f"/wheels/{pip.name}/pip", "install", "-q", "--no-index",
          "--find-links=/wheels", "--no-compile", "--break-system-packages", "--root-user-action=ignore",
          "--disable-pip-version-check", f"/wheels/{wheel.name}")  # fmt: skip
     # Debug symbols in the dependencies' compiled modules (SQLAlchemy's, cryptography's): 19 MB nobody reads.
     # pip's RECORD then lists their old hashes; nothing checks them at run time.
     for so in sorted((rootfs / "usr/local/lib").rglob("*.so*")):
         if so.is_file() and not so.is_symlink():
-            _run("strip", "--strip-unneeded", str(so))
-    _run("chroot", str(rootfs), "python3", "-m", "compileall", "-q", "-j1", "--invalidation-mode=checked-hash",
+            run("strip", "--strip-unneeded", str(so))
+    run("chroot", str(rootfs), "python3", "-m", "compileall", "-q", "-j1", "--invalidation-mode=checked-hash",
          "/usr/local/lib", "/usr/lib/python3.11")  # fmt: skip
-    _run("chroot", str(rootfs), "pyinstall", "--version")
+    run("chroot", str(rootfs), "pyinstall", "--version")
 
 
 def _add_user(rootfs: Path) -> None:
@@ -192,7 +192,7 @@ def _add_user(rootfs: Path) -> None:
 
 
 def _record_inputs(rootfs: Path, wheels: Path) -> None:
-    packages = _run("chroot", str(rootfs), "dpkg-query", "-W", "-f=${Package} ${Version}\\n").stdout
+    packages = run("chroot", str(rootfs), "dpkg-query", "-W", "-f=${Package} ${Version}\\n").stdout
     sums = "".join(f"{_sha256(w)}  {w.name}\n" for w in sorted(wheels.glob("*.whl")))
     out = rootfs / "usr/share/pyinstall"
     out.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from image.build import ROOT, BuildError, _build_wheel, _commit_time, _run
+from image.build import ROOT, BuildError, build_wheel, commit_time, run
 
 SHIV = "shiv==1.0.8"
 
@@ -44,17 +44,17 @@ def build(python: str, wheel: Path | None = None, output: Path | None = None) ->
     tag = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     if int(tag[1:]) < 9:
         raise BuildError(f"{python} is Python {tag[0]}.{tag[1:]}: pyinstall needs 3.9 or later")
-    epoch = os.environ.get("SOURCE_DATE_EPOCH") or _commit_time()
+    epoch = os.environ.get("SOURCE_DATE_EPOCH") or commit_time()
     output = output or ROOT / f"dist/pyinstall-py{tag}-{platform.machine()}.pyz"
     with tempfile.TemporaryDirectory(prefix="pyinstall-zipapp-") as work:
         work = Path(work)
-        wheel = wheel or _build_wheel(work / "dist", int(epoch))
-        _run(python, "-m", "venv", str(work / "venv"))
+        wheel = wheel or build_wheel(work / "dist", int(epoch))
+        run(python, "-m", "venv", str(work / "venv"))
         pip = [str(work / "venv/bin/python"), "-m", "pip", "-q", "--disable-pip-version-check"]
-        _run(*pip, "install", SHIV)
+        run(*pip, "install", SHIV)
         output.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "SOURCE_DATE_EPOCH": epoch}
-        _run(str(work / "venv/bin/shiv"), "--console-script", "pyinstall", "--output-file", str(output),
+        run(str(work / "venv/bin/shiv"), "--console-script", "pyinstall", "--output-file", str(output),
              "--python", f"/usr/bin/env python3.{tag[1:]}", "--reproducible", "--compressed",
              "--only-binary=:all:", str(wheel), env=env)  # fmt: skip
     return output
