@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from installer.bundle import file_sha256
+
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = "bookworm"  # its python3 is 3.11: the dependency wheels are chosen for it
 PYTHON = "3.11"
@@ -107,7 +109,7 @@ def build(wheel: Path | None, output: Path, tag: str | None = None) -> dict:
             _empty(rootfs / path)
         layer = work / "layer.tar"
         _tar(rootfs, layer, epoch)
-        digest = _sha256(layer)
+        digest = file_sha256(layer)
         tag = tag or f"pyinstall:{version}"
         config = _config(digest, epoch, version)
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -193,7 +195,7 @@ def _add_user(rootfs: Path) -> None:
 
 def _record_inputs(rootfs: Path, wheels: Path) -> None:
     packages = run("chroot", str(rootfs), "dpkg-query", "-W", "-f=${Package} ${Version}\\n").stdout
-    sums = "".join(f"{_sha256(w)}  {w.name}\n" for w in sorted(wheels.glob("*.whl")))
+    sums = "".join(f"{file_sha256(w)}  {w.name}\n" for w in sorted(wheels.glob("*.whl")))
     out = rootfs / "usr/share/pyinstall"
     out.mkdir(parents=True, exist_ok=True)
     (out / "image-inputs.txt").write_text(f"# Debian {SUITE} packages\n{''.join(sorted(packages.splitlines(True)))}"
@@ -240,14 +242,6 @@ def _add(tar: tarfile.TarFile, rootfs: Path, path: Path, epoch: int, links: dict
     else:
         return  # devices and sockets: the container runtime gives /dev
     tar.addfile(info)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _config(digest: str, epoch: int, version: str) -> bytes:

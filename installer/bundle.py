@@ -51,7 +51,7 @@ class Bundle:
         return "".join(f"{f.sha256}  {f.path}\n" for f in self.files)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -130,9 +130,9 @@ def create(platform: str, source: Path, output: Path) -> dict:
                 raise BundleError(f"two RPMs named {rpm.name} under {source}")
             shutil.copy2(rpm, root / rel)
             rels.append(rel)
-            packages.append({**header, "file": rel, "sha256": _sha256(rpm), "size": rpm.stat().st_size})
+            packages.append({**header, "file": rel, "sha256": file_sha256(rpm), "size": rpm.stat().st_size})
         _repodata(root, rels)
-        files = [{"path": rel, "sha256": _sha256(root / rel), "size": (root / rel).stat().st_size}
+        files = [{"path": rel, "sha256": file_sha256(root / rel), "size": (root / rel).stat().st_size}
                  for rel in rels + sorted(f"repodata/{p.name}" for p in (root / "repodata").iterdir())]  # fmt: skip
         manifest = {"format": FORMAT, "platform": platform, "created": int(time.time()), "packages": packages,
                     "files": files}  # fmt: skip
@@ -167,7 +167,7 @@ def load(path: Path, into: Path) -> Bundle:
     files = []
     for entry in manifest["files"]:
         local = into / entry["path"]
-        if not local.is_file() or _sha256(local) != entry["sha256"]:
+        if not local.is_file() or file_sha256(local) != entry["sha256"]:
             raise BundleError(f"{path}: {entry['path']} is missing or does not match its sha256", "rebuild the bundle")
         files.append(BundleFile(entry["path"], entry["sha256"], entry["size"]))
     return Bundle(manifest["platform"], into, tuple(files), tuple(manifest["packages"]))
