@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 def build(python: str, wheel: Path | None = None, output: Path | None = None) -> Path:
     """Build the zipapp for ``python``; returns its path."""
     probe = "import sys; print('%d%d' % sys.version_info[:2])"
-    tag = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    tag = run(python, "-c", probe).stdout.strip()
     if int(tag[1:]) < 9:
         raise BuildError(f"{python} is Python {tag[0]}.{tag[1:]}: pyinstall needs 3.9 or later")
     epoch = os.environ.get("SOURCE_DATE_EPOCH") or commit_time()

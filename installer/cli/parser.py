@@ -7,12 +7,11 @@ import math
 import platform
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NoReturn
 
 import argcomplete
 
-from installer import __version__
+from installer import __version__, package_path
 from installer.cli.context import DEFAULT_REPORT, RETRY_FILE, load_inventory, settle
 from installer.errors import PyinstallError, UsageError
 from installer.outcome import TAGS
@@ -244,9 +243,7 @@ def _host_args(p: argparse.ArgumentParser) -> None:
 def version() -> str:
     """What --version prints: pyinstall's version, and the Python it runs on (a bug report needs both)."""
     python = f"{platform.python_implementation()} {platform.python_version()}"
-    return (
-        f"pyinstall {__version__}\n  python {python} ({sys.executable})\n  installed in {Path(__file__).parent.parent}"
-    )
+    return f"pyinstall {__version__}\n  python {python} ({sys.executable})\n  installed in {package_path()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
