@@ -13,7 +13,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from installer import ansible_vars, daemon_options, platforms, settings
@@ -22,6 +22,7 @@ from installer.outcome import PREFLIGHT_CODES
 from installer.truth import boolean
 
 YUM_LOCK_TIMEOUT = 120  # seconds a yum command waits for another yum to finish
+MIGRATION_STAGING = "/var/lib/pyinstall/staging"  # where a storage migration keeps the images it saved
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")  # repository ids, channel names
 _RPM_NAME = re.compile(r"^[A-Za-z0-9._+-]+$")
@@ -54,6 +55,19 @@ class AskedError(UsageError):
 
 
 @dataclass(frozen=True)
+class Migration:
+    """A change of storage driver over existing data, as the command line asks it: carried out
+    (--migrate-storage) instead of refused, running containers stopped first (--stop-containers), what the
+    old driver held removed by a later run (--purge-old-storage); the images wait in ``staging``
+    (docker_migration_staging) meanwhile."""
+
+    migrate: bool = False
+    stop_containers: bool = False
+    purge_old: bool = False
+    staging: str = MIGRATION_STAGING
+
+
+@dataclass(frozen=True)
 class Asked:
     """What one host is asked to run. None means "the platform's default", decided from its facts."""
 
@@ -70,6 +84,7 @@ class Asked:
     yum_lock_timeout: int = YUM_LOCK_TIMEOUT
     ignore: frozenset[str] = frozenset()  # preflight codes turned into warnings, or ALL
     bundles: dict[str, Any] = field(default_factory=dict)  # platform id -> offline Bundle to install from
+    migration: Migration = Migration()
 
     @property
     def cgroup_driver(self) -> str | None:
@@ -103,6 +118,7 @@ def parse(
     ignore: Iterable[str] = (),
     bundles: dict[str, Any] | None = None,
     notes: set[str] | None = None,
+    migration: Migration = Migration(),
 ) -> Asked:
     """Every variable of one host, validated. ``origin(variable)`` says where it was set (file:line);
     ``ignore`` and ``bundles`` come from the command line; ``notes`` receives what stops nothing but is
@@ -125,6 +141,7 @@ def parse(
         yum_lock_timeout=reader.integer("yum_lock_timeout", YUM_LOCK_TIMEOUT, 0, 86400),
         ignore=reader.codes(ignore),
         bundles=dict(bundles or {}),
+        migration=replace(migration, staging=reader.staging()),
     )
     reader.namespaces()
     return asked
@@ -242,6 +259,15 @@ class _Reader:
             where = self.origin(variable)
             self.notes.add(f"{where + ': ' if where else ''}{variable} is not a variable pyinstall reads: "
                            "it changes nothing")  # fmt: skip
+
+    def staging(self) -> str:
+        path = self.matching("docker_migration_staging", _PATH, "an absolute path without spaces, quotes, $ or "
+                             "backslashes") or MIGRATION_STAGING  # fmt: skip
+        path = path.rstrip("/") or "/"
+        if path in ("/", "/var/lib/docker") or path.startswith("/var/lib/docker/"):
+            raise self.fail("docker_migration_staging", f"{path} cannot hold the images while Docker's store moves",
+                            f"give a directory outside /var/lib/docker (default {MIGRATION_STAGING})")  # fmt: skip
+        return path
 
     def storage_options(self) -> tuple[str, ...]:
         options = self.words("docker_storage_options")

@@ -442,6 +442,10 @@ PREREQUISITES: dict[str, Callable[[Facts, str, tuple[str, ...]], list[Finding]]]
 def check_store(s: Subject) -> list[Finding]:
     """Another driver's data under /var/lib/docker: switching would hide its images and containers."""
     used = sorted(set(platforms.storage().data_dirs) & set(s.facts.docker_store_entries) - {s.storage_driver})
+    if s.asked.migration.migrate:  # what the migration moves is its business (check_migration)
+        from installer import migration
+
+        used = [u for u in used if u != migration.source(s)]
     if not used or s.storage_driver is None:
         return []
     return [
@@ -450,9 +454,19 @@ def check_store(s: Subject) -> list[Finding]:
             ERROR,
             f"/var/lib/docker already holds {', '.join(used)} data; switching to "
             f"{s.storage_driver} would hide its images and containers",
-            "migrate the workloads first (separate work), or empty /var/lib/docker if nothing there matters",
+            'move the images over with --migrate-storage (README: "Moving off devicemapper"), or empty '
+            "/var/lib/docker if nothing there matters",
         )
     ]
+
+
+def check_migration(s: Subject) -> list[Finding]:
+    """--migrate-storage, --purge-old-storage: installer/migration.py says what refuses them."""
+    if s.facts.migration is None:
+        return []
+    from installer import migration  # its steps import the executor, which imports these checks
+
+    return migration.check(s)
 
 
 # ---------------------------------------------------------------- what is installed and configured
@@ -558,7 +572,8 @@ def check_timeline(s: Subject) -> list[Finding]:
                 ERROR,
                 f"Docker {version} has no {name} storage driver (dockerd {driver.removed_in} removed it); this "
                 f"host {how}",
-                f"migrate the host's storage off {name} first, or pin docker_version below {driver.removed_in}",
+                f"move the host's storage off {name} first (provision --migrate-storage, at the installed version), "
+                f"or pin docker_version below {driver.removed_in}",
             )
         )
     return findings
@@ -897,6 +912,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_cgroups,
     check_storage_driver,
     check_store,
+    check_migration,
     check_disk,
     check_yum_lock,
     check_requiretty,

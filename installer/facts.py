@@ -347,6 +347,7 @@ class Facts:
     available_error: str = ""
     available_from: str = ""  # the host whose yum answered for this one (same configuration), if another
     missing_sections: list[str] = field(default_factory=list)
+    migration: Any = None  # an installer.migration.State: asked with --migrate-storage / --purge-old-storage
 
     def installed(self, package: str) -> str | None:
         """``version-release`` of an installed package: no epoch (yum pins name none, and an epoch says
@@ -400,7 +401,10 @@ class Facts:
         """Every field as is (they hold only JSON's types: dataclasses.asdict's deep copy was a third of
         `check`'s controller CPU on a fleet), but the yum digest: it covers repository files that may hold
         a password, so it stays on the controller."""
-        return {name: getattr(self, name) for name in _REPORTED}
+        out = {name: getattr(self, name) for name in _REPORTED}
+        if self.migration is not None:
+            out["migration"] = self.migration.to_dict()
+        return out
 
 
 _REPORTED = [f.name for f in fields(Facts) if f.name != "yum_config"]

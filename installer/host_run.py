@@ -31,6 +31,7 @@ class HostRun(HostResult):
     info: dict[str, Any] | None = None  # the validated `docker info`
     failed_finding: Finding | None = None  # the preflight error that stopped it, if one did
     noise: list[str] = field(default_factory=list)  # what the host printed outside pyinstall's frames
+    migration: dict[str, Any] | None = None  # a storage migration's images kept and containers to recreate
 
     def count(self, status: Status) -> int:
         return sum(t.status == status for t in self.tasks)
@@ -47,6 +48,7 @@ class HostRun(HostResult):
             "hint": self.hint or None,
             "commands": self.commands,
             "docker_info": self.info,
+            **({"migration": self.migration} if self.migration is not None else {}),
         }
 
 

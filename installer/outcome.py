@@ -120,7 +120,7 @@ CONDITIONS: dict[str, tuple[str, Status]] = {
 }  # fmt: skip
 
 # Warnings provision says without -v: what this run drops from the host, and what an earlier run left.
-ALWAYS_SAID = frozenset({"UNMANAGED_OPTIONS", "JOB_LOST", "JOB_FAILED"})
+ALWAYS_SAID = frozenset({"UNMANAGED_OPTIONS", "JOB_LOST", "JOB_FAILED", "MIGRATION"})
 
 # Every preflight code, with what it means: --ignore-preflight-errors and pyinstall_ignore_preflight_errors
 # accept these (a typo would ignore nothing).
@@ -147,6 +147,17 @@ PREFLIGHT_CODES = {
     "OVERLAY_BACKING": "/var/lib/docker is itself on overlayfs",
     "XFS_FTYPE": "xfs without d_type",
     "STORE_IN_USE": "/var/lib/docker holds another storage driver's data",
+    "MIGRATION": "what --migrate-storage moves, or --purge-old-storage deletes",
+    "MIGRATE": "the store could not be examined for a migration",
+    "MIGRATE_PLATFORM": "the platform cannot run the driver migrated to (EL6: no overlay)",
+    "MIGRATE_DATA_ROOT": "a data-root other than /var/lib/docker is asked",
+    "MIGRATE_LEDGER": "a migration to another driver is under way on the host",
+    "MIGRATE_DAEMON": "the daemon does not answer: its images cannot be saved",
+    "MIGRATE_UPGRADE": "a package change asked with the migration",
+    "MIGRATE_TARGET_DATA": "the driver migrated to already has a directory under /var/lib/docker",
+    "MIGRATE_RUNNING": "containers running (--stop-containers)",
+    "MIGRATE_SPACE": "not enough space for the saved images and the new store",
+    "MIGRATE_PURGE": "--purge-old-storage while a migration is under way",
     "DISK_SPACE": "little free space under /var/lib/docker",
     "YUM_LOCK": "yum is locked by a live process",
     "YUM_LOCK_STALE": "a stale yum lock",

@@ -161,6 +161,14 @@ def examine(
     """Facts and findings, as both check and provision see them. The version is resolved only for a
     host that passes everything else: a refused or locked host costs no yum run."""
     gathered = gather_facts(session, script=script)
+    wanted = asked.migration
+    if wanted.migrate or wanted.purge_old:  # the store's images, containers and space: one more round trip
+        from installer import migration, platforms
+
+        drivers = tuple(platforms.storage().drivers)
+        said = session.run(migration.script(wanted.staging, drivers), timeout=FACTS_TIMEOUT * 2,
+                           what="the migration's facts")  # fmt: skip
+        gathered.migration = migration.parse(said.stdout)
     findings = checks.run_checks(gathered, asked)
     if passed(findings):
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from installer import checks, connection, docker_info, facts, probe, runtime
+from installer import checks, connection, docker_info, facts, migration, probe, runtime
 from installer.asked import Asked
 from installer.connection import Session, Target
 from installer.executor import TaskResult, execute
@@ -85,7 +85,17 @@ def _pipeline(
         run.status, run.error, run.hint = Status.FAILED, exc.message, exc.hint
         return
     steps = tagged(plan(gathered, desired), tags, skip_tags)
-    run.tasks = execute(None if check else session, steps, check=check, stop=stop)
+    moving = migration.plan(s, steps, asked.migration.staging)
+    purge = migration.purge(gathered.migration, asked.migration.staging) if asked.migration.purge_old else None
+    if purge is not None:
+        steps.operations.append(purge)
+    if moving is not None:
+        run.tasks = migration.execute(None if check else session, moving, check=check, stop=stop)
+        steps = moving.plan
+        if not check and not settled(run):
+            run.migration = migration.report(session)
+    else:
+        run.tasks = execute(None if check else session, steps, check=check, stop=stop)
     if settled(run):
         return
     if check or not wanted("validate", tags, skip_tags):

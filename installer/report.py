@@ -171,6 +171,24 @@ def render_host_run(r: Any, console: Console, verbose: int = 0, diff: bool = Fal
                 console.print(text(f"           | {line}"), soft_wrap=True)
         if diff and t.diff:
             console.print(text(t.diff.rstrip("\n")), soft_wrap=True)
+    if r.migration:
+        _render_migration(r.migration, console)
+
+
+def _render_migration(m: dict[str, Any], console: Console) -> None:
+    """What a storage migration kept and what it leaves to the operator."""
+    console.print(text(("  migration kept:", "bold")))
+    for image in m["images"]:
+        console.print(text(f"    image {image['id'][7:19]} {' '.join(image['tags']) or '(untagged)'}"), soft_wrap=True)
+    for c in m["containers"]:
+        console.print(text(("    to recreate: ", "yellow"), f"{c['name']} (docker inspect in {c['inspect_path']})"),
+                      soft_wrap=True)  # fmt: skip
+    for path, held in m["old"].items():
+        console.print(text(f"    old store {path}: {held / 1e9:.2f} GB on disk, kept until --purge-old-storage"))
+    digests = [d for image in m["images"] for d in image["digests"]]
+    if digests:
+        console.print(text(("    not restored by docker load (pull by digest again if needed): ", "dim"),
+                           ", ".join(digests)), soft_wrap=True)  # fmt: skip
 
 
 def _recap(runs: Sequence[Any], console: Console) -> None:

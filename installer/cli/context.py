@@ -128,6 +128,16 @@ def targets(
         raise UsageError(f"no hosts matched{' --limit ' + repr(args.limit) if args.limit else ''}"
                          f"{' in --shard ' + args.shard if args.shard else ''}", "check the pattern")  # fmt: skip
     ignore = _ignored_codes(args)  # refuse a typo before asking for passwords
+    moving = asked.Migration(
+        migrate=getattr(args, "migrate_storage", False),
+        stop_containers=getattr(args, "stop_containers", False),
+        purge_old=getattr(args, "purge_old_storage", False),
+    )
+    if moving.stop_containers and not moving.migrate:
+        raise UsageError("--stop-containers is for --migrate-storage", "add --migrate-storage, or leave it out")
+    if moving.migrate and (getattr(args, "tags", None) or getattr(args, "skip_tags", None)):
+        raise UsageError("--migrate-storage moves the whole store: it takes no --tags or --skip-tags",
+                         "run the migration alone, then the tagged run")  # fmt: skip
     # The settings that stand for inventory variables: the environment's and a config file's are defaults
     # the inventory beats, the command line's beat the inventory (installer/settings.py).
     defaults, overrides, set_at = settings.variables(args.settings)
@@ -135,7 +145,7 @@ def targets(
     for host in inv.hosts(selection.hosts):
         hostvars = {**defaults, **host.vars, **overrides}
         origin = lambda v, h=host.name: set_at[v] if v in overrides else inv.origin(h, v) or set_at.get(v, "")  # noqa: E731
-        models.append((host.name, hostvars, asked.parse(host.name, hostvars, origin, ignore, bundles, notes)))
+        models.append((host.name, hostvars, asked.parse(host.name, hostvars, origin, ignore, bundles, notes, moving)))
         if args.verbose:
             notes.update(
                 f"{name} has no bearing on pyinstall: {why}" for name, why in ansible_vars.no_bearing(hostvars)

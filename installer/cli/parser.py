@@ -122,6 +122,27 @@ def _tags(text: str) -> frozenset[str]:
     return names
 
 
+def _migration_args(command: argparse.ArgumentParser) -> None:
+    """A change of storage driver over existing images: check's (its refusals) and provision's."""
+    command.add_argument(
+        "--migrate-storage",
+        action="store_true",
+        help="move hosts whose images are in another driver than docker_storage_driver asks (devicemapper to "
+        "overlay2): images saved and loaded, volumes kept, the old store moved aside; undone if a step fails",
+    )
+    command.add_argument(
+        "--stop-containers",
+        action="store_true",
+        help="with --migrate-storage: stop running containers first (refused otherwise: MIGRATE_RUNNING)",
+    )
+    command.add_argument(
+        "--purge-old-storage",
+        action="store_true",
+        help="delete what a finished migration kept: the old driver's store (a direct-lvm thin pool too) and "
+        "the saved images",
+    )
+
+
 def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
     """A command that works on the inventory's hosts, its help ending with the exit statuses."""
     command = sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -267,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "4 unreachable)")  # fmt: skip
     _ignore_errors_arg(check)
     _bundle_arg(check)
+    _migration_args(check)
 
     prov = _host_command(sub, "provision", "install, configure, enable and start the runtime; idempotent (exit 0 ok, "
                          "2 failed, 4 unreachable)")  # fmt: skip
@@ -285,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     tags.completer = skip.completer = argcomplete.completers.ChoicesCompleter(TAGS)  # type: ignore[attr-defined]
     _rollout_args(prov)
     _bundle_arg(prov)
+    _migration_args(prov)
 
     rm = _host_command(sub, "remove", "take the runtime off: stop, disable, remove its packages, repositories and "
                        "configuration (backups kept); idempotent (exit 0 ok, 2 failed, 4 unreachable)")  # fmt: skip
