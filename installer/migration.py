@@ -126,7 +126,8 @@ section images
 timeout 60 docker images --no-trunc --format '{{{{.ID}}}} {{{{.Repository}}}}:{{{{.Tag}}}}' 2>/dev/null
 section digests
 ids=$(timeout 60 docker images -q --no-trunc 2>/dev/null | sort -u)
-[ -z "$ids" ] || timeout 60 docker image inspect -f '{{{{.Id}}}}{{{{range .RepoDigests}}}} {{{{.}}}}{{{{end}}}}' $ids 2>/dev/null
+f='{{{{.Id}}}}{{{{range .RepoDigests}}}} {{{{.}}}}{{{{end}}}}'
+[ -z "$ids" ] || timeout 60 docker image inspect -f "$f" $ids 2>/dev/null
 section containers
 ids=$(timeout 60 docker ps -aq --no-trunc 2>/dev/null)
 [ -z "$ids" ] || timeout 60 docker inspect -f '{{{{.Id}}}} {{{{.State.Running}}}} {{{{.Name}}}}' $ids 2>/dev/null
