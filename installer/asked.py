@@ -31,6 +31,7 @@ _VERSION = re.compile(r"^(?:\d+:)?\d[A-Za-z0-9._+~^]*(?:-[A-Za-z0-9._+~^]+)?$")
 # URLs, with yum's own variables ($basearch, $releasever, ...) as the only $ allowed.
 _URL = re.compile(r"^(https?|ftp|file)://(?:[^\s'\"`$\\]|\$(?:basearch|releasever|arch|infra|contentdir|YUM\d))+$")
 _PATH = re.compile(r"^/[^\s'\"`$\\]*$")
+_DEVICE = re.compile(r"^/dev/[A-Za-z0-9][A-Za-z0-9/_.:-]*$")
 _STORAGE_OPTION = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]*=[^\s'\"`$\\]*$")  # dm.basesize=20G
 
 # yum's repository fields that yum_repos may set, by kind of value. id and enabled are pyinstall's.
@@ -77,6 +78,7 @@ class Asked:
     version: str | None = None  # docker_version
     storage_driver: str | None = None
     storage_options: tuple[str, ...] = ()
+    storage_device: str | None = None  # a disk or LV of its own for overlay2's store, formatted only if empty
     daemon_options: dict[str, Any] = field(default_factory=dict)  # None values drop a default
     yum_mirror: str = ""
     yum_repos: dict[str, dict[str, Any]] = field(default_factory=dict)  # repo id -> fields to override
@@ -134,6 +136,7 @@ def parse(
         ),
         storage_driver=reader.choice("docker_storage_driver", tuple(platforms.storage().drivers)),
         storage_options=reader.storage_options(),
+        storage_device=reader.matching("docker_storage_device", _DEVICE, "a disk or logical volume under /dev"),
         daemon_options=reader.daemon_options(),
         yum_mirror=(reader.matching("yum_mirror", _URL, "an http(s)://, ftp:// or file:// URL") or "").rstrip("/"),
         yum_repos=reader.yum_repos(),

@@ -12,6 +12,7 @@ provision could make before its first change is a check here, so `check` answers
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -269,10 +270,12 @@ def _overlay_available(facts: Facts) -> bool:
 def check_storage_driver(s: Subject) -> list[Finding]:
     if s.platform is None or s.storage_driver is None:
         return []
-    return _driver_findings(s.facts, s.platform, s.storage_driver, s.asked.storage_options)
+    return _driver_findings(s.facts, s.platform, s.storage_driver, s.asked.storage_options, s.asked.storage_device)
 
 
-def _driver_findings(facts: Facts, platform: Platform, driver: str, options: tuple[str, ...]) -> list[Finding]:
+def _driver_findings(
+    facts: Facts, platform: Platform, driver: str, options: tuple[str, ...], device: str | None = None
+) -> list[Finding]:
     spec = platform.storage_drivers.get(driver)
     if spec is None:
         return [
@@ -297,11 +300,11 @@ def _driver_findings(facts: Facts, platform: Platform, driver: str, options: tup
             )
         )
     if spec.prerequisites:
-        findings += PREREQUISITES[spec.prerequisites](facts, driver, options)
+        findings += PREREQUISITES[spec.prerequisites](facts, driver, options, device)
     return findings
 
 
-def _devicemapper(facts: Facts, driver: str, options: tuple[str, ...]) -> list[Finding]:
+def _devicemapper(facts: Facts, driver: str, options: tuple[str, ...], device: str | None) -> list[Finding]:
     dm = facts.device_mapper
     findings = []
     # The core driver itself: dm-thin-pool's module alone cannot load without dm-mod.
@@ -397,8 +400,8 @@ def _thin_pool(facts: Facts, options: tuple[str, ...]) -> list[Finding]:
     return findings
 
 
-def _overlay(facts: Facts, driver: str, options: tuple[str, ...]) -> list[Finding]:
-    findings = []
+def _overlay(facts: Facts, driver: str, options: tuple[str, ...], device: str | None) -> list[Finding]:
+    findings: list[Finding] = []
     if not _overlay_available(facts):
         findings.append(
             Finding(
@@ -408,6 +411,8 @@ def _overlay(facts: Facts, driver: str, options: tuple[str, ...]) -> list[Findin
                 "modprobe overlay, or choose docker_storage_driver=devicemapper",
             )
         )
+    if device:  # the store goes on a filesystem pyinstall makes for it (check_store_device)
+        return findings
     fs = facts.docker_fs
     if fs.get("fstype") == "xfs" and fs.get("xfs_ftype") == 0:
         findings.append(
@@ -433,10 +438,46 @@ def _overlay(facts: Facts, driver: str, options: tuple[str, ...]) -> list[Findin
 
 
 # The host checks a driver's ``prerequisites`` names (runtime/storage.yml; platforms.PREREQUISITES).
-PREREQUISITES: dict[str, Callable[[Facts, str, tuple[str, ...]], list[Finding]]] = {
+PREREQUISITES: dict[str, Callable[[Facts, str, tuple[str, ...], str | None], list[Finding]]] = {
     "device-mapper": _devicemapper,
     "overlayfs": _overlay,
 }
+
+
+def store_mount(driver: str) -> str:
+    """Where docker_storage_device is mounted: the driver's own directory, so that the volumes, the
+    containers' files and the other drivers' stores stay where they are."""
+    return f"/var/lib/docker/{driver}"
+
+
+def check_store_device(s: Subject) -> list[Finding]:
+    """docker_storage_device: a disk or LV for the store, formatted (XFS, ftype=1) only when it is empty: no
+    filesystem or LVM signature, no partitions, not mounted; or already mounted where the store goes."""
+    device, driver = s.asked.storage_device, s.storage_driver
+    if device is None or driver is None or s.platform is None:
+        return []
+    spec = s.platform.storage_drivers.get(driver)
+    if spec is None or spec.prerequisites != "overlayfs":
+        return [Finding("STORE_DEVICE", ERROR, f"docker_storage_device={device} is for overlay2; {driver} is asked",
+                        "for devicemapper give dm.directlvm_device in docker_storage_options")]  # fmt: skip
+    found, mount = s.facts.block_devices.get(device), store_mount(driver)
+    if found is not None and found["mounted"] == mount:
+        return []
+    within = re.compile(re.escape(device) + r"p?\d+")
+    partitions = sorted(p for p in s.facts.block_devices if within.fullmatch(p))
+    if found is None and not device.startswith(("/dev/disk/", "/dev/mapper/")):
+        why = "is not a block device on this host (/proc/partitions)"
+    elif found is not None and found["mounted"]:
+        why = f"is mounted on {found['mounted']}"
+    elif found is not None and found["signature"]:
+        why = f"carries a signature ({found['signature']}): pyinstall formats only an empty disk"
+    elif partitions:
+        why = f"has partitions ({', '.join(partitions)}): pyinstall formats only an empty disk"
+    else:
+        return []
+    return [Finding("STORE_DEVICE", ERROR, f"docker_storage_device={device} {why}",
+                    "give an empty, unmounted disk or logical volume; wipe one only if nothing on it matters "
+                    "(wipefs -a)")]  # fmt: skip
 
 
 def check_store(s: Subject) -> list[Finding]:
@@ -912,6 +953,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_cgroups,
     check_storage_driver,
     check_store,
+    check_store_device,
     check_migration,
     check_disk,
     check_yum_lock,

@@ -285,7 +285,8 @@ def _refusal(s: Subject, state: State, moving_from: str, target: str) -> Finding
         return _fail("MIGRATE_UPGRADE", f"{installed} is installed and {s.pin} is pinned: the migration runs on "
                      "the Docker that wrote the images, with no package change in the same run",
                      "pin docker_version to the installed version to migrate; upgrade in a later run")  # fmt: skip
-    if target in s.facts.docker_store_entries:
+    device = s.facts.block_devices.get(asked.storage_device or "") or {}
+    if target in s.facts.docker_store_entries and device.get("mounted") != f"{ROOT}/{target}":
         return _fail("MIGRATE_TARGET_DATA", f"{ROOT}/{target} exists already: the images loaded would mix with "
                      "what it holds", f"move {ROOT}/{target} away (it is not in use), then run again")  # fmt: skip
     running = [c.name for c in state.containers if c.running]
@@ -303,9 +304,10 @@ def _space(s: Subject, state: State, moving_from: str) -> Finding | None:
         return _fail("MIGRATE_SPACE", f"the size of {moving_from}'s layers is unknown ({ROOT}/image/{moving_from} "
                      "has none): the space the migration needs cannot be measured", "")  # fmt: skip
     need = int((layers or 0) * MARGIN) + MARGIN_BYTES
-    staging, store = s.asked.migration.staging, state.space.get(ROOT)
+    staging = s.asked.migration.staging
     wanted: dict[str, list] = {}
-    for path in (staging, ROOT):
+    # The new store goes on docker_storage_device when one is given: a whole disk of its own.
+    for path in (staging,) if s.asked.storage_device else (staging, ROOT):
         where = state.space.get(path)
         if where is None:
             return _fail("MIGRATE_SPACE", f"the free space at {path} could not be read (df)", "")
@@ -319,7 +321,6 @@ def _space(s: Subject, state: State, moving_from: str) -> Finding | None:
                          f"{' and loaded again' if len(paths) > 1 else ''}: {size(layers or 0)} of layers); "
                          f"{size(where['free'])} free", "free space there, or give docker_migration_staging on "
                          "another filesystem")  # fmt: skip
-    del store
     return None
 
 
@@ -496,7 +497,10 @@ def _undo(platform: Platform, moving_from: str, target: str, staging: str) -> Op
         # The daemon is stopped only when the store moved, or it does not run the old driver.
         f'if [ -d "$old" ] || [ "$(docker info --format \'{{{{.Driver}}}}\' 2>/dev/null)" != {q(moving_from)} ]; then '
         f"{_stop_daemon(service)}; "
-        f'if [ -d "$old" ]; then rm -rf {root}/{q(target)} {root}/image/{q(target)}; {back}rmdir "$old"; fi; '
+        # A store on docker_storage_device stays mounted: only what the new daemon wrote there goes.
+        f't={root}/{q(target)}; if mountpoint -q "$t"; then find "$t" -mindepth 1 -maxdepth 1 -exec rm -rf {{}} +; '
+        'else rm -rf "$t"; fi; '
+        f'if [ -d "$old" ]; then rm -rf {root}/image/{q(target)}; {back}rmdir "$old"; fi; '
         f"rm -f {files}; "
         'if [ -f "$d/files.tar" ]; then tar -C / -xpf "$d/files.tar"; fi; '
         f"{service.start} >/dev/null 2>&1 || :; {wait_for_daemon(service, 60)}; fi; "
@@ -588,6 +592,8 @@ def report(session: Session) -> dict[str, Any]:
             images.append({"id": image, "tags": [t for t in tags if _REFERENCE.match(t)],
                            "digests": digests.get(image, [])})  # fmt: skip
     body[-1], _, tail = body[-1].partition(f"\n{MARKER}old\n")
+    tail, _, pool = tail.partition(f"\n{MARKER}pool\n")
+    pool = pool.partition(f"\n{MARKER}end")[0].strip()
     old = {}
     for line in tail.partition(f"\n{MARKER}end")[0].splitlines():
         kib, _, path = line.partition(" ")
@@ -603,4 +609,6 @@ def report(session: Session) -> dict[str, Any]:
         first = inspect[0] if isinstance(inspect, list) and inspect and isinstance(inspect[0], dict) else {}
         name = str(first.get("Name", "")).lstrip("/")
         containers.append({"name": name, "id": str(first.get("Id", "")), "inspect_path": path, "inspect": inspect})
-    return {"images": images, "containers": containers, "old": old}
+    given = re.fullmatch(r"[A-Za-z0-9_.+-]+", pool) and not pool.endswith("-pool")  # loop-lvm's: docker-M:N-I-pool
+    thin_pool = f"/dev/mapper/{pool}" if given else None
+    return {"images": images, "containers": containers, "old": old, "thin_pool": thin_pool}

@@ -147,6 +147,7 @@ PREFLIGHT_CODES = {
     "OVERLAY_BACKING": "/var/lib/docker is itself on overlayfs",
     "XFS_FTYPE": "xfs without d_type",
     "STORE_IN_USE": "/var/lib/docker holds another storage driver's data",
+    "STORE_DEVICE": "docker_storage_device is missing, mounted elsewhere or not empty",
     "MIGRATION": "what --migrate-storage moves, or --purge-old-storage deletes",
     "MIGRATE": "the store could not be examined for a migration",
     "MIGRATE_PLATFORM": "the platform cannot run the driver migrated to (EL6: no overlay)",

@@ -18,6 +18,7 @@ from typing import Any
 
 from installer import yum
 from installer.bundle import SUMS_FILE, Bundle
+from installer.checks import store_mount
 from installer.facts import Facts
 from installer.platforms import Platform, Service
 from installer.repos import BUNDLE_REPO_ID
@@ -214,6 +215,9 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
                           repos=False, tag="packages", runtime=True))  # fmt: skip
     ops += _packages(facts, desired, yum_op)
 
+    if desired.storage_device:
+        ops += _store_device(facts, desired.storage_device, store_mount(desired.storage_driver), platform.service)
+
     config = desired.config_file
     ops += _file_op(facts, config, f"daemon configuration {config.path}", stamp, restarts=True, tag="config")
     for f in desired.files:
@@ -306,6 +310,35 @@ def _file_op(
     hidden = (base64.b64encode(f.content.encode()).decode(),) if f.secret else ()
     return [Operation(f"write {what}", (command,), why, diff, restarts, file=f.path, backup=backup, hidden=hidden,
                       tag=tag)]  # fmt: skip
+
+
+def _store_device(facts: Facts, device: str, mount: str, service: Service) -> list[Operation]:
+    """The store's own filesystem: XFS with ftype=1 made on the device only if blkid still finds nothing on
+    it (preflight saw it empty), mounted at the driver's directory and in /etc/fstab by UUID (written
+    atomically), recorded in the ledger. Mounted while the daemon is stopped: a running dockerd has bound
+    /var/lib/docker onto itself, and takes a mount made under it away when it stops (the restart follows)."""
+    found = facts.block_devices.get(device)
+    if found is not None and found["mounted"] == mount:
+        return []
+    dev, mnt = q(device), q(mount)
+    script = (
+        f"set -e; dev={dev}; mnt={mnt}; "
+        'if [ -z "$(blkid -p -o value -s TYPE "$dev" 2>/dev/null)" ] && [ -z "$(blkid -p -o value -s PTTYPE "$dev" '
+        '2>/dev/null)" ]; then mkfs.xfs -q -n ftype=1 "$dev"; fi; '
+        'uuid=$(blkid -p -o value -s UUID "$dev"); kind=$(blkid -p -o value -s TYPE "$dev"); '
+        '[ "$kind" = xfs ] && [ -n "$uuid" ] || { echo "$dev holds ${kind:-something} now, not the XFS made for the '
+        'store: left alone" >&2; exit 1; }; '
+        'xfs_info "$dev" 2>/dev/null | grep -q ftype=1 || xfs_db -r -c version "$dev" 2>/dev/null | grep -q FTYPE || '
+        '{ echo "$dev is XFS without ftype=1: overlay needs d_type" >&2; exit 1; }; '
+        'mkdir -p "$mnt"; if ! grep -q "^UUID=$uuid " /etc/fstab; then '
+        't=$(mktemp /etc/.fstab.pyinstall.XXXXXX); trap \'rm -f "$t"\' EXIT; cat /etc/fstab > "$t"; '
+        'printf "UUID=%s %s xfs defaults 0 0\\n" "$uuid" "$mnt" >> "$t"; chmod 644 "$t"; mv -f "$t" /etc/fstab; '
+        "trap - EXIT; fi; "
+        f"if {service.running} >/dev/null 2>&1; then {service.stop} >/dev/null; fi; "
+        f'mountpoint -q "$mnt" || mount "$mnt"; {ledger(f"device {device} {mount}")}'
+    )
+    return [Operation(f"make the store's filesystem on {device}", (script,), f"XFS (ftype=1) mounted at {mount}",
+                      restarts=True, timeout=600, tag="config")]  # fmt: skip
 
 
 def _cgconfig(facts: Facts) -> list[Operation]:

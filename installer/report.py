@@ -185,6 +185,9 @@ def _render_migration(m: dict[str, Any], console: Console) -> None:
                       soft_wrap=True)  # fmt: skip
     for path, held in m["old"].items():
         console.print(text(f"    old store {path}: {held / 1e9:.2f} GB on disk, kept until --purge-old-storage"))
+    if m.get("thin_pool"):
+        console.print(text(f"    thin pool {m['thin_pool']}: kept, unused by the new daemon, until "
+                           "--purge-old-storage"))  # fmt: skip
     digests = [d for image in m["images"] for d in image["digests"]]
     if digests:
         console.print(text(("    not restored by docker load (pull by digest again if needed): ", "dim"),

@@ -59,6 +59,7 @@ class Desired:
     files: tuple[ManagedFile, ...]
     bundle: Any = None  # an installer.bundle.Bundle: install from it, every other repository disabled
     yum_lock_wait: int = YUM_LOCK_TIMEOUT  # seconds a yum command waits for another one to release the lock
+    storage_device: str | None = None  # formatted and mounted at the driver's directory (checks.store_mount)
 
     @property
     def config_file(self) -> ManagedFile:
@@ -153,4 +154,5 @@ def desired(s: Subject, installed_version: str | None = None) -> Desired:
         files=tuple(files),
         bundle=asked.bundles.get(platform.id),
         yum_lock_wait=asked.yum_lock_timeout,
+        storage_device=asked.storage_device,
     )

@@ -278,6 +278,16 @@ def _make_disks(host: Host, seed: Path) -> None:
     (host.dir / "root.img.tmp").rename(host.dir / "root.img")
 
 
+def _spare_disk(host: Host) -> Path:
+    """An @uml host's third disk (/dev/ubdd), empty: what docker_storage_device is given (a disk of its own for
+    overlay2's store, e.g. when /var/lib/docker's filesystem cannot hold it)."""
+    spare = host.dir / "spare.img"
+    if not spare.exists():
+        with open(spare, "wb") as f:
+            f.truncate(UML_DISK_BYTES)
+    return spare
+
+
 # A noisy host's root .bashrc, CentOS's shape (no "interactive only" guard, so ssh commands run it too).
 NOISY_BASHRC = """\
 echo "*** Authorised users only: this banner comes from .bashrc ***"
@@ -381,6 +391,7 @@ def _start_uml(host: Host, layer: Path, repo: Path) -> int:
     argv = [
         str(k.binary), f"mem={UML_MEMORY}", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "ro",
         f"ubd0={host.dir / 'root.img'}", f"ubd1={host.store_path}", f"ubd2r={layer_image(layer)}",
+        f"ubd3={_spare_disk(host)}",
         "vec0:transport=tap,ifname=tap0", "con=null", "con0=null,fd:1", f"init={FILES / 'uml-enter'}",
         *(f"{key}={value}" for key, value in settings.items()),
     ]  # fmt: skip
