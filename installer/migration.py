@@ -88,6 +88,7 @@ class State:
     space: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> filesystem, free bytes, mount point
     old: dict[str, int] = field(default_factory=dict)  # a moved-aside store -> the bytes it holds on disk
     archive: int | None = None  # bytes of the staging archive, when there is one
+    pool: str = ""  # the direct-lvm thin pool the old driver used: kept until purged
     error: str = ""  # why the script could not say
 
     @property
@@ -107,6 +108,7 @@ class State:
             "space": self.space,
             "old": self.old,
             "archive": self.archive,
+            "pool": self.pool,
             "error": self.error,
         }
 
@@ -119,7 +121,7 @@ def script(staging: str, drivers: tuple[str, ...]) -> str:
     return f"""LC_ALL=C; export LC_ALL; PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH
 section() {{ printf '\\n{MARKER}%s\\n' "$1"; }}
 section ledger
-for f in steps from to; do [ -f {d}/$f ] && while IFS= read -r l; do echo "$f: $l"; done < {d}/$f; done
+for f in steps from to pool; do [ -f {d}/$f ] && while IFS= read -r l; do echo "$f: $l"; done < {d}/$f; done
 section driver
 timeout 20 docker info --format '{{{{.Driver}}}}' 2>/dev/null
 section images
@@ -155,6 +157,7 @@ _ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CONTAINER = re.compile(r"^[0-9a-f]{64}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")  # what docker prints as repository:tag, repo@digest
 _DRIVER = re.compile(r"^[a-z0-9]+$")
+_POOL = re.compile(r"[A-Za-z0-9_.+-]+(?<!-pool)")  # a thin pool given to devicemapper (loop-lvm's: docker-M:N-I-pool)
 
 
 def parse(output: str) -> State:
@@ -169,6 +172,8 @@ def parse(output: str) -> State:
             state.steps.append(value)
         elif key in ("from", "to") and _DRIVER.match(value):
             setattr(state, "source" if key == "from" else "target", value)
+        elif key == "pool" and _POOL.fullmatch(value):
+            state.pool = f"/dev/mapper/{value}"
     driver = sections.get("driver", "").strip()
     state.driver = driver if _DRIVER.match(driver) else ""
     tags: dict[str, list[str]] = {}
@@ -343,8 +348,9 @@ def _purge(s: Subject, state: State) -> list[Finding]:
     if not state.old and state.archive is None:
         return [Finding("MIGRATION", Level.INFO, "no old store to purge")]
     held = sum(state.old.values()) + (state.archive or 0)
+    pool = f", the thin pool {state.pool}" if state.pool else ""
     return [Finding("MIGRATION", Level.INFO, f"--purge-old-storage deletes {', '.join(state.old) or 'no old store'}"
-                    f" and the staged images: {size(held)}")]  # fmt: skip
+                    f"{pool} and the staged images: {size(held)}")]  # fmt: skip
 
 
 # ---------------------------------------------------------------- the steps
@@ -368,7 +374,9 @@ def _stop_daemon(service: Service) -> str:
     # docker.socket would start the daemon again at the first client's call (docker-ce's units on systemd).
     return (
         "if command -v systemctl >/dev/null 2>&1; then systemctl stop docker.socket >/dev/null 2>&1 || :; fi; "
-        f"{service.stop} >/dev/null 2>&1 || :; i=0; while {service.running} >/dev/null 2>&1; do i=$((i + 1)); "
+        f"if {service.running} >/dev/null 2>&1; then {service.stop} >/dev/null || "
+        "{ echo 'stopping the docker daemon failed' >&2; exit 1; }; fi; "
+        f"i=0; while {service.running} >/dev/null 2>&1; do i=$((i + 1)); "
         "if [ $i -ge 60 ]; then echo 'the docker daemon did not stop within 60s' >&2; exit 1; fi; sleep 1; done"
     )
 
@@ -520,15 +528,16 @@ def purge(state: State, staging: str) -> Operation | None:
         return None
     paths = " ".join(q(p) for p in state.old)
     pool = (
-        f"p=$(cat {q(MIGRATION_DIR)}/pool 2>/dev/null || :); case $p in *-pool|'') ;; *) "
-        'lv=$(lvs --noheadings -o vg_name,lv_name "/dev/mapper/$p" 2>/dev/null | awk \'{print $1 "/" $2}\'); '
-        '[ -z "$lv" ] || lvremove -f "$lv" >/dev/null; ;; esac; '
+        f"lv=$(lvs --noheadings -o vg_name,lv_name {q(state.pool)} 2>/dev/null | awk '{{print $1 \"/\" $2}}'); "
+        '[ -z "$lv" ] || lvremove -f "$lv" >/dev/null; '
+        if state.pool
+        else ""
     )
     held = sum(state.old.values()) + (state.archive or 0)
     return Operation(
         "purge the old storage",
         (f"set -e; set -f; {pool}rm -rf {paths} {q(staging)}/{ARCHIVE}; echo purged >> {q(MIGRATION_DIR)}/purged",),
-        f"{size(held)}: {', '.join([*state.old, staging + '/' + ARCHIVE])}",
+        f"{size(held)}: {', '.join([*state.old, *([state.pool] if state.pool else []), staging + '/' + ARCHIVE])}",
         timeout=1800,
         tag="migrate",
     )
@@ -609,6 +618,5 @@ def report(session: Session) -> dict[str, Any]:
         first = inspect[0] if isinstance(inspect, list) and inspect and isinstance(inspect[0], dict) else {}
         name = str(first.get("Name", "")).lstrip("/")
         containers.append({"name": name, "id": str(first.get("Id", "")), "inspect_path": path, "inspect": inspect})
-    given = re.fullmatch(r"[A-Za-z0-9_.+-]+", pool) and not pool.endswith("-pool")  # loop-lvm's: docker-M:N-I-pool
-    thin_pool = f"/dev/mapper/{pool}" if given else None
+    thin_pool = f"/dev/mapper/{pool}" if _POOL.fullmatch(pool) else None
     return {"images": images, "containers": containers, "old": old, "thin_pool": thin_pool}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from installer import checks, facts
-from installer.asked import Asked
+from installer import checks, facts, migration
+from installer.asked import Asked, Migration
 from installer.bundle import Bundle
 from installer.connection import OutputTooLarge, Target
 from installer.errors import BecomeError, CommandTimeout, HostDiskFull, HostError
@@ -41,6 +41,17 @@ DM = {"storage_driver": "devicemapper"}
 OWN_STORE = {"docker_fs": {"path": "/var/lib/docker", "fstype": "ext4", "avail_kb": 99_000_000,
                            "mount": "/var/lib/docker", "xfs_ftype": None}}  # fmt: skip
 AVAILABLE = {"available": ["3:20.10.24-3.el7"]}
+LVM = "lab-uml-el7-lvm-provisioned"  # docker-ce 20.10.24 on devicemapper, holding images and containers
+MOVE = {"storage_driver": "overlay2", "version": "20.10.24", "migration": Migration(migrate=True)}
+STOP = {**MOVE, "migration": Migration(migrate=True, stop_containers=True)}
+
+
+def moving(**changes) -> dict:
+    """The migration facts a devicemapper lab host gave (tests/facts/migration), changed."""
+    state = migration.parse((FACTS / "migration" / "lab-el7-devicemapper.txt").read_text())
+    return {"migration": replace(state, **changes)}
+
+
 # code -> (recorded host, changes to its facts, what is asked): a host on which a check gives that code.
 SCENARIOS: dict[str, tuple[str, dict, dict]] = {
     "FACTS": (EL7, {"missing_sections": ["docker_fs"]}, VFS),
@@ -100,6 +111,22 @@ SCENARIOS: dict[str, tuple[str, dict, dict]] = {
     "BUNDLE_PLATFORM": (EL7, {}, {**VFS, "bundles": {"el6": None}}),
     "THIN_POOL": ("lab-uml-el7-lvm-provisioned", {}, {**DM, "storage_options": ("dm.thinpooldev=/dev/mapper/nope",)}),
     "DIRECT_LVM_DEVICE": ("lab-uml-el7-lvm-fresh", {}, {**DM, "storage_options": ("dm.directlvm_device=/dev/ubdc",)}),
+    "STORE_DEVICE": (LVM, {}, {"storage_driver": "overlay2", "storage_device": "/dev/ubdb"}),  # an LVM PV
+    "MIGRATION": (LVM, moving(), STOP),
+    "MIGRATE": (LVM, moving(error="the migration script did not finish"), STOP),
+    "MIGRATE_PLATFORM": ("lab-uml-el6-loop-fresh", moving(), {**STOP, "version": None}),
+    "MIGRATE_DATA_ROOT": (LVM, moving(), {**STOP, "daemon_options": {"data-root": "/srv/docker"}}),
+    "MIGRATE_LEDGER": (LVM, moving(steps=["record"], source="devicemapper", target="vfs"), STOP),
+    "MIGRATE_DAEMON": (LVM, moving(driver="", images=[], containers=[]), STOP),
+    "MIGRATE_UPGRADE": (LVM, moving(), {**STOP, "version": "24.0.9"}),
+    "MIGRATE_TARGET_DATA": (LVM, {**moving(), "docker_store_entries": ["devicemapper", "overlay2"]}, STOP),
+    "MIGRATE_RUNNING": (LVM, moving(), MOVE),
+    "MIGRATE_SPACE": (LVM, moving(layer_bytes={"devicemapper": 8 * 10**9}), STOP),
+    "MIGRATE_PURGE": (
+        LVM,
+        moving(steps=["record"], source="devicemapper", target="overlay2"),
+        {**MOVE, "migration": Migration(purge_old=True)},
+    ),
     "SELINUX": (EL7, {"selinux": "enforcing"}, VFS),
     "CLOCK_SKEW": (EL7, {"clock_skew": 600.0}, VFS),
     "JOB_RUNNING": (EL7, {"jobs": [{"state": "running", "log": "/var/lib/pyinstall/jobs/x.log", "pid": 9}]}, VFS),

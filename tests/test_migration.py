@@ -1,0 +1,171 @@
+"""The storage migration's pure parts on recorded outputs: the migration facts as lab hosts printed them
+(devicemapper on loop files and on a thin pool, a host already moved) and as a hostile host might; what
+preflight refuses; the steps planned, resumed from a ledger, and quoted."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from installer import checks, migration
+from installer.asked import Asked, Migration
+from installer.plan import Plan, plan
+from installer.runtime import desired
+from tests.test_enumeration import recorded
+
+CASES = Path(__file__).parent / "facts" / "migration"
+HOST = "lab-uml-el7-lvm-provisioned"  # docker-ce 20.10.24 on devicemapper (direct-lvm), as provisioned
+MIGRATE = Migration(migrate=True, stop_containers=True)
+
+
+@pytest.mark.parametrize("case", sorted(p.stem for p in CASES.glob("*.txt")))
+def test_the_migration_facts_parse_as_recorded(case: str) -> None:
+    parsed = migration.parse((CASES / f"{case}.txt").read_text()).to_dict()
+    assert parsed == json.loads((CASES / f"{case}.json").read_text())
+
+
+def test_what_does_not_look_like_docker_output_is_left_out() -> None:
+    state = migration.parse((CASES / "hostile.txt").read_text())
+    assert state.target == "" and state.steps == ["record"], "a ledger line with shell in it is not believed"
+    assert [i.tags for i in state.images] == [("web:1",), (), ()]
+    assert [c.name for c in state.containers] == ["runner"]
+    assert state.volumes == ["data"] and state.layer_bytes == {"devicemapper": 4096}
+    assert list(state.old) == ["/var/lib/docker/pyinstall-old-devicemapper"], "only the stores moved aside"
+    assert migration.parse("@@pyinstall-section:ledger\n").error, "a script cut short says so"
+
+
+def facts(case: str = "lab-el7-devicemapper", **state_changes):
+    state = replace(migration.parse((CASES / f"{case}.txt").read_text()), **state_changes)
+    return recorded(HOST, migration=state)
+
+
+def asked(**changes) -> Asked:
+    return Asked("h1", **{"storage_driver": "overlay2", "version": "20.10.24", "migration": MIGRATE, **changes})
+
+
+def codes(gathered, wanted: Asked) -> dict[str, str]:
+    return {f.code: f.message for f in checks.run_checks(gathered, wanted) if f.code.startswith(("MIGRAT", "STORE"))}
+
+
+def test_a_host_that_can_move_is_told_what_moves() -> None:
+    found = codes(facts(), asked())
+    assert set(found) == {"MIGRATION"}, found
+    assert found["MIGRATION"].startswith("devicemapper -> overlay2: 3 image(s) saved and loaded (13.0 kB of layers")
+    assert "2 container(s) to recreate (1 running: stopped first), 1 volume(s) kept" in found["MIGRATION"]
+
+
+def test_without_the_flag_the_other_drivers_data_refuses_the_switch() -> None:
+    found = codes(facts(), asked(migration=Migration()))
+    assert set(found) == {"STORE_IN_USE"}, found
+
+
+@pytest.mark.parametrize(
+    ("code", "state", "wanted"),
+    [
+        ("MIGRATE_RUNNING", {}, {"migration": Migration(migrate=True)}),
+        ("MIGRATE_DAEMON", {"driver": "", "images": [], "containers": []}, {}),
+        ("MIGRATE_UPGRADE", {}, {"version": "24.0.9"}),
+        ("MIGRATE_DATA_ROOT", {}, {"daemon_options": {"data-root": "/srv/docker"}}),
+        ("MIGRATE_LEDGER", {"steps": ["record"], "source": "devicemapper", "target": "vfs"}, {}),
+        ("MIGRATE_SPACE", {"layer_bytes": {"devicemapper": 8 * 10**9}}, {}),
+        ("MIGRATE_SPACE", {"layer_bytes": {}}, {}),  # unmeasured: never guessed
+        ("MIGRATE", {"error": "the migration script did not finish"}, {}),
+        ("MIGRATE_PURGE", {"steps": ["record"], "source": "devicemapper", "target": "overlay2"},
+         {"migration": Migration(purge_old=True)}),
+    ],
+)  # fmt: skip
+def test_refusals(code: str, state: dict, wanted: dict) -> None:
+    found = codes(facts(**state), asked(**wanted))
+    assert code in found, found
+
+
+def test_el6_is_refused_with_the_way_forward() -> None:
+    gathered = recorded("lab-uml-el6-loop-fresh", migration=migration.parse((CASES / "lab-el7-devicemapper.txt")
+                                                                             .read_text()))  # fmt: skip
+    found = checks.run_checks(gathered, asked(version=None))
+    (refused,) = [f for f in found if f.code == "MIGRATE_PLATFORM"]
+    assert "el6 hosts cannot move off devicemapper" in refused.message and "upgrade the host's OS" in refused.hint
+
+
+def test_the_target_driver_with_data_of_its_own_is_refused() -> None:
+    gathered = facts()
+    gathered.docker_store_entries = [*gathered.docker_store_entries, "overlay2"]
+    assert "MIGRATE_TARGET_DATA" in codes(gathered, asked())
+
+
+def test_the_staging_and_the_store_on_one_filesystem_count_twice() -> None:
+    state = migration.parse((CASES / "lab-el7-direct-lvm.txt").read_text())
+    free = state.space["/var/lib/docker"]["free"]
+    each = (free - migration.MARGIN_BYTES * 2) / 2 / migration.MARGIN  # what fits once, but not twice
+    found = codes(facts("lab-el7-direct-lvm", layer_bytes={"devicemapper": int(each * 1.2)}), asked())
+    assert "/var/lib/pyinstall/staging and /var/lib/docker need" in found["MIGRATE_SPACE"], found
+    assert "MIGRATE_SPACE" not in codes(facts("lab-el7-direct-lvm", layer_bytes={"devicemapper": int(each * 0.8)}),
+                                        asked())  # fmt: skip
+
+
+def _steps(gathered, wanted: Asked) -> list[str]:
+    s = checks.subject(gathered, wanted)
+    moving = migration.plan(s, plan(gathered, desired(s)), wanted.migration.staging)
+    assert moving is not None
+    return [op.name for op in moving.plan.operations if not op.name.startswith("write repository")]
+
+
+def test_the_steps_in_order_around_the_daemons_configuration() -> None:
+    assert _steps(facts(), asked()) == [
+        "record the images, containers and volumes",
+        "stop 1 running container(s)",
+        "save 3 image(s) to /var/lib/pyinstall/staging",
+        "stop docker",
+        "move /var/lib/docker/devicemapper aside",
+        "write daemon configuration /etc/docker/daemon.json",
+        "start docker on overlay2",
+        "load 3 image(s) and compare",
+        "check the volumes",
+        "finish the migration",
+    ]
+
+
+def test_a_half_done_host_resumes_from_the_first_step_not_done() -> None:
+    done = ["record", "containers", "save", "stop", "move"]
+    gathered = facts(steps=done, source="devicemapper", target="overlay2", driver="")
+    assert _steps(gathered, asked()) == [
+        "write daemon configuration /etc/docker/daemon.json",
+        "start docker on overlay2",
+        "load 3 image(s) and compare",
+        "check the volumes",
+        "finish the migration",
+    ]
+    assert set(codes(gathered, asked())) == {"MIGRATION"}, "resumed: what was measured before stands"
+
+
+def test_no_migration_is_planned_unless_asked_and_needed() -> None:
+    s = checks.subject(facts(), asked(migration=Migration()))
+    assert migration.plan(s, Plan(), "/x") is None
+    moved = facts("lab-el7-migrated")
+    moved.docker_store_entries = [e if e != "devicemapper" else "pyinstall-old-devicemapper"
+                                  for e in moved.docker_store_entries]  # fmt: skip
+    assert migration.plan(checks.subject(moved, asked()), Plan(), "/x") is None
+
+
+def test_the_staging_path_reaches_the_commands_quoted() -> None:
+    staging = "/srv/stage dir"  # asked.py refuses spaces; quoted all the same
+    s = checks.subject(facts(), asked(migration=replace(MIGRATE, staging=staging)))
+    moving = migration.plan(s, plan(s.facts, desired(s)), staging)
+    assert moving is not None
+    commands = "\n".join(c for op in moving.plan.operations for c in op.commands)
+    assert shlex.quote(staging + "/images.tar") in commands and " /srv/stage dir" not in commands
+    assert shlex.quote(staging) + "/images.tar" in moving.undo.commands[0]
+
+
+def test_purge_names_the_old_store_the_pool_and_the_archive() -> None:
+    state = migration.parse((CASES / "hostile.txt").read_text())
+    state.steps = [*migration.STEPS]
+    op = migration.purge(state, "/var/lib/pyinstall/staging")
+    assert op is not None
+    assert "/var/lib/docker/pyinstall-old-devicemapper" in op.why and "/dev/mapper/docker-thinpool" in op.why
+    assert "lvremove -f" in op.commands[0]
+    assert migration.purge(replace(state, old={}, archive=None), "/x") is None
