@@ -407,7 +407,7 @@ class Facts:
         return out
 
 
-_REPORTED = [f.name for f in fields(Facts) if f.name != "yum_config"]
+_REPORTED = [f.name for f in fields(Facts) if f.name not in ("yum_config", "migration")]
 
 
 # ---------------------------------------------------------------- pure parsers, one per section

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from installer import facts
+from installer import facts, migration
 
 HERE = Path(__file__).parent / "facts"
 PARSERS = {
@@ -34,6 +34,7 @@ PARSERS = {
     "service_manager": facts.parse_service_manager,
     "services": facts.parse_services,
     "jobs": facts.parse_jobs,
+    "migration": lambda text: migration.parse(text).to_dict(),  # its own script (--migrate-storage)
 }
 CASES = sorted(HERE.glob("*/*.txt"))
 

@@ -1,10 +1,9 @@
-"""The storage migration's pure parts on recorded outputs: the migration facts as lab hosts printed them
-(devicemapper on loop files and on a thin pool, a host already moved) and as a hostile host might; what
-preflight refuses; the steps planned, resumed from a ledger, and quoted."""
+"""The storage migration's pure parts on recorded outputs (tests/facts/migration, read by test_facts too:
+devicemapper on loop files and on a thin pool, a host already moved, a hostile one): what preflight refuses;
+the steps planned, resumed from a ledger, and quoted."""
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -20,12 +19,6 @@ from tests.test_enumeration import recorded
 CASES = Path(__file__).parent / "facts" / "migration"
 HOST = "lab-uml-el7-lvm-provisioned"  # docker-ce 20.10.24 on devicemapper (direct-lvm), as provisioned
 MIGRATE = Migration(migrate=True, stop_containers=True)
-
-
-@pytest.mark.parametrize("case", sorted(p.stem for p in CASES.glob("*.txt")))
-def test_the_migration_facts_parse_as_recorded(case: str) -> None:
-    parsed = migration.parse((CASES / f"{case}.txt").read_text()).to_dict()
-    assert parsed == json.loads((CASES / f"{case}.json").read_text())
 
 
 def test_what_does_not_look_like_docker_output_is_left_out() -> None:

@@ -70,8 +70,8 @@ def seeded(fleet: Fleet, tmp_path_factory) -> dict[str, str]:
     states = {}
     for h in fleet.hosts:
         root = fleet.testinfra(h)
-        root.run_test(f"printf %s {probe_b64()} | base64 -d > /tmp/probe.tgz")
-        root.run_test(SEED)
+        root.run_expect([0], f"printf %s {probe_b64()} | base64 -d > /tmp/probe.tgz")
+        root.run_expect([0], SEED)
         states[h.name] = state(root)
     return states
 
@@ -125,7 +125,7 @@ def test_without_the_flag_the_switch_stays_refused(fleet: Fleet, seeded, tmp_pat
 def test_a_staging_path_too_small_is_refused_before_anything_changes(fleet: Fleet, seeded, tmp_path: Path) -> None:
     host = fleet.hosts[0]
     root = fleet.testinfra(host)
-    root.run_test("mkdir -p /mnt/tiny && mount -t tmpfs -o size=1m tiny /mnt/tiny")
+    root.run_expect([0], "mkdir -p /mnt/tiny && mount -t tmpfs -o size=1m tiny /mnt/tiny")
     try:
         inventory = _overlay2(fleet, tmp_path, docker_migration_staging="/mnt/tiny/images")
         for command in ("check", "provision"):
@@ -167,14 +167,14 @@ def _install_fault(root: testinfra.host.Host, fault: str) -> str:
     command); returns the command that removes it."""
     tool, sep, args = fault.partition(":")
     if not sep or " " in tool:
-        root.run_test(fault)
+        root.run_expect([0], fault)
         return ""
     if tool == "dockerd":  # the engine the lab's docker unit starts: refuses to start on overlay2
-        root.run_test("cp -a /usr/bin/dockerd /usr/bin/dockerd.lab-fault")
+        root.run_expect([0], "cp -a /usr/bin/dockerd /usr/bin/dockerd.lab-fault")
         script = WRAPPER.format(what="the new daemon does not start", real="/usr/bin/dockerd.lab-fault",
                                 body="grep -q overlay2 /etc/docker/daemon.json && { echo 'injected: overlay2 "
                                 "refused' >&2; exit 1; }")  # fmt: skip
-        root.run_test(f"printf %s {_q(script)} > /usr/bin/dockerd")
+        root.run_expect([0], f"printf %s {_q(script)} > /usr/bin/dockerd")
         return "mv -f /usr/bin/dockerd.lab-fault /usr/bin/dockerd"
     if tool == "docker-after":  # the real command runs, then the volume is written to
         body = (
@@ -187,7 +187,9 @@ def _install_fault(root: testinfra.host.Host, fault: str) -> str:
         real = root.check_output(f"command -v {tool}")
         body = f'case "$*" in "{args}"*) echo "injected: {tool} $* fails" >&2; exit 1 ;; esac'
         script = WRAPPER.format(what=f"{tool} {args} fails", real=real, body=body)
-    root.run_test(f"printf %s {_q(script)} > /usr/local/bin/{tool} && chmod 755 /usr/local/bin/{tool}")
+    root.run_expect([0], f"mkdir -p /usr/local/bin && printf %s {_q(script)} > /usr/local/bin/{tool} && "
+                    f"chmod 755 /usr/local/bin/{tool}")  # fmt: skip
+    assert root.check_output(f"command -v {tool}") == f"/usr/local/bin/{tool}", "the premise: the fault is in PATH"
     return f"rm -f /usr/local/bin/{tool}"
 
 
@@ -219,7 +221,7 @@ def test_a_failure_at_each_step_puts_the_host_back(fleet: Fleet, seeded, tmp_pat
     if step not in ("record", "containers"):  # the running container was stopped before this step
         assert "1 container(s) that ran started again" in back["msg"], back["msg"]
     if step == "volumes":  # what the fault wrote is the only difference
-        root.run_test("rm $(docker volume inspect -f '{{.Mountpoint}}' data)/late")
+        root.run_expect([0], "rm $(docker volume inspect -f '{{.Mountpoint}}' data)/late")
     assert state(root) == seeded[host.name], "images, containers, volume, driver and configuration as before"
     assert root.run("test -e /var/lib/pyinstall/migration || test -e /var/lib/pyinstall/staging/images.tar").rc == 1
 
