@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from installer import checks, connection, docker_info, facts, migration, probe, runtime
+from installer import checks, connection, docker_info, facts, hooks, migration, probe, runtime
 from installer.asked import Asked
 from installer.connection import Session, Target
 from installer.executor import TaskResult, execute
@@ -135,10 +135,15 @@ def run(
     tags: frozenset[str] | None = None,
     skip_tags: frozenset[str] = frozenset(),
     gate: Callable[[list[HostRun]], str | None] | None = None,
+    pre_host: str | None = None,
+    post_host: str | None = None,
 ) -> list[HostRun]:
     """Provision every host, batch after batch (``serial``), ``forks`` at a time within a batch. When a
     batch exceeds the failure budget (or ``gate`` says the rollout's is), later batches are not started:
-    their hosts come back "skipped"."""
+    their hosts come back "skipped". ``pre_host``/``post_host``: the operator's commands around each host
+    (installer/hooks.py; not in check mode, which changes nothing)."""
     answers = Answers()
     work = lambda host, stop: provision_host(host[0], host[1], check, connect, stop, tags, skip_tags, answers)  # noqa: E731
+    if not check:
+        work = hooks.around(work, pre_host, post_host)
     return roll_out(hosts, work, forks, serial, max_fail_percentage, gate)

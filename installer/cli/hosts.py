@@ -120,6 +120,8 @@ def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitS
             tags=args.tags,
             skip_tags=args.skip_tags or frozenset(),
             gate=kept.rollout_gate(args),
+            pre_host=args.pre_host,
+            post_host=args.post_host,
         )
     return _rolled_out(args, out, err, runs)
 

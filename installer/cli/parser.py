@@ -308,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     _rollout_args(prov)
     _bundle_arg(prov)
     _migration_args(prov)
+    prov.add_argument("--pre-host", metavar="CMD", help="run CMD on this machine before each host's work (drain it "
+                      "first); PYINSTALL_HOST and PYINSTALL_ADDRESS in its environment; failing leaves the host "
+                      "untouched")  # fmt: skip
+    prov.add_argument("--post-host", metavar="CMD", help="run CMD on this machine after each host that ended ok "
+                      "(put it back in service)")  # fmt: skip
 
     rm = _host_command(sub, "remove", "take the runtime off: stop, disable, remove its packages, repositories and "
                        "configuration (backups kept); idempotent (exit 0 ok, 2 failed, 4 unreachable)")  # fmt: skip
