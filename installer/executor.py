@@ -66,6 +66,7 @@ REBOOT_WINDOW = 300.0  # seconds a host that dropped the connection mid-job has 
 
 
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
+YUM_JOB = "yum transaction"  # what a detached job is, unless its operation says otherwise (Operation.job)
 LOST = -2  # the exit status of a job that died without one (killed, or the host rebooted)
 
 
@@ -101,7 +102,9 @@ def _wait_for_job(job: str, seconds: int = LONG_POLL) -> str:
     )
 
 
-def run_detached(session: Session, command: str, timeout: float, poll: float = 1.0) -> CommandResult:
+def run_detached(
+    session: Session, command: str, timeout: float, poll: float = 1.0, what: str = YUM_JOB
+) -> CommandResult:
     """Run ``command`` on the host apart from this SSH session (setsid, output to a log, exit status to a
     file) and wait for it there, in the same command, then again as long as it runs: a dropped connection
     no longer kills a yum transaction half way. A job whose process is gone without a status, or whose
@@ -133,7 +136,7 @@ def run_detached(session: Session, command: str, timeout: float, poll: float = 1
         try:
             polled = session.run(sent, timeout=POLL_TIMEOUT)
         except interrupts.Interrupted:
-            raise _interrupted_job(session, job) from None
+            raise _interrupted_job(session, job, what) from None
         except CommandTimeout:  # the wait's own limit passed without an answer: the host stopped answering
             raise Unreachable(
                 session.target.name,
@@ -199,7 +202,7 @@ _SETTLE_JOB = (
 )
 
 
-def _interrupted_job(session: Session, job: str) -> interrupts.Interrupted:
+def _interrupted_job(session: Session, job: str, what: str = YUM_JOB) -> interrupts.Interrupted:
     """Ctrl-C during a job's wait: settle the job (_SETTLE_JOB), and say what was left."""
     stop = getattr(session, "stop", None)
     session.stop = None  # this one command must still be run
@@ -209,6 +212,8 @@ def _interrupted_job(session: Session, job: str) -> interrupts.Interrupted:
         state = "unknown"
     finally:
         session.stop = stop
+    if state == "killed" and what != YUM_JOB:  # not a package transaction: stopped where it was
+        return interrupts.Interrupted(f"interrupted ({interrupts.by()}): the {what} was stopped (job {job})")
     if state == "killed":
         return interrupts.Interrupted(
             f"interrupted ({interrupts.by()}) while waiting for the yum lock: the transaction never started, "
@@ -249,7 +254,10 @@ def _run_commands(session: Session, op: Operation, result: TaskResult) -> None:
         if i == 1 and op.uploads:  # the first command prepares the directories
             sent = sum(session.put_file(Path(local), remote) for local, remote in op.uploads)
             result.msg += f"; sent {sent} bytes"
-        done = run_detached(session, command, op.timeout) if op.detached else session.run(command, timeout=op.timeout)
+        if op.detached:
+            done = run_detached(session, command, op.timeout, what=op.job)
+        else:
+            done = session.run(command, timeout=op.timeout)
         result.rc, result.stdout, result.stderr = done.rc, mask(done.stdout), mask(done.stderr)
         if not done.ok:
             result.status = FAILED

@@ -434,7 +434,7 @@ def plan(s: Subject, base: Plan, staging: str) -> Migration | None:
         f'if [ -n "$refs" ]; then docker save -o {archive}.part $refs; '
         f'sha256sum < {archive}.part | cut -d" " -f1 > "$d/images.sha256"; mv {archive}.part {archive}; '
         f'echo "$(wc -c < {archive}) bytes, sha256 $(cat "$d/images.sha256")"; fi; {_mark("save")}',
-    ), f"{size(layers)} of layers", timeout=SAVE_TIMEOUT, detached=True)  # fmt: skip
+    ), f"{size(layers)} of layers", timeout=SAVE_TIMEOUT, detached=True, job="docker save")  # fmt: skip
     stop = Operation("stop docker", (f"set -e; {_stop_daemon(service)}; {_mark('stop')}",), f"on {moving_from}",
                      timeout=120)  # fmt: skip
     move = Operation(f"move {ROOT}/{moving_from} aside", (
@@ -461,7 +461,7 @@ def plan(s: Subject, base: Plan, staging: str) -> Migration | None:
         'bad="$bad $t(not $id)"; done; done < "$d/images"; '
         '[ -z "$bad" ] || { echo "after loading, not as recorded:$bad" >&2; exit 1; }; '
         f"{_mark('load')}; echo \"$(wc -l < \"$d/images\") image(s) with the same ids and tags\"",
-    ), "sha256 of the archive checked first", timeout=SAVE_TIMEOUT, detached=True)  # fmt: skip
+    ), "sha256 of the archive checked first", timeout=SAVE_TIMEOUT, detached=True, job="docker load")  # fmt: skip
     volumes = Operation("check the volumes", (
         f"set -f; d={d}; bad=; while read -r v m kib n; do "
         "now=$(docker volume inspect -f '{{.Mountpoint}}' \"$v\" 2>/dev/null) || { bad=\"$bad $v(gone)\"; continue; }; "

@@ -66,6 +66,7 @@ class Operation:
     backup: str | None = None  # where the replaced file is kept, for rollback
     uploads: tuple[tuple[str, str], ...] = ()  # (local path, remote path), sent before the commands
     detached: bool = False  # long transaction: runs on the host apart from the SSH session, polled
+    job: str = "yum transaction"  # what a detached job is, as Ctrl-C's words name it
     hidden: tuple[str, ...] = ()  # text in the commands never shown or logged (a secret file's content)
     tag: str = ""  # what it belongs to, for --tags / --skip-tags (TAGS)
     keeps: bool = False  # keeps what undoing the runtime's package change needs (ROLLBACK_DIR)
