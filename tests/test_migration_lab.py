@@ -156,7 +156,7 @@ FAULTS: dict[str, tuple[str, str, str]] = {
     "move": ("move /var/lib/docker/devicemapper aside", "chattr +i /var/lib/docker/devicemapper",
              "chattr -i /var/lib/docker/devicemapper"),
     "start": ("start docker on overlay2", "dockerd:overlay2", ""),
-    "checksum": ("load 3 image(s) and compare", "sha256sum:-c", ""),
+    "checksum": ("load 3 image(s) and compare", "sha256sum-archive:-c", ""),
     "load": ("load 3 image(s) and compare", "docker:load", ""),
     "volumes": ("check the volumes", "docker-after:load", ""),
 }  # fmt: skip
@@ -176,7 +176,14 @@ def _install_fault(root: testinfra.host.Host, fault: str) -> str:
                                 "refused' >&2; exit 1; }")  # fmt: skip
         root.run_expect([0], f"printf %s {_q(script)} > /usr/bin/dockerd")
         return "mv -f /usr/bin/dockerd.lab-fault /usr/bin/dockerd"
-    if tool == "docker-after":  # the real command runs, then the volume is written to
+    if tool == "sha256sum-archive":  # the archive's check fails (as if a byte of it changed); other files pass
+        body = (
+            'if [ "$1" = -c ]; then in=$(cat); case "$in" in *images.tar*) echo "injected: $in: FAILED" >&2; '
+            'exit 1 ;; esac; printf "%s\\n" "$in" | /usr/bin/sha256sum "$@"; exit; fi'
+        )
+        script = WRAPPER.format(what="the archive's checksum differs", real="/usr/bin/sha256sum", body=body)
+        tool = "sha256sum"
+    elif tool == "docker-after":  # the real command runs, then the volume is written to
         body = (
             'if [ "$1" = load ]; then /usr/bin/docker "$@" || exit; echo late > '
             "\"$(/usr/bin/docker volume inspect -f '{{.Mountpoint}}' data)/late\"; exit 0; fi"
