@@ -598,7 +598,7 @@ def report(session: Session) -> dict[str, Any]:
     for line in head.splitlines():
         image, *tags = line.split() or [""]
         if _ID.match(image):
-            images.append({"id": image, "tags": [t for t in tags if _REFERENCE.match(t)],
+            images.append({"id": image, "tags": sorted(t for t in tags if _REFERENCE.match(t)),
                            "digests": digests.get(image, [])})  # fmt: skip
     body[-1], _, tail = body[-1].partition(f"\n{MARKER}old\n")
     tail, _, pool = tail.partition(f"\n{MARKER}pool\n")

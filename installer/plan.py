@@ -316,8 +316,8 @@ def _file_op(
 def _store_device(facts: Facts, device: str, mount: str, service: Service) -> list[Operation]:
     """The store's own filesystem: XFS with ftype=1 made on the device only if blkid still finds nothing on
     it (preflight saw it empty), mounted at the driver's directory and in /etc/fstab by UUID (written
-    atomically), recorded in the ledger. Mounted while the daemon is stopped: a running dockerd has bound
-    /var/lib/docker onto itself, and takes a mount made under it away when it stops (the restart follows)."""
+    atomically), recorded in the ledger. Mounted while the daemon is stopped: it must not run on a store
+    that changes under it (the restart follows)."""
     found = facts.block_devices.get(device)
     if found is not None and found["mounted"] == mount:
         return []
