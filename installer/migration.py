@@ -577,16 +577,22 @@ def execute(
 
 
 def report(session: Session) -> dict[str, Any]:
-    """What the migration kept, for the report and the run record: every image (ids, tags, the digests
-    `docker load` does not restore), every container to recreate with its `docker inspect`, the old store."""
-    d = q(MIGRATION_DIR)
-    text = session.run(
-        f'd={d}; cat "$d/images"; printf \'\\n{MARKER}digests\\n\'; cat "$d/digests"; '
-        f'for f in "$d"/containers/*.json; do [ -f "$f" ] && printf \'\\n{MARKER}container %s\\n\' "$f" && '
-        f'cat "$f"; done; printf \'\\n{MARKER}old\\n\'; for o in {ROOT}/{OLD_PREFIX}*; do [ -d "$o" ] && '
-        f'echo "$(du -sk "$o" | cut -f1) $o"; done; printf \'\\n{MARKER}end\\n\'',
-        timeout=60,
-    ).stdout
+    """What the migration kept, for the report and the run record (parse_report), read from the host."""
+    return parse_report(session.run(REPORT_SCRIPT, timeout=60).stdout)
+
+
+REPORT_SCRIPT = (
+    f'd={q(MIGRATION_DIR)}; cat "$d/images"; printf \'\\n{MARKER}digests\\n\'; cat "$d/digests"; '
+    f'for f in "$d"/containers/*.json; do [ -f "$f" ] && printf \'\\n{MARKER}container %s\\n\' "$f" && '
+    f'cat "$f"; done; printf \'\\n{MARKER}old\\n\'; for o in {ROOT}/{OLD_PREFIX}*; do [ -d "$o" ] && '
+    f'echo "$(du -sk "$o" | cut -f1) $o"; done; printf \'\\n{MARKER}pool\\n\'; cat "$d/pool"; '
+    f"printf '\\n{MARKER}end\\n'"
+)
+
+
+def parse_report(text: str) -> dict[str, Any]:
+    """Every image (ids, tags, the digests `docker load` does not restore), every container to recreate
+    with its `docker inspect` and where the host keeps it, the old store's size, the thin pool kept."""
     head, _, rest = text.partition(f"\n{MARKER}digests\n")
     digests = {}
     body = rest.split(f"\n{MARKER}container ")

@@ -35,6 +35,7 @@ PARSERS = {
     "services": facts.parse_services,
     "jobs": facts.parse_jobs,
     "migration": lambda text: migration.parse(text).to_dict(),  # its own script (--migrate-storage)
+    "migration_report": migration.parse_report,  # what a finished migration kept
 }
 CASES = sorted(HERE.glob("*/*.txt"))
 
