@@ -241,7 +241,8 @@ def test_a_failure_at_each_step_puts_the_host_back(fleet: Fleet, seeded, tmp_pat
 def _upgraded(inventory: Path, tmp: Path) -> Path:
     """The inventory pinning the lab's newer engine (28.x: no devicemapper in it)."""
     upgrade = tmp / "upgrade.ini"
-    upgrade.write_text(inventory.read_text().replace("docker_version=20.10.24", f"docker_version={build.next_engine()[0]}"))
+    newer = build.next_engine()[0]
+    upgrade.write_text(inventory.read_text().replace("docker_version=20.10.24", f"docker_version={newer}"))
     return upgrade
 
 
