@@ -475,9 +475,10 @@ def check_store_device(s: Subject) -> list[Finding]:
         why = f"has partitions ({', '.join(partitions)}): pyinstall formats only an empty disk"
     else:
         return []
-    return [Finding("STORE_DEVICE", ERROR, f"docker_storage_device={device} {why}",
-                    "give an empty, unmounted disk or logical volume; wipe one only if nothing on it matters "
-                    "(wipefs -a)")]  # fmt: skip
+    hint = "give an empty, unmounted disk or logical volume; wipe one only if nothing on it matters (wipefs -a)"
+    if found is not None and found["signature"] == "xfs" and not found["mounted"]:
+        hint = f"if pyinstall made it for the store (its UUID is in /etc/fstab), mount it: mount {mount}; " + hint
+    return [Finding("STORE_DEVICE", ERROR, f"docker_storage_device={device} {why}", hint)]
 
 
 def check_store(s: Subject) -> list[Finding]:

@@ -162,3 +162,21 @@ def test_purge_names_the_old_store_the_pool_and_the_archive() -> None:
     assert "/var/lib/docker/pyinstall-old-devicemapper" in op.why and "/dev/mapper/docker-thinpool" in op.why
     assert "lvremove -f" in op.commands[0]
     assert migration.purge(replace(state, old={}, archive=None), "/x") is None
+
+
+def _store_device(gathered) -> list:
+    wanted = Asked("h1", storage_driver="overlay2", storage_device="/dev/ubdd")
+    return [f for f in checks.run_checks(gathered, wanted) if f.code == "STORE_DEVICE"]
+
+
+def test_a_store_disk_left_unmounted_is_refused_with_the_way_back() -> None:
+    gathered = recorded(HOST)
+    gathered.block_devices = {**gathered.block_devices, "/dev/ubdd": {"signature": "xfs", "mounted": None}}
+    (found,) = _store_device(gathered)
+    assert "carries a signature (xfs)" in found.message and "mount /var/lib/docker/overlay2" in found.hint
+    gathered.block_devices["/dev/ubdd"]["mounted"] = "/var/lib/docker/overlay2"
+    assert _store_device(gathered) == [], "mounted where the store goes: pyinstall's own"
+    gathered.block_devices["/dev/ubdd1"] = {"signature": None, "mounted": None}
+    gathered.block_devices["/dev/ubdd"] = {"signature": None, "mounted": None}
+    (parted,) = _store_device(gathered)
+    assert "has partitions (/dev/ubdd1)" in parted.message
