@@ -319,7 +319,7 @@ def start(host: Host, layer: Path, repo: Path) -> int:
     _remove_cgroups(host)  # left by a crash
     if host.uml:
         return _start_uml(host, layer, repo)
-    (host.dir / "upper/run/lab-booted").unlink(missing_ok=True)  # wait_ssh must see this boot's marker
+    (host.dir / "upper/etc/lab/booted").unlink(missing_ok=True)  # wait_ssh must see this boot's marker
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "LAB_CGROUP_PROCS": ":".join(str(p) for p in _make_cgroups(host)),
@@ -456,7 +456,7 @@ def stop(host: Host, timeout: float = 30.0) -> None:
 def wait_ssh(host: Host, timeout: float = 60.0) -> bool:
     """Wait until the host has started its enabled services and its sshd sends its banner."""
     deadline = time.monotonic() + timeout
-    booted = host.dir / "upper/run/lab-booted"  # boot removes it first thing, writes it when done
+    booted = host.dir / "upper/etc/lab/booted"  # boot removes it first thing, writes it when done
     while time.monotonic() < deadline:
         if host.uml or booted.exists():  # an @uml host's disk cannot be read while it runs: sshd tells
             try:
