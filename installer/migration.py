@@ -357,7 +357,7 @@ def _purge(s: Subject, state: State) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class Migration:
+class MigrationPlan:
     """A host's migration as it will run: its plan, and the undo that puts the host back on failure."""
 
     plan: Plan
@@ -386,7 +386,7 @@ def _moves(moving_from: str) -> list[tuple[str, str]]:
     return [(moving_from, moving_from), (f"image/{moving_from}", f"image-{moving_from}"), ("containers", "containers")]
 
 
-def plan(s: Subject, base: Plan, staging: str) -> Migration | None:
+def plan(s: Subject, base: Plan, staging: str) -> MigrationPlan | None:
     """The migration's steps around the daemon's files of ``base`` (the host's plan for the new driver),
     from the first step the ledger does not have; None when nothing is to migrate."""
     state, platform = s.facts.migration, s.platform
@@ -488,7 +488,7 @@ def plan(s: Subject, base: Plan, staging: str) -> Migration | None:
         (finish, "done"),
     ]
     ops = [*others, *(replace(op, tag="migrate") for op, step in steps if not step or step not in done)]
-    return Migration(Plan(ops), _undo(platform, moving_from, target, staging), moving_from, target)
+    return MigrationPlan(Plan(ops), _undo(platform, moving_from, target, staging), moving_from, target)
 
 
 def _undo(platform: Platform, moving_from: str, target: str, staging: str) -> Operation:
@@ -547,7 +547,7 @@ def purge(state: State, staging: str) -> Operation | None:
 
 
 def execute(
-    session: Session | None, migration: Migration, check: bool = False, stop: Event | None = None
+    session: Session | None, migration: MigrationPlan, check: bool = False, stop: Event | None = None
 ) -> list[TaskResult]:
     """The migration's plan; a step that fails or is interrupted puts the host back (undo). A lost
     connection leaves the host as it is: the next run resumes it from the ledger."""
