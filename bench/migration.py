@@ -67,11 +67,12 @@ def main() -> int:
         moved.write_text(re.sub(r"docker_storage_driver=devicemapper", "docker_storage_driver=overlay2",
                                 inventory.read_text()))  # fmt: skip
         for host, mib in zip(hosts, sizes):
-            check = measure([*run[:4], "check", "--json", "-i", str(moved), "--limit", host.name,
+            check = measure([*run[:3], "check", "--json", "-i", str(moved), "--limit", host.name,
                              "--migrate-storage"], lab)  # fmt: skip
             state = json.loads(check["out"])["hosts"][host.name]["facts"]["migration"]
             layers = state["layer_bytes"].get("devicemapper", 0)
-            done = measure([*run, "--limit", host.name, "--migrate-storage"], lab)
+            print(host.name, mib, "MiB asked:", state["layer_bytes"], len(state["images"]), "images", flush=True)
+            done = measure([*run[:5], "-i", str(moved), "--limit", host.name, "--migrate-storage"], lab)
             report = json.loads(done["out"])["hosts"][host.name]
             assert done["exit"] == 0, (report["error"], [(t["name"], t["msg"]) for t in report["tasks"]])
             rows.append((mib, layers, done["wall"], len(state["images"])))

@@ -138,8 +138,9 @@ timeout 60 docker volume ls -q 2>/dev/null
 section layers
 for drv in {" ".join(q(x) for x in drivers)}; do
     [ -d {ROOT}/image/$drv/layerdb/sha256 ] || continue
-    find {ROOT}/image/$drv/layerdb/sha256 -name size -type f -exec cat {{}} + 2>/dev/null |
-        awk -v d=$drv '{{s += $1}} END {{print d, s + 0}}'
+    # Each size file holds a number without a newline: awk reads each as a line of its own (cat would join them).
+    find {ROOT}/image/$drv/layerdb/sha256 -name size -type f -exec awk 1 {{}} + 2>/dev/null |
+        awk -v d=$drv '{{s += $1}} END {{printf "%s %.0f\\n", d, s}}'
 done
 section space
 for p in {s} {ROOT}; do
