@@ -180,3 +180,17 @@ def test_a_store_disk_left_unmounted_is_refused_with_the_way_back() -> None:
     gathered.block_devices["/dev/ubdd"] = {"signature": None, "mounted": None}
     (parted,) = _store_device(gathered)
     assert "has partitions (/dev/ubdd1)" in parted.message
+
+
+def test_the_layers_size_is_summed_file_by_file(tmp_path: Path) -> None:
+    """Docker writes each layer's size without a newline: the script must not join them into one number.
+    The script's own shell, run here over a store laid out as Docker's (no docker command needed)."""
+    import subprocess
+
+    for chain, size in (("a", "33554432"), ("b", "0"), ("c", "5120")):
+        layer = tmp_path / "image" / "devicemapper" / "layerdb" / "sha256" / chain
+        layer.mkdir(parents=True)
+        (layer / "size").write_text(size)
+    script = migration.script("/nonexistent", ("devicemapper", "overlay2")).replace(migration.ROOT, str(tmp_path))
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    assert migration.parse(out).layer_bytes == {"devicemapper": 33554432 + 5120}
