@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ from installer.executor import FAILED, INTERRUPTED, UNKNOWN, TaskResult
 from installer.executor import execute as run_plan
 from installer.facts import MARKER, split_sections
 from installer.outcome import Finding, Level
-from installer.plan import DAEMON_LOG, STATE_DIR, Operation, Plan, wait_for_daemon
+from installer.plan import DAEMON_LOG, STATE_DIR, Operation, Plan, daemon_files, q, wait_for_daemon
 from installer.platforms import Platform, Service
 
 if TYPE_CHECKING:
@@ -50,10 +49,6 @@ SAVE_TIMEOUT = 6 * 3600.0  # docker save / load of a large store: hours at worst
 # The new store holds the layers unpacked, as the archive does; a margin for metadata and the filesystem's own.
 MARGIN = 1.10
 MARGIN_BYTES = 256 * 2**20
-
-
-def q(value: str) -> str:
-    return shlex.quote(value)
 
 
 # ---------------------------------------------------------------- what the host holds
@@ -184,11 +179,7 @@ def parse(output: str) -> State:
             tag = tags.setdefault(image, [])
             if _REFERENCE.match(ref) and not ref.startswith("<none>") and not ref.endswith(":<none>"):
                 tag.append(ref)
-    digests = {}
-    for line in sections.get("digests", "").splitlines():
-        image, *refs = line.split() or [""]
-        if _ID.match(image):
-            digests[image] = tuple(r for r in refs if _REFERENCE.match(r))
+    digests = _references(sections.get("digests", ""))
     state.images = [Image(i, tuple(t), digests.get(i, ())) for i, t in tags.items()]
     for line in sections.get("containers", "").splitlines():
         parts = line.split(" ", 2)
@@ -203,13 +194,31 @@ def parse(output: str) -> State:
         parts = line.split()
         if len(parts) == 4 and parts[2].isdigit():
             state.space[parts[0]] = {"filesystem": parts[1], "free": int(parts[2]) * 1024, "mount": parts[3]}
-    for line in sections.get("old", "").splitlines():
-        size, _, path = line.partition(" ")
-        if size == "archive:" and path.strip().isdigit():
-            state.archive = int(path)
-        elif size.isdigit() and path.startswith(f"{ROOT}/{OLD_PREFIX}"):
-            state.old[path] = int(size) * 1024
+    old = sections.get("old", "")
+    state.old = _old_stores(old)
+    archive = next((line.partition(" ")[2].strip() for line in old.splitlines() if line.startswith("archive:")), "")
+    state.archive = int(archive) if archive.isdigit() else None
     return state
+
+
+def _references(text: str) -> dict[str, tuple[str, ...]]:
+    """``ID REF...`` lines (an image's tags, or its digests) -> {id: refs}, what does not look like one dropped."""
+    found = {}
+    for line in text.splitlines():
+        image, *refs = line.split() or [""]
+        if _ID.match(image):
+            found[image] = tuple(r for r in refs if _REFERENCE.match(r))
+    return found
+
+
+def _old_stores(text: str) -> dict[str, int]:
+    """``KIB PATH`` lines (du -sk) of the stores moved aside -> {path: bytes}; any other path is not one."""
+    found = {}
+    for line in text.splitlines():
+        kib, _, path = line.partition(" ")
+        if kib.isdigit() and path.startswith(f"{ROOT}/{OLD_PREFIX}"):
+            found[path] = int(kib) * 1024
+    return found
 
 
 def source(s: Subject) -> str | None:
@@ -382,6 +391,10 @@ def _stop_daemon(service: Service) -> str:
     )
 
 
+def _old_store(driver: str) -> str:
+    return f"{ROOT}/{OLD_PREFIX}{driver}"
+
+
 def _moves(moving_from: str) -> list[tuple[str, str]]:
     """What the old driver's store is, under ROOT, and where each part goes under the old store."""
     return [(moving_from, moving_from), (f"image/{moving_from}", f"image-{moving_from}"), ("containers", "containers")]
@@ -397,9 +410,9 @@ def plan(s: Subject, base: Plan, staging: str) -> MigrationPlan | None:
     if any(op.runtime for op in base.operations):
         raise ValueError("a migration with a package change: preflight refuses it (MIGRATE_UPGRADE)")
     done = set(state.steps) if state.under_way else set()
-    d, root, old = q(MIGRATION_DIR), ROOT, q(f"{ROOT}/{OLD_PREFIX}{moving_from}")
+    d, root, old = q(MIGRATION_DIR), ROOT, q(_old_store(moving_from))
     service, archive = platform.service, q(f"{staging}/{ARCHIVE}")
-    files = " ".join(q(f) for f in (platform.config_file, *platform.environment_files))
+    files = " ".join(q(f) for f in daemon_files(platform))
     running = sum(c.running for c in state.containers)
     layers = state.layer_bytes.get(moving_from, 0)
 
@@ -496,11 +509,11 @@ def _undo(platform: Platform, moving_from: str, target: str, staging: str) -> Op
     """Back to the old driver, from what the ledger kept: the daemon stopped, what the new one wrote removed
     (copies of the images, made by this migration), the old store moved back, the daemon's files as they
     were, the daemon started and the containers that ran started again; the ledger and archive then go."""
-    d, root, old, service = q(MIGRATION_DIR), ROOT, q(f"{ROOT}/{OLD_PREFIX}{moving_from}"), platform.service
+    d, root, old, service = q(MIGRATION_DIR), ROOT, q(_old_store(moving_from)), platform.service
     back = "".join(
         f'if [ -e "$old"/{b} ]; then rm -rf {root}/{a}; mv "$old"/{b} {root}/{a}; fi; ' for a, b in _moves(moving_from)
     )
-    files = " ".join(q(f) for f in (platform.config_file, *platform.environment_files))
+    files = " ".join(q(f) for f in daemon_files(platform))
     script = (
         f'set -e; set -f; d={d}; old={old}; [ -d "$d" ] || {{ echo 0; exit 0; }}; '
         # The daemon is stopped only when the store moved, or it does not run the old driver.
@@ -583,7 +596,8 @@ def report(session: Session) -> dict[str, Any]:
 
 
 REPORT_SCRIPT = (
-    f'd={q(MIGRATION_DIR)}; cat "$d/images"; printf \'\\n{MARKER}digests\\n\'; cat "$d/digests"; '
+    f"d={q(MIGRATION_DIR)}; printf '{MARKER}images\\n'; cat \"$d/images\"; printf '\\n{MARKER}digests\\n'; "
+    'cat "$d/digests"; '
     f'for f in "$d"/containers/*.json; do [ -f "$f" ] && printf \'\\n{MARKER}container %s\\n\' "$f" && '
     f'cat "$f"; done; printf \'\\n{MARKER}old\\n\'; for o in {ROOT}/{OLD_PREFIX}*; do [ -d "$o" ] && '
     f'echo "$(du -sk "$o" | cut -f1) $o"; done; printf \'\\n{MARKER}pool\\n\'; cat "$d/pool"; '
@@ -594,36 +608,22 @@ REPORT_SCRIPT = (
 def parse_report(text: str) -> dict[str, Any]:
     """Every image (ids, tags, the digests `docker load` does not restore), every container to recreate
     with its `docker inspect` and where the host keeps it, the old store's size, the thin pool kept."""
-    head, _, rest = text.partition(f"\n{MARKER}digests\n")
-    digests = {}
-    body = rest.split(f"\n{MARKER}container ")
-    for line in body[0].splitlines():
-        image, *refs = line.split() or [""]
-        if _ID.match(image):
-            digests[image] = [r for r in refs if _REFERENCE.match(r)]
-    images = []
-    for line in head.splitlines():
-        image, *tags = line.split() or [""]
-        if _ID.match(image):
-            images.append({"id": image, "tags": sorted(t for t in tags if _REFERENCE.match(t)),
-                           "digests": digests.get(image, [])})  # fmt: skip
-    body[-1], _, tail = body[-1].partition(f"\n{MARKER}old\n")
-    tail, _, pool = tail.partition(f"\n{MARKER}pool\n")
-    pool = pool.partition(f"\n{MARKER}end")[0].strip()
-    old = {}
-    for line in tail.partition(f"\n{MARKER}end")[0].splitlines():
-        kib, _, path = line.partition(" ")
-        if kib.isdigit() and path.startswith(f"{ROOT}/{OLD_PREFIX}"):
-            old[path] = int(kib) * 1024
+    sections = split_sections(text)
+    digests = _references(sections.get("digests", ""))
+    images = [{"id": i, "tags": sorted(tags), "digests": list(digests.get(i, ()))}
+              for i, tags in _references(sections.get("images", "")).items()]  # fmt: skip
     containers = []
-    for chunk in body[1:]:
-        path, _, content = chunk.partition("\n")
+    for name, content in sections.items():
+        kind, _, path = name.partition(" ")
+        if kind != "container":
+            continue
         try:
             inspect = json.loads(content)
         except ValueError:
             continue
         first = inspect[0] if isinstance(inspect, list) and inspect and isinstance(inspect[0], dict) else {}
-        name = str(first.get("Name", "")).lstrip("/")
-        containers.append({"name": name, "id": str(first.get("Id", "")), "inspect_path": path, "inspect": inspect})
+        containers.append({"name": str(first.get("Name", "")).lstrip("/"), "id": str(first.get("Id", "")),
+                           "inspect_path": path, "inspect": inspect})  # fmt: skip
+    old, pool = _old_stores(sections.get("old", "")), sections.get("pool", "").strip()
     thin_pool = f"/dev/mapper/{pool}" if _POOL.fullmatch(pool) else None
     return {"images": images, "containers": containers, "old": old, "thin_pool": thin_pool}

@@ -259,7 +259,7 @@ def _installed_runtime(facts: Facts, platform: Platform) -> tuple[str, ...]:
     )
 
 
-def _daemon_files(platform: Platform) -> tuple[str, ...]:
+def daemon_files(platform: Platform) -> tuple[str, ...]:
     return (platform.config_file, *platform.environment_files)
 
 
@@ -268,7 +268,7 @@ def _keep(packages: tuple[str, ...], platform: Platform, yum_op: Any) -> Operati
     be read), the daemon's files and the running containers' ids in ROLLBACK_DIR."""
     d = ROLLBACK_DIR
     download = yum_op("", "reinstall", list(packages), "", options=f"--downloadonly --downloaddir={q(d + '/rpms')}")
-    files = " ".join(q(f) for f in _daemon_files(platform))
+    files = " ".join(q(f) for f in daemon_files(platform))
     script = (
         f"set -e; rm -rf {d}; (umask 077; mkdir -p {d}/rpms); "
         f"printf '%s\\n' {' '.join(q(p.rsplit('-', 2)[0]) for p in packages)} > {d}/packages; "
@@ -288,7 +288,7 @@ def rollback_command(packages: tuple[str, ...], platform: Platform) -> str:
     daemon's files as they were: rpm only, no repository needed."""
     d = ROLLBACK_DIR
     names = " ".join(f"-e {q(n)}" for n in platform.runtime_packages)
-    files = " ".join(q(f) for f in _daemon_files(platform))
+    files = " ".join(q(f) for f in daemon_files(platform))
     return (
         f"set -e; cd {d}; "
         f"extra=$(rpm -qa --qf '%{{NAME}}\\n' | grep -xF {names} | grep -vxF -f packages || true); "

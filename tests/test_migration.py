@@ -194,3 +194,22 @@ def test_the_layers_size_is_summed_file_by_file(tmp_path: Path) -> None:
     script = migration.script("/nonexistent", ("devicemapper", "overlay2")).replace(migration.ROOT, str(tmp_path))
     out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}).stdout
     assert migration.parse(out).layer_bytes == {"devicemapper": 33554432 + 5120}
+
+
+def test_the_report_script_reads_the_ledger_as_kept(tmp_path: Path) -> None:
+    """REPORT_SCRIPT's own shell over a ledger laid out as the record step writes it."""
+    import subprocess
+
+    image, container = "sha256:" + "a" * 64, "c" * 64
+    (tmp_path / "containers").mkdir()
+    (tmp_path / "images").write_text(f"{image} web:2 web:1\n")
+    (tmp_path / "digests").write_text(f"{image} web@sha256:{'b' * 64}\n")
+    (tmp_path / "containers" / f"{container}.json").write_text(f'[{{"Name": "/x", "Id": "{container}"}}]')
+    (tmp_path / "pool").write_text("docker-thinpool\n")
+    script = migration.REPORT_SCRIPT.replace(migration.MIGRATION_DIR, str(tmp_path))
+    kept = migration.parse_report(subprocess.run(["sh", "-c", script], capture_output=True, text=True).stdout)
+    assert kept["images"] == [{"id": image, "tags": ["web:1", "web:2"], "digests": [f"web@sha256:{'b' * 64}"]}]
+    assert [(c["name"], c["inspect_path"]) for c in kept["containers"]] == [
+        ("x", f"{tmp_path}/containers/{container}.json")
+    ]
+    assert kept["thin_pool"] == "/dev/mapper/docker-thinpool"
