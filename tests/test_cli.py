@@ -68,6 +68,8 @@ def test_inventory_list_host_and_graph(capsys: pytest.CaptureFixture[str]) -> No
         (["check", "-i", str(PRECEDENCE), "--become-password-file", "/nonexistent"], "cannot read /nonexistent"),
         (["provision", "-i", str(PRECEDENCE), "--tags", "config,confg"], "unknown tag(s) confg; known: repo,"),
         (["inventory", str(PRECEDENCE), "--host", "nobody"], "no host 'nobody'"),
+        (["provision", "-i", str(PRECEDENCE), "--stop-containers"], "--stop-containers is for --migrate-storage"),
+        (["provision", "-i", str(PRECEDENCE), "--migrate-storage", "--tags", "config"], "it takes no --tags"),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -203,3 +205,15 @@ def test_the_run_records_load_no_ssh_library(argv: list[str], tmp_path: Path) ->
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path), "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=60, env=env)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-500:] + proc.stderr[-500:]
+
+
+def test_hooks_do_not_run_under_check_and_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inv = tmp_path / "hosts.ini"
+    inv.write_text("a.invalid\n")
+    ran = tmp_path / "ran"
+    hook = ["--pre-host", f"touch {ran}", "--retry-file", ""]
+    assert main(["provision", "-i", str(inv), "--check", *hook]) == ExitStatus.UNREACHABLE
+    assert "--pre-host and --post-host do not run under --check" in capsys.readouterr().err
+    assert not ran.exists()
+    assert main(["provision", "-i", str(inv), *hook]) == ExitStatus.UNREACHABLE
+    assert ran.exists(), "without --check the hook runs (before the host is reached)"

@@ -109,6 +109,9 @@ def _reported(
 def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
     from installer import provision, rollout
 
+    if args.check and (args.pre_host or args.post_host):  # said, not silently skipped
+        err.print(terminal.text(("note", "cyan"), ": --pre-host and --post-host do not run under --check (it changes "
+                                "nothing, so there is nothing to drain for)"), soft_wrap=True)  # fmt: skip
     with _bundles(args) as bundles:
         serial = rollout.parse_serial(args.serial) if args.serial else None
         runs = provision.run(
