@@ -384,20 +384,27 @@ def _thin_pool(facts: Facts, options: tuple[str, ...]) -> list[Finding]:
                                     "(dmsetup ls --target thin-pool)"))  # fmt: skip
     disk = asked.get("dm.directlvm_device")
     if disk and facts.block_devices and devices.get(DIRECT_LVM_POOL) != "thin-pool":
-        found = facts.block_devices.get(disk)
-        if found is None and not disk.startswith(("/dev/disk/", "/dev/mapper/")):  # links: not resolved here
-            why = "is not a block device on this host (/proc/partitions)"
-        elif found is not None and found["mounted"]:
-            why = f"is mounted on {found['mounted']}"
-        elif found is not None and found["signature"]:
-            why = f"carries a filesystem or LVM signature ({found['signature']}): Docker would not take it"
-        else:
-            why = ""
+        why = _disk_in_use(facts, disk)
+        if why.startswith("carries"):
+            why += ": Docker would not take it"
         if why:
             findings.append(Finding("DIRECT_LVM_DEVICE", ERROR, f"dm.directlvm_device={disk} {why}",
                                     "give an empty, unmounted disk; wipe one only if nothing on it matters "
                                     "(wipefs -a)"))  # fmt: skip
     return findings
+
+
+def _disk_in_use(facts: Facts, disk: str) -> str:
+    """Why ``disk`` is not a blank disk to hand over ("" when it is): not a block device here, mounted, or
+    carrying a filesystem or LVM signature (dm.directlvm_device's and docker_storage_device's check)."""
+    found = facts.block_devices.get(disk)
+    if found is None and not disk.startswith(("/dev/disk/", "/dev/mapper/")):  # links: not resolved here
+        return "is not a block device on this host (/proc/partitions)"
+    if found is not None and found["mounted"]:
+        return f"is mounted on {found['mounted']}"
+    if found is not None and found["signature"]:
+        return f"carries a filesystem or LVM signature ({found['signature']})"
+    return ""
 
 
 def _overlay(facts: Facts, driver: str, options: tuple[str, ...], device: str | None) -> list[Finding]:
@@ -465,16 +472,11 @@ def check_store_device(s: Subject) -> list[Finding]:
         return []
     within = re.compile(re.escape(device) + r"p?\d+")
     partitions = sorted(p for p in s.facts.block_devices if within.fullmatch(p))
-    if found is None and not device.startswith(("/dev/disk/", "/dev/mapper/")):
-        why = "is not a block device on this host (/proc/partitions)"
-    elif found is not None and found["mounted"]:
-        why = f"is mounted on {found['mounted']}"
-    elif found is not None and found["signature"]:
-        why = f"carries a signature ({found['signature']}): pyinstall formats only an empty disk"
-    elif partitions:
-        why = f"has partitions ({', '.join(partitions)}): pyinstall formats only an empty disk"
-    else:
+    why = _disk_in_use(s.facts, device) or (f"has partitions ({', '.join(partitions)})" if partitions else "")
+    if not why:
         return []
+    if not why.startswith(("is not", "is mounted")):
+        why += ": pyinstall formats only an empty disk"
     hint = "give an empty, unmounted disk or logical volume; wipe one only if nothing on it matters (wipefs -a)"
     if found is not None and found["signature"] == "xfs" and not found["mounted"]:
         hint = f"if pyinstall made it for the store (its UUID is in /etc/fstab), mount it: mount {mount}; " + hint

@@ -400,7 +400,7 @@ def _moves(moving_from: str) -> list[tuple[str, str]]:
     return [(moving_from, moving_from), (f"image/{moving_from}", f"image-{moving_from}"), ("containers", "containers")]
 
 
-def plan(s: Subject, base: Plan, staging: str) -> MigrationPlan | None:
+def plan(s: Subject, base: Plan) -> MigrationPlan | None:
     """The migration's steps around the daemon's files of ``base`` (the host's plan for the new driver),
     from the first step the ledger does not have; None when nothing is to migrate."""
     state, platform = s.facts.migration, s.platform
@@ -411,6 +411,7 @@ def plan(s: Subject, base: Plan, staging: str) -> MigrationPlan | None:
         raise ValueError("a migration with a package change: preflight refuses it (MIGRATE_UPGRADE)")
     done = set(state.steps) if state.under_way else set()
     d, root, old = q(MIGRATION_DIR), ROOT, q(_old_store(moving_from))
+    staging = s.asked.migration.staging
     service, archive = platform.service, q(f"{staging}/{ARCHIVE}")
     files = " ".join(q(f) for f in daemon_files(platform))
     running = sum(c.running for c in state.containers)

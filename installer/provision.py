@@ -85,7 +85,7 @@ def _pipeline(
         run.status, run.error, run.hint = Status.FAILED, exc.message, exc.hint
         return
     steps = tagged(plan(gathered, desired), tags, skip_tags)
-    moving = migration.plan(s, steps, asked.migration.staging)
+    moving = migration.plan(s, steps)
     purge = migration.purge(gathered.migration, asked.migration.staging) if asked.migration.purge_old else None
     if purge is not None:
         steps.operations.append(purge)

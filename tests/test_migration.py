@@ -102,7 +102,7 @@ def test_the_staging_and_the_store_on_one_filesystem_count_twice() -> None:
 
 def _steps(gathered, wanted: Asked) -> list[str]:
     s = checks.subject(gathered, wanted)
-    moving = migration.plan(s, plan(gathered, desired(s)), wanted.migration.staging)
+    moving = migration.plan(s, plan(gathered, desired(s)))
     assert moving is not None
     return [op.name for op in moving.plan.operations if not op.name.startswith("write repository")]
 
@@ -137,17 +137,17 @@ def test_a_half_done_host_resumes_from_the_first_step_not_done() -> None:
 
 def test_no_migration_is_planned_unless_asked_and_needed() -> None:
     s = checks.subject(facts(), asked(migration=Migration()))
-    assert migration.plan(s, Plan(), "/x") is None
+    assert migration.plan(s, Plan()) is None
     moved = facts("lab-el7-migrated")
     moved.docker_store_entries = [e if e != "devicemapper" else "pyinstall-old-devicemapper"
                                   for e in moved.docker_store_entries]  # fmt: skip
-    assert migration.plan(checks.subject(moved, asked()), Plan(), "/x") is None
+    assert migration.plan(checks.subject(moved, asked()), Plan()) is None
 
 
 def test_the_staging_path_reaches_the_commands_quoted() -> None:
     staging = "/srv/stage dir"  # asked.py refuses spaces; quoted all the same
     s = checks.subject(facts(), asked(migration=replace(MIGRATE, staging=staging)))
-    moving = migration.plan(s, plan(s.facts, desired(s)), staging)
+    moving = migration.plan(s, plan(s.facts, desired(s)))
     assert moving is not None
     commands = "\n".join(c for op in moving.plan.operations for c in op.commands)
     assert shlex.quote(staging + "/images.tar") in commands and " /srv/stage dir" not in commands
@@ -173,13 +173,14 @@ def test_a_store_disk_left_unmounted_is_refused_with_the_way_back() -> None:
     gathered = recorded(HOST)
     gathered.block_devices = {**gathered.block_devices, "/dev/ubdd": {"signature": "xfs", "mounted": None}}
     (found,) = _store_device(gathered)
-    assert "carries a signature (xfs)" in found.message and "mount /var/lib/docker/overlay2" in found.hint
+    assert "carries a filesystem or LVM signature (xfs): pyinstall formats only an empty disk" in found.message
+    assert "mount /var/lib/docker/overlay2" in found.hint
     gathered.block_devices["/dev/ubdd"]["mounted"] = "/var/lib/docker/overlay2"
     assert _store_device(gathered) == [], "mounted where the store goes: pyinstall's own"
     gathered.block_devices["/dev/ubdd1"] = {"signature": None, "mounted": None}
     gathered.block_devices["/dev/ubdd"] = {"signature": None, "mounted": None}
     (parted,) = _store_device(gathered)
-    assert "has partitions (/dev/ubdd1)" in parted.message
+    assert "has partitions (/dev/ubdd1): pyinstall formats only an empty disk" in parted.message
 
 
 def test_the_layers_size_is_summed_file_by_file(tmp_path: Path) -> None:
