@@ -41,6 +41,28 @@ def test_sudo_speaks_german_here(fleet: Fleet) -> None:
     assert "Passwort" in said, said
 
 
+def test_become_by_su_where_su_speaks_german(fleet: Fleet, tmp_path: Path) -> None:
+    """su has no prompt option and asks in the login's language ("Passwort:" here): pyinstall runs it in
+    the C locale, so the password is typed at a prompt it knows, and a wrong one is still told apart."""
+    password = "root-pw-su-de"
+    for h in fleet.hosts:
+        fleet.testinfra(h).run_test("echo 'root:%s' | chpasswd", password)
+    said = fleet.testinfra(fleet["el7-noisy-01"]).run("su deploy -c 'su root -c true' < /dev/null 2>&1").stdout
+    assert "Passwort" in said, f"the premise: su speaks German to deploy here ({said!r})"
+    text = fleet.inventory.read_text().replace(
+        "ansible_user=root", "ansible_user=deploy\nansible_become=true\nansible_become_method=su"
+    )
+    inventory = tmp_path / "su.ini"
+    inventory.write_text(text + f"ansible_become_password={password}\n")
+    proc = pyinstall("facts", "-i", str(inventory), "--json", "-vv", home=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count('"uid": 0') == len(fleet.hosts) and password not in proc.stdout + proc.stderr
+    inventory.write_text(text + "ansible_become_password=not-it\n")
+    _, hosts = pyinstall_json("facts", "-i", str(inventory), home=tmp_path)
+    for h in fleet.hosts:
+        assert "su did not run the command as 'root'" in hosts[h.name]["error"], hosts
+
+
 @pytest.fixture(scope="module")
 def provisioned(fleet: Fleet, tmp_path_factory) -> dict:
     rc, hosts = pyinstall_json("provision", "-i", str(fleet.inventory), home=tmp_path_factory.mktemp("home"))
