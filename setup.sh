@@ -99,7 +99,7 @@ run_tests() {
     deps
     .venv/bin/ruff check .
     local rc=0
-    .venv/bin/python -m pytest -ra "$@" || rc=$?
+    .venv/bin/python -m pytest -ra --durations=25 "$@" || rc=$?  # the slowest, for keeping CI under its budget
     if [ "$rc" = 5 ]; then
         echo "setup.sh: pytest collected no tests" >&2
     fi

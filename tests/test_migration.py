@@ -7,11 +7,14 @@ from __future__ import annotations
 import shlex
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from installer import checks, migration
 from installer.asked import Asked, Migration
+from installer.connection import CommandResult
+from installer.executor import CHANGED, FAILED
 from installer.plan import Plan, plan
 from installer.runtime import desired
 from tests.test_enumeration import recorded
@@ -122,16 +125,30 @@ def test_the_steps_in_order_around_the_daemons_configuration() -> None:
     ]
 
 
-def test_a_half_done_host_resumes_from_the_first_step_not_done() -> None:
-    done = ["record", "containers", "save", "stop", "move"]
-    gathered = facts(steps=done, source="devicemapper", target="overlay2", driver="")
-    assert _steps(gathered, asked()) == [
-        "write daemon configuration /etc/docker/daemon.json",
-        "start docker on overlay2",
-        "load 3 image(s) and compare",
-        "check the volumes",
-        "finish the migration",
-    ]
+RESUMED = {"source": "devicemapper", "target": "overlay2", "recorded": {"images": 3, "volumes": 1, "running": 1}}
+LATER = ["load 3 image(s) and compare", "check the volumes", "finish the migration"]
+
+
+@pytest.mark.parametrize(
+    ("done", "daemon", "expected"),
+    [
+        # Lost while docker started on overlay2: the daemon is down, its images are counted from the ledger.
+        (["record", "containers", "save", "stop", "move"], "", ["start docker on overlay2", *LATER]),
+        # A reboot before the store moved brought the daemon back on devicemapper: it is stopped again.
+        (["record", "containers", "save", "stop"], "devicemapper",
+         ["stop docker", "move /var/lib/docker/devicemapper aside", "start docker on overlay2", *LATER]),
+        # Loaded, then lost: started again (a no-op if it runs) before the volumes are checked.
+        (["record", "containers", "save", "stop", "move", "start", "load"], "",
+         ["start docker on overlay2", "check the volumes", "finish the migration"]),
+    ],
+)  # fmt: skip
+def test_a_half_done_host_resumes_from_what_the_ledger_and_the_host_say(
+    done: list[str], daemon: str, expected: list[str]
+) -> None:
+    gathered = facts(steps=done, driver=daemon, images=[], containers=[], volumes=[], **RESUMED)
+    files = ["write daemon configuration /etc/docker/daemon.json"]
+    at = expected.index("start docker on overlay2")
+    assert _steps(gathered, asked()) == [*expected[:at], *files, *expected[at:]]
     assert set(codes(gathered, asked())) == {"MIGRATION"}, "resumed: what was measured before stands"
 
 
@@ -214,3 +231,31 @@ def test_the_report_script_reads_the_ledger_as_kept(tmp_path: Path) -> None:
         ("x", f"{tmp_path}/containers/{container}.json")
     ]
     assert kept["thin_pool"] == "/dev/mapper/docker-thinpool"
+
+
+class Scripted:
+    """A host on which the record fails and every other command succeeds: the undo says one container ran
+    (or fails too, with ``undo_fails``)."""
+
+    def __init__(self, undo_fails: bool) -> None:
+        self.undo_fails, self.stop, self.target = undo_fails, None, SimpleNamespace(name="h1")
+
+    def run(self, command: str, timeout: float = 0, become: bool | None = None, what: str | None = None):
+        undo = command.endswith('echo "$n"')
+        failed = self.undo_fails if undo else "docker ps -aq" in command
+        return CommandResult(command, int(failed), "1\n" if undo else "", "", 0.0)
+
+
+@pytest.mark.parametrize("undo_fails", [False, True])
+def test_a_failed_step_is_followed_by_the_undo_which_says_how_it_went(undo_fails: bool) -> None:
+    s = checks.subject(facts(), asked())
+    moving = migration.plan(s, plan(s.facts, desired(s)))
+    results = migration.execute(Scripted(undo_fails), moving)  # type: ignore[arg-type]
+    assert [r.status for r in results[:-1]] == [FAILED], "the plan stops at the failed step"
+    back = results[-1]
+    assert back.name == "put the host back on devicemapper"
+    if undo_fails:
+        assert back.status == FAILED and back.msg.startswith("rolling back failed"), back
+    else:
+        assert back.status == CHANGED, "put back: a change, not a failure (the host's status is the step's)"
+        assert back.msg.endswith("1 container(s) that ran started again"), back.msg

@@ -1,14 +1,18 @@
 """devicemapper -> overlay2 under a real kernel (the lab's `@uml` hosts): `provision --migrate-storage` moves
 a host's images (tags sharing layers, an untagged one) with the same ids and tags, keeps its named volume's
-data and lists its containers to recreate; a failure at any step puts the host back as it was; `--check`
-and a full staging path change nothing; after the move the upgrade past 24.x goes through, and verify
-passes. On loop-lvm (the store on /var/lib/docker's ext4) and on direct-lvm (the new store on a disk of its
-own, docker_storage_device: the root filesystem there is the host's overlay)."""
+data and lists its containers to recreate; a failure at any step, or Ctrl-C, puts the host back as it was;
+a lost controller leaves the host to the next run, which resumes; `--check` and a full staging path change
+nothing; after the move the upgrade past 24.x goes through, and verify passes. On loop-lvm (the store on
+/var/lib/docker's ext4) and on direct-lvm (the new store on a disk of its own, docker_storage_device,
+mounted again after a reboot)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,13 +20,15 @@ import testinfra
 
 from installer import probe
 from tests.lab import build
-from tests.lab.testing import Fleet, pyinstall, pyinstall_json
+from tests.lab.testing import PYINSTALL, Fleet, pyinstall, pyinstall_json, wait_for
 
 pytestmark = [pytest.mark.lab, pytest.mark.uml]
 
 SPEC = "el7@uml:2,el7+lvm@uml:1"
 MIGRATE = ("--migrate-storage", "--stop-containers")
 # What a host holds before, and must hold after (a migration) or again (a rollback).
+# The running container's /pause ignores SIGTERM (PID 1 without a handler): it is stopped with SIGKILL at
+# once, not after `docker stop`'s 30 s, which every migration of the lab would wait otherwise.
 SEED = """set -e
 docker import /tmp/probe.tgz base:1 >/dev/null
 docker tag base:1 base:latest
@@ -34,7 +40,7 @@ docker rm mk >/dev/null
 docker volume create data >/dev/null
 m=$(docker volume inspect -f '{{.Mountpoint}}' data); echo hello > "$m/file"; mkdir "$m/sub"; echo 42 > "$m/sub/n"
 docker create --name stopped -v data:/data child:1 /pause >/dev/null
-docker run -d --net=none --name runner base:1 /pause >/dev/null
+docker run -d --net=none --stop-signal KILL --name runner base:1 /pause >/dev/null
 """
 IMAGES = "docker images --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' | sort"
 VOLUME = "cd $(docker volume inspect -f '{{.Mountpoint}}' data) && find . -type f | sort | xargs sha256sum"
@@ -140,7 +146,9 @@ def test_a_staging_path_too_small_is_refused_before_anything_changes(fleet: Flee
 
 # ---------------------------------------------------------------- a failure at each step: put back
 # Each fault is a host's own: a command that fails as it would on a host (a wrapper first in PATH, an
-# immutable directory, a daemon that refuses the new driver, a volume written to meanwhile).
+# immutable directory, a daemon that refuses the new driver, a volume written to meanwhile). The steps
+# before the daemon stops share one way back: a failed record shows it, and so does Ctrl-C during the save
+# (its test below); each case costs a migration under User-Mode Linux, up to 100 s.
 
 WRAPPER = """#!/bin/sh
 # The lab's fault: {what}
@@ -150,8 +158,6 @@ exec {real} "$@"
 FAULTS: dict[str, tuple[str, str, str]] = {
     # step: (the task that fails, a shell command that installs the fault, one that removes it)
     "record": ("record the images, containers and volumes", "docker:volume inspect", ""),
-    "containers": ("stop 1 running container(s)", "docker:stop", ""),
-    "save": ("save 3 image(s) to /var/lib/pyinstall/staging", "docker:save", ""),
     "stop": ("stop docker", "systemctl:stop docker", ""),
     "move": ("move /var/lib/docker/devicemapper aside", "chattr +i /var/lib/docker/devicemapper",
              "chattr -i /var/lib/docker/devicemapper"),
@@ -206,6 +212,25 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
+HUNG = "/tmp/lab-hung"  # the hang's marker: the step is under way
+
+
+def _install_hang(root: testinfra.host.Host, tool: str, args: str) -> str:
+    """TOOL called with ARGS hangs (marking HUNG first); returns the command that removes the hang."""
+    real = root.check_output(f"command -v {tool}")
+    body = f'case "$*" in "{args}"*) touch {HUNG}; sleep 600 ;; esac'
+    script = WRAPPER.format(what=f"{tool} {args} hangs", real=real, body=body)
+    root.run_expect([0], f"mkdir -p /usr/local/bin && printf %s {_q(script)} > /usr/local/bin/{tool} && "
+                    f"chmod 755 /usr/local/bin/{tool}")  # fmt: skip
+    return f"rm -f /usr/local/bin/{tool} {HUNG}; pkill -f '^sleep 600' || :"
+
+
+def _in_background(inventory: Path, host: str, home: Path) -> subprocess.Popen:
+    env = {**os.environ, "HOME": str(home), "COLUMNS": "200"}
+    argv = [*PYINSTALL, "provision", "--json", "-i", str(inventory), "--limit", host, *MIGRATE]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=home)
+
+
 @pytest.mark.parametrize("step", list(FAULTS))
 def test_a_failure_at_each_step_puts_the_host_back(fleet: Fleet, seeded, tmp_path: Path, step: str) -> None:
     host = fleet.hosts[1]
@@ -227,7 +252,7 @@ def test_a_failure_at_each_step_puts_the_host_back(fleet: Fleet, seeded, tmp_pat
     back = h["tasks"][-1]
     assert back["name"] == "put the host back on devicemapper", back
     assert back["msg"].startswith("rolled back: devicemapper and its images as they were"), back["msg"]
-    if step not in ("record", "containers"):  # the running container was stopped before this step
+    if step != "record":  # the running container was stopped before this step
         assert "1 container(s) that ran started again" in back["msg"], back["msg"]
     if step == "volumes":  # what the fault wrote is the only difference
         root.run_expect([0], "rm $(docker volume inspect -f '{{.Mountpoint}}' data)/late")
@@ -235,7 +260,50 @@ def test_a_failure_at_each_step_puts_the_host_back(fleet: Fleet, seeded, tmp_pat
     assert root.run("test -e /var/lib/pyinstall/migration || test -e /var/lib/pyinstall/staging/images.tar").rc == 1
 
 
+def test_ctrl_c_during_the_save_stops_it_and_puts_the_host_back(fleet: Fleet, seeded, tmp_path: Path) -> None:
+    host = fleet.hosts[1]
+    root = fleet.testinfra(host)
+    undo = _install_hang(root, "docker", "save")
+    proc = _in_background(_overlay2(fleet, tmp_path), host.name, tmp_path)
+    try:
+        wait_for(root, f"test -e {HUNG}", "the save under way", seconds=600)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        root.run(undo)
+    assert proc.returncode == 130, (proc.returncode, stdout[-2000:], stderr[-2000:])
+    h = json.loads(stdout)["hosts"][host.name]
+    assert h["status"] == "interrupted", (h["status"], h["error"])
+    tasks = {t["name"]: t for t in h["tasks"]}
+    saved = tasks["save 3 image(s) to /var/lib/pyinstall/staging"]
+    assert saved["status"] == "interrupted" and "the docker save was stopped" in saved["msg"], saved
+    back = h["tasks"][-1]
+    assert back["name"] == "put the host back on devicemapper", back
+    assert back["msg"].startswith("rolled back") and "1 container(s) that ran started again" in back["msg"], back
+    assert state(root) == seeded[host.name], "images, containers, volume, driver and configuration as before"
+    assert root.run("test -e /var/lib/pyinstall/migration || ls /var/lib/pyinstall/staging/images.tar*").rc != 0
+
+
 # ---------------------------------------------------------------- the move, then the upgrade past 24.x
+
+
+def _lost_half_way(fleet: Fleet, name: str, inventory: Path, home: Path) -> None:
+    """The controller is lost (kill -9) while docker starts on the new driver: the host is left as it is, its
+    ledger saying how far the migration went."""
+    root = fleet.testinfra(fleet[name])
+    undo = _install_hang(root, "systemctl", "start docker")
+    proc = _in_background(inventory, fleet[name].name, home)
+    try:
+        wait_for(root, f"test -e {HUNG}", "docker starting on overlay2", seconds=600)
+    finally:
+        proc.kill()
+        proc.communicate()
+        root.run(undo)
+    steps = root.check_output("cat /var/lib/pyinstall/migration/steps").split()
+    assert steps == ["record", "containers", "save", "stop", "move"], steps
 
 
 def _upgraded(inventory: Path, tmp: Path) -> Path:
@@ -258,8 +326,12 @@ def test_the_migration_keeps_images_and_volumes_then_the_upgrade_past_24_goes_th
     root = fleet.testinfra(host)
     kept = _images_and_volume(root)
     inventory = _overlay2(fleet, tmp_path)
+    if "lvm" not in name:  # the first run is lost half way: the next one resumes from the host's ledger
+        _lost_half_way(fleet, name, inventory, tmp_path)
     proc = pyinstall("provision", "-i", str(inventory), "--limit", host.name, *MIGRATE, home=tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:]
+    if "lvm" not in name:
+        assert "start docker on overlay2" in proc.stdout and "save 3 image(s)" not in proc.stdout, proc.stdout
     # The report names every image kept, every container to recreate and the space the old store holds.
     for tag in ("base:1 base:latest registry.example.com/team/base:1", "child:1", "(untagged)"):
         assert tag in proc.stdout, tag
@@ -280,19 +352,19 @@ def test_the_migration_keeps_images_and_volumes_then_the_upgrade_past_24_goes_th
     again = pyinstall("provision", "-i", str(inventory), "--limit", host.name, "--migrate-storage", home=tmp_path)
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]
 
-    if "lvm" in name:
-        # The lab's direct-lvm host keeps /var/lib/docker on its root, an overlayfs (no real host's is):
-        # dockerd 28 then refuses overlay2 even on the disk mounted beneath ("failed to mount overlay:
-        # invalid argument"; 20.10 does not). The upgrade past 24.x is proven on the loop-lvm host.
-        upgrade = inventory
-    else:
-        upgrade = _upgraded(inventory, tmp_path)
-        rc, hosts = pyinstall_json("provision", "-i", str(upgrade), "--limit", host.name, home=tmp_path, timeout=900)
-        h = hosts[host.name]
-        assert rc == 0, (h["error"], [(t["name"], t["msg"][-300:]) for t in h["tasks"]])
-        assert "DRIVER_REMOVED" not in {f["code"] for f in h["findings"]}
-        assert h["docker_info"]["server_version"].startswith(build.next_engine()[0])
-        assert _images_and_volume(root) == kept
+    if "lvm" in name:  # the store's own disk is mounted again at boot, from /etc/fstab
+        fleet.lab.restart([host.name])
+        wait_for(root, "docker info", "docker answering after the reboot")
+        assert root.check_output("findmnt -n -o FSTYPE /var/lib/docker/overlay2") == "xfs"
+        assert root.check_output(DRIVER) == "overlay2" and _images_and_volume(root) == kept
+
+    upgrade = _upgraded(inventory, tmp_path)
+    rc, hosts = pyinstall_json("provision", "-i", str(upgrade), "--limit", host.name, home=tmp_path, timeout=900)
+    h = hosts[host.name]
+    assert rc == 0, (h["error"], [(t["name"], t["msg"][-300:]) for t in h["tasks"]])
+    assert "DRIVER_REMOVED" not in {f["code"] for f in h["findings"]}
+    assert h["docker_info"]["server_version"].startswith(build.next_engine()[0])
+    assert _images_and_volume(root) == kept
 
     rc, verified = pyinstall_json("verify", "-i", str(upgrade), "--limit", host.name, home=tmp_path)
     failed = [(t["name"], t["message"]) for t in verified[host.name]["tests"] if t["outcome"] == "failed"]

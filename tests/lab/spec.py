@@ -44,8 +44,8 @@ KINDS: dict[str, Kind] = {
 # works there), a tmpfs, a bind-mounted directory of the lab root's ext4 filesystem, or an ext4
 # image on a loop device.
 STORES = ("none", "tmpfs", "ext4", "loop")
-# For @uml hosts: a disk of their own, ext4 ("disk"); an empty second disk for direct-lvm, the store
-# staying on the root disk ("lvm"); XFS formatted with ftype=0 or ftype=1.
+# For @uml hosts: a disk of their own, ext4 ("disk"); an empty second disk for direct-lvm, /var/lib/docker
+# staying on the root disk's ext4 ("lvm"); XFS formatted with ftype=0 or ftype=1.
 UML_STORES = ("disk", "lvm", "xfs0", "xfs1")
 
 _ITEM = re.compile(r"^(?P<kind>[a-z0-9-]+?)(?:\+(?P<store>[a-z0-9]+))?(?P<uml>@uml)?:(?P<count>\d+)$")
