@@ -57,10 +57,10 @@ def differences(facts: Facts, asked: Asked, info: DockerInfo | None = None) -> l
         elif f.path in desired.channel.environment:
             want, have = daemon_options.read_environment(f.content), daemon_options.read_environment(current)
             found += _compare(f.path, want, have, str)
-        elif f.restarts_daemon:
+        elif f.path == s.platform.config_file:
             found += _config(f.path, f.content, current, s.platform.config_style)
-        else:
-            found += _repo(f.path, f.content, current)
+        else:  # INI files: the repositories', and a unit drop-in
+            found += _ini_file(f.path, f.content, current)
     if info is not None and info.reachable and info.storage_driver != desired.storage_driver:
         found.append(Difference("docker info", "Storage Driver", desired.storage_driver, info.storage_driver))
     return found
@@ -90,10 +90,10 @@ def _compare(path: str, want: dict[str, Any], have: dict[str, Any], show: Any) -
     return out
 
 
-def _repo(path: str, asked: str, current: str) -> list[Difference]:
+def _ini_file(path: str, asked: str, current: str) -> list[Difference]:
     want, have = _ini(asked) or {}, _ini(current)
     if have is None:
-        return [Difference(path, "", "a yum repository file", "not one")]
+        return [Difference(path, "", "an INI file", "not one")]
     out = []
     for key in sorted(set(want) | set(have)):
         pair = want.get(key), have.get(key)

@@ -535,12 +535,15 @@ def _undo(platform: Platform, moving_from: str, target: str, staging: str) -> Op
         # The daemon is stopped only when the store moved, or it does not run the old driver.
         f'if [ -d "$old" ] || [ "$(docker info --format \'{{{{.Driver}}}}\' 2>/dev/null)" != {q(moving_from)} ]; then '
         f"{_stop_daemon(service)}; "
-        # A store on docker_storage_device stays mounted: only what the new daemon wrote there goes.
-        f't={root}/{q(target)}; if mountpoint -q "$t"; then find "$t" -mindepth 1 -maxdepth 1 -exec rm -rf {{}} +; '
-        'else rm -rf "$t"; fi; '
+        # A store on docker_storage_device stays mounted (mounted again: dockerd 20.10 unmounts it when it
+        # stops): only what the new daemon wrote there goes.
+        f't={root}/{q(target)}; if grep -qs "^[^#]*[[:space:]]$t[[:space:]]" /etc/fstab; then '
+        'mountpoint -q "$t" || mount "$t"; fi; '
+        'if mountpoint -q "$t"; then find "$t" -mindepth 1 -maxdepth 1 -exec rm -rf {} +; else rm -rf "$t"; fi; '
         f'if [ -d "$old" ]; then rm -rf {root}/image/{q(target)}; {back}rmdir "$old"; fi; '
         f"rm -f {files}; "
         'if [ -f "$d/files.tar" ]; then tar -C / -xpf "$d/files.tar"; fi; '
+        f"{service.reload or ':'}; "
         f"{service.start} >/dev/null 2>&1 || :; {wait_for_daemon(service, 60)}; fi; "
         "drv=$(docker info --format '{{.Driver}}'); "
         f'[ "$drv" = {q(moving_from)} ] || {{ echo "the daemon runs $drv, not {moving_from}" >&2; exit 1; }}; '

@@ -221,9 +221,13 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
 
     config = desired.config_file
     ops += _file_op(facts, config, f"daemon configuration {config.path}", stamp, restarts=True, tag="config")
+    dropin = platform.service.mounts_dropin
     for f in desired.files:
-        if f.restarts_daemon and f is not config:
+        if f.restarts_daemon and f is not config and f.path != dropin:
             ops += _file_op(facts, f, f"daemon environment {f.path}", stamp, restarts=True, tag="config")
+        elif f.path == dropin:  # the init system reads a unit's drop-ins again only when told
+            written = _file_op(facts, f, f"unit drop-in {f.path}", stamp, restarts=True, tag="config")
+            ops += [replace(op, commands=(f"{op.commands[0]} && {platform.service.reload or ':'}",)) for op in written]
 
     docker = facts.services.get("docker", {})
     service = platform.service
@@ -260,7 +264,9 @@ def _installed_runtime(facts: Facts, platform: Platform) -> tuple[str, ...]:
 
 
 def daemon_files(platform: Platform) -> tuple[str, ...]:
-    return (platform.config_file, *platform.environment_files)
+    """The files that configure the daemon, as pyinstall writes them (kept and restored together)."""
+    dropin = (platform.service.mounts_dropin,) if platform.service.mounts_dropin else ()
+    return (platform.config_file, *platform.environment_files, *dropin)
 
 
 def _keep(packages: tuple[str, ...], platform: Platform, yum_op: Any) -> Operation:
@@ -336,7 +342,9 @@ def _store_device(facts: Facts, device: str, mount: str, service: Service) -> li
         'printf "UUID=%s %s xfs defaults 0 0\\n" "$uuid" "$mnt" >> "$t"; chmod 644 "$t"; mv -f "$t" /etc/fstab; '
         "trap - EXIT; fi; "
         f"if {service.running} >/dev/null 2>&1; then {service.stop} >/dev/null; fi; "
-        f'mountpoint -q "$mnt" || mount "$mnt"; {ledger(f"device {device} {mount}")}'
+        f'mountpoint -q "$mnt" || mount "$mnt"; {ledger(f"device {device} {mount}")}; '
+        # On disk before anything else happens: a hard reset would lose the fstab line, and the store with it.
+        "sync"
     )
     return [Operation(f"make the store's filesystem on {device}", (script,), f"XFS (ftype=1) mounted at {mount}",
                       restarts=True, timeout=600, tag="config")]  # fmt: skip

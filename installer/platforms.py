@@ -99,6 +99,10 @@ class Service:
     stop: str
     restart: str
     running: str  # exits 0 while the daemon runs
+    # A unit drop-in requiring the store's own filesystem (docker_storage_device) to be mounted before the
+    # daemon starts, and the command that makes the init system read it; None where the init has no such thing.
+    mounts_dropin: str | None = None
+    reload: str | None = None
 
 
 @dataclass(frozen=True)
@@ -323,7 +327,8 @@ def load(path: Path) -> Platform:
     data = r.mapping(definition(path), "the file", _TOP)
     release = r.mapping(data["release"], "release", ("major",), ("min_minor",))
     config = r.mapping(data["config"], "config", ("file", "template", "style", "units"))
-    service = r.mapping(data["service"], "service", ("enable", "disable", "start", "stop", "restart", "running"))
+    service = r.mapping(data["service"], "service", ("enable", "disable", "start", "stop", "restart", "running"),
+                        ("mounts_dropin", "reload"))  # fmt: skip
     cgroups = r.mapping(data["cgroups"], "cgroups", ("mounted_by", "v1", "v2"))
     manager = r.mapping(data["package_manager"], "package_manager", ("locks",))
     channels = {

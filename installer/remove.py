@@ -23,7 +23,7 @@ from installer.executor import execute
 from installer.fleet import FORKS
 from installer.host_run import HostRun, on_host, roll_out, settled
 from installer.outcome import Status
-from installer.plan import BACKUP_SUFFIX, STATE_DIR, YUM_TIMEOUT, Operation, Plan, backup_stamp, q
+from installer.plan import BACKUP_SUFFIX, STATE_DIR, YUM_TIMEOUT, Operation, Plan, backup_stamp, daemon_files, q
 from installer.preflight import Connect, gather_facts
 
 DATA_ROOT = "/var/lib/docker"
@@ -42,21 +42,20 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
         ops.append(Operation("stop docker", (platform.service.stop,), "running", tag="service"))
     if docker.get("enabled"):
         ops.append(Operation("disable docker", (platform.service.disable,), "enabled at boot", tag="service"))
-    config = desired.config_file.path
-    environment = platform.environment_files
+    daemon = set(daemon_files(platform))
     ledger = gathered.ledger
     files = [f.path for f in desired.files] + sorted(gathered.repo_files)
     files += [path for path in ledger.get("file", []) if _ours(path)]
     for path in dict.fromkeys(files):
         if gathered.file_content(path) is None:
             continue
-        what = "daemon configuration" if path == config or path in environment else "repository"
+        what = "daemon configuration" if path in daemon else "repository"
         backup = f"{path}{BACKUP_SUFFIX}.{stamp}"
         # Before the packages go (rpm would take a package's own config file with it): a hard link keeps
         # the file as a backup, the name goes.
         command = f"if [ -e {q(path)} ]; then ln -f {q(path)} {q(backup)} && rm -f {q(path)}; fi"
         ops.append(Operation(f"remove {what} {path}", (command,), f"kept as {backup}", backup=backup,
-                             tag="config" if path == config or path in environment else "repo"))  # fmt: skip
+                             tag="config" if path in daemon else "repo"))  # fmt: skip
     channel = desired.channel
     runtime_packages = [p for p in (channel.package, *channel.extra_packages) if p in gathered.packages]
     # What provision installed for the runtime (libcgroup on EL6), by the ledger: taken away too, unless
@@ -95,7 +94,7 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
 def _ours(path: str) -> bool:
     """A file pyinstall writes: a platform's daemon configuration or environment file, or one of its
     repository files."""
-    configs = {f for p in platforms.all_platforms() for f in (p.config_file, *p.environment_files)}
+    configs = {f for p in platforms.all_platforms() for f in daemon_files(p)}
     return path in configs or re.fullmatch(r"/etc/yum\.repos\.d/pyinstall-[A-Za-z0-9_.+-]+\.repo", path) is not None
 
 

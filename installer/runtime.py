@@ -20,7 +20,7 @@ import jinja2
 
 from installer import daemon_options
 from installer.asked import YUM_LOCK_TIMEOUT, Asked
-from installer.checks import Subject
+from installer.checks import Subject, store_mount
 from installer.errors import UsageError
 from installer.platforms import TEMPLATES_DIR, Channel, Platform
 from installer.repos import Repo, repos
@@ -139,6 +139,9 @@ def desired(s: Subject, installed_version: str | None = None) -> Desired:
     files = repo_files(platform, channel, asked)
     files.append(ManagedFile(platform.config_file, daemon_config(platform, options), restarts_daemon=True))
     files += environment_files(platform, channel, options)
+    if asked.storage_device and platform.service.mounts_dropin:
+        mount = render("docker-mounts.conf.j2", mount=store_mount(driver))
+        files.append(ManagedFile(platform.service.mounts_dropin, mount, restarts_daemon=True))
     installs = [f"{channel.package}-{wanted}"]
     installs += [p if p in channel.unpinned else f"{p}-{wanted}" for p in channel.extra_packages]
     return Desired(

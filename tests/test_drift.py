@@ -80,3 +80,18 @@ def test_a_repository_password_is_never_shown_only_that_it_differs() -> None:
     assert Difference(path, "[docker-ce-stable] password", HIDDEN, HIDDEN) in differences_found
     assert Difference(path, "[docker-ce-stable] username", "ops", None) in differences_found
     assert "hunter2" not in repr(differences_found) and "canary-asked" not in repr(differences_found)
+
+
+def test_the_store_s_mount_drop_in_is_compared_as_the_unit_file_it_is() -> None:
+    """docker_storage_device brings a unit drop-in (RequiresMountsFor): gone or edited, it is drift."""
+    gathered, dropin = provisioned("el7"), "/etc/systemd/system/docker.service.d/pyinstall-mounts.conf"
+    wanted = {"docker_storage_driver": "overlay2", "docker_storage_device": "/dev/sdc"}
+    info = gathered.docker_info.replace("Storage Driver: devicemapper", "Storage Driver: overlay2")
+    gathered.docker_info = info
+    assert found(gathered, **wanted) == [Difference(dropin, "", "present", None)]
+    gathered.docker_config[dropin] = "[Unit]\nRequiresMountsFor=/var/lib/docker/overlay2\n"
+    assert found(gathered, **wanted) == []
+    gathered.docker_config[dropin] = "[Unit]\nRequiresMountsFor=/srv\n"
+    assert found(gathered, **wanted) == [
+        Difference(dropin, "[Unit] requiresmountsfor", "/var/lib/docker/overlay2", "/srv")
+    ]

@@ -200,6 +200,25 @@ def test_a_store_disk_left_unmounted_is_refused_with_the_way_back() -> None:
     assert "has partitions (/dev/ubdd1): pyinstall formats only an empty disk" in parted.message
 
 
+def test_a_store_on_its_own_disk_is_mounted_before_docker_starts_every_time() -> None:
+    """dockerd 20.10 unmounts its driver's directory when it stops, even a filesystem of its own: a unit
+    drop-in (RequiresMountsFor) has systemd mount it again before each start, and the undo mounts it before
+    emptying it."""
+    gathered = facts("lab-el7-direct-lvm")
+    s = checks.subject(gathered, asked(storage_device="/dev/ubdd"))
+    moving = migration.plan(s, plan(s.facts, desired(s)))
+    (op,) = [op for op in moving.plan.operations if "pyinstall-mounts.conf" in op.name]
+    assert op.restarts and op.commands[0].endswith("&& systemctl daemon-reload"), op
+    assert "RequiresMountsFor=/var/lib/docker/overlay2" in op.diff
+    names = [op.name for op in moving.plan.operations]
+    assert names.index(op.name) < names.index("start docker on overlay2")
+    undo = moving.undo.commands[0]
+    assert "pyinstall-mounts.conf" in undo and "systemctl daemon-reload" in undo, "restored with the other files"
+    assert undo.index('mountpoint -q "$t" || mount "$t"') < undo.index("-exec rm -rf {} +")
+    s = checks.subject(gathered, asked())
+    assert not [op for op in plan(s.facts, desired(s)).operations if "pyinstall-mounts" in op.name], "no device"
+
+
 def test_the_layers_size_is_summed_file_by_file(tmp_path: Path) -> None:
     """Docker writes each layer's size without a newline: the script must not join them into one number.
     The script's own shell, run here over a store laid out as Docker's (no docker command needed)."""
