@@ -223,11 +223,11 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     ops += _file_op(facts, config, f"daemon configuration {config.path}", stamp, restarts=True, tag="config")
     dropin = platform.service.mounts_dropin
     for f in desired.files:
-        if f.restarts_daemon and f is not config and f.path != dropin:
-            ops += _file_op(facts, f, f"daemon environment {f.path}", stamp, restarts=True, tag="config")
-        elif f.path == dropin:  # the init system reads a unit's drop-ins again only when told
+        if f.path == dropin:  # the init system reads a unit's drop-ins again only when told
             written = _file_op(facts, f, f"unit drop-in {f.path}", stamp, restarts=True, tag="config")
             ops += [replace(op, commands=(f"{op.commands[0]} && {platform.service.reload or ':'}",)) for op in written]
+        elif f.restarts_daemon and f is not config:
+            ops += _file_op(facts, f, f"daemon environment {f.path}", stamp, restarts=True, tag="config")
 
     docker = facts.services.get("docker", {})
     service = platform.service
