@@ -749,7 +749,7 @@ def _unmanaged_environment(s: Subject) -> list[Finding]:
 def check_gpgcheck(s: Subject) -> list[Finding]:
     if s.platform is None or s.channel is None or s.platform.id in s.asked.bundles:
         return []
-    off = [r.id for r in repos(s.platform, s.channel, s.asked) if not r.gpgcheck]
+    off = [r.id for r in repos(s.platform, s.channel, s.asked, s.facts.distro_id) if not r.gpgcheck]
     if not off:
         return []
     return [

@@ -375,18 +375,19 @@ def _packages(facts: Facts, desired: Desired, yum_op: Any) -> list[Operation]:
     )
     current = facts.installed(package)
     extras = desired.installs[1:]
+    options = " ".join(desired.platform.install_options)  # plain long options, checked when the definition loaded
     if current is not None and evr_compare(current, version) == 0:
         missing = [spec for spec, name in zip(extras, desired.channel.extra_packages) if name not in facts.packages]
         if missing:
             return [yum_op("install " + ", ".join(missing), "install", missing, "not installed", restarts=True,
-                           tag="packages", runtime=True)]  # fmt: skip
+                           tag="packages", runtime=True, options=options)]  # fmt: skip
         return []
     if current is None:
         name, action, why = f"install {package} {version}", "install", "not installed"
     else:
         action = "downgrade" if evr_compare(current, version) > 0 else "install"
         name, why = f"{action} {package} {current} -> {version}", f"installed {current}, pinned {version}"
-    op = yum_op(name, action, list(desired.installs), why, restarts=True, tag="packages", runtime=True)
+    op = yum_op(name, action, list(desired.installs), why, restarts=True, tag="packages", runtime=True, options=options)
     return [replace(op, commands=(op.commands[0] + verify,))]
 
 

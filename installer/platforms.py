@@ -54,6 +54,7 @@ _OPTION = re.compile(r"^[A-Z0-9_]+$")  # a kernel config option, without CONFIG_
 _WORD = re.compile(r"^[a-z0-9_+.-]+$")  # ids, channel and driver names, cgroup controllers
 _VERSION = re.compile(r"^\d[A-Za-z0-9._+~^-]*$")
 _VARIABLE = re.compile(r"^[A-Z_][A-Z0-9_]*$")  # an environment file's variable
+_FLAG = re.compile(r"^--[a-z][a-z0-9-]*$")  # a package manager's long option, without a value
 
 
 class DefinitionError(PyinstallError):
@@ -67,6 +68,9 @@ class RepoDefinition:
     baseurl: str
     gpgkey: str = ""
     mirror_path: str = ""  # the path under yum_mirror that serves this repository
+    # The distributions (os-release IDs of the platform's) that get this repository; none: every one.
+    # Docker serves RHEL and the CentOS-like distributions from repositories of their own.
+    distributions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class Channel:
     repository_hint: str = ""  # what to do when its repositories cannot be read
     extra_packages: tuple[str, ...] = ()
     unpinned: tuple[str, ...] = ()  # extra packages installed at whatever version the repository has
+    versions: dict[str, str] = field(default_factory=dict)  # extra packages pinned apart (plugins' own versions)
     conflicts: tuple[str, ...] = ()  # removed before the package is installed
     repos: tuple[RepoDefinition, ...] = ()
     # What the package brings besides the managed configuration file: the daemon options its unit passes
@@ -156,6 +161,8 @@ class Platform:
     storage_drivers: dict[str, Driver]
     default_storage_drivers: tuple[str, ...]
     source: str = field(default="", compare=False)
+    # Given to the package manager when it installs the runtime (dnf's --allowerasing: conflicts resolved).
+    install_options: tuple[str, ...] = ()
 
     @property
     def cgconfig(self) -> bool:
@@ -314,6 +321,7 @@ _CHANNEL = (
     "repository_hint",
     "extra_packages",
     "unpinned",
+    "versions",
     "conflicts",
     "repos",
     "unit_options",
@@ -330,7 +338,7 @@ def load(path: Path) -> Platform:
     service = r.mapping(data["service"], "service", ("enable", "disable", "start", "stop", "restart", "running"),
                         ("mounts_dropin", "reload"))  # fmt: skip
     cgroups = r.mapping(data["cgroups"], "cgroups", ("mounted_by", "v1", "v2"))
-    manager = r.mapping(data["package_manager"], "package_manager", ("locks",))
+    manager = r.mapping(data["package_manager"], "package_manager", ("locks",), ("install_options",))
     channels = {
         r.text(name, "channels", _WORD): _channel(r, name, spec)
         for name, spec in r.entries(data["channels"], "channels").items()
@@ -395,7 +403,14 @@ def load(path: Path) -> Platform:
         storage_drivers=drivers,
         default_storage_drivers=r.words(data["default_storage_drivers"], "default_storage_drivers", _WORD),
         source=str(path),
+        install_options=r.words(manager.get("install_options"), "package_manager.install_options", _FLAG),
     )
+    for name, c in channels.items():
+        for i, repo in enumerate(c.repos):
+            unknown = [d for d in repo.distributions if d not in platform.distributions]
+            if unknown:
+                raise r.fail(f"channels.{name}.repos[{i}].distributions",
+                             f"{unknown[0]!r} is not one of this platform's distributions")  # fmt: skip
     if platform.config_style not in ("flags", "json"):
         raise r.fail("config.style", f"{platform.config_style!r} is not flags or json")
     if platform.cgroups.mounted_by not in ("systemd", "cgconfig"):
@@ -415,8 +430,19 @@ def _channel(r: _Reader, name: str, spec: Any) -> Channel:
     repos = []
     for i, repo in enumerate(spec.get("repos") or ()):
         at = f"{where}.repos[{i}]"
-        repo = r.mapping(repo, at, ("id", "name", "baseurl"), ("gpgkey", "mirror_path"))
-        repos.append(RepoDefinition(**{k: r.text(v, f"{at}.{k}") for k, v in repo.items()}))
+        repo = r.mapping(repo, at, ("id", "name", "baseurl"), ("gpgkey", "mirror_path", "distributions"))
+        values = {k: r.text(v, f"{at}.{k}") for k, v in repo.items() if k != "distributions"}
+        only = r.words(repo.get("distributions"), f"{at}.distributions", _WORD)
+        repos.append(RepoDefinition(**values, distributions=only))
+    extra = r.words(spec.get("extra_packages"), f"{where}.extra_packages", _RPM_NAME)
+    unpinned = r.words(spec.get("unpinned"), f"{where}.unpinned", _RPM_NAME)
+    versions = {
+        r.text(k, f"{where}.versions", _RPM_NAME): r.text(v, f"{where}.versions.{k}", _VERSION)
+        for k, v in r.entries(spec.get("versions") or {}, f"{where}.versions").items()
+    }
+    for package in versions:
+        if package not in extra or package in unpinned:
+            raise r.fail(f"{where}.versions.{package}", "only a pinned package of extra_packages has a version here")
     return Channel(
         name=name,
         package=r.text(spec["package"], f"{where}.package", _RPM_NAME),
@@ -425,8 +451,9 @@ def _channel(r: _Reader, name: str, spec: Any) -> Channel:
         if spec.get("last_release") is not None
         else None,
         repository_hint=r.text(spec.get("repository_hint", ""), f"{where}.repository_hint"),
-        extra_packages=r.words(spec.get("extra_packages"), f"{where}.extra_packages", _RPM_NAME),
-        unpinned=r.words(spec.get("unpinned"), f"{where}.unpinned", _RPM_NAME),
+        extra_packages=extra,
+        unpinned=unpinned,
+        versions=versions,
         conflicts=r.words(spec.get("conflicts"), f"{where}.conflicts", _RPM_NAME),
         repos=tuple(repos),
         unit_options=tuple(

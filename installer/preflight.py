@@ -130,7 +130,7 @@ def resolve(session: Session, s: checks.Subject, answers: Answers | None = None)
             if p["name"] == channel.package
         )
         return
-    repo_files = runtime.repo_files(platform, channel, asked)
+    repo_files = runtime.repo_files(platform, channel, asked, gathered.distro_id)
     # The script carries each file base64-encoded: a file holding a password never reaches a log.
     events.redact(*(base64.b64encode(f.content.encode()).decode() for f in repo_files if f.secret))
     files = {f.path.rsplit("/", 1)[1]: f.content for f in repo_files}

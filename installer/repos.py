@@ -34,10 +34,10 @@ class Repo:
         return any(key in SECRET_REPO_FIELDS for key, _ in self.fields)
 
 
-def repos(platform: Platform, channel: Channel, asked: Asked) -> tuple[Repo, ...]:
-    """The channel's repositories as this host gets them: yum_mirror moves every baseurl under one
-    mirror (signature checks stay on), yum_repos overrides fields, yum_gpgcheck=false turns checks off.
-    An offline bundle for the platform replaces them all."""
+def repos(platform: Platform, channel: Channel, asked: Asked, distribution: str | None) -> tuple[Repo, ...]:
+    """The channel's repositories as this host gets them (those for its ``distribution``, its os-release
+    ID): yum_mirror moves every baseurl under one mirror (signature checks stay on), yum_repos overrides
+    fields, yum_gpgcheck=false turns checks off. An offline bundle for the platform replaces them all."""
     bundle = asked.bundles.get(platform.id)
     if bundle is not None:
         return (
@@ -50,6 +50,8 @@ def repos(platform: Platform, channel: Channel, asked: Asked) -> tuple[Repo, ...
         )  # every file's sha256 is verified on the host instead
     out = []
     for r in channel.repos:
+        if r.distributions and distribution not in r.distributions:
+            continue
         values: dict[str, Any] = {
             "name": r.name,
             "baseurl": r.baseurl,

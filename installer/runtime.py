@@ -83,11 +83,11 @@ def render(template: str, **values: Any) -> str:
     return _environment().get_template(template).render(**values)
 
 
-def repo_files(platform: Platform, channel: Channel, asked: Asked) -> list[ManagedFile]:
-    """The repository files a host gets (a password in one makes it 0600)."""
+def repo_files(platform: Platform, channel: Channel, asked: Asked, distribution: str | None) -> list[ManagedFile]:
+    """The repository files a host of ``distribution`` gets (a password in one makes it 0600)."""
     return [
         ManagedFile(r.path, render("yum.repo.j2", repo=r), mode=0o600 if r.secret else 0o644, secret=r.secret)
-        for r in repos(platform, channel, asked)
+        for r in repos(platform, channel, asked, distribution)
     ]
 
 
@@ -136,14 +136,16 @@ def desired(s: Subject, installed_version: str | None = None) -> Desired:
         installed_version = s.version or ""
     wanted = s.pin
     options = daemon_options.merged(asked.daemon_options, installed_version, driver, asked.storage_options)
-    files = repo_files(platform, channel, asked)
+    files = repo_files(platform, channel, asked, s.facts.distro_id)
     files.append(ManagedFile(platform.config_file, daemon_config(platform, options), restarts_daemon=True))
     files += environment_files(platform, channel, options)
     if asked.storage_device and platform.service.mounts_dropin:
         mount = render("docker-mounts.conf.j2", mount=store_mount(driver))
         files.append(ManagedFile(platform.service.mounts_dropin, mount, restarts_daemon=True))
     installs = [f"{channel.package}-{wanted}"]
-    installs += [p if p in channel.unpinned else f"{p}-{wanted}" for p in channel.extra_packages]
+    installs += [
+        p if p in channel.unpinned else f"{p}-{channel.versions.get(p, wanted)}" for p in channel.extra_packages
+    ]
     return Desired(
         platform=platform,
         channel=channel,
@@ -151,7 +153,7 @@ def desired(s: Subject, installed_version: str | None = None) -> Desired:
         version=wanted,
         installs=tuple(installs),
         remove=tuple(p for p in channel.conflicts if p != channel.package),
-        repos=repos(platform, channel, asked),
+        repos=repos(platform, channel, asked, s.facts.distro_id),
         storage_driver=driver,
         daemon_options=options,
         files=tuple(files),

@@ -683,3 +683,31 @@ def test_the_wait_says_a_job_with_no_trace_is_absent_not_rebooted(tmp_path: Path
     """A job never launched (the connection dropped first) has no files: that is not a reboot."""
     script = executor._wait_for_job(str(tmp_path / "never-launched"))
     assert LocalSession().run(script).stdout == "absent\n"
+
+
+def test_a_distribution_gets_its_own_repository_plugins_their_own_pins_and_the_install_its_options() -> None:
+    """Docker serves RHEL from a repository of its own: a definition's repository with ``distributions``
+    goes to those hosts only; an extra package pinned apart (``versions``) is installed at its own version,
+    and ``install_options`` reach the install command."""
+    el7 = platforms.by_id("el7")
+    ce = el7.channels["docker-ce"]
+    centos = replace(ce.repos[0], distributions=("centos", "oracle", "ol"))
+    rhel = replace(ce.repos[0], baseurl="https://download.docker.com/linux/rhel/$releasever/$basearch/stable",
+                   distributions=("rhel",))  # fmt: skip
+    channel = replace(ce, repos=(centos, rhel), extra_packages=(*ce.extra_packages, "docker-compose-plugin"),
+                      versions={"docker-compose-plugin": "2.27.0"})  # fmt: skip
+    platform = replace(el7, channels={**el7.channels, "docker-ce": channel}, install_options=("--allowerasing",))
+
+    def wanted(distro: str) -> runtime.Desired:
+        host = replace(recorded("lab-el7-full"), distro_id=distro)
+        return runtime.desired(checks.Subject(host, asked.parse("h1", {}), platform, channel, "overlay2"), "20.10.24")
+
+    assert [r.baseurl for r in wanted("rhel").repos] == [rhel.baseurl]
+    assert [r.baseurl for r in wanted("centos").repos] == [centos.baseurl]
+    assert wanted("scientific").repos == (), "a distribution no repository is for gets none"
+    got = wanted("centos")
+    assert got.installs == ("docker-ce-20.10.24", "docker-ce-cli-20.10.24", "containerd.io",
+                            "docker-compose-plugin-2.27.0")  # fmt: skip
+    fresh = replace(recorded("lab-el7-full"), distro_id="centos", packages={})
+    (install,) = [op for op in plan(fresh, got, STAMP).operations if op.name.startswith("install docker-ce")]
+    assert " -y --allowerasing install docker-ce-20.10.24 " in yum_part(install.commands[0])

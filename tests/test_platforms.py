@@ -53,10 +53,16 @@ def test_the_shipped_definitions_load() -> None:
          r"channels\.epel\.environment\./etc/sysconfig/docker: 'options' is not allowed"),
         (lambda d: d["channels"]["epel"].update(environment={"/etc/sysconfig/docker": {"OPTIONS": "a\nb"}}),
          r"environment\./etc/sysconfig/docker\.OPTIONS: must be one line"),
+        (lambda d: d["package_manager"].update(install_options=["--allowerasing; reboot"]),
+         r"package_manager\.install_options\[0\]"),
+        (lambda d: d["channels"]["epel"].update(versions={"docker-io-plugin": "1.0"}),
+         r"channels\.epel\.versions\.docker-io-plugin: only a pinned package of extra_packages"),
+        (lambda d: d["channels"]["epel"]["repos"][0].update(distributions=["rocky"]),
+         r"channels\.epel\.repos\[0\]\.distributions: 'rocky' is not one of this platform's distributions"),
     ],
     ids=["refusal-code", "unknown-key", "unknown-channel-key", "unknown-driver", "message-field", "package-name",
          "lock-path", "unit-pattern", "kernel-option", "cgroups-mounter", "missing-key", "unit-option",
-         "environment-variable", "environment-value"],
+         "environment-variable", "environment-value", "install-option", "version-of-no-extra", "repo-distribution"],
 )  # fmt: skip
 def test_a_definition_pyinstall_would_not_honour_is_refused_when_loaded(tmp_path: Path, edit, said: str) -> None:
     path = edited(tmp_path, "el6", edit)

@@ -19,6 +19,7 @@ FOREIGN = {
                 "--selinux-enabled", "--signature-verification", "--userland-proxy-path"},
     "docker run": {"--group-add", "--network", "--rm"},
     "yum": {"--downloadonly"},
+    "dnf": {"--allowerasing"},
     "ansible-config": {"--only-changed"},
     "python -m tests.lab": {"--hosts", "--root", "--purge", "--noisy"},
     "python -m bench.*": {"--mb"},
