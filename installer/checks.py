@@ -116,12 +116,14 @@ def check_os(s: Subject) -> list[Finding]:
         for p in sorted(platforms.all_platforms(), key=lambda p: p.major)
     )
     if not name:
+        known = dict.fromkeys(n for p in platforms.all_platforms() for n in p.distributions.values())
         return [
             Finding(
                 "OS",
                 ERROR,
-                f"{shown} is not CentOS/RHEL (or Scientific/Oracle Linux) {supported}",
-                f"pyinstall provisions EL {supported} hosts only; leave this host out (--limit '!HOST')",
+                f"{shown} is not one of the distributions pyinstall provisions ({', '.join(known)}: EL {supported})",
+                "leave this host out (--limit '!HOST'), or add its distribution to a platform definition "
+                "(README: Adding a platform)",
             )
         ]
     if s.platform is None:
@@ -132,7 +134,7 @@ def check_os(s: Subject) -> list[Finding]:
                 "OS",
                 ERROR,
                 f"{shown}: EL {major if major is not None else '?'} is too {too} for pyinstall (EL {supported})",
-                "EL8 and later ship podman and current Docker packages: use their own tooling"
+                f"no platform definition covers EL {major} yet (README: Adding a platform)"
                 if too == "new"
                 else "this release cannot run Docker; upgrade the host",
             )

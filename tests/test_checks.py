@@ -82,6 +82,14 @@ def test_release_families(release: str, uname: str, base: str, expected: set[str
     assert codes(findings, ERROR) == expected
 
 
+def test_a_refused_release_names_the_distributions_and_releases_the_definitions_cover() -> None:
+    (ubuntu,) = [f for f in run_checks(host("ubuntu-22.04", "centos-7.9", base="el7"), VFS) if f.code == "OS"]
+    assert "CentOS" in ubuntu.message and "Oracle Linux" in ubuntu.message and "6.5+ and 7" in ubuntu.message
+    assert "Adding a platform" in ubuntu.hint
+    (newer,) = [f for f in run_checks(host("centos-8", "centos-7.9", base="el7"), VFS) if f.code == "OS"]
+    assert "EL 8 is too new" in newer.message and "no platform definition covers EL 8" in newer.hint
+
+
 def test_old_el6_kernel_under_a_new_release() -> None:
     f = replace(lab("el6"), kernel_release="2.6.32-71.el6.x86_64")
     assert codes(run_checks(f, VFS), ERROR) == {"KERNEL"}
