@@ -411,6 +411,11 @@ def load(path: Path) -> Platform:
             if unknown:
                 raise r.fail(f"channels.{name}.repos[{i}].distributions",
                              f"{unknown[0]!r} is not one of this platform's distributions")  # fmt: skip
+        # A host of a distribution no repository is for would silently get none.
+        covered = {d for repo in c.repos for d in repo.distributions or platform.distributions}
+        if c.repos and (left := [d for d in platform.distributions if d not in covered]):
+            raise r.fail(f"channels.{name}.repos", f"no repository is for {left[0]!r} (give one whose "
+                         "distributions name it, or one without distributions)")  # fmt: skip
     if platform.config_style not in ("flags", "json"):
         raise r.fail("config.style", f"{platform.config_style!r} is not flags or json")
     if platform.cgroups.mounted_by not in ("systemd", "cgconfig"):

@@ -691,7 +691,7 @@ def test_a_distribution_gets_its_own_repository_plugins_their_own_pins_and_the_i
     and ``install_options`` reach the install command."""
     el7 = platforms.by_id("el7")
     ce = el7.channels["docker-ce"]
-    centos = replace(ce.repos[0], distributions=("centos", "oracle", "ol"))
+    centos = replace(ce.repos[0], distributions=("centos", "scientific", "sl", "oracle", "ol"))
     rhel = replace(ce.repos[0], baseurl="https://download.docker.com/linux/rhel/$releasever/$basearch/stable",
                    distributions=("rhel",))  # fmt: skip
     channel = replace(ce, repos=(centos, rhel), extra_packages=(*ce.extra_packages, "docker-compose-plugin"),
@@ -704,7 +704,7 @@ def test_a_distribution_gets_its_own_repository_plugins_their_own_pins_and_the_i
 
     assert [r.baseurl for r in wanted("rhel").repos] == [rhel.baseurl]
     assert [r.baseurl for r in wanted("centos").repos] == [centos.baseurl]
-    assert wanted("scientific").repos == (), "a distribution no repository is for gets none"
+    assert [r.baseurl for r in wanted("scientific").repos] == [centos.baseurl]
     got = wanted("centos")
     assert got.installs == ("docker-ce-20.10.24", "docker-ce-cli-20.10.24", "containerd.io",
                             "docker-compose-plugin-2.27.0")  # fmt: skip

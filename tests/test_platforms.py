@@ -59,10 +59,14 @@ def test_the_shipped_definitions_load() -> None:
          r"channels\.epel\.versions\.docker-io-plugin: only a pinned package of extra_packages"),
         (lambda d: d["channels"]["epel"]["repos"][0].update(distributions=["rocky"]),
          r"channels\.epel\.repos\[0\]\.distributions: 'rocky' is not one of this platform's distributions"),
+        (lambda d: d["channels"]["epel"]["repos"][0].update(
+            distributions=["centos", "ol", "oracle", "redhat", "rhel", "scientific"]),
+         r"channels\.epel\.repos: no repository is for 'sl'"),
     ],
     ids=["refusal-code", "unknown-key", "unknown-channel-key", "unknown-driver", "message-field", "package-name",
          "lock-path", "unit-pattern", "kernel-option", "cgroups-mounter", "missing-key", "unit-option",
-         "environment-variable", "environment-value", "install-option", "version-of-no-extra", "repo-distribution"],
+         "environment-variable", "environment-value", "install-option", "version-of-no-extra", "repo-distribution",
+         "distribution-without-repo"],
 )  # fmt: skip
 def test_a_definition_pyinstall_would_not_honour_is_refused_when_loaded(tmp_path: Path, edit, said: str) -> None:
     path = edited(tmp_path, "el6", edit)
