@@ -99,7 +99,11 @@ run_tests() {
     deps
     .venv/bin/ruff check .
     local rc=0
-    .venv/bin/python -m pytest -ra --durations=25 "$@" || rc=$?  # the slowest, for keeping CI under its budget
+    # Two workers, each with a lab of its own, a module's tests on one of them (tests/conftest.py): the lab's
+    # hosts spend much of their time waiting (SSH, dnf, dockerd), so two streams share the machine well.
+    # The 25 slowest are printed for keeping CI under its budget.
+    .venv/bin/python -m pytest -ra --durations=25 -n "${PYINSTALL_TEST_WORKERS:-2}" --dist loadfile \
+        --no-loadscope-reorder "$@" || rc=$?
     if [ "$rc" = 5 ]; then
         echo "setup.sh: pytest collected no tests" >&2
     fi

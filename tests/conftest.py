@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,8 +18,19 @@ from tests.lab.testing import Fleet, pyinstall, require_lab
 ROOT = Path(__file__).resolve().parent.parent
 
 # The test fleets use their own subnet, so a demo lab (127.0.0.X) can run beside them; a second test
-# session beside the first needs another (PYINSTALL_TEST_SUBNET) and its own PYINSTALL_LAB_ROOT.
-TEST_SUBNET = os.environ.get("PYINSTALL_TEST_SUBNET", "127.0.77")
+# session beside the first needs another (PYINSTALL_TEST_SUBNET) and its own PYINSTALL_LAB_ROOT. Each
+# worker of a parallel session (pytest -n, xdist) has a lab of its own: the next subnet but nine (test_lab.py
+# takes 127.0.78 and 127.0.79 for labs of its own) and its own root.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+_SUBNET = os.environ.get("PYINSTALL_TEST_SUBNET", "127.0.77").split(".")
+TEST_SUBNET = ".".join([*_SUBNET[:-1], str(int(_SUBNET[-1]) + 10 * WORKER)])
+# Run first in a parallel session (pytest -n N --dist loadfile: a module's tests on one worker, its fleets
+# shared by its tests), so that the longest module does not start last.
+LONGEST = ("test_migration_lab.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in LONGEST)  # stable: the rest keep their order
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +39,8 @@ def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     file, the saved report) lands there, not in the checkout; the runs it keeps, in its own state dir."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    # What a run prints does not depend on the terminal pytest runs in (a parallel worker has none).
+    monkeypatch.setenv("COLUMNS", "200")
 
 
 @pytest.fixture
@@ -55,7 +70,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """One lab per test session: its repo and layers are built once and shared by every fleet."""
     require_lab()
     root = (
-        Path(os.environ["PYINSTALL_LAB_ROOT"])
+        Path(os.environ["PYINSTALL_LAB_ROOT"] + (f"-{WORKER}" if WORKER else ""))
         if "PYINSTALL_LAB_ROOT" in os.environ
         else (tmp_path_factory.mktemp("lab"))
     )
@@ -102,8 +117,11 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if importlib.util.find_spec("build") is None:
         pytest.skip("the build package is not installed: pip install -e '.[test]'")
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    # The build writes into the checkout (pyinstall.egg-info): one build at a time across parallel workers.
+    with open(Path(tempfile.gettempdir()) / "pyinstall-tests-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return out
 

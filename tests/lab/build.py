@@ -6,6 +6,7 @@ repo/ base packages + whiteouts + opaque dirs       ─▶ layers/el6, layers/el
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -183,22 +184,29 @@ def next_engine(cache: Path = NEXT_CACHE) -> tuple[str, Path]:
     """The newer engine's version (``28.5.2``) and a directory with its dockerd and docker-proxy: fetched
     once per machine from Debian's archive, then reused."""
     version_file = cache / "version"
-    if not version_file.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            try:
-                root = archive.download(NEXT_SUITE, NEXT_PACKAGES, Path(tmp))
-            except archive.ArchiveError as exc:
-                raise BuildError(f"the lab's upgrade target: {exc}") from None
-            said = run([str(root / "usr/sbin/dockerd"), "--version"]).stdout  # "Docker version 28.5.2+dfsg4, ..."
-            version = said.split()[2].split("+")[0].rstrip(",")
-            engine = cache / "engine"
-            shutil.rmtree(engine, ignore_errors=True)
-            engine.mkdir()
-            for name in ("dockerd", "docker-proxy"):
-                shutil.copy2(root / "usr/sbin" / name, engine / name)
-        version_file.write_text(version)
+    cache.mkdir(parents=True, exist_ok=True)
+    # Two test workers (or labs) may ask at once: one fetches, the other waits for it.
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not version_file.exists():
+            _fetch_next_engine(cache, version_file)
     return version_file.read_text().strip(), cache / "engine"
+
+
+def _fetch_next_engine(cache: Path, version_file: Path) -> None:
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        try:
+            root = archive.download(NEXT_SUITE, NEXT_PACKAGES, Path(tmp))
+        except archive.ArchiveError as exc:
+            raise BuildError(f"the lab's upgrade target: {exc}") from None
+        said = run([str(root / "usr/sbin/dockerd"), "--version"]).stdout  # "Docker version 28.5.2+dfsg4, ..."
+        version = said.split()[2].split("+")[0].rstrip(",")
+        engine = cache / "engine"
+        shutil.rmtree(engine, ignore_errors=True)
+        engine.mkdir()
+        for name in ("dockerd", "docker-proxy"):
+            shutil.copy2(root / "usr/sbin" / name, engine / name)
+    version_file.write_text(version)
 
 
 def repo_is_current(repo: Path) -> bool:

@@ -16,6 +16,7 @@ under a host's root.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -45,8 +46,11 @@ class Kernel:
 def kernel(cache: Path = CACHE) -> Kernel:
     """The cached kernel, fetched and prepared first if missing (about 40 MB from Debian's archive)."""
     ready = cache / "ready"
-    if not ready.exists():
-        _fetch(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as lock:  # two test workers (or labs) asking at once: one fetches
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ready.exists():
+            _fetch(cache)
     binary, modroot = cache / "linux.uml", cache / "modroot"
     release = next((p.name for p in (modroot / "usr/lib/modules").iterdir() if not p.is_symlink()), None)
     if not binary.exists() or release is None:
