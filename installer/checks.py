@@ -22,7 +22,7 @@ from installer.facts import Facts
 from installer.outcome import Finding, Level, passed
 from installer.platforms import Channel, Platform
 from installer.repos import repos
-from installer.versions import evr_compare, kernel_at_least, newest, satisfies, split_evr
+from installer.versions import built_for, evr_compare, kernel_at_least, newest, satisfies, split_evr
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 DISK_ERROR_GIB = 2.0  # below this, installing the packages and pulling a base image fails
@@ -52,9 +52,19 @@ class Subject:
 
     @property
     def runs_pin(self) -> str | None:
-        """The installed version, when it is the one pinned (no lookup needed)."""
+        """The installed version, when it is the one pinned and built for the host's release (no lookup
+        needed)."""
         installed = self.facts.installed(self.channel.package) if self.channel else None
-        return installed if installed and self.pin and satisfies(installed, self.pin) else None
+        pinned = installed and self.pin and satisfies(installed, self.pin) and not self.foreign_build
+        return installed if pinned else None
+
+    @property
+    def foreign_build(self) -> int | None:
+        """The EL release the installed runtime was built for, when it is not the host's: an in-place OS
+        upgrade (ELevate) leaves the EL7 build running on EL8 until provision replaces it."""
+        installed = self.facts.installed(self.channel.package) if self.channel and self.platform else None
+        release = built_for(installed) if installed else None
+        return release if release is not None and self.platform and release != self.platform.major else None
 
     @property
     def version(self) -> str | None:
@@ -63,7 +73,9 @@ class Subject:
         pin = self.pin
         if pin is None or self.runs_pin:
             return self.runs_pin or pin
-        resolved = newest([v for v in self.facts.available or () if satisfies(v, pin)])
+        major = self.platform.major if self.platform else None
+        builds = [v for v in self.facts.available or () if satisfies(v, pin) and built_for(v) in (None, major)]
+        resolved = newest(builds)
         return resolved.split(":", 1)[-1] if resolved else pin  # the Docker version, not the package's epoch
 
 
@@ -589,6 +601,23 @@ def check_downgrade(s: Subject) -> list[Finding]:
     ]
 
 
+def check_foreign_build(s: Subject) -> list[Finding]:
+    """The runtime built for another EL release (left by an in-place OS upgrade): provision replaces it."""
+    built = s.foreign_build
+    if built is None or s.channel is None or s.platform is None:
+        return []
+    package = s.channel.package
+    return [
+        Finding(
+            "FOREIGN_BUILD",
+            WARNING,
+            f"{package} {s.facts.installed(package)} is built for EL{built}; this host runs EL{s.platform.major}",
+            f"provision replaces it with the EL{s.platform.major} build (its configuration, images and containers "
+            "kept)",
+        )
+    ]
+
+
 def check_timeline(s: Subject) -> list[Finding]:
     """Docker's versions over time: a pin past what the channel's real repository ever offered, and a pin
     whose dockerd no longer has the storage driver the host runs or is asked for."""
@@ -966,6 +995,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_package,
     check_version,
     check_downgrade,
+    check_foreign_build,
     check_timeline,
     check_daemon_options,
     check_foreign_config,

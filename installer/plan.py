@@ -23,7 +23,7 @@ from installer.facts import Facts
 from installer.platforms import Platform, Service
 from installer.repos import BUNDLE_REPO_ID
 from installer.runtime import Desired, ManagedFile
-from installer.versions import evr_compare, split_evr
+from installer.versions import built_for, evr_compare, split_evr
 
 YUM_TIMEOUT = 900.0
 # What pyinstall keeps on a host: its jobs, and the ledger of what it created there (files, repositories,
@@ -376,6 +376,26 @@ def _packages(facts: Facts, desired: Desired, yum_op: Any) -> list[Operation]:
     current = facts.installed(package)
     extras = desired.installs[1:]
     options = " ".join(desired.platform.install_options)  # plain long options, checked when the definition loaded
+    built = built_for(current) if current else None
+    major = desired.platform.major
+    if built is not None and built != major:  # an in-place OS upgrade left the builds of the old release
+        names = (package, *desired.channel.extra_packages)
+        held = [spec for spec, name in zip(desired.installs, names) if name in facts.packages]
+        missing = [spec for spec, name in zip(desired.installs, names) if name not in facts.packages]
+        # yum/dnf install answers "already installed" for the same version built for another release;
+        # upgrade takes the host's build (its release tag sorts after the old one's: el8 > el7).
+        rebuilt = (
+            f"; rpm -q --qf '%{{RELEASE}}\\n' {q(package)} | grep -q '[.]el{major}' || {{ printf '%s\\n' "
+            f'"yum left $(rpm -q {q(package)}): not the EL{major} build of {package} {version}" >&2; exit 1; }}'
+        )
+        op = yum_op(f"replace {package} {current} (an EL{built} build) with the EL{major} build of {version}",
+                    "upgrade", held, f"built for EL{built}, the host runs EL{major}", restarts=True,
+                    tag="packages", runtime=True, options=options)  # fmt: skip
+        ops = [replace(op, commands=(op.commands[0] + verify + rebuilt,))]
+        if missing:
+            ops.append(yum_op("install " + ", ".join(missing), "install", missing, "not installed", restarts=True,
+                              tag="packages", runtime=True, options=options))  # fmt: skip
+        return ops
     if current is not None and evr_compare(current, version) == 0:
         missing = [spec for spec, name in zip(extras, desired.channel.extra_packages) if name not in facts.packages]
         if missing:

@@ -111,6 +111,16 @@ def satisfies(evr: str, pin: str) -> bool:
     return not pin_release or rpm_vercmp(release, pin_release) == 0
 
 
+_DIST_TAG = re.compile(r"\.el(\d+)(?![0-9])")
+
+
+def built_for(evr: str) -> int | None:
+    """The EL release a build names in its dist tag (``20.10.24-3.el7`` -> 7, ``1.el8_9`` -> 8); None when
+    its release has no such tag."""
+    match = _DIST_TAG.search(split_evr(evr)[2])
+    return int(match[1]) if match else None
+
+
 def newest(evrs: list[str]) -> str | None:
     """The highest of ``evrs``, as yum would pick it."""
     best = None

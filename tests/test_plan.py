@@ -711,3 +711,31 @@ def test_a_distribution_gets_its_own_repository_plugins_their_own_pins_and_the_i
     fresh = replace(recorded("lab-el7-full"), distro_id="centos", packages={})
     (install,) = [op for op in plan(fresh, got, STAMP).operations if op.name.startswith("install docker-ce")]
     assert " -y --allowerasing install docker-ce-20.10.24 " in yum_part(install.commands[0])
+
+
+def test_a_build_for_another_release_is_replaced_by_the_hosts_own_at_the_pin() -> None:
+    """An in-place OS upgrade (ELevate) leaves the old release's builds at the pinned version: not the pin
+    met, but builds to replace with the host's own (``install`` would answer "already installed")."""
+    old = {"docker-ce": "3:20.10.24-3.el6.x86_64", "docker-ce-cli": "1:20.10.24-3.el6.x86_64"}
+    host = replace(recorded("lab-el7-full"), packages=old, available=["3:20.10.24-3.el6", "3:20.10.24-3.el7"])
+    s = checks.subject(host, asked.parse("h1", LAB_VARS))
+    assert (s.foreign_build, s.runs_pin, s.version) == (6, None, "20.10.24-3.el7")
+    ops = plan(host, runtime.desired(s), STAMP).operations
+    (replaced,) = [op for op in ops if op.name.startswith("replace docker-ce")]
+    assert replaced.name == "replace docker-ce 20.10.24-3.el6 (an EL6 build) with the EL7 build of 20.10.24"
+    assert replaced.why == "built for EL6, the host runs EL7"
+    command = replaced.commands[0].rsplit("done; ", 1)[1]  # after the waits for every yum lock
+    assert command.startswith("yum -y upgrade docker-ce-20.10.24 docker-ce-cli-20.10.24;"), command
+    assert "grep -q '[.]el7' || {" in command and "not the EL7 build of docker-ce 20.10.24" in command
+    (missing,) = [op for op in ops if op.name == "install containerd.io"]
+    assert missing.commands[0].rsplit("done; ", 1)[1].startswith("yum -y install containerd.io")
+
+    built = {**old, "containerd.io": "1.6.33-3.1.el6.x86_64"}
+    own = replace(host, packages={k: v.replace(".el6", ".el7") for k, v in built.items()})
+    assert checks.subject(own, asked.parse("h1", LAB_VARS)).foreign_build is None
+    assert not [op for op in plan(own, runtime.desired(checks.subject(own, asked.parse("h1", LAB_VARS))),
+                                  STAMP).operations if op.tag == "packages"]  # fmt: skip
+    findings = checks.run_checks(host, asked.parse("h1", LAB_VARS))
+    (said,) = [f for f in findings if f.code == "FOREIGN_BUILD"]
+    assert said.message == "docker-ce 20.10.24-3.el6 is built for EL6; this host runs EL7", said
+    assert "FOREIGN_BUILD" not in {f.code for f in checks.run_checks(own, asked.parse("h1", LAB_VARS))}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from installer.versions import evr_compare, kernel_at_least, rpm_vercmp, split_evr
+from installer.versions import built_for, evr_compare, kernel_at_least, rpm_vercmp, split_evr
 
 
 @pytest.mark.parametrize(
@@ -113,3 +113,13 @@ def test_agrees_with_rpm_on_real_kernels() -> None:
     assert [evr_compare(a, b) for a, b in pairs] == rpm_says(pairs)
     releases = [(a.split("-", 1)[1], b.split("-", 1)[1]) for a, b in pairs]
     assert [rpm_vercmp(a, b) for a, b in releases] == rpm_says(releases)
+
+
+@pytest.mark.parametrize(
+    ("evr", "release"),
+    [("3:20.10.24-3.el7", 7), ("1.6.33-3.1.el8", 8), ("2:1.13.1-209.git7d71120.el7.centos", 7),
+     ("4.18.0-513.5.1.el8_9", 8), ("26.1.3-1.el9", 9), ("1.7.1-1.el6", 6), ("2.27.0-1.fc38", None),
+     ("20.10.24", None), ("1.0-1.el10", 10), ("1.0-1.elx", None)],
+)  # fmt: skip
+def test_a_builds_release_is_read_from_its_dist_tag(evr: str, release: int | None) -> None:
+    assert built_for(evr) == release
