@@ -550,7 +550,7 @@ def check_version(s: Subject) -> list[Finding]:
                 Finding(
                     "VERSION_UNCHECKED",
                     WARNING,
-                    f"{channel.package} {pin} could not be looked up: yum is locked",
+                    f"{channel.package} {pin} could not be looked up: the package manager is locked",
                     "if the version is missing, the install step fails, after the steps before it",
                 )
             ]
@@ -877,7 +877,8 @@ def check_yum_lock(s: Subject) -> list[Finding]:
             Finding(
                 "YUM_LOCK",
                 ERROR,
-                f"yum is locked by PID {lock['pid']} ({lock.get('command') or 'command unknown'})",
+                f"{lock.get('pidfile')}: the package manager is locked by PID {lock['pid']} "
+                f"({lock.get('command') or 'command unknown'})",
                 "wait for it to finish, or stop it; provision would wait on the lock",
             )
         ]
@@ -885,8 +886,8 @@ def check_yum_lock(s: Subject) -> list[Finding]:
         Finding(
             "YUM_LOCK_STALE",
             INFO,
-            f"stale yum lock {lock.get('pidfile')} (PID {lock['pid']} is gone)",
-            "yum removes it on its next run",
+            f"stale lock {lock.get('pidfile')} of the package manager (PID {lock['pid']} is gone)",
+            "yum or dnf removes it on its next run",
         )
     ]
 

@@ -216,8 +216,8 @@ def _interrupted_job(session: Session, job: str, what: str = YUM_JOB) -> interru
         return interrupts.Interrupted(f"interrupted ({interrupts.by()}): the {what} was stopped (job {job})")
     if state == "killed":
         return interrupts.Interrupted(
-            f"interrupted ({interrupts.by()}) while waiting for the yum lock: the transaction never started, "
-            "nothing changed"
+            f"interrupted ({interrupts.by()}) while waiting for the package manager's lock: the transaction never "
+            "started, nothing changed"
         )
     if state == "running":
         return interrupts.Interrupted(

@@ -18,9 +18,9 @@ def wait_for_lock(lock_wait: int, locks: tuple[str, ...]) -> str:
     """Wait while any of ``locks`` names a live process (each lock file in turn)."""
     return "".join(
         f'i=0; while [ -f {q(lock)} ]; do read -r p < {q(lock)} || break; [ -d "/proc/$p" ] || break; '
-        f"i=$((i + 1)); if [ $i -gt {int(lock_wait)} ]; then printf 'yum is locked by PID %s (%s) for over %ss: "
-        "let it finish or stop it, then run again\\n' \"$p\" \"$(tr '\\000' ' ' < /proc/$p/cmdline)\" "
-        f"{int(lock_wait)} >&2; exit {LOCKED}; fi; sleep 1; done; "
+        f"i=$((i + 1)); if [ $i -gt {int(lock_wait)} ]; then printf '%s: the package manager is locked by PID %s (%s) "
+        f'for over %ss: let it finish or stop it, then run again\\n\' {q(lock)} "$p" '
+        f"\"$(tr '\\000' ' ' < /proc/$p/cmdline)\" {int(lock_wait)} >&2; exit {LOCKED}; fi; sleep 1; done; "
         for lock in locks
     )
 

@@ -67,14 +67,16 @@ def test_yum_lock_held_by_a_live_process_then_a_stale_one(make_fleet, tmp_path: 
     refused = subprocess.run(base, capture_output=True, text=True, env=env, timeout=300)
     report = json.loads(refused.stdout)["hosts"][name]
     assert refused.returncode == 2 and report["tasks"] == [], "preflight refuses a host whose yum is busy"
-    assert f"yum is locked by PID {holder} (sleep 600" in report["error"]
+    assert f"the package manager is locked by PID {holder} (sleep 600" in report["error"]
 
     # Told to go ahead anyway, each yum command waits (here 2 s), then names the holder.
     waited = subprocess.run([*base, "--ignore-preflight-errors", "YUM_LOCK"], capture_output=True, text=True,
                             env=env, timeout=300)  # fmt: skip
     failed = next(t for t in json.loads(waited.stdout)["hosts"][name]["tasks"] if t["status"] == "failed")
     assert waited.returncode == 2 and failed["rc"] == 75
-    assert f"yum is locked by PID {holder} (sleep 600 ) for over 2s" in failed["stdout"] + failed["stderr"]
+    assert (
+        f"the package manager is locked by PID {holder} (sleep 600 ) for over 2s" in failed["stdout"] + failed["stderr"]
+    )
     assert host.run("rpm -q docker-io").rc != 0
 
     host.run_test(f"kill {holder}")  # the holder is gone; its pid file stays behind: a stale lock

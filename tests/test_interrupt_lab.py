@@ -90,7 +90,7 @@ def test_ctrl_c_yum_lock(fleet: Fleet, tmp_path: Path) -> None:
             until(lambda: root.run("ls /var/lib/pyinstall/jobs/*.pid").rc == 0, "a job waiting for the lock")
             time.sleep(1)
             host = interrupt(proc, fleet, name)
-        assert "waiting for the yum lock" in host["error"] and "nothing changed" in host["error"], host
+        assert "waiting for the package manager's lock" in host["error"] and "nothing changed" in host["error"], host
         assert root.run("ls /var/lib/pyinstall/jobs/*.pid").rc != 0, "the waiting job is gone"
         assert root.run("ps -eo args | grep -v grep | grep -E '^(yum|dnf|/usr/bin/dnf)'").rc != 0
         assert root.check_output("rpm -qa | sort | sha256sum") == before

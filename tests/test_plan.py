@@ -315,7 +315,7 @@ def test_ctrl_c_in_a_step_ends_the_run_there_without_a_restart_or_a_rollback() -
     session = InterruptedSession(lives=1)  # the repository file, then the yum transaction's wait
     results = execute(session, steps)
     assert [r.status for r in results[:2]] == [CHANGED, Status.INTERRUPTED]
-    assert "waiting for the yum lock: the transaction never started, nothing changed" in results[1].msg
+    assert "waiting for the package manager's lock: the transaction never started, nothing changed" in results[1].msg
     assert {r.status for r in results[2:]} == {Status.SKIPPED} and len(results) == len(steps.operations)
     assert not any("docker start" in c or "service docker" in c for c in session.commands)
     run = host_run.HostRun("h1", Status.OK, tasks=results)
