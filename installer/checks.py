@@ -916,11 +916,21 @@ def check_conflicts(s: Subject) -> list[Finding]:
     if not found:
         return []
     listed = ", ".join(f"{p}-{facts.packages[p]}" for p in found)
+    findings = []
+    if "podman" in found and facts.podman_containers:  # removing podman would strand them
+        held = "; ".join(f"{owner}: {', '.join(names)}" for owner, names in sorted(facts.podman_containers.items()))
+        count = sum(len(names) for names in facts.podman_containers.values())
+        findings.append(Finding(
+            "PODMAN_CONTAINERS", ERROR, f"podman has {count} container(s), which removing it would strand: {held}",
+            "remove them (podman rm, as each owner) or move them to Docker first; provision removes podman only "
+            "when it has none",
+        ))  # fmt: skip
     level = WARNING
     hint = "provision removes them before installing " + package
     if facts.docker_store_entries:
         hint += f"; /var/lib/docker already holds {', '.join(facts.docker_store_entries[:5])}: back it up first"
-    return [Finding("CONFLICTING_PACKAGES", level, f"installed packages conflict with {package}: {listed}", hint)]
+    return [*findings, Finding("CONFLICTING_PACKAGES", level, f"installed packages conflict with {package}: {listed}",
+                               hint)]  # fmt: skip
 
 
 def check_jobs(s: Subject) -> list[Finding]:

@@ -9,7 +9,9 @@ a pure function of its text (tests: tests/facts/<section>/<case>.txt with the ex
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
+import json
 import re
 import shlex
 import tempfile
@@ -190,6 +192,18 @@ done < /etc/selinux/config
 section clock
 date -u +%s
 
+section podman
+# Podman's containers (root's store and every user's rootless one), to refuse removing podman while it has
+# any: the stores' files as they are (capped), read on the controller as untrusted as any host's bytes.
+if command -v podman >/dev/null 2>&1; then
+    store() {{ for f in "$2"/containers.json "$2"/volatile-containers.json; do [ -s "$f" ] || continue
+               echo "store: $1 $f"; head -c 262144 "$f" | base64 | prefix 'b64: '; done; }}
+    store root /var/lib/containers/storage/overlay-containers
+    while IFS=: read -r user _ _ _ _ home _; do
+        case $home in /*/*) store "$user" "$home/.local/share/containers/storage/overlay-containers" ;; esac
+    done < /etc/passwd
+fi
+
 section docker_config
 sums {config_files}
 
@@ -322,6 +336,7 @@ class Facts:
     docker_fs: dict[str, Any] = field(default_factory=dict)
     docker_store_entries: list[str] = field(default_factory=list)
     yum_lock: dict[str, Any] | None = None
+    podman_containers: dict[str, list[str]] = field(default_factory=dict)  # owner -> names (root's: "root")
     yum_config: str = ""  # a digest of yum's configuration and repositories ("": unknown)
     user: dict[str, Any] = field(default_factory=dict)
     selinux: str | None = None
@@ -656,6 +671,39 @@ def parse_yum_lock(text: str) -> dict[str, Any] | None:
     }
 
 
+_PODMAN_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")  # what podman accepts as a name; else the id
+
+
+def parse_podman(text: str) -> dict[str, list[str]]:
+    """``store: OWNER PATH`` then the file in base64 (cut at 256 KiB) -> {owner: their containers' names};
+    a store that cannot be read (cut at the cap, not JSON as containers/storage writes it) counts as one
+    container named "(unreadable PATH)", so it is never taken for an empty one."""
+    stores: dict[tuple[str, str], list[str]] = {}
+    for key, value in _fields(text):
+        if key == "store":
+            owner, _, path = value.partition(" ")
+            owner = owner if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?", owner) else "(a user)"
+            current = stores.setdefault((owner, path), [])
+        elif key == "b64" and stores:
+            current.append(value)
+    found: dict[str, list[str]] = {}
+    for (owner, path), chunks in stores.items():
+        try:
+            entries = json.loads(base64.b64decode("".join(chunks), validate=True))
+        except (ValueError, binascii.Error, RecursionError):
+            entries = None
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            found.setdefault(owner, []).append(f"(unreadable {path if path.isprintable() else repr(path)})")
+            continue
+        for e in entries:
+            given = e.get("names") if isinstance(e.get("names"), list) else []
+            names = [n for n in given if isinstance(n, str) and _PODMAN_NAME.fullmatch(n)]
+            cid = e.get("id")
+            short = cid[:12] if isinstance(cid, str) and re.fullmatch(r"[0-9a-f]{12,64}", cid) else "(no name)"
+            found.setdefault(owner, []).append(names[0] if names else short)
+    return found
+
+
 def parse_yum_config(text: str) -> str:
     digest = text.split(maxsplit=1)[0] if text.strip() else ""
     return digest if re.fullmatch(r"[0-9a-f]{64}", digest) else ""
@@ -756,7 +804,7 @@ def parse(output: str) -> Facts:
     expected = [
         "uname", "release", "packages", "cgroups", "cgroup2", "cgroup_subsystems", "filesystems", "kernel_config",
         "device_mapper", "loop", "block_devices", "docker_fs", "yum_lock", "yum_config", "user", "selinux", "clock",
-        "docker_config", "service_manager", "end",
+        "podman", "docker_config", "service_manager", "end",
     ]  # fmt: skip
     get = sections.get
     facts = Facts(**parse_uname(get("uname", "")), **parse_release(get("release", "")))
@@ -772,6 +820,7 @@ def parse(output: str) -> Facts:
     facts.docker_fs, facts.docker_store_entries = parse_docker_fs(get("docker_fs", ""))
     facts.yum_lock = parse_yum_lock(get("yum_lock", ""))
     facts.yum_config = parse_yum_config(get("yum_config", ""))
+    facts.podman_containers = parse_podman(get("podman", ""))
     facts.user = parse_user(get("user", ""))
     facts.selinux = parse_selinux(get("selinux", ""))
     facts.remote_time = parse_clock(get("clock", ""))

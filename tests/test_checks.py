@@ -9,7 +9,7 @@ import pytest
 
 from installer import asked, facts, platforms
 from installer.asked import Asked
-from installer.checks import ERROR, INFO, WARNING, default_storage_driver, passed, run_checks
+from installer.checks import ERROR, INFO, WARNING, Subject, check_conflicts, default_storage_driver, passed, run_checks
 
 FACTS = Path(__file__).parent / "facts"
 
@@ -358,3 +358,27 @@ def test_disk_space_elsewhere_than_var_lib_docker_is_said_unmeasured() -> None:
     moved = run_checks(low, ask(storage_driver="vfs", daemon_options={"data-root": "/srv/docker"}))
     (finding,) = [f for f in moved if f.code == "DISK_SPACE"]
     assert finding.level == INFO and "data-root /srv/docker was not measured" in finding.message
+
+
+def test_podman_is_not_removed_while_it_has_containers() -> None:
+    """podman conflicts with Docker's packages where a definition says so; its containers (root's and
+    rootless, from the host's stores) refuse its removal, each named with its owner."""
+    el7 = platforms.by_id("el7")
+    ce = el7.channels["docker-ce"]
+    channel = replace(ce, conflicts=(*ce.conflicts, "podman"))
+    platform = replace(el7, channels={**el7.channels, "docker-ce": channel})
+    host = replace(
+        lab("el7"),
+        packages={"podman": "0:4.9.4-1.el8.x86_64"},
+        podman_containers={"root": ["web"], "alice": ["alice-db", "(unreadable /home/alice/x.json)"]},
+    )
+    s = Subject(host, asked.parse("h1", {}), platform, channel, "overlay2")
+    found = {f.code: f for f in check_conflicts(s)}
+    assert found["PODMAN_CONTAINERS"].level == ERROR
+    assert found["PODMAN_CONTAINERS"].message == (
+        "podman has 3 container(s), which removing it would strand: alice: alice-db, "
+        "(unreadable /home/alice/x.json); root: web"
+    )
+    assert found["CONFLICTING_PACKAGES"].level == WARNING
+    empty = Subject(replace(host, podman_containers={}), asked.parse("h1", {}), platform, channel, "overlay2")
+    assert [f.code for f in check_conflicts(empty)] == ["CONFLICTING_PACKAGES"]

@@ -28,6 +28,7 @@ PARSERS = {
     "docker_fs": facts.parse_docker_fs,
     "yum_lock": facts.parse_yum_lock,
     "yum_config": facts.parse_yum_config,
+    "podman": facts.parse_podman,  # written after containers/storage's containers.json (no podman host here)
     "user": facts.parse_user,
     "selinux": facts.parse_selinux,
     "docker_config": facts.parse_docker_config,
@@ -82,7 +83,7 @@ def test_truncated_output_reports_missing_sections() -> None:
     text = (HERE / "lab-el6-full.txt").read_text()
     cut = text[: text.index(f"{facts.MARKER}yum_lock")]
     assert facts.parse(cut).missing_sections == [
-        "yum_lock", "yum_config", "user", "selinux", "clock", "docker_config", "service_manager", "end",
+        "yum_lock", "yum_config", "user", "selinux", "clock", "podman", "docker_config", "service_manager", "end",
     ]  # fmt: skip
 
 
