@@ -382,8 +382,10 @@ class MigrationPlan:
 
 
 def _mark(step: str) -> str:
+    # On disk before and after: a host that loses power (or is reset) must not find a step marked whose
+    # work is lost, nor a finished migration that its ledger says is under way (seen on a reboot).
     steps = f"{MIGRATION_DIR}/steps"
-    return f"{{ grep -qsx {step} {steps} || echo {step} >> {steps}; }}"
+    return f"{{ grep -qsx {step} {steps} || {{ sync; echo {step} >> {steps}; sync; }}; }}"
 
 
 def _stop_daemon(service: Service) -> str:
