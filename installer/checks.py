@@ -960,6 +960,24 @@ def check_selinux(s: Subject) -> list[Finding]:
     return [Finding("SELINUX", INFO, f"SELinux is {facts.selinux}", "")]
 
 
+def check_firewall(s: Subject) -> list[Finding]:
+    """What Docker's networking meets, reported: firewalld and the iptables it drives."""
+    fw = s.facts.firewall
+    if not fw:
+        return []
+    said = []
+    if "firewalld" in fw:
+        backend = f" ({fw['firewalld_backend']} backend)" if "firewalld_backend" in fw else ""
+        said.append(f"firewalld {fw['firewalld']}{backend}")
+    if "iptables" in fw:
+        said.append(f"iptables {fw['iptables']}")
+    hint = ""
+    if fw.get("firewalld") == "running":
+        hint = ("Docker 20.10 and later put their bridges in firewalld's 'docker' zone; older engines' rules are "
+                "lost when firewalld reloads (restart docker after firewall-cmd --reload)")  # fmt: skip
+    return [Finding("FIREWALL", INFO, "; ".join(said), hint)]
+
+
 def check_clock(s: Subject) -> list[Finding]:
     facts = s.facts
     skew = facts.clock_skew
@@ -1017,6 +1035,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_conflicts,
     check_jobs,
     check_selinux,
+    check_firewall,
     check_clock,
 )
 

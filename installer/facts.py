@@ -192,6 +192,16 @@ done < /etc/selinux/config
 section clock
 date -u +%s
 
+section firewall
+# What Docker's networking meets: firewalld (running or not, its backend) and which iptables it drives.
+if [ -x /usr/sbin/firewalld ]; then
+    if pgrep -x firewalld >/dev/null 2>&1; then echo "firewalld: running"; else echo "firewalld: stopped"; fi
+    [ -f /etc/firewalld/firewalld.conf ] && while IFS= read -r l || [ -n "$l" ]; do
+        case $l in FirewallBackend=*) echo "backend: ${{l#FirewallBackend=}}" ;; esac
+    done < /etc/firewalld/firewalld.conf
+fi
+command -v iptables >/dev/null 2>&1 && iptables -V 2>/dev/null | prefix 'iptables: '
+
 section podman
 # Podman's containers (root's store and every user's rootless one), to refuse removing podman while it has
 # any: the stores' files as they are (capped), read on the controller as untrusted as any host's bytes.
@@ -337,6 +347,7 @@ class Facts:
     docker_store_entries: list[str] = field(default_factory=list)
     yum_lock: dict[str, Any] | None = None
     podman_containers: dict[str, list[str]] = field(default_factory=dict)  # owner -> names (root's: "root")
+    firewall: dict[str, str] = field(default_factory=dict)  # firewalld, firewalld_backend, iptables
     yum_config: str = ""  # a digest of yum's configuration and repositories ("": unknown)
     user: dict[str, Any] = field(default_factory=dict)
     selinux: str | None = None
@@ -674,6 +685,22 @@ def parse_yum_lock(text: str) -> dict[str, Any] | None:
 _PODMAN_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")  # what podman accepts as a name; else the id
 
 
+def parse_firewall(text: str) -> dict[str, str]:
+    """firewalld's state and backend, iptables' version and variant (``1.8.5 (nf_tables)``), as far as the
+    host has them; values outside their vocabulary are dropped."""
+    said = dict(_fields(text))
+    found = {}
+    if said.get("firewalld") in ("running", "stopped"):
+        found["firewalld"] = said["firewalld"]
+    if re.fullmatch(r"[a-z]{1,16}", said.get("backend", "").strip()):
+        found["firewalld_backend"] = said["backend"].strip()
+    if match := re.fullmatch(
+        r"iptables v(\d[\w.]{0,20})(?: \((nf_tables|legacy)\))?", said.get("iptables", "").strip()
+    ):
+        found["iptables"] = match[1] + (f" ({match[2]})" if match[2] else "")
+    return found
+
+
 def parse_podman(text: str) -> dict[str, list[str]]:
     """``store: OWNER PATH`` then the file in base64 (cut at 256 KiB) -> {owner: their containers' names};
     a store that cannot be read (cut at the cap, not JSON as containers/storage writes it) counts as one
@@ -804,7 +831,7 @@ def parse(output: str) -> Facts:
     expected = [
         "uname", "release", "packages", "cgroups", "cgroup2", "cgroup_subsystems", "filesystems", "kernel_config",
         "device_mapper", "loop", "block_devices", "docker_fs", "yum_lock", "yum_config", "user", "selinux", "clock",
-        "podman", "docker_config", "service_manager", "end",
+        "firewall", "podman", "docker_config", "service_manager", "end",
     ]  # fmt: skip
     get = sections.get
     facts = Facts(**parse_uname(get("uname", "")), **parse_release(get("release", "")))
@@ -821,6 +848,7 @@ def parse(output: str) -> Facts:
     facts.yum_lock = parse_yum_lock(get("yum_lock", ""))
     facts.yum_config = parse_yum_config(get("yum_config", ""))
     facts.podman_containers = parse_podman(get("podman", ""))
+    facts.firewall = parse_firewall(get("firewall", ""))
     facts.user = parse_user(get("user", ""))
     facts.selinux = parse_selinux(get("selinux", ""))
     facts.remote_time = parse_clock(get("clock", ""))

@@ -165,6 +165,7 @@ PREFLIGHT_CODES = {
     "REQUIRETTY": "sudoers requires a tty",
     "CONFLICTING_PACKAGES": "packages provisioning removes first",
     "PODMAN_CONTAINERS": "podman, to be removed, has containers",
+    "FIREWALL": "firewalld and iptables as Docker's networking meets them",
     "PACKAGE": "the package or channel asked is not one this platform has",
     "VERSION_UNAVAILABLE": "the version asked is not in the host's repositories",
     "REPOSITORY": "the repositories could not be read",

@@ -9,7 +9,17 @@ import pytest
 
 from installer import asked, facts, platforms
 from installer.asked import Asked
-from installer.checks import ERROR, INFO, WARNING, Subject, check_conflicts, default_storage_driver, passed, run_checks
+from installer.checks import (
+    ERROR,
+    INFO,
+    WARNING,
+    Subject,
+    check_conflicts,
+    check_firewall,
+    default_storage_driver,
+    passed,
+    run_checks,
+)
 
 FACTS = Path(__file__).parent / "facts"
 
@@ -382,3 +392,13 @@ def test_podman_is_not_removed_while_it_has_containers() -> None:
     assert found["CONFLICTING_PACKAGES"].level == WARNING
     empty = Subject(replace(host, podman_containers={}), asked.parse("h1", {}), platform, channel, "overlay2")
     assert [f.code for f in check_conflicts(empty)] == ["CONFLICTING_PACKAGES"]
+
+
+def test_the_firewall_docker_meets_is_reported() -> None:
+    fw = facts.parse_firewall((FACTS / "firewall/el8-firewalld-nftables.txt").read_text())
+    s = Subject(replace(lab("el7"), firewall=fw), asked.parse("h1", {}), None, None, None)
+    (found,) = check_firewall(s)
+    assert (found.code, found.level) == ("FIREWALL", INFO)
+    assert found.message == "firewalld running (nftables backend); iptables 1.8.4 (nf_tables)"
+    assert "restart docker after firewall-cmd --reload" in found.hint
+    assert check_firewall(Subject(replace(lab("el7"), firewall={}), asked.parse("h1", {}), None, None, None)) == []

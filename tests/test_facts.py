@@ -28,6 +28,7 @@ PARSERS = {
     "docker_fs": facts.parse_docker_fs,
     "yum_lock": facts.parse_yum_lock,
     "yum_config": facts.parse_yum_config,
+    "firewall": facts.parse_firewall,  # written after iptables -V and firewalld.conf (no EL8 host here)
     "podman": facts.parse_podman,  # written after containers/storage's containers.json (no podman host here)
     "user": facts.parse_user,
     "selinux": facts.parse_selinux,
@@ -83,7 +84,8 @@ def test_truncated_output_reports_missing_sections() -> None:
     text = (HERE / "lab-el6-full.txt").read_text()
     cut = text[: text.index(f"{facts.MARKER}yum_lock")]
     assert facts.parse(cut).missing_sections == [
-        "yum_lock", "yum_config", "user", "selinux", "clock", "podman", "docker_config", "service_manager", "end",
+        "yum_lock", "yum_config", "user", "selinux", "clock", "firewall", "podman", "docker_config", "service_manager",
+        "end",
     ]  # fmt: skip
 
 
