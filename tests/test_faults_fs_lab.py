@@ -187,7 +187,8 @@ def test_a_session_killed_mid_command_is_unreachable_with_outcome_unknown(cutoff
         argv = [*PYINSTALL, "provision", "--json", "-i", str(cutoff.inventory)]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
         wait_for(host, "test -e /run/dockerd-held", "pyinstall never started the daemon", 120)
-        with pytest.raises(RuntimeError, match="closed by remote host"):  # this very session goes too
+        # This very session goes too: ssh says "closed by remote host", or "Broken pipe" when it writes first.
+        with pytest.raises(RuntimeError, match=r"closed by remote host|Broken pipe"):
             host.run(KILL_SESSIONS)
         out, _ = proc.communicate(timeout=120)
         host = cutoff.testinfra(cutoff["el6-01"])
