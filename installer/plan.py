@@ -23,7 +23,7 @@ from installer.facts import Facts
 from installer.platforms import Platform, Service
 from installer.repos import BUNDLE_REPO_ID
 from installer.runtime import Desired, ManagedFile
-from installer.versions import built_for, evr_compare, split_evr
+from installer.versions import evr_compare, split_evr
 
 YUM_TIMEOUT = 900.0
 # What pyinstall keeps on a host: its jobs, and the ledger of what it created there (files, repositories,
@@ -376,9 +376,8 @@ def _packages(facts: Facts, desired: Desired, yum_op: Any) -> list[Operation]:
     current = facts.installed(package)
     extras = desired.installs[1:]
     options = " ".join(desired.platform.install_options)  # plain long options, checked when the definition loaded
-    built = built_for(current) if current else None
-    major = desired.platform.major
-    if built is not None and built != major:  # an in-place OS upgrade left the builds of the old release
+    built, major = desired.foreign_build, desired.platform.major
+    if built is not None:  # an in-place OS upgrade left the builds of the old release (checks.Subject)
         names = (package, *desired.channel.extra_packages)
         held = [spec for spec, name in zip(desired.installs, names) if name in facts.packages]
         missing = [spec for spec, name in zip(desired.installs, names) if name not in facts.packages]

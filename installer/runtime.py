@@ -60,6 +60,7 @@ class Desired:
     bundle: Any = None  # an installer.bundle.Bundle: install from it, every other repository disabled
     yum_lock_wait: int = YUM_LOCK_TIMEOUT  # seconds a yum command waits for another one to release the lock
     storage_device: str | None = None  # formatted and mounted at the driver's directory (checks.store_mount)
+    foreign_build: int | None = None  # the EL release the installed runtime was built for, when not the host's
 
     @property
     def config_file(self) -> ManagedFile:
@@ -160,4 +161,5 @@ def desired(s: Subject, installed_version: str | None = None) -> Desired:
         bundle=asked.bundles.get(platform.id),
         yum_lock_wait=asked.yum_lock_timeout,
         storage_device=asked.storage_device,
+        foreign_build=s.foreign_build,
     )
