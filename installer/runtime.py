@@ -66,6 +66,17 @@ class Desired:
     def config_file(self) -> ManagedFile:
         return next(f for f in self.files if f.path == self.platform.config_file)
 
+    def pin_of(self, name: str) -> str | None:
+        return pin_of(self.channel, name, self.version)
+
+
+def pin_of(channel: Channel, name: str, pin: str) -> str | None:
+    """The version the channel's package NAME is installed at: the pin, a plugin's own version
+    (channel.versions), or None for one installed at whatever its repository has (channel.unpinned)."""
+    if name == channel.package:
+        return pin
+    return None if name in channel.unpinned else channel.versions.get(name, pin)
+
 
 @cache
 def _environment() -> jinja2.Environment:
@@ -143,16 +154,13 @@ def desired(s: Subject, installed_version: str | None = None) -> Desired:
     if asked.storage_device and platform.service.mounts_dropin:
         mount = render("docker-mounts.conf.j2", mount=store_mount(driver))
         files.append(ManagedFile(platform.service.mounts_dropin, mount, restarts_daemon=True))
-    installs = [f"{channel.package}-{wanted}"]
-    installs += [
-        p if p in channel.unpinned else f"{p}-{channel.versions.get(p, wanted)}" for p in channel.extra_packages
-    ]
+    pins = ((name, pin_of(channel, name, wanted)) for name in (channel.package, *channel.extra_packages))
     return Desired(
         platform=platform,
         channel=channel,
         package=channel.package,
         version=wanted,
-        installs=tuple(installs),
+        installs=tuple(name if pin is None else f"{name}-{pin}" for name, pin in pins),
         remove=tuple(p for p in channel.conflicts if p != channel.package),
         repos=repos(platform, channel, asked, s.facts.distro_id),
         storage_driver=driver,

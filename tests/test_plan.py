@@ -708,6 +708,9 @@ def test_a_distribution_gets_its_own_repository_plugins_their_own_pins_and_the_i
     got = wanted("centos")
     assert got.installs == ("docker-ce-20.10.24", "docker-ce-cli-20.10.24", "containerd.io",
                             "docker-compose-plugin-2.27.0")  # fmt: skip
+    # What verify holds each package to: the same pins.
+    assert [got.pin_of(n) for n in ("docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin")] == [
+        "20.10.24", "20.10.24", None, "2.27.0"]  # fmt: skip
     fresh = replace(recorded("lab-el7-full"), distro_id="centos", packages={})
     (install,) = [op for op in plan(fresh, got, STAMP).operations if op.name.startswith("install docker-ce")]
     assert " -y --allowerasing install docker-ce-20.10.24 " in yum_part(install.commands[0])
