@@ -1,7 +1,7 @@
 """Builds what every lab host shares: the RPMs and yum repositories, and the two distro layers.
 
 rpm/*.spec + files/ + the machine's docker binaries ─▶ repo/ (createrepo_c, real layout)
-repo/ base packages + whiteouts + opaque dirs       ─▶ layers/el6, layers/el7 (on a tmpfs)
+repo/ base packages + whiteouts + opaque dirs       ─▶ layers/el6, el7, el8, el9, el8-podman (on a tmpfs)
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Package:
     arch: str  # rpmbuild --target
     repos: tuple[str, ...]  # repo dirs below repo/, before the arch part
     defines: tuple[tuple[str, str], ...] = ()
-    layer: tuple[str, ...] = field(default=())  # layers it is pre-installed in
+    layer: tuple[str, ...] = field(default=())  # layers it is pre-installed in (spec.Kind.layer)
 
     @property
     def key(self) -> str:
@@ -63,14 +63,42 @@ def _el(n: str, **more: str) -> tuple[tuple[str, str], ...]:
     return (("el", n), *more.items())
 
 
+# A repository's directory on the mirror: NAME/ARCH, NAME/ARCH/stable for Docker's, or NAME with {arch} in it.
+def repo_dir(name: str, arch: str) -> str:
+    if "{arch}" in name:
+        return name.format(arch=arch)
+    return f"{name}/{arch}/stable" if name.startswith("docker-ce/") else f"{name}/{arch}"
+
+
+ROCKY8 = ("rocky/8/BaseOS/{arch}/os", "rocky/8/AppStream/{arch}/os", "rocky/8/extras/{arch}/os")
+ALMA8 = ("almalinux/8/BaseOS/{arch}/os", "almalinux/8/AppStream/{arch}/os", "almalinux/8/extras/{arch}/os")
+ALMA9 = ("almalinux/9/BaseOS/{arch}/os", "almalinux/9/AppStream/{arch}/os", "almalinux/9/extras/{arch}/os")
+# Docker's repositories per EL release (the lab serves what a host's .repo file may name): CentOS 7's;
+# CentOS 8's (it stopped at 26.1.3, docker-ce-packaging#1024) and RHEL 8's; CentOS Stream 9's.
+DOCKER_CE = {
+    "7": ("docker-ce/linux/centos/7",),
+    "8": ("docker-ce/linux/centos/8", "docker-ce/linux/rhel/8"),
+    "9": ("docker-ce/linux/centos/9", "docker-ce/linux/rhel/9"),
+}
+
 PACKAGES = (
     Package("centos-release.spec", "noarch", ("centos/6/os",), _el("6"), ("el6",)),
     Package("centos-release.spec", "noarch", ("centos/7/os",), _el("7"), ("el7",)),
+    Package("el-release.spec", "noarch", ROCKY8[:1], _el("8", distro="rocky"), ("el8", "el8-podman")),
+    # What ELevate installs on a CentOS 7 host it moves to AlmaLinux 8.
+    Package("el-release.spec", "noarch", ALMA8[:1], _el("8", distro="almalinux")),
+    Package("el-release.spec", "noarch", ALMA9[:1], _el("9", distro="almalinux"), ("el9",)),
     Package("lab-base.spec", "noarch", ("centos/6/os",), _el("6"), ("el6",)),
     Package("lab-base.spec", "noarch", ("centos/7/os",), _el("7"), ("el7",)),
+    Package("lab-base.spec", "noarch", (ROCKY8[0], ALMA8[0]), _el("8"), ("el8", "el8-podman")),
+    Package("lab-base.spec", "noarch", ALMA9[:1], _el("9"), ("el9",)),
     Package("initscripts.spec", "noarch", ("centos/6/os",), layer=("el6",)),
     Package("chkconfig.spec", "noarch", ("centos/6/os",), layer=("el6",)),
-    Package("systemd.spec", "noarch", ("centos/7/os",), layer=("el7",)),
+    Package("systemd.spec", "noarch", ("centos/7/os",), _el("7"), ("el7",)),
+    Package("systemd.spec", "noarch", (ROCKY8[0], ALMA8[0]), _el("8"), ("el8", "el8-podman")),
+    Package("systemd.spec", "noarch", ALMA9[:1], _el("9"), ("el9",)),
+    Package("podman.spec", "x86_64", (ROCKY8[1], ALMA8[1]), _el("8"), ("el8-podman",)),
+    Package("podman.spec", "x86_64", ALMA9[1:2], _el("9")),
     Package("libcgroup.spec", "noarch", ("centos/6/os",)),
     Package("yum-plugin-downloadonly.spec", "noarch", ("centos/6/os",)),
     # EL6 shipped an older device-mapper-libs than docker-io needs: "yum update" fetches the newer one.
@@ -95,7 +123,7 @@ PACKAGES = (
     Package("epel-release.spec", "noarch", ("centos/7/extras",), _el("7")),
     Package("docker-io.spec", "x86_64", ("epel/6",)),
     Package("docker.spec", "x86_64", ("centos/7/extras",)),
-    Package("docker-ce.spec", "x86_64", ("docker-ce/linux/centos/7",)),
+    *(Package("docker-ce.spec", "x86_64", repos, _el(el)) for el, repos in DOCKER_CE.items()),
 )
 # Every repository, per release, with the arches whose directories exist on a real mirror.
 REPOS = {
@@ -107,13 +135,14 @@ REPOS = {
     "centos/7/updates": ("x86_64",),
     "centos/7/extras": ("x86_64",),
     "epel/7": ("x86_64",),
-    "docker-ce/linux/centos/7": ("x86_64",),
+    **{name: ("x86_64",) for name in (*ROCKY8, *ALMA8, *ALMA9)},
+    **{name: ("x86_64",) for repos in DOCKER_CE.values() for name in repos},
 }
 
 DOCKER_CE_REPO = """\
 [docker-ce-stable]
 name=Docker CE Stable - $basearch
-baseurl=file:///srv/lab-repo/docker-ce/linux/centos/$releasever/$basearch/stable
+baseurl=file:///srv/lab-repo/docker-ce/linux/{distro}/$releasever/$basearch/stable
 enabled=1
 gpgcheck=0
 """
@@ -232,9 +261,9 @@ def build_repo(repo: Path) -> None:
     shutil.copytree(payload, next_payload)
     shutil.copy2(engine / "dockerd", next_payload / "dockerd.real")
     shutil.copy2(engine / "docker-proxy", next_payload / "docker-proxy")
-    upgrade = Package("docker-ce.spec", "x86_64", ("docker-ce/linux/centos/7",),
-                      (("docker_version", next_version), ("engine_only", "1")))  # fmt: skip
-    jobs = [(pkg, payload) for pkg in PACKAGES] + [(upgrade, next_payload)]
+    upgrades = [Package("docker-ce.spec", "x86_64", repos, _el(el, docker_version=next_version, engine_only="1"))
+                for el, repos in DOCKER_CE.items()]  # fmt: skip
+    jobs = [(pkg, payload) for pkg in PACKAGES] + [(upgrade, next_payload) for upgrade in upgrades]
     systemctl = systemctl_script()
     with ThreadPoolExecutor(max_workers=4) as pool:
         built = dict(zip([pkg for pkg, _ in jobs], pool.map(lambda job: _rpmbuild(job[0], rpms, job[1], systemctl),
@@ -243,9 +272,7 @@ def build_repo(repo: Path) -> None:
     shutil.rmtree(next_payload)
     for dirname, arches in REPOS.items():
         for arch in arches:
-            target = repo / dirname / arch
-            if dirname.startswith("docker-ce/"):
-                target = target / "stable"
+            target = repo / repo_dir(dirname, arch)
             target.mkdir(parents=True, exist_ok=True)
             for pkg, files in built.items():
                 if dirname in pkg.repos:
@@ -253,7 +280,8 @@ def build_repo(repo: Path) -> None:
                         if rpm.name.endswith((".noarch.rpm", f".{arch}.rpm")):
                             os.link(rpm, target / rpm.name)
             run(["createrepo_c", "--quiet", "--no-database", str(target)])
-    (repo / "docker-ce/linux/centos/docker-ce.repo").write_text(DOCKER_CE_REPO)
+    for distro in ("centos", "rhel"):
+        (repo / f"docker-ce/linux/{distro}/docker-ce.repo").write_text(DOCKER_CE_REPO.format(distro=distro))
     stamp.write_text(digest)
 
 
@@ -266,8 +294,11 @@ def _empty(directory: Path) -> None:
             entry.unlink()
 
 
-def layer_rpms(repo: Path, family: str) -> list[Path]:
-    return [rpm for pkg in PACKAGES if family in pkg.layer for rpm in (repo / ".rpms" / pkg.key).glob("*.rpm")]
+def layer_rpms(repo: Path, layer: str) -> list[Path]:
+    return [rpm for pkg in PACKAGES if layer in pkg.layer for rpm in (repo / ".rpms" / pkg.key).glob("*.rpm")]
+
+
+LAYERS = sorted({kind.layer for kind in KINDS.values()})
 
 
 # Paths of the lab machine (Debian) that an EL host must not see, per family.
@@ -322,6 +353,8 @@ WHITEOUTS_COMMON = [
 WHITEOUTS = {
     "el6": ["etc/os-release", "usr/lib/os-release", "usr/bin/systemctl"],
     "el7": [],
+    "el8": [],
+    "el9": [],
 }
 # Directories every host starts with empty (its own), whatever the machine has there.
 OPAQUE = [
@@ -340,6 +373,7 @@ OPAQUE = [
     "etc/docker",
     "var/lib/docker",
     "var/lib/containerd",
+    "var/lib/containers",
     "etc/yum.repos.d",
     "etc/dnf",
     "etc/systemd/system",
@@ -377,6 +411,9 @@ CONFIG_DM_THIN_PROVISIONING=m
 KERNEL_CONFIG = {
     "el6": _KERNEL_COMMON + "CONFIG_CGROUP_MEM_RES_CTLR=y\n# CONFIG_OVERLAY_FS is not set\n",
     "el7": _KERNEL_COMMON + "CONFIG_MEMCG=y\nCONFIG_NF_NAT_IPV4=m\nCONFIG_OVERLAY_FS=m\n",
+    "el8": _KERNEL_COMMON + "CONFIG_MEMCG=y\nCONFIG_NF_NAT_IPV4=m\nCONFIG_IP_NF_NAT=m\nCONFIG_OVERLAY_FS=m\n",
+    # 5.1 folded NF_NAT_IPV4 into NF_NAT; cgroup v2's device controller is an eBPF program.
+    "el9": _KERNEL_COMMON + "CONFIG_MEMCG=y\nCONFIG_IP_NF_NAT=m\nCONFIG_OVERLAY_FS=m\nCONFIG_CGROUP_BPF=y\n",
 }
 
 DNF_CONF = """\
@@ -390,8 +427,10 @@ keepcache=0
 """
 
 
-def build_layer(layer: Path, family: str, repo: Path) -> None:
-    """Lay out one distro layer: identity RPMs, init system, shims, whiteouts and opaque dirs."""
+def build_layer(layer: Path, name: str, repo: Path) -> None:
+    """Lay out one distro layer (spec.Kind.layer: el7, el8-podman): identity RPMs and the packages
+    pre-installed, init system, shims, whiteouts and opaque dirs."""
+    family = name.split("-")[0]
     stamp = (repo / ".digest").read_text()
     if (layer / ".built").exists() and (layer / ".built").read_text() == stamp:
         return
@@ -404,7 +443,7 @@ def build_layer(layer: Path, family: str, repo: Path) -> None:
     for d in ("usr/bin", "usr/sbin", "usr/lib", "usr/libexec/lab", "etc/rpm", "etc/popt.d", "var/lib/rpm"):
         (layer / d).mkdir(parents=True, exist_ok=True)
 
-    rpms = [str(p) for p in layer_rpms(repo, family)]
+    rpms = [str(p) for p in layer_rpms(repo, name)]
     root = ["rpm", f"--root={layer}", "--dbpath=/var/lib/rpm"]
     run([*root, "--initdb"])
     run([*root, "-i", "--nodeps", "--noscripts", "--force-debian", *rpms])

@@ -2,7 +2,7 @@
 
 <root>/lab.json         hosts (name, kind, store, address), the subnet
 <root>/repo/            yum repositories (build.py), bind-mounted read-only at /srv/lab-repo
-<root>/layers/el6, el7  distro layers, on their own tmpfs (overlay refuses a lower on the same fs as /)
+<root>/layers/el6, ...   distro layers, on their own tmpfs (overlay refuses a lower on the same fs as /)
 <root>/hosts/NAME/      upper, work, merged, console.log, pid, docker store
 <root>/id_ed25519       the lab's key pair, authorized for root on every host
 <root>/known_hosts      every host's key
@@ -118,8 +118,9 @@ class Lab:
     def repo(self) -> Path:
         return self.root / "repo"
 
-    def layer(self, family: str) -> Path:
-        return self.root / "layers" / family
+    def layer(self, name: str) -> Path:
+        """A distro layer (spec.Kind.layer)."""
+        return self.root / "layers" / name
 
     # ------------------------------------------------------------ shared parts
     def prepare(self) -> None:
@@ -142,9 +143,9 @@ class Lab:
         layers.mkdir(exist_ok=True)
         if not os.path.ismount(layers):
             subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755,size=256m", "lab-layers", str(layers)], check=True)
-        for family in ("el6", "el7"):
-            build.build_layer(self.layer(family), family, self.repo)
-            build.build_layer_image(self.layer(family), build.layer_image(self.layer(family)))
+        for name in build.LAYERS:
+            build.build_layer(self.layer(name), name, self.repo)
+            build.build_layer_image(self.layer(name), build.layer_image(self.layer(name)))
 
     # ------------------------------------------------------------ hosts
     def up(self, spec: str, prefix: str = "", inventory: Path | None = None) -> list[Host]:
@@ -184,7 +185,7 @@ class Lab:
 
     def _start(self, hosts: list[Host]) -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda h: hostlib.start(h, self.layer(h.family), self.repo), hosts))
+            list(pool.map(lambda h: hostlib.start(h, self.layer(KINDS[h.kind].layer), self.repo), hosts))
             ready = list(pool.map(hostlib.wait_ssh, hosts))
         failed = [h for h, ok in zip(hosts, ready) if not ok]
         if failed:
@@ -307,9 +308,9 @@ def _lab_driver(host: Host) -> str:
     """The storage driver that can work on a lab host: the machine's kernel has no device-mapper, and
     overlay2 cannot sit on the host's own overlay root (a tmpfs, ext4 or loop store takes it). An @uml
     host's own kernel has device-mapper: devicemapper on loop files, or direct-lvm (+lvm); overlay2 on
-    XFS (+xfs0, +xfs1)."""
+    XFS (+xfs0, +xfs1). EL8 and later run overlay2 only (Docker 25 removed devicemapper)."""
     if host.uml:
-        return "overlay2" if host.store.startswith("xfs") else "devicemapper"
+        return "overlay2" if host.store.startswith("xfs") or host.family in ("el8", "el9") else "devicemapper"
     return "vfs" if host.store == "none" else "overlay2"
 
 

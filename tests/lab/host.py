@@ -384,6 +384,7 @@ def _start_uml(host: Host, layer: Path, repo: Path) -> int:
         "LAB_REPO": str(repo),
         "LAB_ARCH": KINDS[host.kind].arch,
         "LAB_FAMILY": host.family,
+        "LAB_CGROUP": KINDS[host.kind].cgroup,
         "LAB_STORE": host.store,
         "LAB_MODROOT": str(k.modroot),
         "LAB_GUEST": GUEST,

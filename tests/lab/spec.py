@@ -13,11 +13,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Kind:
-    family: str  # el6 | el7: selects the distro layer and the init system
+    family: str  # el6 | el7 | el8 | el9: the init system (SysV on el6, systemd after) and the distro layer
     arch: str  # what `uname -m` says (setarch)
     kernel_release: str  # what `uname -r` says
     kernel_version: str  # what `uname -v` says
     noisy: bool = False  # root's login prints on stdout and stderr and speaks German; sshd sends a banner
+    extra: str = ""  # a layer with more packages pre-installed than the family's: LAYER_EXTRAS's key
+    # The cgroup hierarchy the host boots with: "v2" (unified) is honoured by @uml hosts only; namespace
+    # hosts share the machine's cgroups, v1 here (as an EL9 host booted with systemd.unified_cgroup_hierarchy=0).
+    cgroup: str = "v1"
+
+    @property
+    def layer(self) -> str:
+        return f"{self.family}-{self.extra}" if self.extra else self.family
 
 
 # What the lab's inventory sets for every host (fleet.write_inventory), for tests on recorded facts: its
@@ -32,6 +40,19 @@ LAB_VARS = {
 KINDS: dict[str, Kind] = {
     "el6": Kind("el6", "x86_64", "2.6.32-754.35.1.el6.x86_64", "#1 SMP Tue Sep 15 14:55:54 UTC 2020"),
     "el7": Kind("el7", "x86_64", "3.10.0-1160.el7.x86_64", "#1 SMP Mon Oct 19 16:18:59 UTC 2020"),
+    # Rocky Linux 8.10 and AlmaLinux 9.4, with dnf and their distributions' repositories.
+    "el8": Kind("el8", "x86_64", "4.18.0-553.el8_10.x86_64", "#1 SMP Fri May 24 13:05:10 UTC 2024"),
+    "el9": Kind(
+        "el9",
+        "x86_64",
+        "5.14.0-427.13.1.el9_4.x86_64",
+        "#1 SMP PREEMPT_DYNAMIC Wed May 1 19:11:28 EDT 2024",
+        cgroup="v2",
+    ),
+    # Rocky 8 as its "Container Tools" install leaves it: podman, buildah, runc and podman-docker.
+    "el8-podman": Kind(
+        "el8", "x86_64", "4.18.0-553.el8_10.x86_64", "#1 SMP Fri May 24 13:05:10 UTC 2024", extra="podman"
+    ),
     # As real fleets have them: a site banner from .bashrc, noise on stderr, a German locale, an SSH banner.
     "el6-noisy": Kind("el6", "x86_64", "2.6.32-754.35.1.el6.x86_64", "#1 SMP Tue Sep 15 14:55:54 UTC 2020", True),
     "el7-noisy": Kind("el7", "x86_64", "3.10.0-1160.el7.x86_64", "#1 SMP Mon Oct 19 16:18:59 UTC 2020", True),
