@@ -123,10 +123,11 @@ def check_os(s: Subject) -> list[Finding]:
     name = platforms.family(facts)
     shown = facts.release_text or facts.distro_name or "an unknown system"
     majors = sorted(p.major for p in platforms.all_platforms())
-    supported = " and ".join(
+    releases = [
         f"{p.major}.{p.min_minor}+" if p.min_minor else str(p.major)
         for p in sorted(platforms.all_platforms(), key=lambda p: p.major)
-    )
+    ]
+    supported = " and ".join([", ".join(releases[:-1]), releases[-1]] if len(releases) > 1 else releases)
     if not name:
         known = dict.fromkeys(n for p in platforms.all_platforms() for n in p.distributions.values())
         return [
