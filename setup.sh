@@ -63,7 +63,7 @@ demo() {
     deps
     local root=.lab/demo inv=.lab/demo/inventory.ini rc
     .venv/bin/python -m tests.lab up --root "$root" \
-        --hosts el6:1,el6+tmpfs:1,el7:1,el7+tmpfs:1,el6-i686:1,el6-oldkernel:1,el7@uml:1
+        --hosts el6:1,el6+tmpfs:1,el7:1,el7+tmpfs:1,el6-i686:1,el6-oldkernel:1,el7@uml:1,el8-podman:1,el9+tmpfs:1
     step "pyinstall check: can each host run the runtime? (the i686 and old-kernel hosts must fail)"
     rc=0; .venv/bin/pyinstall check -i "$inv" || rc=$?
     echo "pyinstall check exited $rc (0 all passed, 2 some failed their checks, 4 some unreachable)"

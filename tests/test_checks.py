@@ -19,13 +19,14 @@ from installer.checks import (
     default_storage_driver,
     passed,
     run_checks,
+    subject,
 )
 
 FACTS = Path(__file__).parent / "facts"
 
 
 def lab(kind: str) -> facts.Facts:
-    """A complete, passing set of facts recorded from a lab host (el6 or el7)."""
+    """A complete, passing set of facts recorded from a lab host (el6, el7, el8, uml-el9)."""
     return facts.parse((FACTS / f"lab-{kind}-full.txt").read_text())
 
 
@@ -83,7 +84,14 @@ def test_rhel_6_4_fails_on_release_and_kernel() -> None:
         ("scientific-6.5", "centos-6.5", "el6", set()),
         ("oracle-7.6", "centos-7.9", "el7", set()),
         ("centos-5.11", "centos-6.5", "el6", {"OS"}),
-        ("centos-8", "centos-7.9", "el7", {"OS"}),
+        ("rocky-8.10", "rocky-8.10", "el8", set()),
+        ("oracle-8.10", "rocky-8.10", "el8", set()),
+        ("centos-8", "rocky-8.10", "el8", set()),
+        # Recorded on cgroup v2 under the lab's User-Mode Linux kernel, which has no cpuset controller.
+        ("almalinux-9.4", "almalinux-9.4", "uml-el9", {"CGROUPS"}),
+        ("rhel-9.4", "almalinux-9.4", "uml-el9", {"CGROUPS"}),
+        ("centos-8", "centos-7.9", "el7", {"KERNEL", "KERNEL_CONFIG"}),  # an EL8 userland on an EL7 kernel
+        ("almalinux-10.0", "almalinux-9.4", "uml-el9", {"OS"}),
         ("ubuntu-22.04", "centos-7.9", "el7", {"OS"}),
     ],
 )
@@ -94,10 +102,10 @@ def test_release_families(release: str, uname: str, base: str, expected: set[str
 
 def test_a_refused_release_names_the_distributions_and_releases_the_definitions_cover() -> None:
     (ubuntu,) = [f for f in run_checks(host("ubuntu-22.04", "centos-7.9", base="el7"), VFS) if f.code == "OS"]
-    assert "CentOS" in ubuntu.message and "Oracle Linux" in ubuntu.message and "6.5+ and 7" in ubuntu.message
+    assert "CentOS" in ubuntu.message and "Rocky Linux" in ubuntu.message and "6.5+, 7, 8 and 9" in ubuntu.message
     assert "Adding a platform" in ubuntu.hint
-    (newer,) = [f for f in run_checks(host("centos-8", "centos-7.9", base="el7"), VFS) if f.code == "OS"]
-    assert "EL 8 is too new" in newer.message and "no platform definition covers EL 8" in newer.hint
+    (newer,) = [f for f in run_checks(host("almalinux-10.0", "almalinux-9.4", base="uml-el9"), VFS) if f.code == "OS"]
+    assert "EL 10 is too new" in newer.message and "no platform definition covers EL 10" in newer.hint
 
 
 def test_old_el6_kernel_under_a_new_release() -> None:
@@ -371,26 +379,26 @@ def test_disk_space_elsewhere_than_var_lib_docker_is_said_unmeasured() -> None:
 
 
 def test_podman_is_not_removed_while_it_has_containers() -> None:
-    """podman conflicts with Docker's packages where a definition says so; its containers (root's and
-    rootless, from the host's stores) refuse its removal, each named with its owner."""
-    el7 = platforms.by_id("el7")
-    ce = el7.channels["docker-ce"]
-    channel = replace(ce, conflicts=(*ce.conflicts, "podman"))
-    platform = replace(el7, channels={**el7.channels, "docker-ce": channel})
-    host = replace(
-        lab("el7"),
-        packages={"podman": "0:4.9.4-1.el8.x86_64"},
-        podman_containers={"root": ["web"], "alice": ["alice-db", "(unreadable /home/alice/x.json)"]},
-    )
-    s = Subject(host, asked.parse("h1", {}), platform, channel, "overlay2")
+    """EL8's container tools conflict with Docker's packages; podman's containers (root's and rootless, from
+    the host's stores) refuse its removal, each named with its owner. Recorded on the lab's el8-podman host."""
+    host = lab("el8-podman-containers")
+    s = subject(host, asked.parse("h1", {"docker_storage_driver": "vfs"}))
+    assert s.platform is not None and s.platform.id == "el8"
     found = {f.code: f for f in check_conflicts(s)}
     assert found["PODMAN_CONTAINERS"].level == ERROR
     assert found["PODMAN_CONTAINERS"].message == (
-        "podman has 3 container(s), which removing it would strand: alice: alice-db, "
-        "(unreadable /home/alice/x.json); root: web"
+        "podman has 3 container(s), which removing it would strand: alice: alice-db, cache; root: web"
     )
     assert found["CONFLICTING_PACKAGES"].level == WARNING
-    empty = Subject(replace(host, podman_containers={}), asked.parse("h1", {}), platform, channel, "overlay2")
+    assert found["CONFLICTING_PACKAGES"].message == (
+        "installed packages conflict with docker-ce: podman-4:4.9.4-12.el8.x86_64, buildah-2:1.33.8-4.el8.x86_64, "
+        "runc-1:1.1.12-4.el8.x86_64, podman-docker-4:4.9.4-12.el8.x86_64"
+    )
+    # An unreadable store counts as a container: never taken for an empty one.
+    unread = replace(host, podman_containers={"alice": ["(unreadable /home/alice/x.json)"]})
+    assert "alice: (unreadable /home/alice/x.json)" in {f.code: f for f in check_conflicts(subject(
+        unread, asked.parse("h1", {"docker_storage_driver": "vfs"})))}["PODMAN_CONTAINERS"].message  # fmt: skip
+    empty = subject(lab("el8-podman"), asked.parse("h1", {"docker_storage_driver": "vfs"}))
     assert [f.code for f in check_conflicts(empty)] == ["CONFLICTING_PACKAGES"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shlex
@@ -163,3 +164,30 @@ def start_keeper(root: testinfra.host.Host) -> str:
     root.run_test(f"printf %s {shlex.quote(encoded)} | base64 -d | docker import - keep:1 >/dev/null && "
                   "docker run -d --net=none --name keeper keep:1 /pause")  # fmt: skip
     return "docker inspect -f '{{.Id}} {{.State.Running}}' keeper"
+
+
+def podman_containers(root: testinfra.host.Host, owner: str, names: list[str]) -> None:
+    """Give OWNER's podman store containers named NAMES (a rootless store for a user, created if need be),
+    written as containers/storage writes its containers.json: the lab's podman is a stand-in that runs none."""
+    home = "/root" if owner == "root" else f"/home/{owner}"
+    if owner != "root":
+        root.run_test(f"id -u {shlex.quote(owner)} >/dev/null 2>&1 || useradd -m {shlex.quote(owner)}")
+    store = (
+        "/var/lib/containers/storage/overlay-containers"
+        if owner == "root"
+        else f"{home}/.local/share/containers/storage/overlay-containers"
+    )
+    entries = [
+        {
+            "id": hashlib.sha256(f"{owner}/{name}".encode()).hexdigest(),
+            "names": [name],
+            "image": hashlib.sha256(b"image").hexdigest(),
+            "layer": hashlib.sha256(f"layer/{owner}/{name}".encode()).hexdigest(),
+            "metadata": json.dumps({"image-name": "registry.access.redhat.com/ubi9:latest", "name": name}),
+            "created": "2024-05-01T10:00:00.000000000Z",
+        }
+        for name in names
+    ]
+    owned = "" if owner == "root" else f" && chown -R {shlex.quote(owner)}: {shlex.quote(home)}/.local"
+    root.run_test(f"mkdir -p {shlex.quote(store)} && printf %s {shlex.quote(json.dumps(entries))} > "
+                  f"{shlex.quote(store)}/containers.json{owned}")  # fmt: skip
