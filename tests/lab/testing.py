@@ -110,6 +110,13 @@ PYINSTALL = [sys.executable, "-m", "installer.cli"]
 KILL_SESSIONS = "pkill -9 -f '[s]shd: root@'"
 
 
+def kill_sessions(host: testinfra.host.Host) -> None:
+    """Kill every SSH session to the host, the one that asks included: its own ssh then says "closed by
+    remote host", or "Broken pipe" when it writes first."""
+    with pytest.raises(RuntimeError, match=r"closed by remote host|Broken pipe"):
+        host.run(KILL_SESSIONS)
+
+
 def pyinstall(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """The CLI as a user runs it, with an empty HOME: no ~/.ssh/known_hosts or config of this machine."""
     env = {**os.environ, "HOME": str(home), "COLUMNS": "200"}
