@@ -237,7 +237,7 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     kept = _installed_runtime(facts, platform)
     changing = next((i for i, op in enumerate(ops) if op.runtime), None)
     if kept and changing is not None:
-        ops.insert(changing, _keep(kept, platform, yum_op))
+        ops.insert(changing, _keep(kept, platform, yum_op, desired.foreign_build))
     result = Plan(ops)
     result.previous = Previous(bool(docker.get("enabled")), bool(docker.get("active")), service, kept,
                                rollback_command(kept, platform) if kept else "")  # fmt: skip
@@ -269,37 +269,48 @@ def daemon_files(platform: Platform) -> tuple[str, ...]:
     return (platform.config_file, *platform.environment_files, *dropin)
 
 
-def _keep(packages: tuple[str, ...], platform: Platform, yum_op: Any) -> Operation:
+def _keep(packages: tuple[str, ...], platform: Platform, yum_op: Any, foreign: int | None = None) -> Operation:
     """Keep the installed runtime's RPM files (from the repositories that installed them, while they can
-    be read), the daemon's files and the running containers' ids in ROLLBACK_DIR."""
+    be read), the daemon's files and the running containers' ids in ROLLBACK_DIR. Builds of another EL
+    release (``foreign``: an in-place OS upgrade left them) are kept only if the host's repositories still
+    offer them, which its new release's do not: without them a rollback puts back the daemon's files alone."""
     d = ROLLBACK_DIR
     download = yum_op("", "reinstall", list(packages), "", options=f"--downloadonly --downloaddir={q(d + '/rpms')}")
     files = " ".join(q(f) for f in daemon_files(platform))
+    if foreign is None:
+        unavailable = (
+            f"echo 'the installed packages ({', '.join(packages)}) could not be kept for a rollback: the "
+            "repositories (or the offline bundle) no longer offer them; nothing was changed' >&2; exit 1"
+        )
+        why = ", ".join(packages)
+    else:
+        unavailable = f"rm -f {d}/rpms/*"  # all or none: a rollback never mixes builds
+        why = f"{', '.join(packages)}: EL{foreign} builds, kept if the repositories still offer them"
     script = (
         f"set -e; rm -rf {d}; (umask 077; mkdir -p {d}/rpms); "
         f"printf '%s\\n' {' '.join(q(p.rsplit('-', 2)[0]) for p in packages)} > {d}/packages; "
         f"(docker ps -q --no-trunc 2>/dev/null || true) > {d}/containers; "
         f'for f in {files}; do if [ -f "$f" ]; then printf \'%s\\n\' "${{f#/}}"; fi; done > {d}/files; '
         f"if [ -s {d}/files ]; then tar -C / -cpf {d}/files.tar -T {d}/files; fi; "
-        f"if {{ {download.commands[0]}; }} >/dev/null && [ $(ls {d}/rpms | grep -c '[.]rpm$') -ge {len(packages)} ]; "
-        f"then exit 0; fi; echo 'the installed packages ({', '.join(packages)}) could not be kept for a rollback: "
-        "the repositories (or the offline bundle) no longer offer them; nothing was changed' >&2; exit 1"
+        f"if {{ {download.commands[0]}; }} >/dev/null && "
+        f"[ $(ls {d}/rpms | grep -c '[.]rpm$') -ge {len(packages)} ]; then exit 0; fi; {unavailable}"
     )
     return replace(download, name=f"keep the installed runtime for a rollback ({d})", commands=(script,),
-                   why=", ".join(packages), tag="packages", keeps=True)  # fmt: skip
+                   why=why, tag="packages", keeps=True)  # fmt: skip
 
 
 def rollback_command(packages: tuple[str, ...], platform: Platform) -> str:
     """Put back the packages ROLLBACK_DIR keeps (the runtime's packages installed since, erased), then the
-    daemon's files as they were: rpm only, no repository needed."""
+    daemon's files as they were: rpm only, no repository needed. Without packages kept (builds of another
+    release, _keep), the installed ones stay and only the files go back."""
     d = ROLLBACK_DIR
     names = " ".join(f"-e {q(n)}" for n in platform.runtime_packages)
     files = " ".join(q(f) for f in daemon_files(platform))
     return (
-        f"set -e; cd {d}; "
+        f"set -e; cd {d}; if ls rpms/*.rpm >/dev/null 2>&1; then "
         f"extra=$(rpm -qa --qf '%{{NAME}}\\n' | grep -xF {names} | grep -vxF -f packages || true); "
         'if [ -n "$extra" ]; then rpm -e --nodeps $extra; fi; '
-        "rpm -U --oldpackage --replacepkgs --replacefiles rpms/*.rpm; "
+        "rpm -U --oldpackage --replacepkgs --replacefiles rpms/*.rpm; fi; "
         f"rm -f {files}; if [ -f files.tar ]; then tar -C / -xpf files.tar; fi"
     )
 
@@ -381,14 +392,15 @@ def _packages(facts: Facts, desired: Desired, yum_op: Any) -> list[Operation]:
         names = (package, *desired.channel.extra_packages)
         held = [spec for spec, name in zip(desired.installs, names) if name in facts.packages]
         missing = [spec for spec, name in zip(desired.installs, names) if name not in facts.packages]
-        # yum/dnf install answers "already installed" for the same version built for another release;
-        # upgrade takes the host's build (its release tag sorts after the old one's: el8 > el7).
+        # yum/dnf install answers "already installed" for the same version built for another release, and
+        # upgrade takes the host's build only when its release sorts after the old one's (1.el8 < 3.el7):
+        # distro-sync moves each package to the build the repositories offer at its pin, whichever way.
         rebuilt = (
             f"; rpm -q --qf '%{{RELEASE}}\\n' {q(package)} | grep -q '[.]el{major}' || {{ printf '%s\\n' "
             f'"yum left $(rpm -q {q(package)}): not the EL{major} build of {package} {version}" >&2; exit 1; }}'
         )
         op = yum_op(f"replace {package} {current} (an EL{built} build) with the EL{major} build of {version}",
-                    "upgrade", held, f"built for EL{built}, the host runs EL{major}", restarts=True,
+                    "distro-sync", held, f"built for EL{built}, the host runs EL{major}", restarts=True,
                     tag="packages", runtime=True, options=options)  # fmt: skip
         ops = [replace(op, commands=(op.commands[0] + verify + rebuilt,))]
         if missing:

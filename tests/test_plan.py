@@ -728,10 +728,16 @@ def test_a_build_for_another_release_is_replaced_by_the_hosts_own_at_the_pin() -
     assert replaced.name == "replace docker-ce 20.10.24-3.el6 (an EL6 build) with the EL7 build of 20.10.24"
     assert replaced.why == "built for EL6, the host runs EL7"
     command = replaced.commands[0].rsplit("done; ", 1)[1]  # after the waits for every yum lock
-    assert command.startswith("yum -y upgrade docker-ce-20.10.24 docker-ce-cli-20.10.24;"), command
+    assert command.startswith("yum -y distro-sync docker-ce-20.10.24 docker-ce-cli-20.10.24;"), command
     assert "grep -q '[.]el7' || {" in command and "not the EL7 build of docker-ce 20.10.24" in command
     (missing,) = [op for op in ops if op.name == "install containerd.io"]
     assert missing.commands[0].rsplit("done; ", 1)[1].startswith("yum -y install containerd.io")
+    # The new release's repositories do not offer the old builds: kept if they can be, never required.
+    (keep,) = [op for op in ops if op.keeps]
+    assert keep.why == ("docker-ce-20.10.24-3.el6.x86_64, docker-ce-cli-20.10.24-3.el6.x86_64: EL6 builds, kept if "
+                        "the repositories still offer them")  # fmt: skip
+    script = keep.commands[0]
+    assert "exit 1" not in script and script.endswith("then exit 0; fi; rm -f /var/lib/pyinstall/rollback/rpms/*")
 
     built = {**old, "containerd.io": "1.6.33-3.1.el6.x86_64"}
     own = replace(host, packages={k: v.replace(".el6", ".el7") for k, v in built.items()})
