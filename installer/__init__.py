@@ -1,4 +1,4 @@
-"""pyinstall: roll a container runtime out across CentOS/RHEL 6 and 7 fleets over plain SSH."""
+"""pyinstall: roll a container runtime out across CentOS/RHEL 6 to 9 fleets (Rocky, AlmaLinux, ...) over plain SSH."""
 
 from __future__ import annotations
 

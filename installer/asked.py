@@ -87,6 +87,7 @@ class Asked:
     ignore: frozenset[str] = frozenset()  # preflight codes turned into warnings, or ALL
     bundles: dict[str, Any] = field(default_factory=dict)  # platform id -> offline Bundle to install from
     migration: Migration = Migration()
+    upgrade_to: str | None = None  # check --upgrade-to: the platform an in-place OS upgrade would take it to
 
     @property
     def cgroup_driver(self) -> str | None:
@@ -121,10 +122,11 @@ def parse(
     bundles: dict[str, Any] | None = None,
     notes: set[str] | None = None,
     migration: Migration = Migration(),
+    upgrade_to: str | None = None,
 ) -> Asked:
     """Every variable of one host, validated. ``origin(variable)`` says where it was set (file:line);
-    ``ignore`` and ``bundles`` come from the command line; ``notes`` receives what stops nothing but is
-    worth a word (a variable of another tool's in pyinstall's namespaces)."""
+    ``ignore``, ``bundles``, ``migration`` and ``upgrade_to`` come from the command line; ``notes`` receives
+    what stops nothing but is worth a word (a variable of another tool's in pyinstall's namespaces)."""
     reader = _Reader(host, hostvars, origin, notes)
     reader.connection()
     asked = Asked(
@@ -145,6 +147,7 @@ def parse(
         ignore=reader.codes(ignore),
         bundles=dict(bundles or {}),
         migration=replace(migration, staging=reader.staging()),
+        upgrade_to=upgrade_to,
     )
     reader.namespaces()
     return asked

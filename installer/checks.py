@@ -21,7 +21,7 @@ from installer.asked import Asked
 from installer.facts import Facts
 from installer.outcome import Finding, Level, passed
 from installer.platforms import Channel, Platform
-from installer.repos import repos
+from installer.repos import Repo, repos
 from installer.versions import built_for, evr_compare, kernel_at_least, newest, satisfies, split_evr
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
@@ -908,6 +908,106 @@ def check_requiretty(s: Subject) -> list[Finding]:
     ]
 
 
+def check_os_upgrade(s: Subject) -> list[Finding]:
+    """What an in-place upgrade to the platform asked (check --upgrade-to el8: ELevate, Leapp) meets on this
+    host, as far as Docker goes: each thing to change first is an error (the host is not ready), then what
+    the upgrade changes (info): the runtime's build and pin, the storage, Docker's repository, the
+    distribution's container tools that provision removes afterwards."""
+    target_id = s.asked.upgrade_to
+    if target_id is None or s.platform is None:
+        return []
+    source, target = s.platform, platforms.by_id(target_id)
+    if source.major >= target.major:
+        return []
+    el = f"EL{target.major}"
+    if source.major != target.major - 1 or source.major < 7:
+        return [Finding(
+            "OS_UPGRADE_BLOCKED", ERROR,
+            f"EL{source.major} has no in-place upgrade to {el}: Leapp (ELevate) moves EL7 to EL8 and EL8 to EL9, "
+            "one release at a time",
+            f"reinstall the host with {el}" if source.major < 7 else f"upgrade to EL{source.major + 1} first",
+        )]  # fmt: skip
+    facts, blocked = s.facts, []
+    running = [p for c in source.channels.values() if (p := c.package) in facts.packages]
+    channel = target.channel_for(s.asked.package, s.asked.channel)
+    default_package, overlay = target.channels[target.channel].package, target.default_storage_drivers[0]
+    for package in running:
+        if not any(c.package == package for c in target.channels.values()):
+            blocked.append((
+                f"{package} {facts.installed(package)} has no {el} build in any channel pyinstall knows",
+                f"move the host to {default_package} first, on the current release (docker_package={default_package})",
+            ))  # fmt: skip
+    if channel is None:
+        blocked.append((f"{s.asked.package or s.asked.channel} is not a channel of {el}",
+                        f"ask for one of {', '.join(target.channels)} in the inventory"))  # fmt: skip
+    pinned_build = built_for(s.asked.version) if s.asked.version else None
+    if pinned_build is not None and pinned_build != target.major:
+        alone = split_evr(s.asked.version)[1]
+        blocked.append((f"docker_version={s.asked.version} pins an EL{pinned_build} build",
+                        f"pin the version alone ({alone}), which {el}'s build matches too"))  # fmt: skip
+    held = {d for d in facts.docker_store_entries if d in platforms.storage().drivers}
+    asked_driver = s.asked.storage_driver
+    for driver in sorted(held | ({asked_driver} if asked_driver else set())):
+        spec = target.storage_drivers.get(driver)
+        if spec is None or spec.refused is not None:
+            where = f"/var/lib/docker/{driver} holds data" if driver in held else "the inventory asks for it"
+            blocked.append((
+                f"{driver} ({where}) is not run on {el}",
+                f"move the store to {overlay} first, on the current release (docker_storage_driver={overlay}, "
+                "provision --migrate-storage)",
+            ))  # fmt: skip
+    store = facts.docker_fs
+    if store.get("fstype") == "xfs" and store.get("xfs_ftype") == 0:
+        blocked.append((
+            f"/var/lib/docker is on XFS with ftype=0 ({store.get('mount')}): {el}'s {overlay} needs d_type",
+            "give the store a disk of its own (docker_storage_device) or re-create it with mkfs.xfs -n ftype=1",
+        ))  # fmt: skip
+    if facts.podman_containers:
+        owners = "; ".join(f"{o}: {', '.join(n)}" for o, n in sorted(facts.podman_containers.items()))
+        blocked.append((f"podman has containers ({owners}): {el}'s Docker packages replace podman",
+                        "remove them (podman rm, as each owner) or move them to Docker first"))  # fmt: skip
+    findings = [Finding("OS_UPGRADE_BLOCKED", ERROR, f"before an in-place upgrade to {el}: {what}", hint)
+                for what, hint in blocked]  # fmt: skip
+    if channel is None:
+        return findings
+    pin = s.asked.version or channel.version
+    said = [f"{p} {facts.installed(p)} (an EL{source.major} build) is replaced by {el}'s at {pin}" for p in running
+            if p == channel.package] or [f"{channel.package} is not installed ({el}'s at {pin} will be)"]  # fmt: skip
+    drivers = sorted(held) or [asked_driver or overlay]
+    fs = f" on {store['fstype']}" if store.get("fstype") else ""
+    said.append(f"storage driver {', '.join(drivers)}{fs}")
+    now = _repo_urls(repos(source, s.channel, s.asked, facts.distro_id), source.major, facts.arch) if s.channel else ""
+    after = _repos_after(target, channel, s)
+    said.append(f"Docker's repository {now or 'none'} now, {after} after")
+    tools = [p for p in channel.conflicts if p in facts.packages and p not in running]
+    if tools:
+        said.append(f"provision removes {', '.join(tools)}")
+    findings.append(Finding(
+        "OS_UPGRADE", INFO, f"in place to {el}: " + "; ".join(said),
+        f"after the upgrade, `pyinstall provision` takes the host to {el}'s definition: packages reinstalled at the "
+        "pin, configuration, images and containers kept",
+    ))  # fmt: skip
+    return findings
+
+
+def _repo_urls(found: tuple[Repo, ...], major: int, arch: str) -> str:
+    urls = (r.baseurl.replace("$releasever", str(major)).replace("$basearch", arch or "$basearch") for r in found)
+    return ", ".join(dict.fromkeys(urls))
+
+
+def _repos_after(target: Platform, channel: Channel, s: Subject) -> str:
+    """Docker's repository after the upgrade: the host's own distribution's where the target has it
+    (RHEL stays RHEL), else each distribution's the upgrade may bring (CentOS 7 becomes AlmaLinux, Rocky, ...)."""
+    keep = s.facts.distro_id if s.facts.distro_id in target.distributions and s.facts.distro_id != "centos" else None
+    by_url: dict[str, list[str]] = {}
+    for distribution in [keep] if keep else list(target.distributions):
+        url = _repo_urls(repos(target, channel, s.asked, distribution), target.major, s.facts.arch) or "none"
+        by_url.setdefault(url, []).append(distribution)
+    if len(by_url) == 1:
+        return next(iter(by_url))
+    return ", ".join(f"{url} ({', '.join(names)})" for url, names in by_url.items())
+
+
 def check_conflicts(s: Subject) -> list[Finding]:
     facts = s.facts
     if s.channel is None:
@@ -1026,6 +1126,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_version,
     check_downgrade,
     check_foreign_build,
+    check_os_upgrade,
     check_timeline,
     check_daemon_options,
     check_foreign_config,

@@ -172,6 +172,8 @@ PREFLIGHT_CODES = {
     "VERSION_UNCHECKED": "the version could not be looked up (the package manager is locked)",
     "DOWNGRADE": "the version pinned is older than the one installed (--allow-downgrade)",
     "FOREIGN_BUILD": "the runtime installed is built for another EL release",
+    "OS_UPGRADE": "what an in-place upgrade to the release asked (check --upgrade-to) changes for Docker",
+    "OS_UPGRADE_BLOCKED": "what must change before an in-place upgrade to the release asked",
     "VERSION_CEILING": "the version pinned is newer than the channel's real repository offers",
     "DRIVER_REMOVED": "the version pinned has no dockerd for the storage driver run or asked",
     "DAEMON_OPTION": "a daemon option this platform or version cannot take",

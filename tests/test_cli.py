@@ -36,7 +36,7 @@ def test_help_says_what_it_is_for_and_the_exit_codes(capsys: pytest.CaptureFixtu
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "usage: pyinstall" in out
-    assert "CentOS/RHEL 6 and 7" in out
+    assert "CentOS/RHEL 6 to 9" in out
     for command in ("inventory", "facts", "check"):
         assert command in out
     assert "4  one or more hosts were unreachable" in out
@@ -69,6 +69,8 @@ def test_inventory_list_host_and_graph(capsys: pytest.CaptureFixture[str]) -> No
         (["provision", "-i", str(PRECEDENCE), "--tags", "config,confg"], "unknown tag(s) confg; known: repo,"),
         (["inventory", str(PRECEDENCE), "--host", "nobody"], "no host 'nobody'"),
         (["provision", "-i", str(PRECEDENCE), "--stop-containers"], "--stop-containers is for --migrate-storage"),
+        (["check", "-i", str(PRECEDENCE), "--upgrade-to", "el10"], "--upgrade-to 'el10' is not a platform pyinstall"),
+        (["provision", "-i", str(PRECEDENCE), "--upgrade-to", "el8"], "unrecognized arguments: --upgrade-to"),
         (["provision", "-i", str(PRECEDENCE), "--migrate-storage", "--tags", "config"], "it takes no --tags"),
         (["frobnicate"], "invalid choice"),
     ],

@@ -95,3 +95,73 @@ def test_adding_el8_and_el9_gave_each_distribution_one_platform() -> None:
         if p.major >= 8:
             assert set(p.distributions) == {"rocky", "almalinux", "rhel", "oracle", "centos"}
             assert "devicemapper" in p.storage_drivers and p.storage_drivers["devicemapper"].refused is not None
+
+
+def upgrade(name: str, to: str = "el8", **variables: object) -> list[checks.Finding]:
+    """check --upgrade-to's findings on a recorded host."""
+    a = replace(asked.parse("h1", {**LAB_VARS, **variables}), upgrade_to=to)
+    return [f for f in checks.run_checks(recorded(name), a) if f.code.startswith("OS_UPGRADE")]
+
+
+def test_an_el7_host_ready_for_el8_is_told_what_the_upgrade_changes() -> None:
+    (said,) = upgrade("lab-el7-provisioned")
+    assert (said.code, said.level) == ("OS_UPGRADE", checks.INFO)
+    assert said.message == (
+        "in place to EL8: docker-ce 20.10.24-3.el7 (an EL7 build) is replaced by EL8's at 20.10.24; storage driver "
+        "overlay2 on tmpfs; Docker's repository file:///srv/lab-repo/docker-ce/linux/centos/7/x86_64/stable now, "
+        "file:///srv/lab-repo/docker-ce/linux/rhel/8/x86_64/stable after"
+    )
+    assert "`pyinstall provision` takes the host to EL8's definition" in said.hint
+
+
+def test_what_must_change_before_the_upgrade_fails_the_host() -> None:
+    """devicemapper (EL8's Docker has none), Red Hat's docker from extras (no EL8 build), XFS without d_type,
+    podman's containers: each an error of its own, with what to do on EL7 first."""
+    (moved, said) = upgrade("lab-uml-el7-lvm-provisioned", docker_storage_driver="devicemapper")
+    assert (moved.code, moved.level) == ("OS_UPGRADE_BLOCKED", checks.ERROR)
+    assert moved.message == (
+        "before an in-place upgrade to EL8: devicemapper (/var/lib/docker/devicemapper holds data) is not run on EL8"
+    )
+    assert "provision --migrate-storage" in moved.hint and "docker_storage_driver=overlay2" in moved.hint
+    assert said.code == "OS_UPGRADE"
+
+    host = recorded("lab-el7-full")
+    extras = replace(host, packages={"docker": "2:1.13.1-209.git7d71120.el7.centos.x86_64"},
+                     docker_fs={**host.docker_fs, "fstype": "xfs", "xfs_ftype": 0},
+                     podman_containers={"root": ["web"]})  # fmt: skip
+    a = replace(asked.parse("h1", {**LAB_VARS, "docker_storage_driver": "vfs"}), upgrade_to="el8")
+    blocked = [f.message for f in checks.run_checks(extras, a) if f.code == "OS_UPGRADE_BLOCKED"]
+    assert blocked == [
+        "before an in-place upgrade to EL8: docker 1.13.1-209.git7d71120.el7.centos has no EL8 build in "
+        "any channel pyinstall knows",
+        "before an in-place upgrade to EL8: /var/lib/docker is on XFS with ftype=0 (/): EL8's overlay2 needs d_type",
+        "before an in-place upgrade to EL8: podman has containers (root: web): EL8's Docker packages replace podman",
+    ]
+
+
+def test_only_one_release_at_a_time_and_never_from_el6() -> None:
+    (el6,) = upgrade("lab-el6-full")
+    assert el6.message == (
+        "EL6 has no in-place upgrade to EL8: Leapp (ELevate) moves EL7 to EL8 and EL8 to EL9, one release at a time"
+    )
+    assert el6.hint == "reinstall the host with EL8"
+    (skip,) = upgrade("lab-el7-provisioned", "el9")
+    assert skip.level == checks.ERROR and skip.hint == "upgrade to EL8 first"
+    assert upgrade("lab-el8-full") == [], "a host already there has nothing to report"
+    (el8,) = upgrade("lab-el8-full", "el9", docker_storage_driver="vfs")
+    assert el8.code == "OS_UPGRADE" and "docker-ce/linux/centos/9/x86_64/stable after" in el8.message
+
+
+def test_where_docker_comes_from_after_the_upgrade_follows_the_distribution() -> None:
+    """RHEL stays RHEL; a CentOS host may become any EL9 rebuild, whose repository the message names too."""
+    rhel = replace(recorded("lab-el8-full"), **facts.parse_release((FACTS / "release/rhel-9.4.txt").read_text()))
+    rhel = replace(rhel, distro_version="8.10", release_text="Red Hat Enterprise Linux release 8.10 (Ootpa)")
+    a = replace(asked.parse("h1", {**LAB_VARS, "docker_storage_driver": "vfs"}), upgrade_to="el9")
+    (said,) = [f for f in checks.run_checks(rhel, a) if f.code == "OS_UPGRADE"]
+    assert said.message.endswith("file:///srv/lab-repo/docker-ce/linux/rhel/9/x86_64/stable after")
+    centos = replace(recorded("lab-el8-full"), **facts.parse_release((FACTS / "release/centos-8.txt").read_text()))
+    (said,) = [f for f in checks.run_checks(centos, a) if f.code == "OS_UPGRADE"]
+    assert said.message.endswith(
+        "file:///srv/lab-repo/docker-ce/linux/centos/9/x86_64/stable (rocky, almalinux, oracle, centos), "
+        "file:///srv/lab-repo/docker-ce/linux/rhel/9/x86_64/stable (rhel) after"
+    )

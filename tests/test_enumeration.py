@@ -90,6 +90,8 @@ SCENARIOS: dict[str, tuple[str, dict, dict]] = {
     "REPOSITORY": (EL7, {"available_error": "Cannot retrieve repository metadata"}, VFS),
     # Rocky 8 with its container tools, podman containers in root's store and in alice's rootless one.
     "PODMAN_CONTAINERS": ("lab-el8-podman-containers-full", {}, VFS),
+    "OS_UPGRADE": ("lab-el7-provisioned", {}, {**VFS, "upgrade_to": "el8"}),
+    "OS_UPGRADE_BLOCKED": (LVM, {}, {**DM, "upgrade_to": "el8"}),
     "FOREIGN_BUILD": (EL7, {"packages": {"docker-ce": "3:20.10.24-3.el6.x86_64"}, **AVAILABLE}, VFS),
     "FIREWALL": (EL7, {"firewall": {"firewalld": "running", "iptables": "1.4.21"}}, VFS),
     "DOWNGRADE": ("lab-el7-provisioned", {"available": ["3:19.03.15-3.el7"]}, {**VFS, "version": "19.03.15"}),

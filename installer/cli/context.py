@@ -117,7 +117,7 @@ def targets(
 ) -> list[tuple[Target, asked.Asked]]:
     """The selected hosts: how to reach each, and what is asked of it, every variable validated before
     any host is contacted."""
-    from installer import ansible_vars, asked
+    from installer import ansible_vars, asked, platforms
     from installer.connection import target_from_vars
 
     inv = inv or load_inventory(args)
@@ -138,6 +138,10 @@ def targets(
     if moving.migrate and (getattr(args, "tags", None) or getattr(args, "skip_tags", None)):
         raise UsageError("--migrate-storage moves the whole store: it takes no --tags or --skip-tags",
                          "run the migration alone, then the tagged run")  # fmt: skip
+    upgrade_to = getattr(args, "upgrade_to", None)
+    if upgrade_to is not None and upgrade_to not in (known := [p.id for p in platforms.all_platforms()]):
+        raise UsageError(f"--upgrade-to {upgrade_to!r} is not a platform pyinstall has a definition for",
+                         f"choose one of {', '.join(known)}")  # fmt: skip
     # The settings that stand for inventory variables: the environment's and a config file's are defaults
     # the inventory beats, the command line's beat the inventory (installer/settings.py).
     defaults, overrides, set_at = settings.variables(args.settings)
@@ -145,7 +149,8 @@ def targets(
     for host in inv.hosts(selection.hosts):
         hostvars = {**defaults, **host.vars, **overrides}
         origin = lambda v, h=host.name: set_at[v] if v in overrides else inv.origin(h, v) or set_at.get(v, "")  # noqa: E731
-        models.append((host.name, hostvars, asked.parse(host.name, hostvars, origin, ignore, bundles, notes, moving)))
+        model = asked.parse(host.name, hostvars, origin, ignore, bundles, notes, moving, upgrade_to)
+        models.append((host.name, hostvars, model))
         if args.verbose:
             notes.update(
                 f"{name} has no bearing on pyinstall: {why}" for name, why in ansible_vars.no_bearing(hostvars)

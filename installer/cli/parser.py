@@ -18,7 +18,7 @@ from installer.outcome import TAGS
 from installer.settings import CONNECT_TIMEOUT, FORKS, FORKS_MAX, TIMEOUT_MAX
 
 DESCRIPTION = """\
-Roll a container runtime out across CentOS/RHEL 6 and 7 machines over plain SSH.
+Roll a container runtime out across CentOS/RHEL 6 to 9 machines (Rocky, AlmaLinux, ...) over plain SSH.
 The targets need nothing but a POSIX shell: no Python, no agent."""
 
 EPILOG = """\
@@ -289,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     _ignore_errors_arg(check)
     _bundle_arg(check)
     _migration_args(check)
+    check.add_argument(
+        "--upgrade-to",
+        metavar="PLATFORM",
+        help="also report what an in-place OS upgrade to PLATFORM (el8: ELevate, Leapp) meets on each host: what "
+        "must change first (OS_UPGRADE_BLOCKED, an error) and what the upgrade changes for Docker (OS_UPGRADE)",
+    )
 
     prov = _host_command(sub, "provision", "install, configure, enable and start the runtime; idempotent (exit 0 ok, "
                          "2 failed, 4 unreachable)")  # fmt: skip
