@@ -13,9 +13,10 @@ cd "$(dirname "$0")"
 # The lab's @uml hosts (a kernel of their own): patchelf (the kernel's C library), kmod, udev, lvm2
 # (dmsetup, direct-lvm), thin-provisioning-tools, xfsprogs. postgresql: the run records' tests start a server.
 # The container image (image/build.py): mmdebstrap, binutils (strip); docker.io runs it in its test.
+# A site's private registry for the lab's hosts (tests/lab/services.py): docker-registry, openssl.
 APT_PACKAGES="openssh-server openssh-client rpm dnf createrepo-c docker.io iproute2 util-linux tini e2fsprogs
 procps sudo locales python3 python3-venv python3-pip ca-certificates chromium
-patchelf kmod udev lvm2 thin-provisioning-tools xfsprogs postgresql mmdebstrap binutils"
+patchelf kmod udev lvm2 thin-provisioning-tools xfsprogs postgresql mmdebstrap binutils docker-registry openssl"
 
 deps() {
     if [ "$(id -u)" != 0 ]; then

@@ -448,7 +448,7 @@ def build_layer(layer: Path, name: str, repo: Path) -> None:
     run([*root, "--initdb"])
     run([*root, "-i", "--nodeps", "--noscripts", "--force-debian", *rpms])
 
-    for rel in ("usr/libexec/lab/boot", "usr/bin/uname", "usr/bin/yum"):
+    for rel in ("usr/libexec/lab/boot", "usr/libexec/lab/relay", "usr/bin/uname", "usr/bin/yum"):
         shutil.copy2(FILES / Path(rel).name, layer / rel)
     shutil.copy2(os.path.realpath("/usr/bin/uname"), layer / "usr/libexec/lab/uname.real")
     (layer / "etc/ssh").mkdir(parents=True, exist_ok=True)

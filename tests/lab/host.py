@@ -310,6 +310,14 @@ def _make_noisy(upper: Path) -> None:
     )  # fmt: skip
 
 
+def share(repo: Path) -> Path:
+    """What the machine shares with its namespace hosts, read-write at /srv/lab-share: the lab's proxy
+    socket (tests.lab.services). @uml hosts see it not: a unix socket does not cross hostfs."""
+    path = repo.parent / "share"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 def start(host: Host, layer: Path, repo: Path) -> int:
     """Start the host; returns the pid of its `unshare` (its kernel, for @uml). A running host is left
     alone."""
@@ -329,6 +337,7 @@ def start(host: Host, layer: Path, repo: Path) -> int:
         "LAB_WORK": str(host.dir / "work"),
         "LAB_MERGED": str(host.dir / "merged"),
         "LAB_REPO": str(repo),
+        "LAB_SHARE": str(share(repo)),
         "LAB_ARCH": KINDS[host.kind].arch,
         "LAB_FAMILY": host.family,
         "LAB_STORE": host.store,
