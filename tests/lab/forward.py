@@ -35,11 +35,12 @@ def _serve(client: socket.socket, guest: str, port: int) -> None:
         client.close()  # the host is not up (yet): the caller sees a closed connection, as from a booting host
         return
     upstream.settimeout(None)
-    threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
-    _pipe(upstream, client)
+    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    pipe(upstream, client)
 
 
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
+def pipe(src: socket.socket, dst: socket.socket) -> None:
+    """Copy SRC to DST until SRC ends, then end DST's writing side; on an error close both."""
     try:
         while data := src.recv(1 << 16):
             dst.sendall(data)
