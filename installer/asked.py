@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from installer import ansible_vars, daemon_options, platforms, settings
+from installer import ansible_vars, daemon_options, daytwo, platforms, settings
 from installer.errors import UsageError
 from installer.outcome import PREFLIGHT_CODES
 from installer.truth import boolean
@@ -31,15 +31,6 @@ _VERSION = re.compile(r"^(?:\d+:)?\d[A-Za-z0-9._+~^]*(?:-[A-Za-z0-9._+~^]+)?$")
 # URLs, with yum's own variables ($basearch, $releasever, ...) as the only $ allowed.
 _URL = re.compile(r"^(https?|ftp|file)://(?:[^\s'\"`$\\]|\$(?:basearch|releasever|arch|infra|contentdir|YUM\d))+$")
 _PATH = re.compile(r"^/[^\s'\"`$\\]*$")
-# http(s)://[USER[:PASSWORD]@]HOST[:PORT][/]: nothing a shell or a unit file would read otherwise.
-_PROXY_URL = re.compile(
-    r"^https?://(?:[A-Za-z0-9._~%!&*+,;=-]+(?::[A-Za-z0-9._~%!&*+,;=-]*)?@)?"
-    r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?/?$"
-)
-# no_proxy's entries as Go's net/http reads them: *, a host or .domain, an address or a network, a :port.
-_NO_PROXY = re.compile(
-    r"^(?:\*|\.?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::\d{1,5})?|[0-9.]+/\d{1,2}|[0-9A-Fa-f:]+(?:/\d{1,3})?)$"
-)
 _DEVICE = re.compile(r"^/dev/[A-Za-z0-9][A-Za-z0-9/_.:-]*$")
 _STORAGE_OPTION = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]*=[^\s'\"`$\\]*$")  # dm.basesize=20G
 
@@ -78,25 +69,6 @@ class Migration:
 
 
 @dataclass(frozen=True)
-class Proxy:
-    """docker_proxy: the daemon's HTTP(S) proxy. A URL may carry a user and password: then the whole
-    setting is a secret (never shown, written 0600)."""
-
-    http: str | None = None
-    https: str | None = None
-    no_proxy: tuple[str, ...] = ()
-
-    @property
-    def secret(self) -> bool:
-        return any(url and "@" in url.split("://", 1)[1] for url in (self.http, self.https))
-
-    def environment(self) -> dict[str, str]:
-        """As dockerd reads it from its environment (Go's net/http takes both cases; the upper one here)."""
-        values = {"HTTP_PROXY": self.http, "HTTPS_PROXY": self.https, "NO_PROXY": ",".join(self.no_proxy) or None}
-        return {k: v for k, v in values.items() if v}
-
-
-@dataclass(frozen=True)
 class Asked:
     """What one host is asked to run. None means "the platform's default", decided from its facts."""
 
@@ -116,7 +88,9 @@ class Asked:
     bundles: dict[str, Any] = field(default_factory=dict)  # platform id -> offline Bundle to install from
     migration: Migration = Migration()
     upgrade_to: str | None = None  # check --upgrade-to: the platform an in-place OS upgrade would take it to
-    proxy: Proxy | None = None  # docker_proxy
+    day_two: daytwo.DayTwo = field(
+        default_factory=daytwo.DayTwo
+    )  # docker_proxy, docker_registries, docker_users, docker_sysctls
 
     @property
     def cgroup_driver(self) -> str | None:
@@ -177,7 +151,7 @@ def parse(
         bundles=dict(bundles or {}),
         migration=replace(migration, staging=reader.staging()),
         upgrade_to=upgrade_to,
-        proxy=reader.proxy(),
+        day_two=reader.day_two(),
     )
     reader.namespaces()
     return asked
@@ -366,34 +340,23 @@ class _Reader:
             )
         return dict(value)
 
-    def proxy(self) -> Proxy | None:
-        variable = "docker_proxy"
-        value = self.get(variable)
-        if value is None:
-            return None
-        example = "give {'https': 'http://proxy.example.com:3128', 'no_proxy': ['localhost', '.example.com']}"
-        if not isinstance(value, dict):
-            raise self.fail(variable, f"{_hidden_urls(value)} is not a mapping", example)
-        unknown = [k for k in value if k not in ("http", "https", "no_proxy")]
-        if unknown:
-            raise self.fail(variable, f"{_shown(unknown[0])} is not one of http, https, no_proxy", example)
-        urls = {}
-        for key in ("http", "https"):
-            url = value.get(key)
-            if url is None:
-                continue
-            if not isinstance(url, str) or not _PROXY_URL.match(url):
-                raise self.fail(variable, f"{key}: {_hidden_urls(url)} is not a proxy URL",
-                                "http://HOST:PORT or http://USER:PASSWORD@HOST:PORT (: @ / encoded)")  # fmt: skip
-            urls[key] = url
-        if not urls:
-            raise self.fail(variable, "names no proxy (http or https)", example)
-        given = value.get("no_proxy") or []
-        entries = split_words(given) if isinstance(given, str) else given
-        if not isinstance(entries, list) or not all(isinstance(e, str) and _NO_PROXY.match(e) for e in entries):
-            raise self.fail(variable, f"no_proxy: {_shown(given)} is not a list of hosts, domains or networks",
-                            "e.g. ['localhost', '127.0.0.1', '.example.com', '10.0.0.0/8']")  # fmt: skip
-        return Proxy(urls.get("http"), urls.get("https"), tuple(entries))
+    def day_two(self) -> daytwo.DayTwo:
+        read = {
+            "docker_proxy": daytwo.read_proxy,
+            "docker_registries": daytwo.read_registries,
+            "docker_users": daytwo.read_users,
+            "docker_sysctls": daytwo.read_sysctls,
+        }
+        values = {}
+        for variable, reader in read.items():
+            try:
+                values[variable] = reader(self.get(variable))
+            except daytwo.Problem as problem:
+                raise self.fail(variable, problem.message, problem.hint) from None
+        if values["docker_proxy"] is not None and "proxies" in (self.get("docker_daemon_options") or {}):
+            raise self.fail("docker_daemon_options", "proxies: the daemon's proxy is docker_proxy's (one source "
+                            "for every Docker version)", "leave proxies out of docker_daemon_options")  # fmt: skip
+        return daytwo.DayTwo(*values.values())
 
     def yum_repos(self) -> dict[str, dict[str, Any]]:
         variable = "yum_repos"
@@ -457,11 +420,6 @@ class _Reader:
         if not text.isprintable() or text != text.strip() or not text or not accept(text):
             raise self.fail("yum_repos", f"{repo}.{name}: {shown} is not {what}", f"give {what}")
         return text
-
-
-def _hidden_urls(value: Any) -> str:
-    """A value as an error quotes it, with any user and password in a URL hidden."""
-    return re.sub(r"(://)[^/@\s'\"]*@", r"\1***@", _shown(value))
 
 
 def _shown(value: Any) -> str:

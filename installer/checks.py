@@ -1108,6 +1108,25 @@ def check_facts(s: Subject) -> list[Finding]:
     ]
 
 
+def check_day_two(s: Subject) -> list[Finding]:
+    """docker_users must exist (pyinstall adds them to the docker group, never creates them); docker_sysctls must
+    be settings the kernel has (net.bridge.* appear once bridge netfilter is loaded, which provision does)."""
+    asked, facts = s.asked.day_two, s.facts
+    findings = []
+    missing = [u for u in asked.users if u not in facts.users]
+    if missing:
+        findings.append(Finding("DOCKER_USERS", ERROR, f"docker_users: no such user on the host: {', '.join(missing)}",
+                                "create the users first (pyinstall adds users to the docker group, it never creates "
+                                "them), or leave them out of docker_users"))  # fmt: skip
+    unknown = [k for k in asked.sysctls if k in facts.sysctls and facts.sysctls[k] is None]
+    unknown = [k for k in unknown if not k.startswith("net.bridge.") or facts.kernel_config.get("BRIDGE") == "n"]
+    if unknown:
+        findings.append(Finding("SYSCTL", ERROR, f"docker_sysctls: the kernel has no {', '.join(unknown)}",
+                                "correct the name (sysctl -a lists them), or set it to null in docker_sysctls to "
+                                "leave it alone"))  # fmt: skip
+    return findings
+
+
 CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_facts,
     check_arch,
@@ -1136,6 +1155,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_bundle_login,
     check_conflicts,
     check_jobs,
+    check_day_two,
     check_selinux,
     check_firewall,
     check_clock,

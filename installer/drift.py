@@ -8,14 +8,16 @@ now and its daemon as `docker info` shows it. Each difference is named: file, ke
 from __future__ import annotations
 
 import configparser
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from installer import checks, daemon_options, runtime
+from installer import checks, daemon_options, daytwo, runtime
 from installer.asked import SECRET_REPO_FIELDS, Asked
 from installer.docker_info import DockerInfo
 from installer.facts import Facts
+from installer.runtime import ManagedFile
 
 ABSENT = None  # a key asked for and missing on the host, or found there and never asked for
 HIDDEN = "<secret>"
@@ -51,6 +53,9 @@ def differences(facts: Facts, asked: Asked, info: DockerInfo | None = None) -> l
         return []
     found: list[Difference] = []
     for f in desired.files:
+        if daytwo.owned(f.path):
+            found += _day_two_file(facts, f)
+            continue
         current = facts.file_content(f.path)
         if current is None:
             found.append(Difference(f.path, "", "present", ABSENT))
@@ -61,9 +66,52 @@ def differences(facts: Facts, asked: Asked, info: DockerInfo | None = None) -> l
             found += _config(f.path, f.content, current, s.platform.config_style)
         else:  # INI files: the repositories', and a unit drop-in
             found += _ini_file(f.path, f.content, current)
+    found += _day_two(facts, desired)
     if info is not None and info.reachable and info.storage_driver != desired.storage_driver:
         found.append(Difference("docker info", "Storage Driver", desired.storage_driver, info.storage_driver))
     return found
+
+
+def _day_two_file(facts: Facts, f: ManagedFile) -> list[Difference]:
+    """Compared by checksum (a secret's text never leaves the host); the kernel settings key by key."""
+    if not facts.has_file(f.path):
+        return [Difference(f.path, "", "present", ABSENT)]
+    if facts.file_sums.get(f.path) == hashlib.sha256(f.content.encode()).hexdigest():
+        return []
+    if f.path == daytwo.SYSCTL_FILE:
+        return _compare(f.path, _settings(f.content), _settings(facts.file_content(f.path) or ""), str)
+    return [Difference(f.path, "", HIDDEN if f.secret else "as provision writes it", "changed on the host")]
+
+
+def _settings(text: str) -> dict[str, str]:
+    """A sysctl.d file's KEY = VALUE lines (the last one of a key wins, as sysctl applies them)."""
+    pairs = (
+        line.split("=", 1) for line in text.splitlines() if "=" in line and not line.lstrip().startswith(("#", ";"))
+    )
+    return {k.strip(): " ".join(v.split()) for k, v in pairs}
+
+
+def _day_two(facts: Facts, desired: runtime.Desired) -> list[Difference]:
+    """The kernel's settings now, the docker group's members, and day two's files nothing asks for any more."""
+    asked = desired.day_two
+    out = [
+        Difference("kernel", key, value, facts.sysctls[key])
+        for key, value in asked.sysctls.items()
+        if key in facts.sysctls and facts.sysctls[key] != " ".join(value.split())
+    ]
+    if facts.docker_group is not None:
+        out += [
+            Difference(f"{daytwo.GROUP} group", u, "member", ABSENT) for u in asked.users if u not in facts.docker_group
+        ]
+        added = [u for u in dict.fromkeys(facts.ledger.get("member", [])) if u in facts.docker_group]
+        out += [Difference(f"{daytwo.GROUP} group", u, ABSENT, "member") for u in added if u not in asked.users]
+    wanted = {f.path for f in desired.files}
+    out += [
+        Difference(path, "", ABSENT, "present")
+        for path in dict.fromkeys(facts.ledger.get("file", []))
+        if daytwo.owned(path) and path not in wanted and facts.has_file(path)
+    ]
+    return out
 
 
 def _config(path: str, asked: str, current: str, style: str) -> list[Difference]:

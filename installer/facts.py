@@ -21,7 +21,7 @@ from typing import Any
 
 import distro
 
-from installer import docker_info, platforms, yum
+from installer import daytwo, docker_info, platforms, yum
 
 MARKER = "@@pyinstall-section:"
 TIMED_OUT = (124, 137)  # timeout(1)'s exit status: the command stopped, or killed once it would not
@@ -29,11 +29,13 @@ UNIFIED = "/sys/fs/cgroup"  # where a cgroup v2 host mounts its one hierarchy
 RELEASE_FILES = ("/etc/os-release", "/etc/redhat-release", "/etc/centos-release", "/etc/system-release")
 
 
-def script(provision: bool = False) -> str:
+def script(provision: bool = False, users: tuple[str, ...] = (), sysctls: tuple[str, ...] = ()) -> str:
     """The facts script: preflight's, or provision's (which adds the services, `docker info`, the
     repository files, jobs and bundles). What it looks at comes from the platform definitions: the
-    packages, configuration files, lock files and kernel options of every platform."""
-    return _scripts()[provision]
+    packages, configuration files, lock files and kernel options of every platform; and from the host's
+    own variables, ``users`` (docker_users: do they exist) and ``sysctls`` (docker_sysctls: their values)."""
+    inputs = f"pyinstall_users={shlex.quote(' '.join(users))}; pyinstall_sysctls={shlex.quote(' '.join(sysctls))}\n"
+    return inputs + _scripts()[provision]
 
 
 def docker_script() -> str:
@@ -51,6 +53,8 @@ def _scripts() -> tuple[str, str]:
         kernel_options="|".join(platforms.watched_kernel_options()),
         lock_files=" ".join(platforms.watched_lock_files()),
         config_files=" ".join(platforms.watched_config_files()),
+        day_two_files=" ".join(daytwo.WATCHED),
+        day_two_secrets=" ".join(daytwo.WATCHED_SECRETS),
     )
     return facts + END, facts + PROVISION_SECTIONS + DOCKER_SECTIONS + END
 
@@ -67,6 +71,9 @@ prefix() {{ while IFS= read -r l || [ -n "$l" ]; do printf '%s%s\n' "$1" "$l"; d
 dump() {{ n=; for f in "$@"; do [ -f "$f" ] && n="$n $f"; done; [ -z "$n" ] || head -v -c 65536 $n; }}
 sums() {{ for f in "$@"; do [ -f "$f" ] || continue; s=$(sha256sum < "$f"); printf '== %s %s\n' "$f" "${{s%% *}}"
           head -c 65536 "$f"; echo; done; }}
+# A secret's checksum only: a password or a key never leaves the host, even to be compared.
+digests() {{ for f in "$@"; do [ -f "$f" ] || continue; s=$(sha256sum < "$f")
+             printf '== %s %s\n' "$f" "${{s%% *}}"; done; }}
 """
 _FACTS_SECTIONS = r"""
 # One uname for every field (its output order is fixed: node, release, version with spaces, machine).
@@ -217,6 +224,16 @@ fi
 section docker_config
 sums {config_files}
 
+section day_two
+for u in $pyinstall_users; do id -u "$u" >/dev/null 2>&1 && echo "user: $u"; done
+g=$(getent group docker 2>/dev/null) && echo "group: $g"
+for k in $pyinstall_sysctls; do
+    p=/proc/sys; o=$IFS; IFS=.; for c in $k; do p=$p/$c; done; IFS=$o
+    if [ -r "$p" ]; then read -r v < "$p"; echo "sysctl: $k $v"; else echo "sysctl: $k"; fi
+done 2>/dev/null
+sums {day_two_files}
+digests {day_two_secrets}
+
 section service_manager
 read -r pid1 < /proc/1/comm 2>/dev/null; echo "pid1: $pid1"
 for t in systemctl service chkconfig; do command -v $t >/dev/null 2>&1 && echo "tool: $t"; done
@@ -354,6 +371,12 @@ class Facts:
     remote_time: int | None = None
     clock_skew: float | None = None  # remote - local, seconds (set by the gatherer)
     docker_config: dict[str, str] = field(default_factory=dict)  # path -> content
+    # Day two (installer.daytwo): its files (a secret's checksum only, in file_sums), the docker_users that
+    # exist, the docker group's members (None: no such group) and the docker_sysctls' values (None: no such key).
+    day_two_files: dict[str, str] = field(default_factory=dict)
+    users: list[str] = field(default_factory=list)
+    docker_group: list[str] | None = None
+    sysctls: dict[str, str | None] = field(default_factory=dict)
     service_manager: str = ""  # systemd | sysv
     services: dict[str, dict[str, bool]] = field(default_factory=dict)  # provision only
     docker_command: bool | None = None  # provision only: a docker command is there (None: not asked)
@@ -398,7 +421,14 @@ class Facts:
 
     def file_content(self, path: str) -> str | None:
         """A managed file's current text (for diffs), None when absent."""
-        return self.docker_config.get(path, self.repo_files.get(path))
+        for files in (self.docker_config, self.repo_files, self.day_two_files):
+            if path in files:
+                return files[path]
+        return None
+
+    def has_file(self, path: str) -> bool:
+        """Whether a managed file is there (a secret one's text is never read back: only its checksum)."""
+        return path in self.file_sums or self.file_content(path) is not None
 
     @property
     def cgroup_version(self) -> int | None:
@@ -763,6 +793,26 @@ def parse_docker_config(text: str, sums: dict[str, str] | None = None) -> dict[s
     return _dumped_files(text, sums)
 
 
+def parse_day_two(
+    text: str, sums: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str], list[str] | None, dict[str, str | None]]:
+    """``user: NAME`` (exists), ``group: docker:x:GID:MEMBERS``, ``sysctl: KEY [VALUE]`` lines, then the
+    files (``== PATH SHA256`` and their text; a secret's header alone)."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("== /")), len(lines))
+    users, group, sysctls = [], None, {}
+    for key, value in _fields("\n".join(lines[:start])):
+        if key == "user":
+            users.append(value)
+        elif key == "group" and value.count(":") == 3:
+            group = [m for m in value.rsplit(":", 1)[1].split(",") if m]
+        elif key == "sysctl":
+            name, _, found = value.partition(" ")
+            sysctls[name] = " ".join(found.split()) if found.strip() else None
+    files = _dumped_files("\n".join(lines[start:]), sums)
+    return {p: c for p, c in files.items() if not daytwo.secret(p)}, users, group, sysctls
+
+
 def parse_service_manager(text: str) -> str:
     fields = _fields(text)
     values = dict(fields)
@@ -831,7 +881,7 @@ def parse(output: str) -> Facts:
     expected = [
         "uname", "release", "packages", "cgroups", "cgroup2", "cgroup_subsystems", "filesystems", "kernel_config",
         "device_mapper", "loop", "block_devices", "docker_fs", "yum_lock", "yum_config", "user", "selinux", "clock",
-        "firewall", "podman", "docker_config", "service_manager", "end",
+        "firewall", "podman", "docker_config", "day_two", "service_manager", "end",
     ]  # fmt: skip
     get = sections.get
     facts = Facts(**parse_uname(get("uname", "")), **parse_release(get("release", "")))
@@ -853,6 +903,9 @@ def parse(output: str) -> Facts:
     facts.selinux = parse_selinux(get("selinux", ""))
     facts.remote_time = parse_clock(get("clock", ""))
     facts.docker_config = parse_docker_config(get("docker_config", ""), facts.file_sums)
+    facts.day_two_files, facts.users, facts.docker_group, facts.sysctls = parse_day_two(
+        get("day_two", ""), facts.file_sums
+    )
     facts.service_manager = parse_service_manager(get("service_manager", ""))
     if "services" in sections:  # the provision script
         expected += ["services", "repo_files", "jobs", "bundle", "ledger", "docker_info", "docker"]

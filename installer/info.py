@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from installer import checks, connection, docker_info, facts
+from installer import checks, connection, docker_info
 from installer.asked import Asked
 from installer.connection import Target
 from installer.drift import Difference, differences
 from installer.errors import HostError, Unreachable
 from installer.fleet import FORKS, Fleet
 from installer.outcome import NOT_INSTALLED, Finding, HostResult, Level, Status
-from installer.preflight import Connect, gather_facts
+from installer.preflight import Connect, facts_script, gather_facts
 from installer.validate import expected, validate
 
 
@@ -71,7 +71,7 @@ DRIFT_HINT = (
 def inspect_host(target: Target, asked: Asked, groups: Sequence[str], connect: Connect) -> HostInfo:
     try:
         with connect(target) as session:
-            gathered = gather_facts(session, script=facts.script(provision=True))
+            gathered = gather_facts(session, script=facts_script(asked, provision=True))
     except Unreachable as exc:
         return HostInfo(target.name, Status.UNREACHABLE, error=exc.message, hint=exc.hint, groups=tuple(groups))
     except HostError as exc:  # reached, but a command hung, printed too much, sudo refused...

@@ -184,6 +184,8 @@ PREFLIGHT_CODES = {
     "BUNDLE_PLATFORM": "the offline bundles given do not cover the host's platform",
     "THIN_POOL": "the thin pool dm.thinpooldev names is not one on the host",
     "DIRECT_LVM_DEVICE": "the disk dm.directlvm_device gives is missing, mounted or not blank",
+    "DOCKER_USERS": "a user docker_users names does not exist on the host",
+    "SYSCTL": "a kernel setting docker_sysctls names does not exist on the host",
     "SELINUX": "SELinux mode",
     "CLOCK_SKEW": "the clock is off",
     "JOB_RUNNING": "a yum transaction of an earlier run still runs",

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from installer import yum
+from installer import daytwo, yum
 from installer.bundle import SUMS_FILE, Bundle
 from installer.checks import store_mount
 from installer.facts import Facts
@@ -192,7 +192,7 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
         ops += _push_bundle(facts, desired.bundle)
 
     for f in desired.files:
-        if not f.restarts_daemon:
+        if f.tag == "repo":
             ops += _file_op(facts, f, f"repository {f.path}", stamp, tag="repo")
 
     for package, minimum in platform.update.items():
@@ -221,13 +221,18 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
 
     config = desired.config_file
     ops += _file_op(facts, config, f"daemon configuration {config.path}", stamp, restarts=True, tag="config")
-    dropin = platform.service.mounts_dropin
     for f in desired.files:
-        if f.path == dropin:  # the init system reads a unit's drop-ins again only when told
-            written = _file_op(facts, f, f"unit drop-in {f.path}", stamp, restarts=True, tag="config")
-            ops += [replace(op, commands=(f"{op.commands[0]} && {platform.service.reload or ':'}",)) for op in written]
-        elif f.restarts_daemon and f is not config:
-            ops += _file_op(facts, f, f"daemon environment {f.path}", stamp, restarts=True, tag="config")
+        if f.tag == "repo" or f is config:
+            continue
+        written = _file_op(facts, f, f"{_what(f.path, f.tag)} {f.path}", stamp, restarts=f.restarts_daemon, tag=f.tag)
+        if _dropin(f.path):  # the init system reads a unit's drop-ins again only when told
+            written = [
+                replace(op, commands=(f"{op.commands[0]} && {platform.service.reload or ':'}",)) for op in written
+            ]
+        ops += written
+    ops += _stale_files(facts, desired, stamp)
+    ops += _sysctls(facts, desired.day_two)
+    ops += _members(facts, desired.day_two)
 
     docker = facts.services.get("docker", {})
     service = platform.service
@@ -328,6 +333,88 @@ def _file_op(
     hidden = (base64.b64encode(f.content.encode()).decode(),) if f.secret else ()
     return [Operation(f"write {what}", (command,), why, diff, restarts, file=f.path, backup=backup, hidden=hidden,
                       tag=tag)]  # fmt: skip
+
+
+def _what(path: str, tag: str) -> str:
+    if _dropin(path):
+        return "unit drop-in"
+    if path in (daytwo.MODULES_LOAD, daytwo.MODULES_SCRIPT):
+        return "kernel module loaded at boot"
+    names = {"proxy": "daemon proxy environment", "registries": "registry certificate", "sysctl": "kernel settings"}
+    return names.get(tag, "daemon environment")
+
+
+def _dropin(path: str) -> bool:
+    return path.startswith("/etc/systemd/system/docker.service.d/")
+
+
+def _stale_files(facts: Facts, desired: Desired, stamp: str) -> list[Operation]:
+    """Day two's files the ledger names that nothing asks for any more (a registry or the proxy taken out of the
+    inventory): each kept as a backup and taken away; the daemon restarts when it read the file."""
+    wanted = {f.path for f in desired.files}
+    ops = []
+    for path in dict.fromkeys(facts.ledger.get("file", [])):
+        if path in wanted or not daytwo.owned(path) or not facts.has_file(path):
+            continue
+        op = remove_file_op(path, stamp, daytwo.tag_of(path), "no longer asked")
+        if _dropin(path):
+            op = replace(op, commands=(f"{op.commands[0]} && {desired.platform.service.reload or ':'}",))
+        ops.append(replace(op, restarts=daytwo.read_by_daemon(path)))
+    return ops
+
+
+def remove_file_op(path: str, stamp: str, tag: str, why: str) -> Operation:
+    """Take a file away, kept as a timestamped backup (a hard link: the name goes, the text stays), and its
+    certs.d directory with it when that is left empty."""
+    backup = f"{path}{BACKUP_SUFFIX}.{stamp}"
+    command = f"if [ -e {q(path)} ]; then ln -f {q(path)} {q(backup)} && rm -f {q(path)}; fi"
+    if path.startswith(daytwo.CERTS_DIR + "/"):
+        # A backup beside it would keep the directory, and dockerd reads every *.crt there: kept one level up.
+        backup = f"{daytwo.CERTS_DIR}/.{path[len(daytwo.CERTS_DIR) + 1 :].replace('/', '_')}{BACKUP_SUFFIX}.{stamp}"
+        command = (
+            f"if [ -e {q(path)} ]; then ln -f {q(path)} {q(backup)} && rm -f {q(path)}; fi; "
+            f"rmdir {q(path.rsplit('/', 1)[0])} 2>/dev/null; true"
+        )
+    return Operation(f"remove {_what(path, tag)} {path}", (command,), why, backup=backup, tag=tag)
+
+
+def _sysctls(facts: Facts, day_two: daytwo.DayTwo) -> list[Operation]:
+    """The kernel settings asked, set now where they differ (the file in sysctl.d sets them at boot). The
+    net.bridge.* settings appear only once bridge netfilter is loaded: loaded first when missing."""
+    differ = {k: v for k, v in day_two.sysctls.items() if facts.sysctls.get(k) != " ".join(v.split())}
+    if not differ:
+        return []
+    load = ""
+    if any(k.startswith("net.bridge.") for k in differ):
+        load = "[ -d /proc/sys/net/bridge ] || modprobe br_netfilter 2>/dev/null || modprobe bridge 2>/dev/null; "
+    command = f"{load}sysctl -w {' '.join(q(f'{k}={v}') for k, v in differ.items())} >/dev/null"
+    why = ", ".join(f"{k} is {facts.sysctls.get(k) or 'missing'}" for k in differ)
+    return [Operation("set the kernel settings Docker needs", (command,), why, tag="sysctl")]
+
+
+def _members(facts: Facts, day_two: daytwo.DayTwo) -> list[Operation]:
+    """docker_users into the docker group (created when the package did not: the daemon gives its socket to
+    the group when it starts, so it restarts then); members the ledger names and nothing asks for, out."""
+    group, ops = facts.docker_group, []
+    joining = [u for u in day_two.users if group is None or u not in group]
+    if joining:
+        command = (
+            f"getent group {daytwo.GROUP} >/dev/null || groupadd -r {daytwo.GROUP}; "
+            + "; ".join(f"usermod -a -G {daytwo.GROUP} {q(u)}" for u in joining)
+            + f"; {ledger(*(f'member {u}' for u in joining))}"
+        )
+        ops.append(Operation(f"add {', '.join(joining)} to the {daytwo.GROUP} group", (command,),
+                             "not members" if group is not None else f"no {daytwo.GROUP} group yet",
+                             restarts=group is None, tag="users"))  # fmt: skip
+    leaving = [
+        u for u in dict.fromkeys(facts.ledger.get("member", [])) if u not in day_two.users and u in (group or [])
+    ]
+    leaving = [u for u in leaving if daytwo.valid_user(u)]  # the host's word alone names no command
+    if leaving:
+        command = "; ".join(f"gpasswd -d {q(u)} {daytwo.GROUP} >/dev/null" for u in leaving)
+        ops.append(Operation(f"take {', '.join(leaving)} out of the {daytwo.GROUP} group", (command,),
+                             "added by pyinstall, no longer in docker_users", tag="users"))  # fmt: skip
+    return ops
 
 
 def _store_device(facts: Facts, device: str, mount: str, service: Service) -> list[Operation]:

@@ -163,6 +163,8 @@ class Platform:
     source: str = field(default="", compare=False)
     # Given to the package manager when it installs the runtime (dnf's --allowerasing: conflicts resolved).
     install_options: tuple[str, ...] = ()
+    # The kernel module that makes the net.bridge.* settings exist (docker_sysctls), loaded at boot; None: built in.
+    bridge_netfilter: str | None = None
 
     @property
     def cgconfig(self) -> bool:
@@ -332,7 +334,7 @@ _CHANNEL = (
 def load(path: Path) -> Platform:
     """One platform definition, every key checked."""
     r = _Reader(path)
-    data = r.mapping(definition(path), "the file", _TOP)
+    data = r.mapping(definition(path), "the file", _TOP, ("bridge_netfilter",))
     release = r.mapping(data["release"], "release", ("major",), ("min_minor",))
     config = r.mapping(data["config"], "config", ("file", "template", "style", "units"))
     service = r.mapping(data["service"], "service", ("enable", "disable", "start", "stop", "restart", "running"),
@@ -404,6 +406,9 @@ def load(path: Path) -> Platform:
         default_storage_drivers=r.words(data["default_storage_drivers"], "default_storage_drivers", _WORD),
         source=str(path),
         install_options=r.words(manager.get("install_options"), "package_manager.install_options", _FLAG),
+        bridge_netfilter=r.text(data["bridge_netfilter"], "bridge_netfilter", _WORD)
+        if "bridge_netfilter" in data
+        else None,
     )
     for name, c in channels.items():
         for i, repo in enumerate(c.repos):

@@ -64,6 +64,11 @@ class HostReport(HostResult):
         return out
 
 
+def facts_script(asked: Asked, provision: bool = False) -> str:
+    """The facts script for this host: what its own variables ask to look at too (docker_users, docker_sysctls)."""
+    return facts.script(provision, asked.day_two.users, tuple(asked.day_two.sysctls))
+
+
 def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT, script: str | None = None) -> facts.Facts:
     """Run the facts script once; the clock skew is measured against the middle of the round trip."""
     before = time.time()
@@ -160,7 +165,7 @@ def examine(
 ) -> tuple[facts.Facts, list[Finding]]:
     """Facts and findings, as both check and provision see them. The version is resolved only for a
     host that passes everything else: a refused or locked host costs no yum run."""
-    gathered = gather_facts(session, script=script)
+    gathered = gather_facts(session, script=script or facts_script(asked))
     wanted = asked.migration
     if wanted.migrate or wanted.purge_old:  # the store's images, containers and space: one more round trip
         from installer import migration, platforms

@@ -19,7 +19,7 @@ from installer.fleet import FORKS
 from installer.host_run import HostRun, on_host, roll_out, settled
 from installer.outcome import Finding, Level, Status
 from installer.plan import plan, tagged, wait_for_daemon, wanted
-from installer.preflight import Answers, Connect, examine
+from installer.preflight import Answers, Connect, examine, facts_script
 from installer.validate import expected, validate
 
 __all__ = ["HostRun", "provision_host", "run"]
@@ -68,7 +68,7 @@ def _pipeline(
     skip_tags: frozenset[str] = frozenset(),
     answers: Answers | None = None,
 ) -> None:
-    gathered, run.findings = examine(session, asked, facts.script(provision=True), answers)
+    gathered, run.findings = examine(session, asked, facts_script(asked, provision=True), answers)
     first = run.first_error
     if first is not None:
         run.status, run.failed_finding = Status.FAILED, first

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from installer import checks, connection, facts, platforms, runtime, yum
+from installer import checks, connection, daytwo, facts, platforms, runtime, yum
 from installer.asked import Asked
 from installer.bundle import REMOTE_ROOT
 from installer.connection import Session, Target
@@ -23,8 +24,18 @@ from installer.executor import execute
 from installer.fleet import FORKS
 from installer.host_run import HostRun, on_host, roll_out, settled
 from installer.outcome import Status
-from installer.plan import BACKUP_SUFFIX, STATE_DIR, YUM_TIMEOUT, Operation, Plan, backup_stamp, daemon_files, q
-from installer.preflight import Connect, gather_facts
+from installer.plan import (
+    BACKUP_SUFFIX,
+    STATE_DIR,
+    YUM_TIMEOUT,
+    Operation,
+    Plan,
+    backup_stamp,
+    daemon_files,
+    q,
+    remove_file_op,
+)
+from installer.preflight import Connect, facts_script, gather_facts
 
 DATA_ROOT = "/var/lib/docker"
 
@@ -47,7 +58,11 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
     files = [f.path for f in desired.files] + sorted(gathered.repo_files)
     files += [path for path in ledger.get("file", []) if _ours(path)]
     for path in dict.fromkeys(files):
-        if gathered.file_content(path) is None:
+        if not gathered.has_file(path):
+            continue
+        if daytwo.owned(path):
+            op = remove_file_op(path, stamp, daytwo.tag_of(path), "")
+            ops.append(replace(op, why=f"kept as {op.backup}"))
             continue
         what = "daemon configuration" if path in daemon else "repository"
         backup = f"{path}{BACKUP_SUFFIX}.{stamp}"
@@ -56,6 +71,12 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
         command = f"if [ -e {q(path)} ]; then ln -f {q(path)} {q(backup)} && rm -f {q(path)}; fi"
         ops.append(Operation(f"remove {what} {path}", (command,), f"kept as {backup}", backup=backup,
                              tag="config" if path in daemon else "repo"))  # fmt: skip
+    members = [u for u in dict.fromkeys(ledger.get("member", [])) if daytwo.valid_user(u)]
+    members = [u for u in members if u in (gathered.docker_group or [])]
+    if members:
+        command = "; ".join(f"gpasswd -d {q(u)} {daytwo.GROUP} >/dev/null" for u in members)
+        ops.append(Operation(f"take {', '.join(members)} out of the {daytwo.GROUP} group", (command,),
+                             "added by provision (docker_users)", tag="users"))  # fmt: skip
     channel = desired.channel
     runtime_packages = [p for p in (channel.package, *channel.extra_packages) if p in gathered.packages]
     # What provision installed for the runtime (libcgroup on EL6), by the ledger: taken away too, unless
@@ -95,7 +116,8 @@ def _ours(path: str) -> bool:
     """A file pyinstall writes: a platform's daemon configuration or environment file, or one of its
     repository files."""
     configs = {f for p in platforms.all_platforms() for f in daemon_files(p)}
-    return path in configs or re.fullmatch(r"/etc/yum\.repos\.d/pyinstall-[A-Za-z0-9_.+-]+\.repo", path) is not None
+    repo = re.fullmatch(r"/etc/yum\.repos\.d/pyinstall-[A-Za-z0-9_.+-]+\.repo", path) is not None
+    return path in configs or repo or daytwo.owned(path)
 
 
 def remove_host(
@@ -113,7 +135,7 @@ def remove_host(
 def _pipeline(
     run: HostRun, session: Session, asked: Asked, check: bool, purge_data: bool, stop: threading.Event | None
 ) -> None:
-    gathered = gather_facts(session, script=facts.script(provision=True))
+    gathered = gather_facts(session, script=facts_script(asked, provision=True))
     s = checks.subject(gathered, asked)
     try:
         desired = runtime.desired(s, gathered.installed(s.channel.package) if s.channel else None)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import jinja2
 
-from installer import daemon_options
+from installer import daemon_options, daytwo
 from installer.asked import YUM_LOCK_TIMEOUT, Asked
 from installer.checks import Subject, store_mount
 from installer.errors import UsageError
@@ -42,7 +42,8 @@ class ManagedFile:
     owner: str = "root"
     group: str = "root"
     restarts_daemon: bool = False
-    secret: bool = False  # holds a password: mode 0600, never shown in a diff
+    secret: bool = False  # holds a password or a key: never shown in a diff, never read back from the host
+    tag: str = "config"  # what it belongs to, for --tags (plan.TAGS): repo, config, proxy, registries, sysctl
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class Desired:
     yum_lock_wait: int = YUM_LOCK_TIMEOUT  # seconds a yum command waits for another one to release the lock
     storage_device: str | None = None  # formatted and mounted at the driver's directory (checks.store_mount)
     foreign_build: int | None = None  # the EL release the installed runtime was built for, when not the host's
+    day_two: daytwo.DayTwo = field(
+        default_factory=daytwo.DayTwo
+    )  # its files are in ``files``; its users and sysctls, the plan's
 
     @property
     def config_file(self) -> ManagedFile:
@@ -98,12 +102,15 @@ def render(template: str, **values: Any) -> str:
 def repo_files(platform: Platform, channel: Channel, asked: Asked, distribution: str | None) -> list[ManagedFile]:
     """The repository files a host of ``distribution`` gets (a password in one makes it 0600)."""
     return [
-        ManagedFile(r.path, render("yum.repo.j2", repo=r), mode=0o600 if r.secret else 0o644, secret=r.secret)
+        ManagedFile(
+            r.path, render("yum.repo.j2", repo=r), mode=0o600 if r.secret else 0o644, secret=r.secret, tag="repo"
+        )
         for r in repos(platform, channel, asked, distribution)
     ]
 
 
-def daemon_config(platform: Platform, options: dict[str, Any]) -> str:
+def daemon_config(platform: Platform, options: dict[str, Any], proxy: bool = False) -> str:
+    """``proxy``: EL6's file exports the daemon's proxy (daytwo.PROXY_ENVIRONMENT)."""
     if platform.config_style == "flags":
         try:
             flags = daemon_options.to_flags(options)
@@ -111,7 +118,8 @@ def daemon_config(platform: Platform, options: dict[str, Any]) -> str:
             raise PlanError(
                 f"daemon options cannot be written as flags: {exc}", "see the DAEMON_OPTION finding"
             ) from None
-        return render(platform.config_template, other_args=" ".join(flags))
+        environment = daytwo.PROXY_ENVIRONMENT if proxy else ""
+        return render(platform.config_template, other_args=" ".join(flags), proxy_environment=environment)
     return render(platform.config_template, options=options)
 
 
@@ -149,11 +157,13 @@ def desired(s: Subject, installed_version: str | None = None) -> Desired:
     wanted = s.pin
     options = daemon_options.merged(asked.daemon_options, installed_version, driver, asked.storage_options)
     files = repo_files(platform, channel, asked, s.facts.distro_id)
-    files.append(ManagedFile(platform.config_file, daemon_config(platform, options), restarts_daemon=True))
+    proxied = asked.day_two.proxy is not None
+    files.append(ManagedFile(platform.config_file, daemon_config(platform, options, proxied), restarts_daemon=True))
     files += environment_files(platform, channel, options)
     if asked.storage_device and platform.service.mounts_dropin:
         mount = render("docker-mounts.conf.j2", mount=store_mount(driver))
         files.append(ManagedFile(platform.service.mounts_dropin, mount, restarts_daemon=True))
+    files += daytwo.files(asked.day_two, platform)
     pins = ((name, pin_of(channel, name, wanted)) for name in (channel.package, *channel.extra_packages))
     return Desired(
         platform=platform,
@@ -170,4 +180,5 @@ def desired(s: Subject, installed_version: str | None = None) -> Desired:
         yum_lock_wait=asked.yum_lock_timeout,
         storage_device=asked.storage_device,
         foreign_build=s.foreign_build,
+        day_two=asked.day_two,
     )

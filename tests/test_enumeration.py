@@ -15,6 +15,7 @@ from installer import checks, facts, migration
 from installer.asked import Asked, Migration
 from installer.bundle import Bundle
 from installer.connection import OutputTooLarge, Target
+from installer.daytwo import DayTwo
 from installer.errors import BecomeError, CommandTimeout, HostDiskFull, HostError
 from installer.outcome import PREFLIGHT_CODES
 from installer.preflight import check_host
@@ -132,6 +133,12 @@ SCENARIOS: dict[str, tuple[str, dict, dict]] = {
         LVM,
         moving(steps=["record"], source="devicemapper", target="overlay2"),
         {**MOVE, "migration": Migration(purge_old=True)},
+    ),
+    "DOCKER_USERS": (EL7, {"users": ["bob"]}, {**VFS, "day_two": DayTwo(users=("alice", "bob"))}),
+    "SYSCTL": (
+        EL7,
+        {"sysctls": {"net.ipv4.ip_forwad": None}},
+        {**VFS, "day_two": DayTwo(sysctls={"net.ipv4.ip_forwad": "1"})},
     ),
     "SELINUX": (EL7, {"selinux": "enforcing"}, VFS),
     "CLOCK_SKEW": (EL7, {"clock_skew": 600.0}, VFS),

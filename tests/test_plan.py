@@ -71,6 +71,9 @@ def test_fresh_el6_host_gets_the_whole_play_in_order() -> None:
         "start cgconfig",
         "install docker-io 20.10.24",
         "write daemon configuration /etc/sysconfig/docker",
+        "write kernel settings /etc/sysctl.d/90-pyinstall-docker.conf",
+        "write kernel module loaded at boot /etc/sysconfig/modules/pyinstall-docker.modules",
+        "set the kernel settings Docker needs",
         "enable docker",
         "start docker",
     ]
@@ -85,7 +88,7 @@ def test_tags_keep_their_part_of_the_play_and_the_restart_follows_a_change() -> 
     fresh = replace(recorded("lab-el6-full"), services={})
     steps = plan(fresh, desired("el6", {**LAB_VARS, "docker_storage_driver": "vfs"}, "devicemapper"))
     assert [op.tag for op in steps.operations] == ["repo", "packages", "packages", "cgroups", "cgroups", "packages",
-                                                   "config", "service"]  # fmt: skip
+                                                   "config", "sysctl", "sysctl", "sysctl", "service"]  # fmt: skip
     assert names(tagged(steps, frozenset({"config"}))) == ["write daemon configuration /etc/sysconfig/docker"]
     assert names(tagged(steps, frozenset({"repo", "cgroups"}))) == [
         "write repository /etc/yum.repos.d/pyinstall-epel.repo", "enable cgconfig", "start cgconfig"
@@ -564,7 +567,10 @@ def test_removal_takes_off_what_provision_put_there_and_nothing_when_it_is_gone(
     steps = removal(host, wanted, stamp="S")
     assert names(steps) == [
         "stop docker", "disable docker", "remove repository /etc/yum.repos.d/pyinstall-docker-ce-stable.repo",
-        "remove daemon configuration /etc/docker/daemon.json", "remove docker-ce, docker-ce-cli, containerd.io",
+        "remove daemon configuration /etc/docker/daemon.json",
+        "remove kernel settings /etc/sysctl.d/90-pyinstall-docker.conf",
+        "remove kernel module loaded at boot /etc/modules-load.d/pyinstall-docker.conf",
+        "remove docker-ce, docker-ce-cli, containerd.io",
         "remove pyinstall's own state (/var/lib/pyinstall, its ledger and jobs)",
     ]  # fmt: skip
     config = steps.operations[3]
@@ -574,7 +580,7 @@ def test_removal_takes_off_what_provision_put_there_and_nothing_when_it_is_gone(
     assert "yum -y remove docker-ce docker-ce-cli containerd.io" in steps.operations[-2].commands[0]
     purged = removal(host, wanted, purge_data=True, stamp="S")
     assert names(purged)[-2] == "remove Docker's data in /var/lib/docker"
-    gone = replace(host, services={}, packages={}, docker_config={}, repo_files={}, file_sums={},
+    gone = replace(host, services={}, packages={}, docker_config={}, repo_files={}, file_sums={}, day_two_files={},
                    docker_store_entries=[], state_dirs=[])  # fmt: skip
     assert names(removal(gone, wanted, purge_data=True)) == []
 
@@ -585,8 +591,11 @@ def test_removal_reads_the_ledger_but_never_beyond_what_pyinstall_creates() -> N
     from installer.remove import removal
 
     host = recorded("lab-el6-provisioned")
-    assert host.ledger == {"file": ["/etc/yum.repos.d/pyinstall-epel.repo", "/etc/sysconfig/docker"],
-                           "package": ["libcgroup", "yum-plugin-downloadonly"]}  # fmt: skip
+    assert host.ledger == {"file": ["/etc/yum.repos.d/pyinstall-epel.repo", "/etc/sysconfig/docker",
+                                    "/etc/sysctl.d/90-pyinstall-docker.conf",
+                                    "/etc/sysconfig/modules/pyinstall-docker.modules"],
+                           "package": ["libcgroup", "yum-plugin-downloadonly"],
+                           "member": ["alice", "bob"]}  # docker_users once, taken out again since  # fmt: skip
     wanted = desired("el6", LAB_VARS, "vfs")
     (packages,) = [op for op in removal(host, wanted).operations if op.tag == "packages"]
     assert packages.name == ("remove docker-io (and libcgroup, yum-plugin-downloadonly, installed for it, unless "

@@ -14,10 +14,9 @@ from installer import checks, connection, events, facts, interrupts, runtime
 from installer.connection import Session
 from installer.errors import HostError, Unreachable
 from installer.outcome import NOT_INSTALLED, Status
-from installer.preflight import gather_facts
+from installer.preflight import facts_script, gather_facts
 from installer.verify import ERROR, FAILED, PASSED, SKIPPED, SUITE, HostVerify, Job, TestResult, emit
 
-PROVISION_FACTS = facts.script(provision=True)
 PYTEST_INI = SUITE.parent / "pytest.ini"  # pytest reads this, never a configuration from where it runs
 TEST_TIMEOUT = 300.0  # one command of a test
 
@@ -93,7 +92,7 @@ class Plugin:
     def facts(self) -> facts.Facts:
         """The host's facts (provision's, `docker info` among them): gathered once, by the first test that
         asks, so that an operator's own tests alone cost no facts run."""
-        return gather_facts(self.session, script=PROVISION_FACTS)
+        return gather_facts(self.session, script=facts_script(self.asked_of_host, provision=True))
 
     @pytest.fixture(scope="session")
     def asked(self) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from installer import connection, facts, inventory
+from installer import asked, connection, inventory, preflight
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     host = inventory.load(args.inventory).host(args.host)
     with connection.connect(connection.target_from_vars(args.host, host.vars)) as session:
-        result = session.run(facts.script(provision=args.provision), timeout=120)
+        script = preflight.facts_script(asked.parse(args.host, host.vars), provision=args.provision)
+        result = session.run(script, timeout=120)
     sys.stdout.write(result.stdout)
     return 0 if result.ok else 1
 
