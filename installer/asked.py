@@ -353,9 +353,6 @@ class _Reader:
                 values[variable] = reader(self.get(variable))
             except daytwo.Problem as problem:
                 raise self.fail(variable, problem.message, problem.hint) from None
-        if values["docker_proxy"] is not None and "proxies" in (self.get("docker_daemon_options") or {}):
-            raise self.fail("docker_daemon_options", "proxies: the daemon's proxy is docker_proxy's (one source "
-                            "for every Docker version)", "leave proxies out of docker_daemon_options")  # fmt: skip
         return daytwo.DayTwo(*values.values())
 
     def yum_repos(self) -> dict[str, dict[str, Any]]:

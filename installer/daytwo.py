@@ -73,6 +73,7 @@ _USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")  # useradd's default NAME_REGEX
 _SYSCTL = re.compile(r"^[a-z][a-z0-9_]*(?:\.[A-Za-z0-9_-]+)+$")
 _SYSCTL_VALUE = re.compile(r"^[A-Za-z0-9._:/-]+(?: [A-Za-z0-9._:/-]+)*$")
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
+PEM_LIMIT = 256_000  # a CA bundle's size at most
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,11 @@ def _pem(registry: str, key: str, given: Any) -> str:
         raise Problem(f"{registry}.{key}: neither PEM text (-----BEGIN ...) nor a file's path",
                       "give the path of a PEM file, or its text")  # fmt: skip
     path = Path(os.path.expanduser(given))
+    if path.is_file() and path.stat().st_size > PEM_LIMIT:
+        raise Problem(f"{registry}.{key}: {given} is larger than {PEM_LIMIT // 1000} KB: not a certificate or key",
+                      "give a PEM file's path")  # fmt: skip
+    if path.exists() and not path.is_file():
+        raise Problem(f"{registry}.{key}: {given} is not a file", "give a PEM file's path")
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:

@@ -47,7 +47,7 @@ def failures(statuses: Iterable[str]) -> int:
 
 # What provision does, in the order it does it: the names --tags and --skip-tags take (plan.py tags each
 # operation with one).
-TAGS = ("repo", "packages", "cgroups", "config", "service", "validate")
+TAGS = ("repo", "packages", "cgroups", "config", "proxy", "registries", "sysctl", "users", "service", "validate")
 
 
 @dataclass(frozen=True)

@@ -24,17 +24,22 @@ VARIABLES = (
     "docker_package", "docker_channel", "docker_version", "docker_storage_driver", "docker_storage_options",
     "docker_daemon_options", "yum_mirror", "yum_repos", "yum_gpgcheck", "yum_lock_timeout",
     "pyinstall_ignore_preflight_errors", "ansible_port", "ansible_become", "ansible_user", "ansible_host",
-    "pyinstall_known_hosts_file", "docker_migration_staging",
+    "pyinstall_known_hosts_file", "docker_migration_staging", "docker_proxy", "docker_registries", "docker_sysctls",
 )  # fmt: skip
-# Fuzzed too, though no good value of it passes on the recorded hosts with vfs (it is overlay2's: test_migration).
-FUZZED = (*VARIABLES, "docker_storage_device")
+# Fuzzed too, though no good value of it passes on the recorded hosts with vfs (it is overlay2's: test_migration),
+# or on hosts recorded without the users it names (docker_users: tests/test_day_two.py).
+FUZZED = (*VARIABLES, "docker_storage_device", "docker_users")
+CERTS = Path(__file__).parent / "certs"
 
 scalars = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=True) | st.text(max_size=40)
 # Plausible words too, so that fuzzing reaches past the first validation.
 words = st.sampled_from(["/dev/sdc", "/var/lib/docker/x", "/", "/srv/stage",
                          "vfs", "overlay2", "docker", "docker-ce", "extras", "20.10.24", "epel", "docker-ce-stable",
                          "log-level", "labels", "hosts", "icc", "name", "baseurl", "gpgkey", "password", "priority",
-                         "file:///srv/lab-repo", "dm.basesize=20G", "KERNEL", "all", "tcp://0.0.0.0:2375"])  # fmt: skip
+                         "file:///srv/lab-repo", "dm.basesize=20G", "KERNEL", "all", "tcp://0.0.0.0:2375",
+                         "http", "https", "no_proxy", "http://proxy:3128", "http://u:pw@proxy:3128", ".example.com",
+                         "ca_cert", "client_cert", "client_key", "registry.example.com:5000", "tests/certs/ca.crt",
+                         "net.ipv4.ip_forward", "alice", "root"])  # fmt: skip
 leaves = scalars | words
 values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(leaves, inner, max_size=4),
                       max_leaves=12)  # fmt: skip
@@ -83,6 +88,15 @@ GOOD = {
     "ansible_host": "10.0.0.5",
     "pyinstall_known_hosts_file": ["/etc/ssh/known_hosts.fleet"],
     "docker_migration_staging": "/srv/staging",
+    "docker_proxy": {"https": "http://deploy:pw@proxy.example.com:3128", "no_proxy": "localhost,.example.com"},
+    "docker_registries": {
+        "registry.example.com:5000": {
+            "ca_cert": str(CERTS / "ca.crt"),
+            "client_cert": (CERTS / "client.cert").read_text(),
+            "client_key": str(CERTS / "client.key"),
+        }
+    },
+    "docker_sysctls": {"net.ipv4.ip_forward": 1, "net.bridge.bridge-nf-call-ip6tables": None},
 }
 
 

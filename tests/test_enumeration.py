@@ -200,6 +200,10 @@ VERIFY = {
     "test_the_cgroup_hierarchies_are_mounted": ("CGROUPS",),
     "test_docker_info_reports_what_was_asked": ("STORAGE_DRIVER", "THIN_POOL", "XFS_FTYPE", "DRIVER_REMOVED"),
     "test_a_container_runs": ("KERNEL_CONFIG", "CGROUPS", "ARCH", "KERNEL"),
+    "test_the_daemon_runs_with_the_proxy_asked": None,
+    "test_the_registry_certificates_are_as_provision_writes_them": None,
+    "test_the_docker_users_are_members_of_the_docker_group": ("DOCKER_USERS",),
+    "test_the_kernel_settings_are_set_now_and_at_boot": ("SYSCTL",),
 }
 # validate's refusals of a running daemon that a host can cause, and the preflight code that says it first.
 VALIDATE = {"STORAGE_DRIVER": "STORAGE_DRIVER", "THIN_POOL": "THIN_POOL", "D_TYPE": "XFS_FTYPE"}

@@ -32,7 +32,7 @@ def test_no_conflicting_package_is_installed(host, desired) -> None:
 
 def test_the_repository_files_are_as_provision_writes_them(host, desired) -> None:
     for f in desired.files:
-        if f.restarts_daemon:
+        if f.tag != "repo":
             continue
         found = host.file(f.path)
         assert found.exists, f"{f.path} is missing"
