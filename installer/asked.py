@@ -344,6 +344,7 @@ class _Reader:
         read = {
             "docker_proxy": daytwo.read_proxy,
             "docker_registries": daytwo.read_registries,
+            "docker_registry_auth": daytwo.read_logins,
             "docker_users": daytwo.read_users,
             "docker_sysctls": daytwo.read_sysctls,
         }
@@ -353,7 +354,13 @@ class _Reader:
                 values[variable] = reader(self.get(variable))
             except daytwo.Problem as problem:
                 raise self.fail(variable, problem.message, problem.hint) from None
-        return daytwo.DayTwo(*values.values())
+        return daytwo.DayTwo(
+            proxy=values["docker_proxy"],
+            registries=values["docker_registries"],
+            logins=values["docker_registry_auth"],
+            users=values["docker_users"],
+            sysctls=values["docker_sysctls"],
+        )
 
     def yum_repos(self) -> dict[str, dict[str, Any]]:
         variable = "yum_repos"

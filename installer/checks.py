@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from installer import daemon_options, platforms
+from installer import daemon_options, daytwo, platforms
 from installer.asked import Asked
 from installer.facts import Facts
 from installer.outcome import Finding, Level, passed
@@ -1118,6 +1118,11 @@ def check_day_two(s: Subject) -> list[Finding]:
         findings.append(Finding("DOCKER_USERS", ERROR, f"docker_users: no such user on the host: {', '.join(missing)}",
                                 "create the users first (pyinstall adds users to the docker group, it never creates "
                                 "them), or leave them out of docker_users"))  # fmt: skip
+    if asked.logins and daytwo.AUTH_FILE in facts.file_sums and daytwo.AUTH_FILE not in facts.ledger.get("file", []):
+        findings.append(Finding("REGISTRY_AUTH", ERROR, f"docker_registry_auth: {daytwo.AUTH_FILE} is there already, "
+                                "not written by pyinstall (a `docker login` by hand?): provision would replace it",
+                                "move its logins into docker_registry_auth and delete the file, or ignore "
+                                "REGISTRY_AUTH to replace it (a backup is kept beside it)"))  # fmt: skip
     unknown = [k for k in asked.sysctls if k in facts.sysctls and facts.sysctls[k] is None]
     unknown = [k for k in unknown if not k.startswith("net.bridge.") or facts.kernel_config.get("BRIDGE") == "n"]
     if unknown:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 PROXY_ENVIRONMENT = "/etc/sysconfig/pyinstall-docker-proxy"
 PROXY_DROPIN = "/etc/systemd/system/docker.service.d/pyinstall-proxy.conf"
 CERTS_DIR = "/etc/docker/certs.d"
+# Root's docker CLI reads its registry logins here (other users' clients keep their own).
+AUTH_FILE = "/root/.docker/config.json"
 SYSCTL_FILE = "/etc/sysctl.d/90-pyinstall-docker.conf"
 # The module that makes net.bridge.* exist, loaded at boot before sysctl.d is applied.
 MODULES_LOAD = "/etc/modules-load.d/pyinstall-docker.conf"  # systemd-modules-load
@@ -49,11 +51,13 @@ WATCHED = (
     f"{CERTS_DIR}/*/ca.crt",
     f"{CERTS_DIR}/*/client.cert",
 )
-WATCHED_SECRETS = (PROXY_ENVIRONMENT, f"{CERTS_DIR}/*/client.key")
+WATCHED_SECRETS = (PROXY_ENVIRONMENT, f"{CERTS_DIR}/*/client.key", AUTH_FILE)
 
 # Every file day two writes, as a pattern: what `remove` and a later provision may take away by the ledger.
 OWNED = re.compile(
-    "|".join(re.escape(p) for p in (PROXY_ENVIRONMENT, PROXY_DROPIN, SYSCTL_FILE, MODULES_LOAD, MODULES_SCRIPT))
+    "|".join(
+        re.escape(p) for p in (PROXY_ENVIRONMENT, PROXY_DROPIN, SYSCTL_FILE, MODULES_LOAD, MODULES_SCRIPT, AUTH_FILE)
+    )
     + rf"|{re.escape(CERTS_DIR)}/[A-Za-z0-9.-]+(?::\d+)?/(?:ca\.crt|client\.cert|client\.key)"
 )
 
@@ -106,9 +110,19 @@ class Registry:
 
 
 @dataclass(frozen=True)
+class Login:
+    """One entry of docker_registry_auth: a secret everywhere (repr included)."""
+
+    registry: str
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class DayTwo:
     proxy: Proxy | None = None
     registries: tuple[Registry, ...] = ()
+    logins: tuple[Login, ...] = ()  # docker_registry_auth
     users: tuple[str, ...] = ()
     sysctls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSCTLS))
 
@@ -241,6 +255,40 @@ def _validate(registry: str, pem: dict[str, str]) -> None:
                           "certificate was issued for")  # fmt: skip
 
 
+def read_logins(value: Any) -> tuple[Login, ...]:
+    """docker_registry_auth: {HOST[:PORT]: {username, password}}, for root's docker CLI."""
+    if value is None:
+        return ()
+    example = "give {'registry.example.com:5000': {'username': 'deploy', 'password': '{{ vault_registry_pw }}'}}"
+    if not isinstance(value, dict):
+        raise Problem("is not a mapping of registries (its text is not shown: it may hold a password)", example)
+    out = []
+    for name, entry in value.items():
+        if not isinstance(name, str) or not _REGISTRY.match(name):
+            raise Problem(f"{hidden_urls(name)} is not a registry's HOST or HOST:PORT", example)
+        if not isinstance(entry, dict) or set(entry) != {"username", "password"}:
+            raise Problem(f"{name}: give username and password, and nothing else", example)
+        user, password = entry["username"], entry["password"]
+        if not isinstance(user, str) or not user or ":" in user or not user.isprintable():
+            raise Problem(f"{name}: username must be one line of text without ':'", example)
+        if not isinstance(password, str) or not password or not password.isprintable():
+            raise Problem(f"{name}: password must be one line of text (it is not shown)", example)
+        out.append(Login(name, user, password))
+    return tuple(out)
+
+
+def auth_file(logins: tuple[Login, ...]) -> str:
+    """Root's ~/.docker/config.json as `docker login` writes it (without a credential store)."""
+    import base64
+    import json
+
+    auths = {
+        login.registry: {"auth": base64.b64encode(f"{login.username}:{login.password}".encode()).decode()}
+        for login in logins
+    }
+    return json.dumps({"auths": auths}, indent=2, sort_keys=True) + "\n"
+
+
 def read_users(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -293,6 +341,8 @@ def files(day_two: DayTwo, platform: Platform) -> list[Any]:
         if r.client_cert and r.client_key:
             out.append(ManagedFile(f"{base}/client.cert", r.client_cert, tag="registries"))
             out.append(ManagedFile(f"{base}/client.key", r.client_key, mode=0o600, secret=True, tag="registries"))
+    if day_two.logins:
+        out.append(ManagedFile(AUTH_FILE, auth_file(day_two.logins), mode=0o600, secret=True, tag="registries"))
     if day_two.sysctls:
         text = render("sysctl-docker.conf.j2", path=SYSCTL_FILE, sysctls=day_two.sysctls)
         out.append(ManagedFile(SYSCTL_FILE, text, tag="sysctl"))
@@ -314,12 +364,12 @@ def owned(path: str) -> bool:
 def secret(path: str) -> bool:
     """A file whose text never leaves the host (its checksum does): the proxy's environment (a password may
     be in it) and a client key."""
-    return path == PROXY_ENVIRONMENT or (path.startswith(CERTS_DIR + "/") and path.endswith("/client.key"))
+    return path in (PROXY_ENVIRONMENT, AUTH_FILE) or (path.startswith(CERTS_DIR + "/") and path.endswith("/client.key"))
 
 
 def tag_of(path: str) -> str:
     """The --tags name of a file day two writes."""
-    if path.startswith(CERTS_DIR + "/"):
+    if path.startswith(CERTS_DIR + "/") or path == AUTH_FILE:
         return "registries"
     return "proxy" if path in (PROXY_ENVIRONMENT, PROXY_DROPIN) else "sysctl"
 

@@ -234,6 +234,11 @@ done 2>/dev/null
 sums {day_two_files}
 digests {day_two_secrets}
 
+section ledger
+# What pyinstall created here (check needs it too: a file it did not write is the host's own).
+for d in /var/lib/pyinstall /var/cache/pyinstall; do [ -d "$d" ] && echo "state: $d"; done
+[ -f /var/lib/pyinstall/ledger ] && head -c 65536 /var/lib/pyinstall/ledger | prefix 'entry: '
+
 section service_manager
 read -r pid1 < /proc/1/comm 2>/dev/null; echo "pid1: $pid1"
 for t in systemctl service chkconfig; do command -v $t >/dev/null 2>&1 && echo "tool: $t"; done
@@ -269,10 +274,6 @@ done
 
 section bundle
 for f in /var/cache/pyinstall/bundle/*/.pyinstall-sums; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
-
-section ledger
-for d in /var/lib/pyinstall /var/cache/pyinstall; do [ -d "$d" ] && echo "state: $d"; done
-[ -f /var/lib/pyinstall/ledger ] && head -c 65536 /var/lib/pyinstall/ledger | prefix 'entry: '
 """
 # Is there a docker command, and what does `docker info` answer (124: it did not within 20 s, a hung daemon;
 # 137: a client that would not stop either, killed 5 s later).
@@ -386,7 +387,7 @@ class Facts:
     file_sums: dict[str, str] = field(default_factory=dict)  # sha256 of every file dumped above
     bundle_sums: dict[str, dict[str, str]] = field(default_factory=dict)  # platform -> {file: sha256} verified
     jobs: list[dict[str, Any]] = field(default_factory=list)  # pyinstall's detached transactions left on the host
-    # provision only: what pyinstall created on the host by its ledger (kind -> values: file, package, dir),
+    # What pyinstall created on the host by its ledger (kind -> values: file, package, dir),
     # and its own directories there; untrusted, like every byte a host sends: checked where used
     ledger: dict[str, list[str]] = field(default_factory=dict)
     state_dirs: list[str] = field(default_factory=list)
@@ -881,7 +882,7 @@ def parse(output: str) -> Facts:
     expected = [
         "uname", "release", "packages", "cgroups", "cgroup2", "cgroup_subsystems", "filesystems", "kernel_config",
         "device_mapper", "loop", "block_devices", "docker_fs", "yum_lock", "yum_config", "user", "selinux", "clock",
-        "firewall", "podman", "docker_config", "day_two", "service_manager", "end",
+        "firewall", "podman", "docker_config", "day_two", "ledger", "service_manager", "end",
     ]  # fmt: skip
     get = sections.get
     facts = Facts(**parse_uname(get("uname", "")), **parse_release(get("release", "")))
@@ -906,11 +907,11 @@ def parse(output: str) -> Facts:
     facts.day_two_files, facts.users, facts.docker_group, facts.sysctls = parse_day_two(
         get("day_two", ""), facts.file_sums
     )
+    facts.ledger, facts.state_dirs = parse_ledger(get("ledger", ""))
     facts.service_manager = parse_service_manager(get("service_manager", ""))
     if "services" in sections:  # the provision script
-        expected += ["services", "repo_files", "jobs", "bundle", "ledger", "docker_info", "docker"]
+        expected += ["services", "repo_files", "jobs", "bundle", "docker_info", "docker"]
         facts.services = parse_services(sections["services"])
-        facts.ledger, facts.state_dirs = parse_ledger(sections.get("ledger", ""))
         facts.repo_files = _dumped_files(sections["repo_files"], facts.file_sums)
         facts.jobs = parse_jobs(sections.get("jobs", ""))
         for path, text in _dumped_files(sections.get("bundle", "")).items():

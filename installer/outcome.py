@@ -185,6 +185,7 @@ PREFLIGHT_CODES = {
     "THIN_POOL": "the thin pool dm.thinpooldev names is not one on the host",
     "DIRECT_LVM_DEVICE": "the disk dm.directlvm_device gives is missing, mounted or not blank",
     "DOCKER_USERS": "a user docker_users names does not exist on the host",
+    "REGISTRY_AUTH": "root's docker login file holds logins pyinstall did not write",
     "SYSCTL": "a kernel setting docker_sysctls names does not exist on the host",
     "SELINUX": "SELinux mode",
     "CLOCK_SKEW": "the clock is off",

@@ -340,6 +340,8 @@ def _what(path: str, tag: str) -> str:
         return "unit drop-in"
     if path in (daytwo.MODULES_LOAD, daytwo.MODULES_SCRIPT):
         return "kernel module loaded at boot"
+    if path == daytwo.AUTH_FILE:
+        return "registry logins"
     names = {"proxy": "daemon proxy environment", "registries": "registry certificate", "sysctl": "kernel settings"}
     return names.get(tag, "daemon environment")
 

@@ -25,6 +25,7 @@ VARIABLES = (
     "docker_daemon_options", "yum_mirror", "yum_repos", "yum_gpgcheck", "yum_lock_timeout",
     "pyinstall_ignore_preflight_errors", "ansible_port", "ansible_become", "ansible_user", "ansible_host",
     "pyinstall_known_hosts_file", "docker_migration_staging", "docker_proxy", "docker_registries", "docker_sysctls",
+    "docker_registry_auth",
 )  # fmt: skip
 # Fuzzed too, though no good value of it passes on the recorded hosts with vfs (it is overlay2's: test_migration),
 # or on hosts recorded without the users it names (docker_users: tests/test_day_two.py).
@@ -39,7 +40,7 @@ words = st.sampled_from(["/dev/sdc", "/var/lib/docker/x", "/", "/srv/stage",
                          "file:///srv/lab-repo", "dm.basesize=20G", "KERNEL", "all", "tcp://0.0.0.0:2375",
                          "http", "https", "no_proxy", "http://proxy:3128", "http://u:pw@proxy:3128", ".example.com",
                          "ca_cert", "client_cert", "client_key", "registry.example.com:5000", "tests/certs/ca.crt",
-                         "net.ipv4.ip_forward", "alice", "root"])  # fmt: skip
+                         "net.ipv4.ip_forward", "alice", "root", "username", "password"])  # fmt: skip
 leaves = scalars | words
 values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(leaves, inner, max_size=4),
                       max_leaves=12)  # fmt: skip
@@ -96,6 +97,7 @@ GOOD = {
             "client_key": str(CERTS / "client.key"),
         }
     },
+    "docker_registry_auth": {"registry.example.com:5000": {"username": "deploy", "password": "pw"}},
     "docker_sysctls": {"net.ipv4.ip_forward": 1, "net.bridge.bridge-nf-call-ip6tables": None},
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -264,3 +265,29 @@ def test_check_names_missing_users_and_settings_the_kernel_lacks() -> None:
     found = {f.code: f.message for f in checks.run_checks(host, a)}
     assert found["DOCKER_USERS"] == "docker_users: no such user on the host: bob"
     assert found["SYSCTL"] == "docker_sysctls: the kernel has no net.ipv4.ip_fowrard", "net.bridge.* appear later"
+
+
+def test_registry_logins_for_roots_docker_cli_a_secret_everywhere() -> None:
+    login = {REGISTRY: {"username": "deploy", "password": PASSWORD}}
+    wanted = desired("el7", {"docker_registry_auth": login}, "overlay2")
+    (auth,) = [f for f in wanted.files if f.path == daytwo.AUTH_FILE]
+    token = base64.b64encode(f"deploy:{PASSWORD}".encode()).decode()
+    assert json.loads(auth.content) == {"auths": {REGISTRY: {"auth": token}}}
+    assert (auth.mode, auth.secret, auth.tag) == (0o600, True, "registries")
+    (op,) = [op for op in plan(recorded("lab-el7-provisioned"), wanted, "S").operations if op.file == daytwo.AUTH_FILE]
+    assert op.name == f"write registry logins {daytwo.AUTH_FILE}"
+    shown = op.diff + " ".join(op.shown) + repr(asked.parse("h1", {"docker_registry_auth": login}))
+    assert PASSWORD not in shown and token not in shown
+    for bad in ({REGISTRY: {"username": "deploy"}}, {REGISTRY: {"username": "a:b", "password": PASSWORD}},
+                {REGISTRY: {"username": "deploy", "password": PASSWORD + "\n"}}, [PASSWORD]):  # fmt: skip
+        error = refused("docker_registry_auth", bad)
+        assert PASSWORD not in str(error) + error.hint
+
+
+def test_a_login_file_of_the_hosts_own_is_refused_before_it_is_replaced() -> None:
+    login = asked.parse("h1", {"docker_registry_auth": {REGISTRY: {"username": "u", "password": PASSWORD}}})
+    theirs = recorded("lab-el7-full", file_sums={daytwo.AUTH_FILE: "0" * 64})
+    found = {f.code: f.message for f in checks.run_checks(theirs, login)}
+    assert "not written by pyinstall" in found["REGISTRY_AUTH"]
+    ours = replace(theirs, ledger={"file": [daytwo.AUTH_FILE]})
+    assert "REGISTRY_AUTH" not in {f.code for f in checks.run_checks(ours, login)}

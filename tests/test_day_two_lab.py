@@ -17,7 +17,7 @@ import yaml
 
 from installer import daytwo, probe
 from tests.lab import services
-from tests.lab.services import REGISTRY
+from tests.lab.services import LOGIN, REGISTRY
 from tests.lab.testing import Fleet, pyinstall, pyinstall_json
 
 pytestmark = [
@@ -26,6 +26,7 @@ pytestmark = [
 ]
 
 PASSWORD = "s3cret-proxy-pw"
+SECRETS = (PASSWORD, LOGIN[1], base64.b64encode(f"{LOGIN[0]}:{LOGIN[1]}".encode()).decode())
 PROXY = f"http://lab:{PASSWORD}@127.0.0.1:3128"  # the lab's proxy asks for no password: dockerd sends it anyway
 IMAGE = f"{REGISTRY}/probe:day2"
 SETTINGS = ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
@@ -53,6 +54,7 @@ def inventory(fleet: Fleet, top: Path, ca: Path, **day_two: object) -> Path:
     variables = {
         "docker_proxy": {"https": PROXY, "no_proxy": ["localhost", "127.0.0.1"]},
         "docker_registries": {REGISTRY: {"ca_cert": str(ca)}},
+        "docker_registry_auth": {REGISTRY: {"username": LOGIN[0], "password": LOGIN[1]}},
         "docker_users": ["alice"],
         **day_two,
     }
@@ -61,15 +63,15 @@ def inventory(fleet: Fleet, top: Path, ca: Path, **day_two: object) -> Path:
 
 
 def secrets_kept(home: Path, *outputs: str) -> None:
-    """The password is in nothing pyinstall printed, logged or recorded."""
-    for text in outputs:
-        assert PASSWORD not in text
-    for path in home.rglob("*"):
-        if path.is_file():
-            assert PASSWORD.encode() not in path.read_bytes(), f"{path} holds the proxy's password"
-    for db in home.rglob("*.db"):
-        dump = "\n".join(sqlite3.connect(db).iterdump())
-        assert PASSWORD not in dump, f"{db} holds the proxy's password"
+    """The passwords are in nothing pyinstall printed, logged or recorded."""
+    for secret in SECRETS:
+        for text in outputs:
+            assert secret not in text
+        for path in home.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), f"{path} holds a password"
+        for db in home.rglob("*.db"):
+            assert secret not in "\n".join(sqlite3.connect(db).iterdump()), f"{db} holds a password"
 
 
 def test_a_host_behind_the_proxy_pulls_from_the_private_registry_as_a_docker_user(
@@ -88,14 +90,17 @@ def test_a_host_behind_the_proxy_pulls_from_the_private_registry_as_a_docker_use
     encoded = base64.b64encode(probe.PROBE.read_bytes()).decode()
     for host in fleet.hosts:
         root = fleet.testinfra(host)
-        # As root: the image pushed to the registry, through the proxy, trusting its CA.
+        # As root, with the login provision wrote: pushed through the proxy, trusting the registry's CA, and
+        # pulled back.
         root.run_test(f"printf %s {encoded} | base64 -d | docker import - {IMAGE} >/dev/null")
         root.run_test(f"docker push {IMAGE} >/dev/null && docker rmi {IMAGE} >/dev/null")
-        # As alice, a member of the docker group: pulled back and run.
-        pulled = root.run(f"su alice -c 'docker pull {IMAGE}'")
-        assert pulled.rc == 0, pulled.stderr
+        root.run_test(f"docker pull {IMAGE} >/dev/null")
+        # alice, a member of the docker group, runs it; her own client has no login (README says so).
         assert root.check_output(f"su alice -c 'docker run --rm --net=none {IMAGE} /echo pulled'") == "pulled"
+        anonymous = root.run(f"su alice -c 'docker pull {IMAGE}'")
+        assert anonymous.rc != 0 and "no basic auth credentials" in anonymous.stderr, anonymous.stderr
         root.run_test(f"docker rmi {IMAGE} >/dev/null")
+        assert root.file(daytwo.AUTH_FILE).mode == 0o600
         for key in SETTINGS:
             assert root.check_output(f"cat /proc/sys/{key.replace('.', '/')}") == "1", key
         assert root.file(daytwo.PROXY_ENVIRONMENT).mode == 0o600

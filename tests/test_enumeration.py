@@ -15,7 +15,7 @@ from installer import checks, facts, migration
 from installer.asked import Asked, Migration
 from installer.bundle import Bundle
 from installer.connection import OutputTooLarge, Target
-from installer.daytwo import DayTwo
+from installer.daytwo import DayTwo, Login
 from installer.errors import BecomeError, CommandTimeout, HostDiskFull, HostError
 from installer.outcome import PREFLIGHT_CODES
 from installer.preflight import check_host
@@ -135,6 +135,11 @@ SCENARIOS: dict[str, tuple[str, dict, dict]] = {
         {**MOVE, "migration": Migration(purge_old=True)},
     ),
     "DOCKER_USERS": (EL7, {"users": ["bob"]}, {**VFS, "day_two": DayTwo(users=("alice", "bob"))}),
+    "REGISTRY_AUTH": (
+        EL7,
+        {"file_sums": {"/root/.docker/config.json": "0" * 64}},
+        {**VFS, "day_two": DayTwo(logins=(Login("r:5000", "u", "pw"),))},
+    ),
     "SYSCTL": (
         EL7,
         {"sysctls": {"net.ipv4.ip_forwad": None}},

@@ -37,6 +37,8 @@ PARSERS = {
     "day_two": lambda text: dict(zip(("files", "users", "docker_group", "sysctls"), facts.parse_day_two(text))),
     "service_manager": facts.parse_service_manager,
     "services": facts.parse_services,
+    # lab-el6-provisioned from a lab host; planted written by hand: entries of two words only, the rest dropped
+    "ledger": lambda text: dict(zip(("entries", "state_dirs"), facts.parse_ledger(text))),
     "jobs": facts.parse_jobs,
     "migration": lambda text: migration.parse(text).to_dict(),  # its own script (--migrate-storage)
     "migration_report": migration.parse_report,  # what a finished migration kept
@@ -87,7 +89,7 @@ def test_truncated_output_reports_missing_sections() -> None:
     cut = text[: text.index(f"{facts.MARKER}yum_lock")]
     assert facts.parse(cut).missing_sections == [
         "yum_lock", "yum_config", "user", "selinux", "clock", "firewall", "podman", "docker_config", "day_two",
-        "service_manager",
+        "ledger", "service_manager",
         "end",
     ]  # fmt: skip
 

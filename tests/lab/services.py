@@ -4,8 +4,9 @@ its own, served on the machine for a lab's namespace hosts.
     registry (Debian's docker-registry, TLS, on a unix socket)  ◀─ proxy (CONNECT only, logged) ◀─ share/proxy.sock
     ◀─ /srv/lab-share/proxy.sock in each host ◀─ relay at 127.0.0.1:3128 in dockerd's namespace (dockerd-netns)
 
-The registry has a name (REGISTRY) that only the proxy resolves: a host reaches it through the proxy or not
-at all (Go would never proxy a loopback address, and dockerd takes 127.0.0.0/8 for insecure registries).
+The registry asks for a login (LOGIN) and has a name (REGISTRY) that only the proxy resolves: a host reaches it
+through the proxy or not at all (Go would never proxy a loopback address, and dockerd takes 127.0.0.0/8 for
+insecure registries).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import bcrypt
+
 from .forward import pipe
 from .host import share
 
 REGISTRY = "registry.pyinstall-lab.test:5000"
 PROXY = "http://127.0.0.1:3128"  # as a host's dockerd sees it
+LOGIN = ("lab-deploy", "lab-registry-pw")  # the registry lets in no one else (htpasswd, bcrypt)
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,13 @@ def serving(repo: Path) -> Iterator[Services]:
     ca, cert, key = _certificates(top)
     registry_socket = top / "registry.sock"
     registry_socket.unlink(missing_ok=True)
+    user, password = LOGIN
+    (top / "htpasswd").write_text(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()}\n")
     (top / "registry.yml").write_text(
         "version: 0.1\n"
         f"storage: {{filesystem: {{rootdirectory: {top / 'data'}}}}}\n"
         f"http: {{net: unix, addr: {registry_socket}, tls: {{certificate: {cert}, key: {key}}}}}\n"
+        f"auth: {{htpasswd: {{realm: pyinstall-lab, path: {top / 'htpasswd'}}}}}\n"
         "log: {level: warn}\n"
     )
     with open(top / "registry.log", "ab") as log:
