@@ -29,7 +29,7 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -181,6 +181,48 @@ class _VerifyPolicy(paramiko.MissingHostKeyPolicy):
         client.get_host_keys().add(hostname, key.get_name(), key)
 
 
+class _Lines:
+    """A command's output as lines, while it runs: only what is inside the session's frame (a banner or a
+    profile's noise before it, the frame's own lines and its exit status are not the command's), the
+    become password masked. Each stream holds its last line back until the next: the frame's end is
+    preceded by a newline of its own, which is not the command's."""
+
+    def __init__(self, token: str, emit: Callable[[str, str], None], password: str | None) -> None:
+        self.token, self.emit, self.password = token, emit, password
+        self.partial = {"stdout": b"", "stderr": b""}
+        self.inside = {"stdout": False, "stderr": False}
+        self.held: dict[str, str | None] = {"stdout": None, "stderr": None}
+
+    def feed(self, stream: str, data: bytes) -> None:
+        *complete, self.partial[stream] = (self.partial[stream] + data).split(b"\n")
+        for raw in complete:
+            line = raw.decode("utf-8", "replace").removesuffix("\r")
+            if line == self.token:  # the frame's start (a pty carries stderr's on stdout too)
+                self.inside[stream] = True
+                continue
+            if not self.inside[stream]:
+                continue
+            if line.startswith(self.token + " "):  # the frame's end: the newline before it was its own
+                if self.held[stream] == "":
+                    self.held[stream] = None
+                self.inside[stream] = False
+            self._release(stream)
+            if self.inside[stream]:
+                self.held[stream] = line
+
+    def _release(self, stream: str) -> None:
+        held, self.held[stream] = self.held[stream], None
+        if held is not None:
+            self.emit(stream, held.replace(self.password, "********") if self.password else held)
+
+    def close(self) -> None:
+        """What a stream still holds when the command ends (stderr's last line, output without a frame end)."""
+        for stream in ("stdout", "stderr"):
+            if self.inside[stream] and self.partial[stream]:
+                self.feed(stream, b"\n")
+            self._release(stream)
+
+
 class Session:
     """One SSH connection to one host, reused for every command of a run."""
 
@@ -194,10 +236,16 @@ class Session:
         self.stop: threading.Event | None = None  # set on Ctrl-C: every wait ends (installer/interrupts.py)
 
     def run(
-        self, command: str, timeout: float = COMMAND_TIMEOUT, become: bool | None = None, what: str | None = None
+        self,
+        command: str,
+        timeout: float = COMMAND_TIMEOUT,
+        become: bool | None = None,
+        what: str | None = None,
+        lines: Callable[[str, str], None] | None = None,
     ) -> CommandResult:
         """Run a POSIX shell command (``sh -c``), as the become user if asked. Never raises on rc != 0.
-        ``what``: the command's name in a message (else its first line)."""
+        ``what``: the command's name in a message (else its first line). ``lines(stream, line)``: each line
+        the command prints (stream: stdout or stderr), as it comes; the result has them all too."""
         become = self.target.become if become is None else become
         sudo = become and self.target.become_user != self.target_user  # sudo, or su: a pty and a prompt
         # Every command is framed by a per-session token: printed first on stdout and stderr, and last on
@@ -228,8 +276,11 @@ class Session:
         try:
             # A pty for sudo: "Defaults requiretty" refuses sudo without one, and the password is then
             # typed into it (echo off), never passed in argv.
+            sink = _Lines(self._ran, lines, self.target.become_password) if lines else None
             rc, stdout, stderr = self._exec(wrapped, timeout, pty=sudo, answer=answer if sudo else None,
-                                            prompts=prompts)  # fmt: skip
+                                            prompts=prompts, sink=sink)  # fmt: skip
+            if sink:
+                sink.close()
         except (CommandTimeout, OutputTooLarge) as exc:  # the command named: which one hung or flooded
             named = what or next((line.strip() for line in command.splitlines() if line.strip()), "")[:80]
             raise type(exc)(self.target.name, f"{named}: {exc.message}", exc.hint) from None
@@ -279,7 +330,13 @@ class Session:
         return done
 
     def _exec(
-        self, command: str, timeout: float, pty: bool, answer: str | None, prompts: tuple[str, ...] = ()
+        self,
+        command: str,
+        timeout: float,
+        pty: bool,
+        answer: str | None,
+        prompts: tuple[str, ...] = (),
+        sink: _Lines | None = None,
     ) -> tuple[int, str, str]:
         """One command on a channel of its own, read in this thread: (exit status, -1 if none came; stdout;
         stderr). Both streams are read as they come (they share the channel's window: an unread stderr
@@ -297,9 +354,15 @@ class Session:
             deadline = time.monotonic() + timeout
             while True:
                 if channel.recv_ready():
-                    out += channel.recv(_CHUNK)
+                    data = channel.recv(_CHUNK)
+                    out += data
+                    if sink:
+                        sink.feed("stdout", data)
                 elif channel.recv_stderr_ready():
-                    err += channel.recv_stderr(_CHUNK)
+                    data = channel.recv_stderr(_CHUNK)
+                    err += data
+                    if sink:
+                        sink.feed("stderr", data)
                 elif channel.eof_received or channel.closed:
                     break
                 else:

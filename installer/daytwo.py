@@ -126,6 +126,23 @@ class DayTwo:
     users: tuple[str, ...] = ()
     sysctls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSCTLS))
 
+    def secrets(self) -> list[str]:
+        """What never reaches a log, a report or a run record: the proxy's and the registries' passwords (as
+        written and as meant), the logins as config.json holds them, the client keys."""
+        from urllib.parse import unquote
+
+        found: list[str] = []
+        if self.proxy is not None:
+            for url in (self.proxy.http, self.proxy.https):
+                userinfo = url.split("://", 1)[1].rsplit("@", 1)[0] if url and "@" in url else ""
+                if ":" in userinfo:
+                    written = userinfo.split(":", 1)[1]
+                    found += [written, unquote(written)]
+        for login in self.logins:
+            found += [login.password, auth_token(login)]
+        found += [r.client_key for r in self.registries if r.client_key]
+        return [s for s in found if s]
+
 
 class Problem(Exception):
     """What is wrong with one day-two variable, in a sentence; the reader names the variable and host."""
@@ -279,14 +296,17 @@ def read_logins(value: Any) -> tuple[Login, ...]:
 
 def auth_file(logins: tuple[Login, ...]) -> str:
     """Root's ~/.docker/config.json as `docker login` writes it (without a credential store)."""
-    import base64
     import json
 
-    auths = {
-        login.registry: {"auth": base64.b64encode(f"{login.username}:{login.password}".encode()).decode()}
-        for login in logins
-    }
+    auths = {login.registry: {"auth": auth_token(login)} for login in logins}
     return json.dumps({"auths": auths}, indent=2, sort_keys=True) + "\n"
+
+
+def auth_token(login: Login) -> str:
+    """USER:PASSWORD, base64-encoded, as `docker login` keeps it."""
+    import base64
+
+    return base64.b64encode(f"{login.username}:{login.password}".encode()).decode()
 
 
 def read_users(value: Any) -> tuple[str, ...]:

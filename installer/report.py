@@ -387,3 +387,29 @@ def _html(template: str, **values: Any) -> str:
         finalize=lambda v: v if isinstance(v, markupsafe.Markup) or not isinstance(v, str) else visible(v),
     )
     return env.get_template(template).render(**values)
+
+
+# ---------------------------------------------------------------- exec
+
+
+def exec_report(results: Sequence[Any]) -> dict[str, Any]:
+    return {"hosts": {r.name: r.to_dict() for r in results}}
+
+
+def render_exec(results: Sequence[Any], console: Console, output: bool = True) -> None:
+    """Each host's outcome, then (``output``) what its command printed, stderr in red; a recap last. Streamed
+    runs printed the output as it came: they pass ``output=False``."""
+    for r in results:
+        said = f"rc={r.rc}" if r.rc is not None else r.reason
+        console.print(text((r.name, "bold"), " | ", (str(r.status), _RUN_STYLE.get(r.status, "")), f" | {said}",
+                           f" ({r.seconds:.2f} s)" if r.rc is not None else ""), soft_wrap=True)  # fmt: skip
+        if r.rc is None and r.hint:
+            console.print(text(f"  hint: {r.hint}"), soft_wrap=True)
+        if output:
+            if r.stdout:
+                console.print(text(r.stdout.rstrip("\n")), soft_wrap=True)
+            if r.stderr:
+                console.print(text((r.stderr.rstrip("\n"), "red")), soft_wrap=True)
+    counts = collections.Counter(str(r.status) for r in results)
+    console.print(text("RECAP ", ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+                       f" of {len(results)} host(s)"), soft_wrap=True)  # fmt: skip

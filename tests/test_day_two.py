@@ -291,3 +291,14 @@ def test_a_login_file_of_the_hosts_own_is_refused_before_it_is_replaced() -> Non
     assert "not written by pyinstall" in found["REGISTRY_AUTH"]
     ours = replace(theirs, ledger={"file": [daytwo.AUTH_FILE]})
     assert "REGISTRY_AUTH" not in {f.code for f in checks.run_checks(ours, login)}
+
+
+def test_every_secret_of_day_two_is_registered_to_be_masked() -> None:
+    model = asked.parse("h1", {
+        "docker_proxy": {"https": "http://u:p%40ss@proxy:3128", "http": "http://nopassword@proxy:3128"},
+        "docker_registry_auth": {REGISTRY: {"username": "deploy", "password": PASSWORD}},
+        "docker_registries": {REGISTRY: {"client_cert": str(CERTS / "client.cert"),
+                                         "client_key": str(CERTS / "client.key")}},
+    }).day_two  # fmt: skip
+    token = base64.b64encode(f"deploy:{PASSWORD}".encode()).decode()
+    assert model.secrets() == ["p%40ss", "p@ss", PASSWORD, token, (CERTS / "client.key").read_text()]

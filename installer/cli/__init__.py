@@ -48,8 +48,14 @@ def _main(argv: Sequence[str] | None) -> int:
     args = None
     err: Console | None = None
     try:
-        args = parser.parse_args(argv)  # --help prints and exits here, before the terminal layer loads
-        args.argv = list(sys.argv[1:] if argv is None else argv)
+        given = list(sys.argv[1:] if argv is None else argv)
+        words, remote = _remote_command(given)
+        args = parser.parse_args(words)  # --help prints and exits here, before the terminal layer loads
+        args.argv = given
+        if args.command == "exec":
+            if not remote:
+                raise UsageError("exec: give the command after --", "e.g. pyinstall exec INV --limit all -- docker ps")
+            args.remote_command = remote
         if args.command is None:
             parser.print_help()
             return ExitStatus.OK
@@ -85,6 +91,14 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted ({interrupts.by()})", file=sys.stderr)
         return ExitStatus(interrupts.exit_status())
+
+
+def _remote_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`exec`'s command: everything after its first `--`, never read as pyinstall's options."""
+    if "exec" in argv and "--" in argv[argv.index("exec") :]:
+        cut = argv.index("--", argv.index("exec"))
+        return argv[:cut], argv[cut + 1 :]
+    return argv, []
 
 
 def _print_error(exc: PyinstallError, console: Console) -> None:

@@ -172,6 +172,7 @@ def targets(
     _strict_off_said(hosts, err)
     _keys_usable(hosts, args, inv)
     events.redact(*(secret for target, _ in hosts for secret in (target.password, target.become_password)))
+    events.redact(*(secret for _, model in hosts for secret in model.day_two.secrets()))
     return hosts
 
 

@@ -250,8 +250,40 @@ def cmd_verify(args: argparse.Namespace, out: Console, err: Console) -> ExitStat
     return _reported(args, out, err, junit.verify_cases(results), report.verify_report(results), render, results)
 
 
+def cmd_exec(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
+    """One command on the selected hosts (`pyinstall exec INV --limit PATTERN -- COMMAND`)."""
+    import threading
+
+    from installer import adhoc, report
+
+    if not args.limit:  # as Ansible's ad hoc commands name their hosts: never every host by default
+        raise UsageError("exec runs on the hosts --limit names, and none were named",
+                         "say which: --limit all, a group, or a pattern (--list-hosts shows them first)")  # fmt: skip
+    command = shlex.join(args.remote_command) if len(args.remote_command) > 1 else args.remote_command[0]
+    lock = threading.Lock()
+
+    def line(host: str, stream: str, said: str) -> None:
+        with lock:  # one line at a time: hosts' lines never interleave within a line
+            style = "red" if stream == "stderr" else ""
+            out.print(terminal.text(f"[{host}{' stderr' if stream == 'stderr' else ''}] ", (said, style)),
+                      soft_wrap=True)  # fmt: skip
+
+    hosts = [t for t, _ in targets(args, err)]
+    results = adhoc.run(hosts, command, forks=args.forks, timeout=args.command_timeout,
+                        lines=line if args.stream and not args.json else None)  # fmt: skip
+    data = {"command": command, **report.exec_report(results)}
+    render = functools.partial(report.render_exec, results)
+    if args.json:
+        print(report.dumps(data, pretty=True))
+    else:
+        render(out, output=not args.stream)
+    status = exit_status(r.status for r in results)
+    kept.finish(args, data, render, status, err)
+    return status
+
+
 # The handler of each command that works on hosts.
 COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], ExitStatus]] = {
     "facts": cmd_facts, "check": cmd_check, "provision": cmd_provision, "remove": cmd_remove, "info": cmd_info,
-    "verify": cmd_verify,
+    "verify": cmd_verify, "exec": cmd_exec,
 }  # fmt: skip

@@ -350,6 +350,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="only tests matching EXPR, as pytest's -k (here -k is --ask-pass, as in Ansible)",
     )
 
+    run = _host_command(sub, "exec", "one command on the hosts --limit names, e.g. `pyinstall exec INV --limit "
+                        "all -- docker ps` (exit 0 every command exited 0, 2 one did not, 4 unreachable)")  # fmt: skip
+    run.add_argument("--stream", action="store_true",
+                     help="print each line as it comes, prefixed with its host ([HOST] LINE), instead of each "
+                     "host's output in one block when it is done")  # fmt: skip
+    run.add_argument("--command-timeout", type=_number(float, 1, 86400), default=600.0, metavar="SECONDS",
+                     help="stop waiting after this long (default 600); its host then fails")  # fmt: skip
+
     config_cmd = sub.add_parser("config", help="each setting in effect and where it comes from (option, "
                                 "environment, config file, default)")  # fmt: skip
     config_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
