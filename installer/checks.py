@@ -826,6 +826,21 @@ def check_bundles(s: Subject) -> list[Finding]:
     ]
 
 
+def check_bundle_images(s: Subject) -> list[Finding]:
+    """The host's engine must load the bundle's image archives: refused before anything is pushed."""
+    bundle = s.asked.bundles.get(s.platform.id) if s.platform else None
+    if bundle is None or not s.pin:
+        return []
+    version = split_evr(s.pin)[1]
+    older = [i for i in bundle.images if i.min_engine and evr_compare(version, i.min_engine) < 0]
+    if not older:
+        return []
+    names = ", ".join(f"{i.name} ({i.file}, docker {i.min_engine} or later)" for i in older)
+    return [Finding("IMAGE_FORMAT", ERROR, f"the bundle's images cannot be loaded by docker {version}: {names}",
+                    "save them again with a docker that writes the older format (1.10 to 24 keep v1 metadata), "
+                    "or pin a newer docker_version")]  # fmt: skip
+
+
 def check_disk(s: Subject) -> list[Finding]:
     facts = s.facts
     avail = facts.docker_fs.get("avail_kb")
@@ -1157,6 +1172,7 @@ CHECKS: tuple[Callable[[Subject], list[Finding]], ...] = (
     check_unmanaged_options,
     check_gpgcheck,
     check_bundles,
+    check_bundle_images,
     check_bundle_login,
     check_conflicts,
     check_jobs,

@@ -284,10 +284,24 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
     """Apply the plan in order, up to the first failure or until ``stop`` is set (Ctrl-C): the operations
     not started are reported skipped. A daemon whose package or configuration already changed is restarted
     even then, so what runs matches what is on disk. ``check``: report, run nothing. Consecutive steps of
-    one plain command each go to the host in one round trip (_run_together)."""
-    operations = [*plan.operations, *(op for op in (plan.start, plan.restart) if op)]
+    one plain command each go to the host in one round trip (_run_together). What needs the daemon
+    (``plan.after``) runs once everything else succeeded."""
     if check or session is None:
-        return [_result(op) for op in operations]
+        return [_result(op) for op in (*plan.operations, *(op for op in (plan.start, plan.restart) if op),
+                                       *plan.after)]  # fmt: skip
+    results = _execute(session, plan, stop)
+    if any(r.status != CHANGED and r.status != OK for r in results):
+        return results
+    for op in plan.after:
+        if stop is not None and stop.is_set():
+            return [*results, TaskResult(op.name, SKIPPED, "interrupted before it started")]
+        results.append(_run(session, op))
+        if results[-1].status != CHANGED:
+            break
+    return results
+
+
+def _execute(session: Session, plan: Plan, stop: Event | None) -> list[TaskResult]:
     # The start runs once every operation succeeded: it is the last step of the queue.
     queue = [*plan.operations, *([plan.start] if plan.start else [])]
     results: list[TaskResult] = []

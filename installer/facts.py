@@ -29,12 +29,18 @@ UNIFIED = "/sys/fs/cgroup"  # where a cgroup v2 host mounts its one hierarchy
 RELEASE_FILES = ("/etc/os-release", "/etc/redhat-release", "/etc/centos-release", "/etc/system-release")
 
 
-def script(provision: bool = False, users: tuple[str, ...] = (), sysctls: tuple[str, ...] = ()) -> str:
+def script(
+    provision: bool = False, users: tuple[str, ...] = (), sysctls: tuple[str, ...] = (), images: bool = False
+) -> str:
     """The facts script: preflight's, or provision's (which adds the services, `docker info`, the
     repository files, jobs and bundles). What it looks at comes from the platform definitions: the
     packages, configuration files, lock files and kernel options of every platform; and from the host's
-    own variables, ``users`` (docker_users: do they exist) and ``sysctls`` (docker_sysctls: their values)."""
-    inputs = f"pyinstall_users={shlex.quote(' '.join(users))}; pyinstall_sysctls={shlex.quote(' '.join(sysctls))}\n"
+    own variables, ``users`` (docker_users: do they exist) and ``sysctls`` (docker_sysctls: their values), and
+    ``images``: list the daemon's images (an offline bundle carries some)."""
+    inputs = (
+        f"pyinstall_users={shlex.quote(' '.join(users))}; pyinstall_sysctls={shlex.quote(' '.join(sysctls))}; "
+        f"pyinstall_images={'1' if images else ''}\n"
+    )
     return inputs + _scripts()[provision]
 
 
@@ -283,6 +289,7 @@ rc=; command -v docker >/dev/null 2>&1 && { timeout -k 5 20 docker info 2>&1; rc
 
 section docker
 [ -n "$rc" ] && echo "command: yes" && echo "rc: $rc"
+[ -n "${pyinstall_images:-}" ] && [ "$rc" = 0 ] && timeout 20 docker images -q --no-trunc 2>/dev/null | prefix 'image: '
 """
 END = "\nsection end\n"
 
@@ -383,6 +390,7 @@ class Facts:
     docker_command: bool | None = None  # provision only: a docker command is there (None: not asked)
     docker_info: str | None = None  # provision only: `docker info` as printed, when docker exists
     docker_info_rc: int | None = None  # its exit status (124: no answer within 20 s)
+    docker_images: list[str] = field(default_factory=list)  # provision only, with a bundle's images: their ids
     repo_files: dict[str, str] = field(default_factory=dict)  # provision only
     file_sums: dict[str, str] = field(default_factory=dict)  # sha256 of every file dumped above
     bundle_sums: dict[str, dict[str, str]] = field(default_factory=dict)  # platform -> {file: sha256} verified
@@ -929,3 +937,5 @@ def _parse_docker(sections: dict[str, str], facts: Facts) -> None:
     facts.docker_command = said.get("command") == "yes"
     facts.docker_info = sections.get("docker_info", "") if facts.docker_command else None
     facts.docker_info_rc = int(rc) if rc.isdigit() else None
+    ids = (value.removeprefix("sha256:") for key, value in _fields(sections["docker"]) if key == "image")
+    facts.docker_images = sorted({f"sha256:{i}" for i in ids if re.fullmatch(r"[0-9a-f]{64}", i)})

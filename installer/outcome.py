@@ -47,7 +47,19 @@ def failures(statuses: Iterable[str]) -> int:
 
 # What provision does, in the order it does it: the names --tags and --skip-tags take (plan.py tags each
 # operation with one).
-TAGS = ("repo", "packages", "cgroups", "config", "proxy", "registries", "sysctl", "users", "service", "validate")
+TAGS = (
+    "repo",
+    "packages",
+    "cgroups",
+    "config",
+    "proxy",
+    "registries",
+    "sysctl",
+    "users",
+    "service",
+    "images",
+    "validate",
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +194,7 @@ PREFLIGHT_CODES = {
     "GPGCHECK_OFF": "packages are installed without signature checks",
     "BUNDLE_LOGIN": "an offline bundle needs a root login",
     "BUNDLE_PLATFORM": "the offline bundles given do not cover the host's platform",
+    "IMAGE_FORMAT": "an offline bundle's image archive is newer than the host's docker loads",
     "THIN_POOL": "the thin pool dm.thinpooldev names is not one on the host",
     "DIRECT_LVM_DEVICE": "the disk dm.directlvm_device gives is missing, mounted or not blank",
     "DOCKER_USERS": "a user docker_users names does not exist on the host",

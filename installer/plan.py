@@ -100,9 +100,10 @@ class Plan:
     start: Operation | None = None  # start, or restart when an operation asks; None: already running
     restart: Operation | None = None
     previous: Previous | None = None
+    after: list[Operation] = field(default_factory=list)  # once the daemon runs: an offline bundle's images
 
     def __bool__(self) -> bool:
-        return bool(self.operations or self.start)
+        return bool(self.operations or self.start or self.after)
 
 
 def tagged(plan: Plan, tags: frozenset[str] | None, skip: frozenset[str] = frozenset()) -> Plan:
@@ -111,7 +112,8 @@ def tagged(plan: Plan, tags: frozenset[str] | None, skip: frozenset[str] = froze
     ops = [op for op in plan.operations if wanted(op.tag, tags, skip)]
     start = plan.start if wanted("service", tags, skip) else None
     restart = plan.restart if any(op.restarts for op in ops) else None
-    return replace(plan, operations=ops, start=start, restart=restart)
+    after = [op for op in plan.after if wanted(op.tag, tags, skip)]
+    return replace(plan, operations=ops, start=start, restart=restart, after=after)
 
 
 def wanted(tag: str, tags: frozenset[str] | None, skip: frozenset[str] = frozenset()) -> bool:
@@ -244,6 +246,8 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     if kept and changing is not None:
         ops.insert(changing, _keep(kept, platform, yum_op, desired.foreign_build))
     result = Plan(ops)
+    if desired.bundle is not None:
+        result.after = _load_images(facts, desired.bundle)
     result.previous = Previous(bool(docker.get("enabled")), bool(docker.get("active")), service, kept,
                                rollback_command(kept, platform) if kept else "")  # fmt: skip
     # An init script's exit status proves nothing (moby#14102): wait until the daemon answers.
@@ -543,6 +547,32 @@ def _push_bundle(facts: Facts, bundle: Bundle) -> list[Operation]:
             tag="repo",
         )
     ]
+
+
+def _load_images(facts: Facts, bundle: Bundle) -> list[Operation]:
+    """The bundle's images the daemon lacks (by id), loaded from the archives pushed with the packages, each
+    archive once; `docker inspect` must find each image afterwards."""
+    present = set(facts.docker_images)
+    missing = [i for i in bundle.images if i.id not in present and f"sha256:{i.legacy_id}" not in present]
+    ops = []
+    for archive in dict.fromkeys(i.file for i in missing):
+        held = [i for i in missing if i.file == archive]
+        path = f"{bundle.remote_dir}/{archive}"
+        # An engine older than 1.10 names an image by its top layer's v1 id, a newer one by its digest.
+        found = " && ".join(
+            "{ "
+            + " || ".join(f"docker inspect {q(name)} >/dev/null 2>&1" for name in (i.id, i.legacy_id) if name)
+            + "; }"
+            for i in held
+        )
+        command = (
+            f"docker load -i {q(path)} >/dev/null && {found} || "
+            f"{{ echo 'docker load left the images of {archive} missing' >&2; exit 1; }}"
+        )
+        names = ", ".join(i.name for i in held)
+        ops.append(Operation(f"load {names} from the bundle", (command,), "not on the host", timeout=600,
+                             tag="images"))  # fmt: skip
+    return ops
 
 
 def describe(op: Operation) -> str:

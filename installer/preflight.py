@@ -66,7 +66,8 @@ class HostReport(HostResult):
 
 def facts_script(asked: Asked, provision: bool = False) -> str:
     """The facts script for this host: what its own variables ask to look at too (docker_users, docker_sysctls)."""
-    return facts.script(provision, asked.day_two.users, tuple(asked.day_two.sysctls))
+    images = any(b.images for b in asked.bundles.values() if b is not None)
+    return facts.script(provision, asked.day_two.users, tuple(asked.day_two.sysctls), images)
 
 
 def gather_facts(session: Session, timeout: float = FACTS_TIMEOUT, script: str | None = None) -> facts.Facts:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import postgres
+from tests import docker_archive, postgres
 from tests.lab import Lab
 from tests.lab.testing import Fleet, pyinstall, require_lab
 
@@ -96,7 +96,7 @@ def make_fleet(lab: Lab) -> Callable[[str, str], Fleet]:
 @pytest.fixture(scope="session")
 def el6_bundle(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An offline bundle for EL6 made from the lab's own RPMs (docker-io, libcgroup, yum-plugin-downloadonly,
-    device-mapper-libs)."""
+    device-mapper-libs) and an image (pyinstall/bundled:1, tests/docker_archive.py)."""
     lab.prepare()  # builds the lab's repositories
     source = tmp_path_factory.mktemp("rpms")
     for pattern in ("epel/6/x86_64/docker-io-*.rpm", "centos/6/os/x86_64/libcgroup-*.rpm",
@@ -105,8 +105,10 @@ def el6_bundle(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
         for rpm in lab.repo.glob(pattern):
             (source / rpm.name).write_bytes(rpm.read_bytes())
     output = tmp_path_factory.mktemp("bundle") / "el6.bundle"
+    image = tmp_path_factory.mktemp("image") / "bundled.tar"
+    docker_archive.save(image)  # an application's image, as `docker save` writes it
     proc = pyinstall("bundle", "create", "--platform", "el6", "--from", str(source), "-o", str(output),
-                     home=tmp_path_factory.mktemp("home"))  # fmt: skip
+                     "--image", str(image), home=tmp_path_factory.mktemp("home"))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return output
 

@@ -32,6 +32,9 @@ def test_bundle_has_a_manifest_and_repodata_dnf_reads(el6_bundle: Path, tmp_path
     ).stdout  # fmt: skip
     for name in ("docker-io.x86_64", "libcgroup.noarch", "device-mapper-libs.noarch"):
         assert name in listed
+    (archive,) = manifest["images"]
+    assert archive["file"] == "images/bundled.tar" and archive["min_engine"] is None
+    assert [i["tags"] for i in archive["images"]] == [["pyinstall/bundled:1"]] and manifest["format"] == 2
 
 
 def test_a_tampered_bundle_is_refused(el6_bundle: Path, tmp_path: Path) -> None:
@@ -69,6 +72,10 @@ def test_provision_from_the_bundle_with_every_network_repo_gone(make_fleet, el6_
     assert f"sent {total - len(half)} bytes" in push["msg"], "the interrupted file resumes where it stopped"
     assert host.check_output("rpm -q --qf '%{VERSION}' docker-io") == "20.10.24"
     assert host.run("docker info").rc == 0
+    loaded = next(t for t in report["tasks"] if t["name"] == "load pyinstall/bundled:1 from the bundle")
+    assert loaded["status"] == "changed", loaded
+    # The application's image came with the bundle: it runs with no registry and no network repository.
+    assert host.check_output("docker run --rm --net=none pyinstall/bundled:1") == "bundled"
     assert host.file("/etc/yum.repos.d/pyinstall-bundle.repo").contains(
         "baseurl=file:///var/cache/pyinstall/bundle/el6"
     )
@@ -76,6 +83,10 @@ def test_provision_from_the_bundle_with_every_network_repo_gone(make_fleet, el6_
     proc = pyinstall("provision", "--json", "-i", str(fleet.inventory), "--bundle", str(el6_bundle), home=tmp_path)
     again = json.loads(proc.stdout)["hosts"][fleet["el6-01"].name]
     assert proc.returncode == 0 and again["changed"] == 0 and again["commands"] == 1
+    proc = pyinstall("verify", "--json", "-i", str(fleet.inventory), "--bundle", str(el6_bundle), home=tmp_path)
+    tests = {t["name"].rsplit("::", 1)[-1]: t["outcome"] for t in json.loads(proc.stdout)["hosts"][
+        fleet["el6-01"].name]["tests"]}  # fmt: skip
+    assert proc.returncode == 0 and tests["test_the_bundles_images_are_loaded"] == "passed", tests
 
     # remove, without the bundle: its repository file and its cache go with the rest, and yum still works.
     proc = pyinstall("remove", "--json", "-i", str(fleet.inventory), home=tmp_path)

@@ -13,7 +13,7 @@ import pytest
 
 from installer import checks, facts, migration
 from installer.asked import Asked, Migration
-from installer.bundle import Bundle
+from installer.bundle import Bundle, Image
 from installer.connection import OutputTooLarge, Target
 from installer.daytwo import DayTwo, Login
 from installer.errors import BecomeError, CommandTimeout, HostDiskFull, HostError
@@ -116,6 +116,7 @@ SCENARIOS: dict[str, tuple[str, dict, dict]] = {
     "GPGCHECK_OFF": (EL7, {}, {**VFS, "yum_gpgcheck": False}),
     "BUNDLE_LOGIN": (EL6, {"user": {"uid": 1000, "login": "deploy"}}, {**VFS, "bundles": {"el6": None}}),
     "BUNDLE_PLATFORM": (EL7, {}, {**VFS, "bundles": {"el6": None}}),
+    "IMAGE_FORMAT": (EL6, {}, {**VFS, "bundles": {"el6": [Image("images/a.tar", "sha256:1", (), "", "1.10.0")]}}),
     "THIN_POOL": ("lab-uml-el7-lvm-provisioned", {}, {**DM, "storage_options": ("dm.thinpooldev=/dev/mapper/nope",)}),
     "DIRECT_LVM_DEVICE": ("lab-uml-el7-lvm-fresh", {}, {**DM, "storage_options": ("dm.directlvm_device=/dev/ubdc",)}),
     "STORE_DEVICE": (LVM, {}, {"storage_driver": "overlay2", "storage_device": "/dev/ubdb"}),  # an LVM PV
@@ -160,7 +161,8 @@ def _codes(code: str) -> set[str]:
     """The codes the checks give on the scenario's host."""
     name, changes, asked = SCENARIOS[code]
     asked = dict(asked)
-    bundles = {p: Bundle(p, Path("/nonexistent"), (), ()) for p in asked.pop("bundles", {})}
+    bundles = {p: Bundle(p, Path("/nonexistent"), (), (), tuple(images or ()))
+               for p, images in asked.pop("bundles", {}).items()}  # fmt: skip
     return {f.code for f in checks.run_checks(recorded(name, **changes), Asked("h1", bundles=bundles, **asked))}
 
 
@@ -209,6 +211,7 @@ VERIFY = {
     "test_the_registry_certificates_are_as_provision_writes_them": None,
     "test_the_docker_users_are_members_of_the_docker_group": ("DOCKER_USERS",),
     "test_the_kernel_settings_are_set_now_and_at_boot": ("SYSCTL",),
+    "test_the_bundles_images_are_loaded": ("IMAGE_FORMAT",),
 }
 # validate's refusals of a running daemon that a host can cause, and the preflight code that says it first.
 VALIDATE = {"STORAGE_DRIVER": "STORAGE_DRIVER", "THIN_POOL": "THIN_POOL", "D_TYPE": "XFS_FTYPE"}

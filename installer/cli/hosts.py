@@ -245,7 +245,9 @@ def cmd_verify(args: argparse.Namespace, out: Console, err: Console) -> ExitStat
     if missing:
         raise UsageError(f"--tests: no such file or directory: {', '.join(missing)}",
                          "give testinfra files (test_*.py) or directories holding them")  # fmt: skip
-    results = verify.run(targets(args, err), tests=args.tests, keyword=args.keyword, forks=args.forks)
+    with _bundles(args) as bundles:
+        hosts = targets(args, err, bundles=bundles)
+    results = verify.run(hosts, tests=args.tests, keyword=args.keyword, forks=args.forks)
     render = functools.partial(report.render_verify, results)
     return _reported(args, out, err, junit.verify_cases(results), report.verify_report(results), render, results)
 

@@ -349,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXPR",
         help="only tests matching EXPR, as pytest's -k (here -k is --ask-pass, as in Ansible)",
     )
+    _bundle_arg(verify_cmd)
 
     run = _host_command(sub, "exec", "one command on the hosts --limit names, e.g. `pyinstall exec INV --limit "
                         "all -- docker ps` (exit 0 every command exited 0, 2 one did not, 4 unreachable)")  # fmt: skip
@@ -381,4 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--platform", required=True, metavar="ID", help="el6, el7: a platform of runtime/")
     create.add_argument("--from", dest="source", required=True, metavar="DIR", help="directory of RPMs")
     create.add_argument("-o", "--output", required=True, metavar="FILE", help="the bundle to write")
+    create.add_argument("--image", action="append", default=[], metavar="ARCHIVE",
+                        help="an archive `docker save` wrote (repeatable): provision loads the images a host lacks "
+                        "once its daemon runs")  # fmt: skip
     return parser

@@ -1,6 +1,7 @@
 """Day two on this host, as pyinstall provisions it (installer/daytwo.py): the daemon's proxy, the registries'
-certificates, the docker group's members and the kernel settings. Each test skips where nothing of its kind
-is asked. No failure message quotes a secret: files are compared by digest, the proxy by variable name."""
+certificates, the docker group's members, the kernel settings, and an offline bundle's images. Each test skips
+where nothing of its kind is asked. No failure message quotes a secret: files are compared by digest, the proxy by
+variable name."""
 
 from __future__ import annotations
 
@@ -68,3 +69,15 @@ def test_the_kernel_settings_are_set_now_and_at_boot(host, desired) -> None:
         if " ".join(now.stdout.split()) != " ".join(value.split()):
             wrong[key] = now.stdout.strip() or "missing"
     assert not wrong, "; ".join(f"{k} is {v}, asked {settings[k]}" for k, v in wrong.items())
+
+
+def test_the_bundles_images_are_loaded(host, desired) -> None:
+    bundle = desired.bundle
+    if bundle is None or not bundle.images:
+        pytest.skip("no offline bundle with images given (--bundle)")
+    missing = [
+        i.name
+        for i in bundle.images
+        if all(host.run(f"docker inspect {shlex.quote(name)}").rc != 0 for name in (i.id, i.legacy_id) if name)
+    ]
+    assert not missing, f"not loaded: {', '.join(missing)}"
