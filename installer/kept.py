@@ -130,6 +130,7 @@ def finish(
         report_json=events.clean(dumps(data)),
         hosts=[(name, str(h["status"]), events.clean(dumps(h))) for name, h in hosts.items()],
         failed=failures(str(h["status"]) for h in hosts.values()),
+        argv=events.clean(shlex.join(args.argv)),
     )
     try:
         records.finish(args.database, args.run_id, end)

@@ -101,6 +101,9 @@ class End:
     report_json: str  # {"hosts": {name: record}}
     hosts: list[tuple[str, str, str]] = field(default_factory=list)  # (name, status, record as JSON)
     failed: int = 0  # of those, failed or unreachable
+    # The command line again, masked of every secret known by the end: an inventory's passwords are known only
+    # once it was read, after the run began. None: left as it began.
+    argv: str | None = None
 
 
 def default_url() -> str:
@@ -256,7 +259,7 @@ def start(url: str, run: Start) -> int:
 def finish(url: str, run_id: int, end: End) -> None:
     """Complete a run's record: its end, exit status, report and hosts."""
     with _connected(url, write=True) as connection:
-        values = {k: v for k, v in end.__dict__.items() if k != "hosts"}
+        values = {k: v for k, v in end.__dict__.items() if k != "hosts" and not (k == "argv" and v is None)}
         connection.execute(runs_table.update().where(runs_table.c.id == run_id).values(**values))
         if end.hosts:
             connection.execute(

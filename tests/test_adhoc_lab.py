@@ -52,7 +52,8 @@ def test_each_hosts_output_and_exit_status_and_no_password(fleet: Fleet, tmp_pat
         [f"[{name}] out CentOS L", f"[{name} stderr] err", f"[{name}] pw=********"],
         [f"[{name}] out CentOS L", f"[{name}] pw=********", f"[{name} stderr] err"],
     ), lines
-    assert f"{name} | failed | rc=3" in streamed.stdout and "out CentOS L\n" not in streamed.stdout
+    assert f"{name} | failed | rc=3" in streamed.stdout and "out CentOS L" not in lines, "printed once, as it came"
+    assert f"{name}: started" in streamed.stderr, "the progress goes beside the output"
     for text in (proc.stdout, proc.stderr, grouped.stdout, grouped.stderr, streamed.stdout, streamed.stderr):
         assert CANARY not in text
     ok = pyinstall("exec", "-i", str(inv), "--limit", "el7", "--", "uname", "-m", home=tmp_path)  # words, quoted

@@ -27,6 +27,10 @@ SUITE = (
     "test_the_repository_files_are_as_provision_writes_them", "test_the_daemon_configuration_is_as_provision_writes_it",
     "test_the_service_is_enabled_and_running", "test_the_cgroup_hierarchies_are_mounted",
     "test_docker_info_reports_what_was_asked", "test_a_container_runs",
+    # day two: the kernel settings are asked by default; the rest skip where nothing is asked
+    "test_the_daemon_runs_with_the_proxy_asked", "test_the_registry_certificates_are_as_provision_writes_them",
+    "test_the_docker_users_are_members_of_the_docker_group", "test_the_kernel_settings_are_set_now_and_at_boot",
+    "test_the_bundles_images_are_loaded",
 )  # fmt: skip
 
 
@@ -58,6 +62,8 @@ def test_freshly_provisioned_hosts_pass_every_test_and_run_a_container(fleet, tm
         assert ran["test_a_container_runs"] == "passed", name
         el6 = name == fleet["el6-tmpfs-01"].name
         assert ran["test_the_cgroup_hierarchies_are_mounted"] == ("passed" if el6 else "skipped"), name
+        assert ran["test_the_kernel_settings_are_set_now_and_at_boot"] == "passed", name
+        assert ran["test_the_docker_users_are_members_of_the_docker_group"] == "skipped", name
     cases = ET.parse(junit).getroot().iter("testcase")
     listed = {(c.get("classname"), c.get("name").split("::")[-1]) for c in cases if c.get("name") != "host"}
     assert listed == {(host, test) for host in provisioned for test in SUITE}

@@ -26,7 +26,11 @@ def watched(args: argparse.Namespace, out: Console, err: Console) -> Iterator[No
     from installer import progress, report
 
     with contextlib.ExitStack() as stack:
-        if not args.json and not out.is_terminal:
+        streamed = getattr(args, "stream", False)  # exec: stdout is the commands' output, line by line
+        if args.command == "exec" and not args.json and (streamed or not out.is_terminal):
+            # the hosts' progress beside the output, never in it (`pyinstall exec ... | grep` sees output alone)
+            stack.enter_context(events.subscribed(lambda e: _print_now(sys.stderr, events.line(e))))
+        elif not args.json and not out.is_terminal:
             stack.enter_context(events.subscribed(lambda e: _print_now(sys.stdout, events.line(e))))
         elif not args.json:  # a terminal: live progress; provision prints each host's block when it is done
             block = None
