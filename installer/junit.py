@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -81,6 +81,15 @@ def verify_cases(hosts: Sequence[Any]) -> list[Case]:
         cases += [Case(h.name, f"test {t.name}", outcomes.get(t.outcome, ""), t.message, "", t.duration)
                   for t in h.tests]  # fmt: skip
     return cases
+
+
+def exec_cases(results: Sequence[Any]) -> list[Case]:
+    """A case per host: failed when its command exited non-zero, its output as the detail."""
+    return [
+        replace(_host_case(r.name, r.status, r.reason, r.hint, r.seconds), detail="\n".join(
+            part for part in (f"hint: {r.hint}" if r.hint and r.rc is None else "", r.stdout, r.stderr) if part))
+        for r in results
+    ]  # fmt: skip
 
 
 def document(command: str, cases: Sequence[Case], seconds: float) -> bytes:

@@ -97,3 +97,19 @@ def test_list_hosts_shows_what_exec_would_run_on_without_running_it(tmp_path: Pa
     inv.write_text("[web]\nweb1 ansible_host=192.0.2.1\n[db]\ndb1 ansible_host=192.0.2.2\n")
     assert main(["exec", str(inv), "--limit", "web", "--list-hosts", "--json", "--", "reboot"]) == 0
     assert json.loads(capsys.readouterr().out)["hosts"] == ["web1"]
+
+
+def test_junit_has_a_case_per_host_failed_when_its_command_was() -> None:
+    from installer import junit
+
+    results = [
+        adhoc.HostCommand("ok1", Status.OK, rc=0, stdout="up\n", seconds=0.1),
+        adhoc.HostCommand("bad1", Status.FAILED, error="the command exited with status 3", rc=3, stderr="boom\n"),
+        adhoc.HostCommand("gone1", Status.UNREACHABLE, error="connection refused", hint="is sshd running?"),
+    ]
+    cases = junit.exec_cases(results)
+    assert [(c.host, c.outcome, c.message) for c in cases] == [
+        ("ok1", "", "ok"), ("bad1", "failure", "the command exited with status 3"),
+        ("gone1", "error", "connection refused"),
+    ]  # fmt: skip
+    assert cases[1].detail == "boom\n" and cases[2].detail == "hint: is sshd running?"

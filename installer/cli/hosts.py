@@ -256,7 +256,7 @@ def cmd_exec(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     """One command on the selected hosts (`pyinstall exec INV --limit PATTERN -- COMMAND`)."""
     import threading
 
-    from installer import adhoc, report
+    from installer import adhoc, junit, report
 
     if not args.limit:  # as Ansible's ad hoc commands name their hosts: never every host by default
         raise UsageError("exec runs on the hosts --limit names, and none were named",
@@ -273,6 +273,7 @@ def cmd_exec(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     hosts = [t for t, _ in targets(args, err)]
     results = adhoc.run(hosts, command, forks=args.forks, timeout=args.command_timeout,
                         lines=line if args.stream and not args.json else None)  # fmt: skip
+    _junit(args, junit.exec_cases(results), err)
     data = {"command": command, **report.exec_report(results)}
     render = functools.partial(report.render_exec, results)
     if args.json:
