@@ -70,3 +70,64 @@ def test_the_first_host_done_is_shown_while_the_other_still_works(make_fleet, tm
     assert slow_block - quick_block > 1.0, "the quick host was reported while the slow one still worked"
     assert _first(chunks, "RECAP") >= slow_block
     assert "to go" in "".join(c for _, c in chunks), "the fleet's counts were shown"
+
+
+def _screen(data: bytes, columns: int, lines: int) -> list[str]:
+    """What a terminal emulator (pyte) shows after ``data``: its scrollback, then its screen; trailing blank
+    lines dropped."""
+    import pyte
+
+    screen = pyte.HistoryScreen(columns, lines, history=100_000)
+    screen.set_mode(pyte.modes.LNM)  # the pty's onlcr: a newline also returns the carriage
+    pyte.Stream(screen).feed(data.decode(errors="replace"))
+    shown = ["".join(row[x].data for x in range(columns)).rstrip() for row in screen.history.top]
+    shown += [row.rstrip() for row in screen.display]
+    while shown and not shown[-1]:
+        shown.pop()
+    return shown
+
+
+def test_nine_hosts_finishing_out_of_order_leave_the_terminal_as_the_run_record_says(
+    make_fleet, tmp_path: Path
+) -> None:
+    """The live region is erased and drawn again each time a host's block is printed above it: whatever the
+    order hosts finish in, nothing of the output may be lost or left over."""
+    fleet: Fleet = make_fleet("scroll", "el6:3,el7:3,el7+tmpfs:3")
+    columns, lines = 160, 30  # the run record is rendered 160 wide
+    env = {**os.environ, "HOME": str(tmp_path), "COLUMNS": str(columns), "LINES": str(lines), "TERM": "xterm"}
+    master, slave = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+    proc = subprocess.Popen([*PYINSTALL, "provision", "-i", str(fleet.inventory), "--retry-file", ""], stdin=slave,
+                            stdout=slave, stderr=slave, env=env, close_fds=True)  # fmt: skip
+    os.close(slave)
+    data = b""
+    while True:
+        if select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    assert proc.wait(timeout=60) == 0, data.decode(errors="replace")[-3000:]
+    shown = _screen(data, columns, lines)
+    kept = subprocess.run([*PYINSTALL, "runs", "show", "1"], capture_output=True, text=True,
+                          env={**env, "COLUMNS": str(columns)})  # fmt: skip
+    recorded = [line.rstrip() for line in kept.stdout.splitlines()]
+    while recorded and not recorded[-1]:
+        recorded.pop()
+    order = [line.split()[0] for line in shown if line.endswith("  changed") and line.split()[0] in
+             {h.name for h in fleet.hosts}]  # fmt: skip
+    print(f"hosts finished in this order: {', '.join(order)}")
+    assert order != [h.name for h in fleet.hosts], "the hosts finished in inventory order: nothing was tested"
+    missing = [line for line in recorded if line and line not in shown]
+    assert not missing, f"lines of the report the terminal lost: {missing[:5]}"
+    assert sorted(filter(None, shown)) == sorted(filter(None, recorded)), "lines left over on the terminal"
