@@ -28,17 +28,32 @@ class Progress:
         self.in_flight: dict[str, tuple[str, float]] = {}  # host: (current step, since)
         self.done: Counter[str] = Counter()
         self._lock = threading.Lock()
-        # One print at a time: each erases the live region by the height it was last drawn at, then draws it
-        # again; two hosts' blocks printed at once both erased the one region, and a line of the output with it.
+        # Every write to the terminal under one lock, this class's own: each erases the live region by the height
+        # it was last drawn at, then draws it again. rich's own refresh thread renders and writes outside the lock
+        # its prints take, so a region drawn from older state could land after a newer one, and the next erase
+        # took a line of the output with it (a task line lost, a progress line left inside a host's block).
         self._printing = threading.Lock()
-        self._live = Live(console=console, refresh_per_second=4, transient=True, get_renderable=self._render)
+        self._stopped = threading.Event()
+        self._live = Live(console=console, auto_refresh=False, transient=True, get_renderable=self._render)
+        self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
 
     def __enter__(self) -> Progress:
-        self._live.start()
+        with self._printing:
+            self._live.start()
+        self._ticker.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._live.stop()
+        self._stopped.set()
+        self._ticker.join()
+        with self._printing:
+            self._live.stop()
+
+    def _tick(self) -> None:
+        """The region drawn again 4 times a second: the steps' clocks move, a step's change shows."""
+        while not self._stopped.wait(0.25):
+            with self._printing:
+                self._live.refresh()
 
     def __call__(self, event: events.Event) -> None:
         # State changes under our lock; printing after it, as rich's refresh thread takes its own lock and
@@ -53,8 +68,7 @@ class Progress:
                 self.done[event.status] += 1
             elif event.kind == events.STEP and event.host in self.in_flight:
                 self.in_flight[event.host] = (event.name, self.in_flight[event.host][1])
-        # A step's change shows at the next refresh (4 a second) and each print redraws the region itself: a
-        # redraw per event, serialised with the prints, only cost time (tests/test_progress.py ran 7x longer).
+        # A step's change shows at the next tick, and each print redraws the region itself.
         with self._printing:
             if event.kind == events.BATCH:
                 self._live.console.print(text(("\n" + event.name, "bold")))

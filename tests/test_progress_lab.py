@@ -87,6 +87,26 @@ def _screen(data: bytes, columns: int, lines: int) -> list[str]:
     return shown
 
 
+_ERASE = re.compile(r"\r\x1b\[2K((?:\x1b\[1A\x1b\[2K)*)")
+
+
+def _misplaced_erasures(written: str) -> list[tuple[int, int, int]]:
+    """(offset, lines drawn, lines erased) wherever the live region was erased by another height than it was
+    last drawn at: the erasure then takes a line of the output with it, or leaves one of the region behind."""
+    wrong, start = [], 0
+    for m in _ERASE.finditer(written):
+        drawn = 0
+        for line in reversed(written[start : m.start()].split("\r\n")):
+            if "to go" not in line and "\x1b[36m" not in line:  # the region: steps in cyan, then the counts
+                break
+            drawn += 1
+        erased = 1 + m.group(1).count("\x1b[1A")
+        if drawn and drawn != erased:
+            wrong.append((m.start(), drawn, erased))
+        start = m.end()
+    return wrong
+
+
 def test_nine_hosts_finishing_out_of_order_leave_the_terminal_as_the_run_record_says(
     make_fleet, tmp_path: Path
 ) -> None:
@@ -126,8 +146,12 @@ def test_nine_hosts_finishing_out_of_order_leave_the_terminal_as_the_run_record_
         recorded.pop()
     order = [line.split()[0] for line in shown if line.endswith("  changed") and line.split()[0] in
              {h.name for h in fleet.hosts}]  # fmt: skip
-    print(f"hosts finished in this order: {', '.join(order)}")
-    assert order != [h.name for h in fleet.hosts], "the hosts finished in inventory order: nothing was tested"
+    names = [h.name for h in fleet.hosts]
+    finished = order[: len(names)]  # each host's block as it was done; the report's recap follows
+    print(f"hosts finished in this order: {', '.join(finished)}")
+    assert sorted(finished) == sorted(names), f"not every host was changed and shown: {order}"
+    assert finished != names, "the hosts finished in inventory order: nothing was tested"
+    assert _misplaced_erasures(data.decode(errors="replace")) == []
     missing = [line for line in recorded if line and line not in shown]
     assert not missing, f"lines of the report the terminal lost: {missing[:5]}"
     assert sorted(filter(None, shown)) == sorted(filter(None, recorded)), "lines left over on the terminal"
