@@ -226,12 +226,10 @@ def plan(facts: Facts, desired: Desired, stamp: str = "") -> Plan:
     for f in desired.files:
         if f.tag == "repo" or f is config:
             continue
-        written = _file_op(facts, f, f"{_what(f.path, f.tag)} {f.path}", stamp, restarts=f.restarts_daemon, tag=f.tag)
-        if _dropin(f.path):  # the init system reads a unit's drop-ins again only when told
-            written = [
-                replace(op, commands=(f"{op.commands[0]} && {platform.service.reload or ':'}",)) for op in written
-            ]
-        ops += written
+        written = _file_op(
+            facts, f, f"{file_kind(f.path, f.tag)} {f.path}", stamp, restarts=f.restarts_daemon, tag=f.tag
+        )
+        ops += [_reloaded(op, f.path, platform.service) for op in written]
     ops += _stale_files(facts, desired, stamp)
     ops += _sysctls(facts, desired.day_two)
     ops += _members(facts, desired.day_two)
@@ -339,7 +337,8 @@ def _file_op(
                       tag=tag)]  # fmt: skip
 
 
-def _what(path: str, tag: str) -> str:
+def file_kind(path: str, tag: str) -> str:
+    """What a file pyinstall writes is, in a step's name."""
     if _dropin(path):
         return "unit drop-in"
     if path in (daytwo.MODULES_LOAD, daytwo.MODULES_SCRIPT):
@@ -354,6 +353,14 @@ def _dropin(path: str) -> bool:
     return path.startswith("/etc/systemd/system/docker.service.d/")
 
 
+def _reloaded(op: Operation, path: str, service: Service) -> Operation:
+    """A step that writes or removes ``path``, followed, when it is a unit drop-in, by what makes the init system
+    read drop-ins again (it does only when told)."""
+    if not _dropin(path):
+        return op
+    return replace(op, commands=(f"{op.commands[0]} && {service.reload or ':'}",))
+
+
 def _stale_files(facts: Facts, desired: Desired, stamp: str) -> list[Operation]:
     """Day two's files the ledger names that nothing asks for any more (a registry or the proxy taken out of the
     inventory): each kept as a backup and taken away; the daemon restarts when it read the file."""
@@ -362,16 +369,16 @@ def _stale_files(facts: Facts, desired: Desired, stamp: str) -> list[Operation]:
     for path in dict.fromkeys(facts.ledger.get("file", [])):
         if path in wanted or not daytwo.owned(path) or not facts.has_file(path):
             continue
-        op = remove_file_op(path, stamp, daytwo.tag_of(path), "no longer asked")
-        if _dropin(path):
-            op = replace(op, commands=(f"{op.commands[0]} && {desired.platform.service.reload or ':'}",))
-        ops.append(replace(op, restarts=daytwo.read_by_daemon(path)))
+        tag = daytwo.tag_of(path)
+        op = remove_file_op(path, file_kind(path, tag), stamp, tag, "no longer asked")
+        ops.append(replace(_reloaded(op, path, desired.platform.service), restarts=daytwo.read_by_daemon(path)))
     return ops
 
 
-def remove_file_op(path: str, stamp: str, tag: str, why: str) -> Operation:
-    """Take a file away, kept as a timestamped backup (a hard link: the name goes, the text stays), and its
-    certs.d directory with it when that is left empty."""
+def remove_file_op(path: str, what: str, stamp: str, tag: str, why: str = "") -> Operation:
+    """Take a file away, kept as a timestamped backup (a hard link: it replaces whatever sits at the backup's
+    path, and the name goes while the text stays), and its certs.d directory with it when that is left empty.
+    ``why``: by default, where the backup is."""
     backup = f"{path}{BACKUP_SUFFIX}.{stamp}"
     command = f"if [ -e {q(path)} ]; then ln -f {q(path)} {q(backup)} && rm -f {q(path)}; fi"
     if path.startswith(daytwo.CERTS_DIR + "/"):
@@ -381,7 +388,7 @@ def remove_file_op(path: str, stamp: str, tag: str, why: str) -> Operation:
             f"if [ -e {q(path)} ]; then ln -f {q(path)} {q(backup)} && rm -f {q(path)}; fi; "
             f"rmdir {q(path.rsplit('/', 1)[0])} 2>/dev/null; true"
         )
-    return Operation(f"remove {_what(path, tag)} {path}", (command,), why, backup=backup, tag=tag)
+    return Operation(f"remove {what} {path}", (command,), why or f"kept as {backup}", backup=backup, tag=tag)
 
 
 def _sysctls(facts: Facts, day_two: daytwo.DayTwo) -> list[Operation]:

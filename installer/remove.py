@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from installer import checks, connection, daytwo, facts, platforms, runtime, yum
 from installer.asked import Asked
@@ -25,13 +24,13 @@ from installer.fleet import FORKS
 from installer.host_run import HostRun, on_host, roll_out, settled
 from installer.outcome import Status
 from installer.plan import (
-    BACKUP_SUFFIX,
     STATE_DIR,
     YUM_TIMEOUT,
     Operation,
     Plan,
     backup_stamp,
     daemon_files,
+    file_kind,
     q,
     remove_file_op,
 )
@@ -60,17 +59,14 @@ def removal(gathered: facts.Facts, desired: runtime.Desired, purge_data: bool = 
     for path in dict.fromkeys(files):
         if not gathered.has_file(path):
             continue
+        # Before the packages go (rpm would take a package's own config file with it).
         if daytwo.owned(path):
-            op = remove_file_op(path, stamp, daytwo.tag_of(path), "")
-            ops.append(replace(op, why=f"kept as {op.backup}"))
-            continue
-        what = "daemon configuration" if path in daemon else "repository"
-        backup = f"{path}{BACKUP_SUFFIX}.{stamp}"
-        # Before the packages go (rpm would take a package's own config file with it): a hard link keeps
-        # the file as a backup, the name goes.
-        command = f"if [ -e {q(path)} ]; then ln -f {q(path)} {q(backup)} && rm -f {q(path)}; fi"
-        ops.append(Operation(f"remove {what} {path}", (command,), f"kept as {backup}", backup=backup,
-                             tag="config" if path in daemon else "repo"))  # fmt: skip
+            tag = daytwo.tag_of(path)
+            ops.append(remove_file_op(path, file_kind(path, tag), stamp, tag))
+        elif path in daemon:
+            ops.append(remove_file_op(path, "daemon configuration", stamp, "config"))
+        else:
+            ops.append(remove_file_op(path, "repository", stamp, "repo"))
     members = [u for u in dict.fromkeys(ledger.get("member", [])) if daytwo.valid_user(u)]
     members = [u for u in members if u in (gathered.docker_group or [])]
     if members:
