@@ -82,6 +82,7 @@ def test_each_hosts_exit_status_is_kept_and_known_passwords_are_masked() -> None
     [
         (["exec", "INV", "--", "uptime"], "exec runs on the hosts --limit names"),
         (["exec", "INV", "--limit", "all"], "give the command after --"),
+        (["exec", "INV", "--limit", "all", "--stream", "--json", "--", "uptime"], "--stream prints lines"),
     ],
 )
 def test_exec_needs_the_hosts_and_the_command_said(argv: list[str], said: str, tmp_path: Path, capsys) -> None:

@@ -261,6 +261,9 @@ def cmd_exec(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     if not args.limit:  # as Ansible's ad hoc commands name their hosts: never every host by default
         raise UsageError("exec runs on the hosts --limit names, and none were named",
                          "say which: --limit all, a group, or a pattern (--list-hosts shows them first)")  # fmt: skip
+    if args.stream and args.json:  # never one silently dropped
+        raise UsageError("exec: --stream prints lines as they come, --json one document at the end",
+                         "choose one")  # fmt: skip
     command = shlex.join(args.remote_command) if len(args.remote_command) > 1 else args.remote_command[0]
     lock = threading.Lock()
 
@@ -272,7 +275,7 @@ def cmd_exec(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
 
     hosts = [t for t, _ in targets(args, err)]
     results = adhoc.run(hosts, command, forks=args.forks, timeout=args.command_timeout,
-                        lines=line if args.stream and not args.json else None)  # fmt: skip
+                        lines=line if args.stream else None)  # fmt: skip
     _junit(args, junit.exec_cases(results), err)
     data = {"command": command, **report.exec_report(results)}
     render = functools.partial(report.render_exec, results)
