@@ -35,6 +35,10 @@ class InventoryError(UsageError):
         super().__init__(f"{where}: {message}", hint)
 
 
+class BrokenTests(PyinstallError):
+    """Test files given to verify that pytest cannot import: no host is touched (exit 2, as a failed test)."""
+
+
 class PatternError(UsageError):
     """A host pattern (--limit) that cannot be understood."""
 

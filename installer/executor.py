@@ -53,6 +53,7 @@ class TaskResult:
     diff: str = ""
     hint: str = ""
     log: str = ""  # the daemon's log after a failed start (shown with -v)
+    seconds: float | None = None  # how long it ran; None: it did not run (check mode, not attempted)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -239,12 +240,14 @@ def _run(session: Session, op: Operation) -> TaskResult:
     events.redact(*op.hidden)  # the debug log sees every command as sent
     events.emit(events.STEP, session.target.name, op.name, "started")
     result = _result(op)
+    began = time.monotonic()
     try:
         _run_commands(session, op, result)
     except OUTCOME_UNKNOWN as exc:  # the step may have happened, in part or in full
         result.status, result.msg, result.hint = UNKNOWN, exc.message, exc.hint
     except interrupts.Interrupted as exc:
         result.status, result.msg, result.hint = INTERRUPTED, exc.message, exc.hint
+    result.seconds = time.monotonic() - began
     events.emit(events.STEP, session.target.name, op.name, result.status, result.msg)
     return result
 
@@ -287,8 +290,8 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
     one plain command each go to the host in one round trip (_run_together). What needs the daemon
     (``plan.after``) runs once everything else succeeded."""
     if check or session is None:
-        return [_result(op) for op in (*plan.operations, *(op for op in (plan.start, plan.restart) if op),
-                                       *plan.after)]  # fmt: skip
+        steps = (*plan.operations, *(op for op in (plan.start, plan.restart) if op), *plan.after)
+        return [replace(_result(op), status=Status.WOULD_CHANGE) for op in steps]
     results = _execute(session, plan, stop)
     if any(r.status != CHANGED and r.status != OK for r in results):
         return results
@@ -348,9 +351,11 @@ def _rolled_back(
     session: Session, plan: Plan, ran: list[Operation], results: list[TaskResult], packages: bool, log: str = ""
 ) -> list[TaskResult]:
     written = [op for op, r in zip(ran, results) if op.file and op.restarts and op.backup and r.status == CHANGED]
+    began = time.monotonic()
     rollback = _rollback(session, written, plan, packages, log)
     if rollback is None:
         return []
+    rollback.seconds = time.monotonic() - began
     events.emit(events.STEP, session.target.name, rollback.name, rollback.status, rollback.msg)
     return [rollback]
 
@@ -365,10 +370,13 @@ def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
     stderr apart), up to the first that fails; each framed with a token of this call's, so that nothing a
     step prints can pass for another's result. If the connection drops, none of their outcomes is known."""
     token = secrets.token_hex(8)
+    # Each step's frame carries the host's clock when it ended (nanoseconds; GNU date, as on every EL): the
+    # steps' durations, the first measured from the stamp printed before it.
     lines = [
         't=$(mktemp -d "${TMPDIR:-/tmp}/pyinstall-steps.XXXXXX") || exit 70; trap \'rm -rf "$t"\' EXIT',
-        f'step() {{ printf \'\\n{STEP_MARK}{token} %s %s\\n\' "$1" "$2"; cat "$t/o"; '
+        f'step() {{ printf \'\\n{STEP_MARK}{token} %s %s %s\\n\' "$1" "$2" "$(date +%s%N)"; cat "$t/o"; '
         f"printf '\\n{STDERR_MARK}{token}\\n'; cat \"$t/e\"; }}",
+        f"printf '\\n{STEP_MARK}{token} begin 0 %s\\n' \"$(date +%s%N)\"",
     ]
     for i, op in enumerate(ops):
         events.redact(*op.hidden)
@@ -384,6 +392,7 @@ def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
             events.emit(events.STEP, session.target.name, r.name, r.status, r.msg)
         return results
     frames = done.stdout.partition(f"\n{END_MARK}{token}\n")[0].split(f"\n{STEP_MARK}{token} ")[1:]
+    began = _stamp(frames.pop(0).partition("\n")[0]) if frames else None
     results = []
     for i, op in enumerate(ops):
         if i:
@@ -393,10 +402,14 @@ def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
             result.status, result.rc, result.stderr = FAILED, done.rc, mask(done.stderr or done.stdout)
             _failed(session.target.name, op, result, ran=False)
         else:
-            head, _, body = frames[i].partition("\n")  # "INDEX RC"
+            head, _, body = frames[i].partition("\n")  # "INDEX RC STAMP"
             out, _, err = body.partition(f"\n{STDERR_MARK}{token}\n")
-            rc = head.partition(" ")[2]
+            rc = [*head.split(" "), ""][1]
             result.rc = int(rc) if rc.isdigit() else LOST
+            ended = _stamp(head)
+            if began is not None and ended is not None and ended >= began:
+                result.seconds = ended - began
+            began = ended
             result.stdout, result.stderr = mask(out), mask(err)
             if result.rc != 0:
                 result.status = FAILED
@@ -406,6 +419,12 @@ def _run_together(session: Session, ops: list[Operation]) -> list[TaskResult]:
         if result.status == FAILED:
             break
     return results
+
+
+def _stamp(head: str) -> float | None:
+    """A frame's clock (the last word of its head, `date +%s%N`) in seconds; None where date has no %N."""
+    word = head.rpartition(" ")[2]
+    return int(word) / 1e9 if word.isdigit() and len(word) > 10 else None
 
 
 # What dockerd says when it gives up, in every era: 20.x "failed to start daemon: ...", logrus

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 from installer.connection import Target
@@ -27,17 +28,19 @@ def run(command: str, target: Target, hook: str) -> TaskResult:
     """One hook for one host: its exit status and the end of what it printed."""
     env = {**os.environ, "PYINSTALL_HOST": target.name, "PYINSTALL_ADDRESS": target.address,
            "PYINSTALL_PORT": str(target.port or 22), "PYINSTALL_HOOK": hook}  # fmt: skip
+    began = time.monotonic()
     try:
         done = subprocess.run(command, shell=True, env=env, capture_output=True, text=True, errors="replace",
                               stdin=subprocess.DEVNULL)  # fmt: skip
     except OSError as exc:
         return TaskResult(f"{hook} hook", Status.FAILED, f"{command!r} could not be run: {exc.strerror}")
+    took = time.monotonic() - began
     out, err = mask(done.stdout[-4000:]), mask(done.stderr[-4000:])
     if done.returncode == 0:
-        return TaskResult(f"{hook} hook", Status.OK, command, rc=0, stdout=out, stderr=err)
+        return TaskResult(f"{hook} hook", Status.OK, command, rc=0, stdout=out, stderr=err, seconds=took)
     said = (err.strip() or out.strip()).splitlines()[-1:] or [""]
     return TaskResult(f"{hook} hook", Status.FAILED, f"{command!r} exited with status {done.returncode}: {said[0]}",
-                      rc=done.returncode, stdout=out, stderr=err)  # fmt: skip
+                      rc=done.returncode, stdout=out, stderr=err, seconds=took)  # fmt: skip
 
 
 def around(work: Work, pre: str | None, post: str | None) -> Work:

@@ -41,6 +41,7 @@ class HostRun(HostResult):
             "status": self.status,
             "ok": self.count(Status.OK),
             "changed": self.count(Status.CHANGED),
+            **({"would_change": self.count(Status.WOULD_CHANGE)} if self.count(Status.WOULD_CHANGE) else {}),
             "failed": self.count(Status.FAILED),
             "tasks": [t.to_dict() for t in self.tasks],
             "findings": [f.to_dict() for f in self.findings],

@@ -1,8 +1,9 @@
-"""JUnit XML for CI (Jenkins, GitLab): one test suite per command, a test case per host and per preflight
-check or task. Failed is a <failure>, unreachable or an unknown outcome an <error>, not attempted
-<skipped>; messages carry the hint.
+"""JUnit XML for CI (Jenkins, GitLab): one test suite per command, one test case per host, so a CI server
+counts hosts: a failing host is one failure, whatever failed on it. Failed is a <failure>, unreachable or an
+unknown outcome an <error>, not attempted <skipped>. What the host went through (each preflight check,
+task or test, warnings included) is its case's <system-out>; what failed, with the hints, the failure's text.
 
-    check / provision / info results ─▶ Case ─▶ document() ─▶ bytes (JUnit XML)
+    check / provision / info / verify / exec results ─▶ Case (host) + [Item] ─▶ document() ─▶ bytes
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -18,78 +19,109 @@ from installer.outcome import Level, Status
 from installer.terminal import visible
 
 FAILURE, ERROR, SKIPPED = "failure", "error", "skipped"
+WARNING = "warning"
+_HOST_OUTCOMES = {Status.FAILED: FAILURE, Status.NOT_INSTALLED: FAILURE, Status.UNREACHABLE: ERROR,
+                  Status.INTERRUPTED: ERROR, Status.SKIPPED: SKIPPED}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing a host went through: a preflight check, a validation, a task or a test."""
+
+    kind: str  # preflight | validate | task | test
+    name: str
+    state: str  # ok, changed, warning, failed, error, skipped, ... as the command words it
+    message: str = ""
+    hint: str = ""
+    detail: str = ""  # a failed task's output
+
+    @property
+    def failed(self) -> bool:
+        return self.state in ("failed", "error", "unknown")
+
+    def line(self) -> str:
+        said = f": {self.message}" if self.message else ""
+        return f"{self.state}: {self.kind} {self.name}{said}" + (f" (hint: {self.hint})" if self.hint else "")
 
 
 @dataclass(frozen=True)
 class Case:
+    """A host: its outcome ("", failure, error or skipped), why, and what it went through."""
+
     host: str
-    name: str
-    outcome: str = ""  # "", failure, error or skipped
+    outcome: str = ""
     message: str = ""
-    detail: str = ""
+    hint: str = ""
+    items: tuple[Item, ...] = ()
     seconds: float | None = None
+    out: str = ""  # exec: the command's output
+    err: str = ""
+
+    @property
+    def warnings(self) -> list[Item]:
+        return [i for i in self.items if i.state == WARNING]
 
 
-def _host_case(name: str, status: Status, message: str, hint: str, seconds: float | None = None) -> Case:
-    outcome = {Status.FAILED: FAILURE, Status.NOT_INSTALLED: FAILURE, Status.UNREACHABLE: ERROR,
-               Status.INTERRUPTED: ERROR, Status.SKIPPED: SKIPPED}.get(status, "")  # fmt: skip
-    return Case(name, "host", outcome, message or str(status), f"hint: {hint}" if hint else "", seconds)
+def _case(r: Any, items: Iterable[Item], seconds: float | None = None, out: str = "", err: str = "") -> Case:
+    listed = tuple(items)
+    first = next((i for i in listed if i.failed), None)
+    message = r.reason or (f"{first.kind} {first.name}: {first.message}" if first else str(r.status))
+    return Case(r.name, _HOST_OUTCOMES.get(r.status, ""), message, r.advice, listed, seconds, out, err)
 
 
-def _finding_cases(host: str, findings: Iterable[Any], prefix: str) -> list[Case]:
-    cases = []
-    for f in findings:
-        outcome = FAILURE if f.level == Level.ERROR and not f.ignored else ""
-        cases.append(Case(host, f"{prefix} {f.code}", outcome, f.message, f"hint: {f.hint}" if f.hint else ""))
-    return cases
+def _findings(findings: Iterable[Any], kind: str) -> list[Item]:
+    def state(f: Any) -> str:
+        if f.level == Level.ERROR:
+            return "ignored" if f.ignored else "failed"
+        return WARNING if f.level == Level.WARNING else "info"
+
+    return [Item(kind, f.code, state(f), f.message, f.hint) for f in findings]
 
 
 def check_cases(reports: Sequence[Any]) -> list[Case]:
-    cases = []
-    for r in reports:
-        cases.append(_host_case(r.name, r.status, r.reason, r.advice, r.seconds))
-        cases += _finding_cases(r.name, r.findings, "preflight")
-    return cases
+    return [_case(r, _findings(r.findings, "preflight"), r.seconds) for r in reports]
 
 
-def provision_cases(runs: Sequence[Any]) -> list[Case]:
-    cases = []
-    for r in runs:
-        cases.append(_host_case(r.name, r.status, r.error, r.hint))
-        cases += _finding_cases(r.name, r.findings, "preflight")
-        for t in r.tasks:
-            outcome = {Status.FAILED: FAILURE, Status.UNKNOWN: ERROR, Status.SKIPPED: SKIPPED}.get(t.status, "")
-            detail = "\n".join(part for part in (f"hint: {t.hint}" if t.hint else "", t.stderr or t.stdout) if part)
-            cases.append(Case(r.name, f"task {t.name}", outcome, t.msg or str(t.status), detail if outcome else ""))
-    return cases
+def provision_cases(runs: Sequence[Any], check_mode: bool = False) -> list[Case]:
+    """``check_mode``: tasks that would change are said so, never "changed"."""
+
+    def task(t: Any) -> Item:
+        state = "would change" if check_mode and t.status == Status.CHANGED else str(t.status)
+        failed = t.status in (Status.FAILED, Status.UNKNOWN)
+        return Item("task", t.name, state, t.msg, t.hint if failed else "", (t.stderr or t.stdout) if failed else "")
+
+    return [
+        _case(
+            r, [*_findings(r.findings, "preflight"), *map(task, r.tasks)], sum(t.seconds or 0 for t in r.tasks) or None
+        )
+        for r in runs
+    ]
 
 
 def info_cases(hosts: Sequence[Any]) -> list[Case]:
-    cases = []
-    for h in hosts:
-        cases.append(_host_case(h.name, h.status, h.error, h.hint))
-        cases += _finding_cases(h.name, h.findings, "validate")
-    return cases
+    return [_case(h, _findings(h.findings, "validate")) for h in hosts]
 
 
 def verify_cases(hosts: Sequence[Any]) -> list[Case]:
-    """A case per host, and per test that ran on it (named by its pytest node id)."""
-    outcomes = {"failed": FAILURE, "error": ERROR, "skipped": SKIPPED}
-    cases = []
-    for h in hosts:
-        cases.append(_host_case(h.name, h.status, h.reason, h.hint))
-        cases += [Case(h.name, f"test {t.name}", outcomes.get(t.outcome, ""), t.message, "", t.duration)
-                  for t in h.tests]  # fmt: skip
-    return cases
+    """Each test that ran on the host an item (named by its pytest node id, its file's name first)."""
+    return [
+        _case(h, [Item("test", t.name, t.outcome, t.message) for t in h.tests], sum(t.duration for t in h.tests))
+        for h in hosts
+    ]
 
 
 def exec_cases(results: Sequence[Any]) -> list[Case]:
-    """A case per host: failed when its command exited non-zero, its output as the detail."""
-    return [
-        replace(_host_case(r.name, r.status, r.reason, r.hint, r.seconds), detail="\n".join(
-            part for part in (f"hint: {r.hint}" if r.hint and r.rc is None else "", r.stdout, r.stderr) if part))
-        for r in results
-    ]  # fmt: skip
+    """Failed when its command exited non-zero; its output as the case's system-out and system-err."""
+    return [_case(r, (), r.seconds, r.stdout, r.stderr) for r in results]
+
+
+def _failure_text(case: Case) -> str:
+    parts = [line for i in case.items if i.failed for line in (i.line(), i.detail) if line]
+    if case.hint and case.hint not in (i.hint for i in case.items if i.failed):
+        parts.append(f"hint: {case.hint}")
+    if case.out or case.err:
+        parts.append("\n".join(p for p in (case.out, case.err) if p))
+    return "\n".join(parts)
 
 
 def document(command: str, cases: Sequence[Case], seconds: float) -> bytes:
@@ -103,14 +135,26 @@ def document(command: str, cases: Sequence[Case], seconds: float) -> bytes:
         root, "testsuite", name=name, skipped=str(counts[SKIPPED]), time=f"{seconds:.3f}",
         timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"), hostname=socket.gethostname(), **totals,
     )  # fmt: skip
+    warned = [(c.host, w) for c in cases for w in c.warnings]
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="warnings", value=str(len(warned)))
+    ET.SubElement(properties, "property", name="hosts with warnings", value=str(len({h for h, _ in warned})))
     for c in cases:
-        case = ET.SubElement(suite, "testcase", classname=visible(c.host), name=visible(c.name))
+        case = ET.SubElement(suite, "testcase", classname=name, name=visible(c.host))
         if c.seconds is not None:
             case.set("time", f"{c.seconds:.3f}")
         if c.outcome:
             element = ET.SubElement(case, c.outcome, message=visible(c.message))
+            first = next((i for i in c.items if i.failed), None)
             if c.outcome != SKIPPED:
-                element.set("type", c.name.split(" ", 1)[0])
-            element.text = visible(c.detail) or None
+                element.set("type", f"{first.kind} {first.name}" if first else "host")
+                element.text = visible(_failure_text(c)) or None
+        said = [i.line() for i in c.items] + ([c.out] if c.out else [])
+        if said:
+            ET.SubElement(case, "system-out").text = visible("\n".join(said))
+        if c.err:
+            ET.SubElement(case, "system-err").text = visible(c.err)
+    if warned:  # a warning in the suite's output too: CI pages show it without opening each host
+        ET.SubElement(suite, "system-out").text = visible("\n".join(f"{h}: {w.line()}" for h, w in warned))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import io
 import shlex
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,7 @@ def start(args: argparse.Namespace, err: Console) -> None:
         rollout=args.rollout,
         shard=args.shard and "{}/{}".format(*rollout.parse_shard(args.shard)),
         shard_function=args.shard and rollout.SHARD_FUNCTION,
+        check_mode=bool(getattr(args, "check", False)),
     )
     args.database = args.database or records.default_url()
     try:
@@ -119,7 +121,7 @@ def finish(
     from installer import records
 
     printed = io.StringIO()
-    render(terminal.plain_console(printed))
+    render(terminal.plain_console(printed, terminal.console(sys.stdout).width))
     from installer.report import dumps
 
     hosts = data["hosts"]
@@ -134,6 +136,9 @@ def finish(
     )
     try:
         records.finish(args.database, args.run_id, end)
+        keep = args.settings["keep_runs"].value if hasattr(args, "settings") else None
+        if keep is not None:
+            records.prune(args.database, end.ended - keep * 86400)
     except Exception as exc:
         _warning(args.database, exc, err)
 

@@ -609,7 +609,7 @@ def execute(
         msg = f"rolling back failed: {said[0]}; the ledger is in {MIGRATION_DIR}"
     status = CHANGED if done.ok else FAILED  # put back: the host's status stays the step's (failed, interrupted)
     return [*results, TaskResult(undo.name, status, msg, rc=done.rc, commands=list(undo.commands),
-                                 stdout=done.stdout, stderr=done.stderr)]  # fmt: skip
+                                 stdout=done.stdout, stderr=done.stderr, seconds=done.duration)]  # fmt: skip
 
 
 def report(session: Session) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class Status(_Word):
 
     OK = "ok"  # as asked (check: passed; info: valid)
     CHANGED = "changed"  # made as asked (provision)
+    WOULD_CHANGE = "would change"  # --check: a step that would run, a host it would change; nothing ran
     FAILED = "failed"  # check: an error finding; provision: a task failed; info: not as asked
     NOT_INSTALLED = "not installed"  # info, verify: a reachable host with no Docker
     UNREACHABLE = "unreachable"  # no session, or lost in the middle of a step
@@ -36,6 +37,11 @@ class Status(_Word):
     SKIPPED = "skipped"  # not attempted (a failure budget spent, or Ctrl-C before it started)
     INTERRUPTED = "interrupted"  # Ctrl-C while the host was in flight
 
+
+# A finished run's status in one word, by its exit status (cli.ExitStatus); any other is an error.
+RUN_STATUSES = {0: "ok", 1: "error", 2: "failed", 4: "unreachable", 5: "error", 130: "interrupted",
+                143: "interrupted"}  # fmt: skip
+RUN_STATUS_WORDS = ("ok", "failed", "unreachable", "error", "interrupted", "unfinished")
 
 NOT_INSTALLED = "Docker is not installed (no docker command)"  # info and verify say it of a host
 

@@ -9,6 +9,7 @@ A host that fails preflight is left untouched; the others carry on.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from installer import checks, connection, docker_info, facts, hooks, migration, probe, runtime
@@ -99,14 +100,18 @@ def _pipeline(
     if settled(run):
         return
     if check or not wanted("validate", tags, skip_tags):
-        run.status = Status.CHANGED if steps else Status.OK
+        run.status = (Status.WOULD_CHANGE if check else Status.CHANGED) if steps else Status.OK
         return
+    began = time.monotonic()
     validation, daemon_findings, info = _validate(session, gathered, s, desired, changed=bool(steps))
+    validation.seconds = time.monotonic() - began
     run.tasks.append(validation)
     run.findings += daemon_findings
     run.info = {k: v for k, v in info.to_dict().items() if k != "sections"}
     if validation.status != Status.FAILED and steps:  # something changed: prove it still runs containers
+        began = time.monotonic()
         run.tasks.append(_run_a_container(session))
+        run.tasks[-1].seconds = time.monotonic() - began
     failed = any(t.status == Status.FAILED for t in run.tasks)
     run.status = Status.FAILED if failed else Status.CHANGED if steps else Status.OK
 

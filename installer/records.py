@@ -5,11 +5,12 @@ SQLite in the user's state directory by default; PostgreSQL (postgresql://...) f
 with --database or PYINSTALL_DATABASE. The schema is Alembic's, versioned in installer/migrations.
 
     cli ─▶ start(url, Start) ─▶ runs ◀─ finish(url, id, End) ─▶ run_hosts
-    runs(url) / run(url, id) / host_history(url, name) ─▶ `pyinstall runs`
+    runs(url, filters) / run(url, id) / host_history(url, name) / prune(url, before) ─▶ `pyinstall runs`
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -25,9 +26,10 @@ import sqlalchemy as sa
 
 from installer import localfiles, package_path
 from installer.errors import PyinstallError, UsageError
+from installer.outcome import RUN_STATUSES
 
 MIGRATIONS = package_path("migrations")
-HEAD = "0004"  # the newest migration (a test holds it to Alembic's view): Alembic loads only to migrate
+HEAD = "0005"  # the newest migration (a test holds it to Alembic's view): Alembic loads only to migrate
 SQLITE_BUSY_SECONDS = 30  # a run waits this long for another run's write (each is milliseconds)
 CONNECT_SECONDS = 10  # a database server that does not answer delays a run by no more than this
 MIGRATION_LOCK = 0x70796E73  # PostgreSQL advisory lock key: one controller migrates at a time
@@ -60,6 +62,7 @@ runs_table = sa.Table(
     sa.Column("shard", sa.String(16)),  # "K/N"
     sa.Column("shard_function", sa.String(16)),  # rollout.SHARD_FUNCTION when it ran; NULL: rendezvous
     sa.Column("failed", sa.Integer, nullable=False, server_default="0"),  # failed or unreachable hosts so far
+    sa.Column("check_mode", sa.Boolean, nullable=False, server_default=sa.false()),  # --check: nothing changed
 )
 hosts_table = sa.Table(
     "run_hosts",
@@ -91,6 +94,7 @@ class Start:
     rollout: str | None = None
     shard: str | None = None
     shard_function: str | None = None
+    check_mode: bool = False
 
 
 @dataclass(frozen=True)
@@ -297,14 +301,56 @@ def rollout_failed(url: str, run_id: int, rollout: str, failed: int) -> int:
     return int(total)
 
 
-def runs(url: str, limit: int = 50) -> list[dict[str, Any]]:
-    """The latest runs, newest first, each with its hosts counted by status (``ended`` None: unfinished)."""
+def run_status(ended: float | None, exit_status: int | None) -> str:
+    """A run's status in one word (outcome.RUN_STATUSES): what `runs --status` filters on."""
+    if ended is None:
+        return "unfinished"
+    return RUN_STATUSES.get(exit_status if exit_status is not None else 1, "error")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which runs `runs` lists: every one given must hold."""
+
+    command: str | None = None
+    status: str | None = None  # one of outcome.RUN_STATUS_WORDS
+    host: str | None = None  # runs that worked on this host
+    since: float | None = None  # started at or after (seconds since the epoch)
+    rollout: str | None = None
+
+    def where(self) -> list[Any]:
+        c = runs_table.c
+        clauses: list[Any] = []
+        if self.command:
+            clauses.append(c.command == self.command)
+        if self.rollout:
+            clauses.append(c.rollout == self.rollout)
+        if self.since is not None:
+            clauses.append(c.started >= self.since)
+        if self.host:
+            clauses.append(c.id.in_(sa.select(hosts_table.c.run_id).where(hosts_table.c.host == self.host)))
+        if self.status == "unfinished":
+            clauses.append(c.ended.is_(None))
+        elif self.status:
+            clause = c.exit_status.in_([code for code, word in RUN_STATUSES.items() if word == self.status])
+            if self.status == "error":  # and any exit status no other word has
+                clause = clause | c.exit_status.not_in(list(RUN_STATUSES)) | c.exit_status.is_(None)
+            clauses += [c.ended.is_not(None), clause]
+        return clauses
+
+
+def runs(url: str, limit: int = 50, filters: Filters = Filters()) -> tuple[list[dict[str, Any]], int]:
+    """The latest runs that pass ``filters``, newest first, each with its hosts counted by status and its
+    status in a word; and how many passed in all (the list stops at ``limit``)."""
+    where = filters.where()
     with _connected(url) as connection:
+        total = connection.execute(sa.select(sa.func.count()).select_from(runs_table).where(*where)).scalar_one()
         rows = connection.execute(
             sa.select(runs_table.c.id, runs_table.c.started, runs_table.c.ended, runs_table.c.command,
                       runs_table.c.exit_status, runs_table.c.controller, runs_table.c.username,
-                      runs_table.c.inventory, runs_table.c.rollout, runs_table.c.shard)
-            .order_by(runs_table.c.id.desc()).limit(limit)
+                      runs_table.c.inventory, runs_table.c.rollout, runs_table.c.shard, runs_table.c.check_mode,
+                      runs_table.c.argv)
+            .where(*where).order_by(runs_table.c.id.desc()).limit(limit)
         ).all()  # fmt: skip
         counts = connection.execute(
             sa.select(hosts_table.c.run_id, hosts_table.c.status, sa.func.count())
@@ -314,7 +360,25 @@ def runs(url: str, limit: int = 50) -> list[dict[str, Any]]:
     by_run: dict[int, dict[str, int]] = {}
     for run_id, status, n in counts:
         by_run.setdefault(run_id, {})[status] = n
-    return [{**r._asdict(), "hosts": by_run.get(r.id, {})} for r in rows]
+    listed = [{**r._asdict(), "status": run_status(r.ended, r.exit_status), "hosts": by_run.get(r.id, {})}
+              for r in rows]  # fmt: skip
+    return listed, int(total)
+
+
+def prune(url: str, before: float) -> int:
+    """Forget the runs started before ``before`` (seconds since the epoch), their hosts with them; returns
+    how many. SQLite's file is compacted afterwards (a deletion alone leaves it as large)."""
+    old = sa.select(runs_table.c.id).where(runs_table.c.started < before)
+    with _connected(url, write=True) as connection:
+        connection.execute(hosts_table.delete().where(hosts_table.c.run_id.in_(old)))
+        gone = connection.execute(runs_table.delete().where(runs_table.c.started < before)).rowcount
+    parsed = parse_url(url)
+    if gone and parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(parsed.database, timeout=SQLITE_BUSY_SECONDS)) as connection:
+            connection.execute("VACUUM")  # outside any transaction, as SQLite requires
+    return int(gone)
 
 
 def run(url: str, run_id: int) -> dict[str, Any] | None:
@@ -335,6 +399,7 @@ def rollout(url: str, rollout_id: str) -> list[dict[str, Any]]:
 def _loaded(row: sa.Row[Any]) -> dict[str, Any]:
     found = row._asdict()
     found["report_json"] = json.loads(found["report_json"] or '{"hosts": {}}')
+    found["status"] = run_status(found["ended"], found["exit_status"])
     return found
 
 
@@ -354,9 +419,11 @@ def host_history(url: str, host: str, limit: int = 50) -> list[dict[str, Any]]:
     for run_id, started, command_name, status, result in rows:
         record = json.loads(result)
         info = record.get("docker_info") or {}
-        changed = [t["name"] for t in record.get("tasks", []) if t.get("status") == "changed"]
+        tasks = record.get("tasks", [])
         history.append({
-            "run": run_id, "started": started, "command": command_name, "status": status, "changed": changed,
+            "run": run_id, "started": started, "command": command_name, "status": status,
+            "changed": [t["name"] for t in tasks if t.get("status") == "changed"],
+            "would_change": [t["name"] for t in tasks if t.get("status") == "would change"],
             "version": info.get("server_version"), "storage_driver": info.get("storage_driver"),
         })  # fmt: skip
     return history

@@ -151,7 +151,7 @@ def _pipeline(
     steps = removal(gathered, desired, purge_data)
     run.tasks = execute(None if check else session, steps, check=check, stop=stop)
     if not settled(run):
-        run.status = Status.CHANGED if steps else Status.OK
+        run.status = (Status.WOULD_CHANGE if check else Status.CHANGED) if steps else Status.OK
 
 
 def run(

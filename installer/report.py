@@ -24,6 +24,7 @@ UNREACHABLE = Status.UNREACHABLE
 _RUN_STYLE = {
     Status.OK: "green",
     Status.CHANGED: "yellow",
+    Status.WOULD_CHANGE: "yellow",
     Status.FAILED: "red",
     Status.UNREACHABLE: "magenta",
     Status.SKIPPED: "cyan",
@@ -157,8 +158,9 @@ def render_host_run(r: Any, console: Console, verbose: int = 0, diff: bool = Fal
             label = f"{f.code} (ignored)" if f.ignored else f.code
             console.print(text((f"  preflight {f.level}: {label}: {f.message}", _STYLE[f.level])))
     for t in r.tasks:
+        took = f"  {t.seconds:.1f} s" if t.seconds is not None and t.seconds >= 1 else ""  # the steps that take time
         console.print(text("  ", (f"{t.status:<8}", _RUN_STYLE.get(t.status, "")), f" {t.name}",
-                                    (f"  ({t.msg})" if t.msg else "", "dim")))  # fmt: skip
+                           (f"  ({t.msg})" if t.msg else "", "dim"), (took, "dim")))  # fmt: skip
         if verbose:
             for c in t.commands:
                 console.print(text((f"           $ {c}", "dim")), soft_wrap=True)
@@ -200,9 +202,15 @@ def _recap(runs: Sequence[Any], console: Console) -> None:
     for r in runs:
         console.print(text(
             (f"{r.name:<{width}}", _RUN_STYLE.get(r.status, "")),
-            f"  ok={r.count('ok')} changed={r.count('changed')} failed={r.count('failed')}",
+            f"  ok={r.count('ok')} {_changed(r)} failed={r.count('failed')}",
             f"  {r.status}",
         ))  # fmt: skip
+
+
+def _changed(r: Any) -> str:
+    """changed=N, or under --check would_change=N (nothing changed)."""
+    would = r.count(Status.WOULD_CHANGE)
+    return f"would_change={would}" if would else f"changed={r.count(Status.CHANGED)}"
 
 
 def info_report(hosts: Sequence[Any], summary: dict[str, Any], outliers: Sequence[Any]) -> dict[str, Any]:

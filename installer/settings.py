@@ -152,6 +152,8 @@ SETTINGS = (
             ansible="DEFAULT_VAULT_IDENTITY_LIST"),
     Setting("database", DEFAULTS, "database", ("PYINSTALL_DATABASE",), str, None,
             "where runs are kept (else SQLite in the state directory)"),
+    Setting("keep_runs", DEFAULTS, "keep_runs", ("PYINSTALL_KEEP_RUNS",), _bounded(float, 36500), None,
+            "days a run is kept: older ones are forgotten as each run ends (else every run is kept)"),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SETTINGS}
 BY_KEY = {(s.section, s.name): s for s in SETTINGS}

@@ -49,11 +49,12 @@ def console(stream: IO[str]) -> Console:
     return out
 
 
-def plain_console(stream: IO[str]) -> Console:
-    """A console that renders into a file as plain text (no colours, no escape sequences), 160 wide."""
+def plain_console(stream: IO[str], width: int = 160) -> Console:
+    """A console that renders into a file as plain text (no colours, no escape sequences), 160 wide unless
+    told (a run's record: as wide as the run printed, so that it wraps where the run's output did)."""
     from rich.console import Console
 
-    return Console(file=stream, width=160, highlight=False, markup=False, emoji=False, color_system=None,
+    return Console(file=stream, width=width, highlight=False, markup=False, emoji=False, color_system=None,
                    force_terminal=False)  # fmt: skip
 
 

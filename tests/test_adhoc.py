@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 
@@ -113,4 +114,8 @@ def test_junit_has_a_case_per_host_failed_when_its_command_was() -> None:
         ("ok1", "", "ok"), ("bad1", "failure", "the command exited with status 3"),
         ("gone1", "error", "connection refused"),
     ]  # fmt: skip
-    assert cases[1].detail == "boom\n" and cases[2].detail == "hint: is sshd running?"
+    assert (cases[0].out, cases[1].err, cases[2].hint) == ("up\n", "boom\n", "is sshd running?")
+    document = ET.fromstring(junit.document("exec", cases, 1.0))[0]
+    outputs = {c.get("name"): (c.findtext("system-out"), c.findtext("system-err"), c.findtext("failure")) for c in
+               document.iter("testcase")}  # fmt: skip
+    assert outputs["ok1"] == ("up\n", None, None) and outputs["bad1"] == (None, "boom\n", "boom\n")

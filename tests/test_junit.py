@@ -1,11 +1,14 @@
-"""--junit-xml: valid against the JUnit schema Jenkins and GitLab read; failed hosts, checks and tasks are
-failures, unreachable hosts and unknown outcomes errors, hosts not attempted skipped."""
+"""--junit-xml: valid against the JUnit schema Jenkins and GitLab read, and counted as they count it (read
+back with junitparser): a case per host, a failing host one failure whatever failed on it, unreachable
+hosts errors, hosts not attempted skipped; what each host went through, warnings included, in its output."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import junitparser
 import pytest
 
 from installer import junit
@@ -31,7 +34,11 @@ def schema():
 
 
 RUNS = [
-    HostRun("web1", Status.CHANGED, tasks=[TaskResult("install docker-ce 20.10.24", Status.CHANGED, "not installed")]),
+    HostRun(
+        "web1",
+        Status.CHANGED,
+        tasks=[TaskResult("install docker-ce 20.10.24", Status.CHANGED, "not installed", seconds=3.5)],
+    ),
     HostRun(
         "web2",
         Status.FAILED,
@@ -56,45 +63,76 @@ RUNS = [
 ]
 
 
-def test_provision_as_junit_is_valid_and_says_what_failed(schema) -> None:
+def _read(document: bytes, tmp_path: Path) -> junitparser.JUnitXml:
+    path = tmp_path / "junit.xml"
+    path.write_bytes(document)
+    return junitparser.JUnitXml.fromfile(str(path))
+
+
+def _outcomes(case: junitparser.TestCase) -> list[str]:
+    return [type(r).__name__ for r in case.result]
+
+
+def test_provision_counts_a_failing_host_once(schema, tmp_path: Path) -> None:
     document = junit.document("provision", junit.provision_cases(RUNS), 12.5)
     schema.validate(document)
-    root = ET.fromstring(document)
-    (suite,) = root
-    counts = [suite.get(k) for k in ("tests", "failures", "errors", "skipped")]
-    assert counts == ["7", "2", "1", "1"]
-    failed = {c.get("classname") + ": " + c.get("name"): c for c in suite if c.find("failure") is not None}
-    assert set(failed) == {"web2: host", "web2: task start docker"}
-    message = failed["web2: task start docker"].find("failure").get("message")
-    assert "\\x1b[2J<bad>" in message, "host text made visible, escaped as XML"
-    assert "look at the daemon's log" in failed["web2: task start docker"].find("failure").text
-    (error,) = [c for c in suite if c.find("error") is not None]
-    assert error.get("classname") == "web3" and "is sshd running" in error.find("error").text
+    (suite,) = _read(document, tmp_path)
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (4, 1, 1, 1)
+    cases = {c.name: c for c in suite}
+    assert {name: _outcomes(c) for name, c in cases.items()} == {
+        "web1": [], "web2": ["Failure"], "web3": ["Error"], "web4": ["Skipped"]
+    }  # fmt: skip
+    (failure,) = cases["web2"].result
+    assert failure.type == "task start docker" and "\\x1b[2J<bad>" in failure.message, "host text made visible"
+    assert "failed: task start docker" in failure.text and "look at the daemon's log" in failure.text
+    assert "dockerd: no" in failure.text, "the failed step's output"
+    assert "changed: task write repository" in cases["web2"].system_out, "every step, in the host's output"
+    assert "is sshd running" in cases["web3"].result[0].text
+    assert cases["web1"].time == 3.5, "the host's steps' time"
 
 
-def test_check_and_info_as_junit(schema) -> None:
+def test_warnings_are_visible_and_do_not_fail(schema, tmp_path: Path) -> None:
     refused = Finding("KERNEL", Level.ERROR, "kernel 2.6.32-358.el6.x86_64 is older than 2.6.32-431", "update it")
-    ignored = Finding("SELINUX", Level.WARNING, "enforcing", "", ignored=True)
-    reports = [HostReport("db1", Status.FAILED, findings=[refused, ignored], seconds=0.4), HostReport("db2", Status.OK)]
-    checked = junit.document("check", junit.check_cases(reports), 1.0)
-    schema.validate(checked)
-    names = [(c.get("classname"), c.get("name"), c.find("failure") is not None) for c in ET.fromstring(checked)[0]]
-    assert names == [("db1", "host", True), ("db1", "preflight KERNEL", True), ("db1", "preflight SELINUX", False),
-                     ("db2", "host", False)]  # fmt: skip
+    ignored = Finding("SELINUX", Level.ERROR, "enforcing", "", ignored=True)
+    gpg = Finding("GPGCHECK_OFF", Level.WARNING, "gpgcheck=0 in docker.repo", "turn it on")
+    reports = [HostReport("db1", Status.FAILED, findings=[refused, ignored], seconds=0.4),
+               HostReport("db2", Status.OK, findings=[gpg], seconds=0.3)]  # fmt: skip
+    document = junit.document("check", junit.check_cases(reports), 1.0)
+    schema.validate(document)
+    (suite,) = _read(document, tmp_path)
+    assert (suite.tests, suite.failures, suite.errors) == (2, 1, 0)
+    db1, db2 = suite
+    assert db1.result[0].type == "preflight KERNEL" and "update it" in db1.result[0].text
+    assert "ignored: preflight SELINUX" in db1.system_out
+    assert db2.is_passed and "warning: preflight GPGCHECK_OFF: gpgcheck=0 in docker.repo (hint: turn it on)" in (
+        db2.system_out
+    )
+    properties = {p.name: p.value for p in suite.properties()}
+    assert properties == {"warnings": "1", "hosts with warnings": "1"}
+    assert "db2: warning: preflight GPGCHECK_OFF" in ET.fromstring(document)[0].find("system-out").text
     hosts = [HostInfo("db1", Status.FAILED, findings=[Finding("STORAGE_DRIVER", Level.ERROR, "vfs, asked overlay2")])]
     schema.validate(junit.document("info", junit.info_cases(hosts), 2.0))
 
 
-def test_the_cli_writes_it_beside_its_report(schema, tmp_path, unreachable) -> None:
+def test_check_mode_steps_say_would_change(schema, tmp_path: Path) -> None:
+    run = HostRun("web1", Status.WOULD_CHANGE, tasks=[TaskResult("install docker-ce", Status.WOULD_CHANGE, "absent")])
+    (suite,) = _read(junit.document("provision", junit.provision_cases([run]), 1.0), tmp_path)
+    (case,) = suite
+    assert case.is_passed and "would change: task install docker-ce" in case.system_out
+
+
+def test_the_cli_writes_it_beside_its_report(schema, tmp_path: Path, unreachable: Path) -> None:
     """The host is unreachable: an <error> in the suite."""
     out = tmp_path / "junit.xml"
     assert main(["check", str(unreachable), "--junit-xml", str(out)]) == ExitStatus.UNREACHABLE
     schema.validate(str(out))
-    (case,) = ET.parse(out).getroot()[0]
-    assert case.get("classname") == "web1" and "Connection refused" in case.find("error").get("message")
+    (suite,) = junitparser.JUnitXml.fromfile(str(out))
+    (case,) = suite
+    assert case.name == "web1" and case.classname == "pyinstall check"
+    assert "Connection refused" in case.result[0].message
 
 
-def test_verify_as_junit_a_case_per_host_and_test(schema) -> None:
+def test_verify_a_case_per_host_its_tests_listed(schema, tmp_path: Path) -> None:
     passed = TestResult("test_docker.py::test_a_container_runs", "passed", duration=1.2)
     failed = TestResult("test_docker.py::test_the_daemon_configuration_is_as_provision_writes_it", "failed",
                         "/etc/docker/daemon.json: debug added on the host (true), not asked for")  # fmt: skip
@@ -103,11 +141,9 @@ def test_verify_as_junit_a_case_per_host_and_test(schema) -> None:
              HostVerify("web2", Status.NOT_INSTALLED, error="Docker is not installed (no docker command)")]  # fmt: skip
     document = junit.document("verify", junit.verify_cases(hosts), 3.0)
     schema.validate(document)
-    outcomes = {(c.get("classname"), c.get("name")): [e.tag for e in c] for c in ET.fromstring(document)[0]}
-    assert outcomes == {
-        ("web1", "host"): ["failure"],
-        ("web1", f"test {passed.name}"): [],
-        ("web1", f"test {failed.name}"): ["failure"],
-        ("web1", f"test {skipped.name}"): ["skipped"],
-        ("web2", "host"): ["failure"],
-    }
+    (suite,) = _read(document, tmp_path)
+    assert (suite.tests, suite.failures) == (2, 2)
+    web1, web2 = suite
+    assert web1.result[0].type == f"test {failed.name}" and "debug added on the host" in web1.result[0].text
+    assert f"passed: test {passed.name}" in web1.system_out and f"skipped: test {skipped.name}: el7" in web1.system_out
+    assert web2.result[0].message == "Docker is not installed (no docker command)"

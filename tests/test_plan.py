@@ -277,7 +277,7 @@ def test_values_are_quoted_in_commands() -> None:
 def test_check_mode_runs_nothing() -> None:
     steps = plan(replace(recorded("lab-el6-full"), services={}), desired("el6", LAB_VARS, "vfs"))
     results = execute(None, steps, check=True)
-    assert {r.status for r in results} == {"changed"} and len(results) == len(names(steps))
+    assert {r.status for r in results} == {"would change"} and len(results) == len(names(steps))
 
 
 class LosingSession:

@@ -132,7 +132,7 @@ def test_a_killed_run_is_listed_unfinished(tmp_path: Path, capsys: pytest.Captur
         run.kill()
         run.wait()
         connection.close()
-    [killed] = records.runs(url)
+    [killed], _ = records.runs(url)
     assert (killed["command"], killed["ended"], killed["exit_status"], killed["hosts"]) == ("check", None, None, {})
     assert main(["runs", "--database", url]) == ExitStatus.OK
     assert "unfinished" in capsys.readouterr().out
@@ -145,7 +145,7 @@ def test_a_run_stopped_by_bad_input_is_kept_with_its_error(tmp_path: Path, capsy
     inventory.write_text("[web\nweb1\n")
     assert main(["check", str(inventory)]) == ExitStatus.USAGE
     printed = capsys.readouterr().err
-    [kept] = records.runs(records.default_url())
+    [kept], _ = records.runs(records.default_url())
     assert kept["exit_status"] == ExitStatus.USAGE and kept["ended"] is not None
     assert records.run(records.default_url(), kept["id"])["report"].strip() == printed.strip()
     assert f"{inventory}:1" in printed
@@ -164,10 +164,10 @@ def test_a_database_of_an_older_pyinstall_is_migrated(tmp_path: Path) -> None:
             " report, report_json) VALUES (1, 2, 'check', 'check hosts.ini', '0.1.0', 'hosts.ini', '', 0, 'ok', '{}')"
         ))  # fmt: skip
     engine.dispose()
-    [old] = records.runs(url)
+    [old], _ = records.runs(url)
     assert (old["command"], old["exit_status"], old["controller"]) == ("check", 0, "")
     run_id = records.start(url, records.Start(3.0, "info", "info hosts.ini", "0.1.0", "hosts.ini", ""))
-    assert [r["id"] for r in records.runs(url)] == [run_id, old["id"]]
+    assert [r["id"] for r in records.runs(url)[0]] == [run_id, old["id"]]
 
 
 def test_runs_are_kept_in_postgresql(
@@ -222,7 +222,7 @@ def test_a_reader_that_goes_away_does_not_change_the_outcome(unreachable: Path, 
     os.close(writer)
     assert proc.returncode == ExitStatus.UNREACHABLE, proc.stderr
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
-    [kept] = records.runs(url)
+    [kept], _ = records.runs(url)
     assert (kept["exit_status"], kept["hosts"]) == (4, {"unreachable": 1})
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import postgres
-from tests.lab.testing import Fleet, pyinstall
+from tests.lab.testing import Fleet, daemon_json_edited, pyinstall
 
 pytestmark = pytest.mark.lab
 
@@ -22,7 +22,7 @@ CANARY = "canary-kept-2b7e90"
 def test_check_provision_and_info_are_kept_and_shown_as_printed(
     backend: str, make_fleet, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fleet: Fleet = make_fleet("kept", "el7+tmpfs:1")
+    fleet: Fleet = make_fleet({"sqlite": "kept", "postgresql": "keptpg"}[backend], "el7+tmpfs:1")  # a fresh host each
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(fleet.inventory.read_text() + f"ansible_become_password={CANARY}\n")
     sqlite = tmp_path / "state" / "pyinstall" / "runs.sqlite"  # the default: XDG_STATE_HOME is the test's
@@ -30,20 +30,40 @@ def test_check_provision_and_info_are_kept_and_shown_as_printed(
         database = postgres.database(request.getfixturevalue("postgresql"), "lab")
         monkeypatch.setenv("PYINSTALL_DATABASE", database)
     printed = {}
-    for command in ("check", "provision", "info"):
-        proc = pyinstall(command, "-i", str(inventory), home=tmp_path)
+    for command in ("check", "provision --check", "provision", "info"):
+        proc = pyinstall(*command.split(), "-i", str(inventory), home=tmp_path)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert "warning" not in proc.stderr, proc.stderr
         printed[command] = proc.stdout
+    assert "would change" in printed["provision --check"] and "changed" not in printed["provision --check"]
     kept = json.loads(pyinstall("runs", "--json", home=tmp_path).stdout)
-    assert [(r["command"], r["exit_status"]) for r in kept] == [("info", 0), ("provision", 0), ("check", 0)]
-    for r in kept:
+    assert [(r["command"], r["check_mode"], r["exit_status"]) for r in kept] == [
+        ("info", False, 0), ("provision", False, 0), ("provision", True, 0), ("check", False, 0)
+    ]  # fmt: skip
+    assert kept[2]["hosts"] == {"would change": 1} and kept[1]["hosts"] == {"changed": 1}
+    for r, command in zip(kept, ("info", "provision", "provision --check", "check"), strict=True):
         shown = pyinstall("runs", "show", str(r["id"]), home=tmp_path).stdout.strip()
-        assert shown and shown in printed[r["command"]], r["command"]
+        assert shown and shown in printed[command], command
     host = fleet.hosts[0].name
     history = json.loads(pyinstall("runs", "host", host, "--json", home=tmp_path).stdout)
-    assert [h["command"] for h in history] == ["info", "provision", "check"]
+    assert [h["command"] for h in history] == ["info", "provision", "provision", "check"]
     assert history[0]["storage_driver"] == "overlay2" and history[0]["version"]
+    assert history[2]["would_change"] == history[1]["changed"] != [] and not history[2]["changed"]
+    # Each step's time is kept (a step sent alone is timed here, one of several by the host's clock).
+    steps = json.loads(pyinstall("runs", "show", str(kept[1]["id"]), "--json", home=tmp_path).stdout)
+    assert steps["run"]["argv"].startswith("provision") and steps["run"]["status"] == "ok"
+    timed = [t["seconds"] for t in steps["hosts"][host]["tasks"]]
+    assert all(isinstance(t, float) and 0 <= t < 600 for t in timed), timed
+    assert max(timed) > 1, "installing the packages takes more than a second"
+    # A hand edit, then info: `runs diff` names the drift that appeared since the provision.
+    with daemon_json_edited(fleet.testinfra(fleet.hosts[0]), drop="userland-proxy", add={"debug": True}):
+        assert pyinstall("info", "-i", str(inventory), home=tmp_path).returncode == 2
+    latest = json.loads(pyinstall("runs", "--limit", "1", "--json", home=tmp_path).stdout)[0]["id"]
+    diff = json.loads(pyinstall("runs", "diff", str(kept[1]["id"]), str(latest), "--json", home=tmp_path).stdout)
+    drift = {(c["change"], c["key"], c["found"]) for c in diff["changed"][host] if c["what"] == "drift"}
+    assert ("appeared", "debug", "true") in drift and ("appeared", "userland-proxy", None) in drift, diff
+    text = pyinstall("runs", "diff", str(kept[1]["id"]), str(latest), home=tmp_path).stdout
+    assert "drift appeared: /etc/docker/daemon.json: debug" in text, text
     stored = postgres.dump(database) if backend == "postgresql" else sqlite.read_text(errors="replace")
     assert host in stored and "overlay2" in stored
     assert CANARY not in stored

@@ -64,9 +64,11 @@ def test_freshly_provisioned_hosts_pass_every_test_and_run_a_container(fleet, tm
         assert ran["test_the_cgroup_hierarchies_are_mounted"] == ("passed" if el6 else "skipped"), name
         assert ran["test_the_kernel_settings_are_set_now_and_at_boot"] == "passed", name
         assert ran["test_the_docker_users_are_members_of_the_docker_group"] == "skipped", name
-    cases = ET.parse(junit).getroot().iter("testcase")
-    listed = {(c.get("classname"), c.get("name").split("::")[-1]) for c in cases if c.get("name") != "host"}
-    assert listed == {(host, test) for host in provisioned for test in SUITE}
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert set(cases) == set(provisioned), "a case per host"
+    for host in provisioned:
+        listed = {line.split("::")[1].split(":")[0] for line in cases[host].findtext("system-out").splitlines()}
+        assert listed == set(SUITE) and cases[host].find("failure") is None, host
     # The probe image is gone again: nothing is left behind on the host.
     root = fleet.testinfra(fleet["el7-noisy-tmpfs-01"])
     assert "pyinstall/probe" not in root.run("docker images").stdout

@@ -23,7 +23,7 @@ from installer.cli import bundle, config, hosts, runs
 from installer.cli.context import ExitStatus, settle
 from installer.cli.parser import build_parser
 from installer.cli.watch import watched
-from installer.errors import PyinstallError, UsageError
+from installer.errors import BrokenTests, PyinstallError, UsageError
 
 if TYPE_CHECKING:  # annotations only
     from rich.console import Console
@@ -85,6 +85,8 @@ def _main(argv: Sequence[str] | None) -> int:
         err = err or terminal.console(sys.stderr)
         _print_error(exc, err)
         status = ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
+        if isinstance(exc, BrokenTests):  # a test that cannot run is a failed test
+            status = ExitStatus.FAILED
         if args is not None:  # a run that stopped on bad input is kept with the error it printed
             kept.finish(args, {"hosts": {}}, functools.partial(_print_error, exc), status, err)
         return status

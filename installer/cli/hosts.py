@@ -245,6 +245,7 @@ def cmd_verify(args: argparse.Namespace, out: Console, err: Console) -> ExitStat
     if missing:
         raise UsageError(f"--tests: no such file or directory: {', '.join(missing)}",
                          "give testinfra files (test_*.py) or directories holding them")  # fmt: skip
+    verify.collection_errors(args.tests)
     with _bundles(args) as bundles:
         hosts = targets(args, err, bundles=bundles)
     results = verify.run(hosts, tests=args.tests, keyword=args.keyword, forks=args.forks)

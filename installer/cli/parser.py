@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 import platform
+import re
 import sys
+import textwrap
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -14,7 +18,7 @@ import argcomplete
 from installer import __version__, package_path
 from installer.cli.context import DEFAULT_REPORT, RETRY_FILE, load_inventory, settle
 from installer.errors import PyinstallError, UsageError
-from installer.outcome import TAGS
+from installer.outcome import RUN_STATUS_WORDS, TAGS
 from installer.settings import CONNECT_TIMEOUT, FORKS, FORKS_MAX, TIMEOUT_MAX
 
 DESCRIPTION = """\
@@ -148,7 +152,10 @@ def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argp
     command = sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _host_args(command)
     command.add_argument(
-        "--junit-xml", metavar="FILE", help="also write the result as JUnit XML (a test case per host, check and task)"
+        "--junit-xml",
+        metavar="FILE",
+        help="also write the result as JUnit XML: a test case per host (a failing host counts once), its checks, "
+        "tasks or tests and their warnings in its output",
     )
     _database_arg(command)
     command.add_argument(
@@ -176,6 +183,49 @@ def _runs_args(p: argparse.ArgumentParser, nested: bool = False) -> None:
     _database_arg(p, nested)
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS if nested else False,
                    help="print JSON instead of text")  # fmt: skip
+
+
+def _runs_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--limit",
+        type=_number(int, 1, 10**9),
+        default=50,
+        metavar="N",
+        help="the newest N runs that pass the filters (default 50); a last line says how many more",
+    )
+    p.add_argument(
+        "--command",
+        dest="of_command",
+        choices=("check", "provision", "remove", "info", "verify", "exec"),
+        help="only runs of this command",
+    )
+    p.add_argument(
+        "--status",
+        choices=RUN_STATUS_WORDS,
+        help="only runs that ended so (exit 0 ok, 2 failed, "
+        "4 unreachable, 1 or 5 error, 130 or 143 interrupted), or have not ended",
+    )
+    p.add_argument("--host", metavar="NAME", help="only runs that worked on this host")
+    p.add_argument(
+        "--since",
+        type=since,
+        metavar="WHEN",
+        help="only runs started since WHEN: a date (2026-12-01), a time (2026-12-01T14:30) or an age (30m, 12h, 7d)",
+    )
+    p.add_argument("--rollout", metavar="ID", help="only the runs of this rollout")  # fmt: skip
+
+
+def since(text: str) -> float:
+    """--since: a local date or time, or an age back from now, in seconds since the epoch."""
+    age = re.fullmatch(r"(\d+(?:\.\d+)?)([mhdw])", text.strip())
+    if age:
+        return time.time() - float(age[1]) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[age[2]]
+    try:
+        return datetime.datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a date (2026-12-01), a time (2026-12-01T14:30) nor an age (30m, 12h, 7d)"
+        ) from None
 
 
 def _ignore_errors_arg(command: argparse.ArgumentParser) -> None:
@@ -337,6 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify_cmd = _host_command(sub, "verify", "prove each host runs the runtime as asked: testinfra tests, a "
                                "container run (exit 0 passed, 2 failed or not installed, 4 unreachable)")  # fmt: skip
+    verify_cmd.description = textwrap.fill(
+        "Runs the bundled testinfra suite, and your own files (--tests), on each host. Choose tests with --keyword "
+        "EXPR, pytest's -k: here, as in every pyinstall and Ansible command, -k is --ask-pass (the SSH password). "
+        "Test ids name their file: test_docker.py::test_a_container_runs. A test file that cannot be imported is "
+        "named by FILE:LINE before any host is touched (exit 2).",
+        width=79,
+    )
     verify_cmd.add_argument(
         "--tests",
         action="append",
@@ -367,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs_cmd = sub.add_parser("runs", help="the runs kept (check, provision, info, verify): list them, or show one")
     _runs_args(runs_cmd)
+    _runs_filters(runs_cmd)
     runs_sub = runs_cmd.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=_Parser)
     show = runs_sub.add_parser("show", help="a run's report as it was printed, or a rollout's runs merged")
     show.add_argument("id", metavar="ID|ROLLOUT", help="a run's number, or a rollout id (--rollout)")
@@ -374,7 +432,19 @@ def build_parser() -> argparse.ArgumentParser:
     _runs_args(show, nested=True)
     history = runs_sub.add_parser("host", help="one host's history: when it changed, what, which version and driver")
     history.add_argument("name", metavar="NAME")
+    history.add_argument("--limit", dest="host_limit", type=_number(int, 1, 10**9), default=50, metavar="N",
+                         help="the newest N of its runs (default 50)")  # fmt: skip
     _runs_args(history, nested=True)
+    diff = runs_sub.add_parser("diff", help="what changed on the fleet between two runs: hosts added and gone, "
+                               "status, Docker version and driver, findings and drift")  # fmt: skip
+    diff.add_argument("old", metavar="A", help="the earlier run's number")
+    diff.add_argument("new", metavar="B", help="the later run's number")
+    _runs_args(diff, nested=True)
+    prune = runs_sub.add_parser("prune", help="forget the runs older than --older-than days (the keep_runs setting "
+                                "does it after every run)")  # fmt: skip
+    prune.add_argument("--older-than", required=True, type=_number(float, 0, 36500), metavar="DAYS",
+                       help="runs started more than DAYS days ago (0: every run)")  # fmt: skip
+    _runs_args(prune, nested=True)
 
     bundle_cmd = sub.add_parser("bundle", help="offline bundles for air-gapped fleets")
     bundle_sub = bundle_cmd.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=_Parser)

@@ -29,6 +29,7 @@ from typing import Any
 from installer import events, interrupts, package_path
 from installer.asked import Asked
 from installer.connection import Target
+from installer.errors import BrokenTests
 from installer.fleet import FORKS, Fleet
 from installer.outcome import HostResult, Status
 
@@ -102,6 +103,28 @@ def run(
             name=lambda job: job.target.name,
         )
         return fleet.run(jobs, forks)
+
+
+def collection_errors(tests: Sequence[str]) -> None:
+    """The operator's test files, collected here first (installer/verify/collect.py): those pytest cannot
+    import are refused by FILE:LINE before any host is touched."""
+    if not tests:
+        return
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "installer.verify.collect", *tests], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})  # fmt: skip
+    try:
+        broken = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise BrokenTests(f"--tests: pytest could not collect the tests: {said}", "run pytest --collect-only on "
+                          "them to see why") from None  # fmt: skip
+    if broken:
+        lines = "\n".join(f"  {b['where']}: {b['error']}" for b in broken)
+        raise BrokenTests(f"--tests: {len(broken)} test file(s) cannot be imported; no host was touched:\n{lines}",
+                          "fix the file at the line named, then run again")  # fmt: skip
 
 
 def _verify(job: Job) -> HostVerify:
