@@ -9,13 +9,14 @@ cd "$(dirname "$0")"
 
 # The lab: real sshd, rpm/rpmbuild, dnf, createrepo_c, Debian's docker engine (payload of the lab's
 # RPMs), util-linux (unshare, losetup), tini (the hosts' init), e2fsprogs (loop stores); python3-venv;
-# locales (a German lab host: sudo speaking its own language); chromium renders the HTML report in its test.
+# locales (a German lab host: sudo speaking its own language); chromium renders the HTML report in its test,
+# and with chromium-driver (WebDriver) browses `runs serve` in its own.
 # The lab's @uml hosts (a kernel of their own): patchelf (the kernel's C library), kmod, udev, lvm2
 # (dmsetup, direct-lvm), thin-provisioning-tools, xfsprogs. postgresql: the run records' tests start a server.
 # The container image (image/build.py): mmdebstrap, binutils (strip); docker.io runs it in its test.
 # A site's private registry for the lab's hosts (tests/lab/services.py): docker-registry, openssl.
 APT_PACKAGES="openssh-server openssh-client rpm dnf createrepo-c docker.io iproute2 util-linux tini e2fsprogs
-procps sudo locales python3 python3-venv python3-pip ca-certificates chromium
+procps sudo locales python3 python3-venv python3-pip ca-certificates chromium chromium-driver
 patchelf kmod udev lvm2 thin-provisioning-tools xfsprogs postgresql mmdebstrap binutils docker-registry openssl"
 
 deps() {

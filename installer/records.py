@@ -15,12 +15,14 @@ import getpass
 import json
 import os
 import socket
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 
@@ -225,7 +227,8 @@ def _connected(url: str, write: bool = False) -> Iterator[sa.Connection]:
     """A connection (a transaction when ``write``), its engine disposed afterwards: one run, one use. Any
     driver's failure becomes a DatabaseError naming the database and the cause."""
     try:
-        engine = _engine(url)
+        shared = _read_only.get(url)
+        engine = shared or _engine(url)
         try:
             with engine.connect().execution_options(writes=write) as connection:
                 if write:
@@ -234,11 +237,49 @@ def _connected(url: str, write: bool = False) -> Iterator[sa.Connection]:
                 else:
                     yield connection
         finally:
-            engine.dispose()
+            if shared is None:
+                engine.dispose()
     except PyinstallError:
         raise
     except (sa.exc.SQLAlchemyError, OSError, ValueError) as exc:  # ValueError: a host name no resolver takes
         raise DatabaseError(f"{shown(url)}: {cause(exc)}", _database_hint(url)) from None
+
+
+_read_only: dict[str, sa.Engine] = {}
+
+
+def open_read_only(url: str) -> None:
+    """For `runs serve`: the database opened read-only for the process's life (SQLite's file in mode=ro, a
+    PostgreSQL session that refuses writes), and never migrated: its schema must be the one this pyinstall
+    reads. Every later call with ``url`` uses that engine."""
+    parsed = parse_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            path = Path(parsed.database or "")
+            if not path.is_file():
+                raise DatabaseError(f"{shown(url)}: no such database file", "give the database the runs were kept in")
+            uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+
+            def connect() -> sqlite3.Connection:
+                return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=SQLITE_BUSY_SECONDS)
+
+            engine = sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.QueuePool)
+        else:
+            read_only = {"connect_timeout": CONNECT_SECONDS, "options": "-c default_transaction_read_only=on"}
+            engine = sa.create_engine(parsed, connect_args=read_only)
+        with engine.connect() as connection:
+            revision = _revision(connection)
+    except PyinstallError:
+        raise
+    except (sa.exc.SQLAlchemyError, OSError, ValueError, ModuleNotFoundError) as exc:
+        raise DatabaseError(f"{shown(url)}: {cause(exc)}", _database_hint(url)) from None
+    if revision != HEAD:
+        raise DatabaseError(
+            f"{shown(url)} is at schema {revision or 'none'}, this pyinstall reads {HEAD}: not served (it is "
+            "opened read-only, so it is never migrated here)",
+            "run `pyinstall runs --database URL` once (it migrates), or serve it with the pyinstall that wrote it",
+        )
+    _read_only[url] = engine
 
 
 def cause(exc: Exception) -> str:
@@ -339,7 +380,7 @@ class Filters:
         return clauses
 
 
-def runs(url: str, limit: int = 50, filters: Filters = Filters()) -> tuple[list[dict[str, Any]], int]:
+def runs(url: str, limit: int = 50, filters: Filters = Filters(), offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """The latest runs that pass ``filters``, newest first, each with its hosts counted by status and its
     status in a word; and how many passed in all (the list stops at ``limit``)."""
     where = filters.where()
@@ -350,7 +391,7 @@ def runs(url: str, limit: int = 50, filters: Filters = Filters()) -> tuple[list[
                       runs_table.c.exit_status, runs_table.c.controller, runs_table.c.username,
                       runs_table.c.inventory, runs_table.c.rollout, runs_table.c.shard, runs_table.c.check_mode,
                       runs_table.c.argv)
-            .where(*where).order_by(runs_table.c.id.desc()).limit(limit)
+            .where(*where).order_by(runs_table.c.id.desc()).limit(limit).offset(offset)
         ).all()  # fmt: skip
         counts = connection.execute(
             sa.select(hosts_table.c.run_id, hosts_table.c.status, sa.func.count())

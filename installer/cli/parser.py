@@ -440,6 +440,27 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old", metavar="A", help="the earlier run's number")
     diff.add_argument("new", metavar="B", help="the later run's number")
     _runs_args(diff, nested=True)
+    serve = runs_sub.add_parser("serve", help="browse the runs in a browser: a read-only web view of the database "
+                                "(127.0.0.1 unless --bind; elsewhere a token and TLS are required)")  # fmt: skip
+    serve.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address to listen on (default 127.0.0.1: this machine only)",
+    )
+    serve.add_argument("--port", type=_number(int, 1, 65535), default=8077, metavar="PORT", help="default 8077")
+    serve.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="a file (mode 0600) holding the token every request then needs: required off loopback",
+    )
+    serve.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve HTTPS with this PEM certificate (with --tls-key): required off loopback",
+    )
+    serve.add_argument("--tls-key", metavar="FILE", help="the certificate's unencrypted PEM key")  # fmt: skip
+    _database_arg(serve, nested=True)
     prune = runs_sub.add_parser("prune", help="forget the runs older than --older-than days (the keep_runs setting "
                                 "does it after every run)")  # fmt: skip
     prune.add_argument("--older-than", required=True, type=_number(float, 0, 36500), metavar="DAYS",

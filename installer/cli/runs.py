@@ -21,7 +21,8 @@ LIMIT = 50  # runs listed unless --limit says
 
 
 def cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
-    """`pyinstall runs`: the runs kept; `runs show ID|ROLLOUT`; `runs host NAME`; `runs diff A B`; `runs prune`."""
+    """`pyinstall runs`: the runs kept; `runs show ID|ROLLOUT`; `runs host NAME`; `runs diff A B`; `runs serve`;
+    `runs prune`."""
     from installer import records
 
     url = args.database or records.default_url()
@@ -45,6 +46,12 @@ def cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
             print(json.dumps(d, indent=2))
         else:
             rundiff.render(d, out)
+    elif action == "serve":
+        from installer import web
+
+        guard = web.access(args.bind, args.token_file, args.tls_cert, args.tls_key)
+        tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+        web.serve(url, args.bind, args.port, guard, tls, lambda said: err.print(terminal.text(said), soft_wrap=True))
     elif action == "prune":
         gone = records.prune(url, time.time() - args.older_than * 86400)
         said = f"{gone} run(s) started more than {args.older_than:g} day(s) ago forgotten from {records.shown(url)}"
