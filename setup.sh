@@ -87,6 +87,7 @@ The fleet runs on this machine (see tests/lab/README.md for what is real and wha
   facts:      .venv/bin/pyinstall facts -i $inv
   dry run:    .venv/bin/pyinstall provision $inv --check --diff
   report:     $root/fleet.html
+  history:    .venv/bin/pyinstall runs   (in a browser: .venv/bin/pyinstall runs serve, then http://127.0.0.1:8077/)
   log in:     \$(.venv/bin/python -m tests.lab ssh --root $root el6-01)
   status:     .venv/bin/python -m tests.lab status --root $root
   tear down:  .venv/bin/python -m tests.lab down --root $root --purge

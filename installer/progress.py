@@ -75,6 +75,12 @@ class Progress:
             elif event.kind == events.HOST and event.result is not None and self.block is not None:
                 self.block(event.result, self._live.console)
 
+    def say(self, line: str) -> None:
+        """A line above the region (-vv's commands, when stderr is this terminal too): written under the
+        lock like every other, so that the region's next erasure counts it."""
+        with self._printing:
+            self._live.console.print(text(line), soft_wrap=True)
+
     def _render(self) -> Group:
         with self._lock:
             now = time.monotonic()

@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from installer import events, progress
-from installer.terminal import text
+from installer.terminal import text, visible
 
 COLUMNS, LINES = 60, 24
 
@@ -76,3 +76,55 @@ def test_blocks_printed_from_many_threads_are_whole_in_the_scrollback(seed: int)
     for lines in printed:
         plain.print(text(lines))
     assert _replayed(terminal.getvalue()) == [line.rstrip() for line in expected.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_commands_said_under_vv_land_above_the_region_whole(seed: int) -> None:
+    """-vv on a terminal: each command and its output (lines that wrap, a tab, a control character) is said
+    above the region from the hosts' threads while blocks print: every piece whole in the scrollback."""
+    rng = random.Random(seed)
+    terminal = _Terminal()
+    console = Console(file=terminal, force_terminal=True, width=COLUMNS, height=LINES, color_system=None,
+                      highlight=False, markup=False, emoji=False)  # fmt: skip
+    pieces: list[str] = []
+    lock = threading.Lock()
+
+    def block(result: _Result, out: Console) -> None:
+        lines = f"{result.name}  changed\n  changed  install docker-ce"
+        with lock:
+            pieces.append(lines)
+        out.print(text(lines))
+
+    hosts = [f"host-{i:02d}" for i in range(6)]
+    with progress.Progress(console, block) as live:
+        live(events.Event(events.RUN, status=str(len(hosts))))
+
+        def work(host: str) -> None:
+            live(events.Event(events.HOST, host, status="started"))
+            for k in range(4):
+                time.sleep(rng.random() * 0.02)
+                said = f"{host}: rc=0 step {k}\n\tout {k} " + "z" * rng.randrange(0, 90) + "\x1b[2J"
+                with lock:
+                    pieces.append(said)
+                live.say(said)
+                live(events.Event(events.STEP, host, name=f"step {k}", status="started"))
+            live(events.Event(events.HOST, host, status="changed", result=_Result(host)))
+
+        threads = [threading.Thread(target=work, args=(h,)) for h in hosts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    shown = _replayed(terminal.getvalue())
+
+    def rendered(piece: str) -> list[str]:  # as the terminal wraps it, alone
+        return _replayed(visible(piece) + "\n")
+
+    remaining = [rendered(p) for p in pieces]
+    at = 0
+    while at < len(shown):  # each position starts one of the pieces said, whole
+        match = next((r for r in remaining if shown[at : at + len(r)] == r), None)
+        assert match is not None, f"line {at} is no piece's start: {shown[at - 2 : at + 3]}"
+        remaining.remove(match)
+        at += len(match)
+    assert not remaining, f"{len(remaining)} piece(s) missing from the scrollback"

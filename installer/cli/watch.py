@@ -8,7 +8,7 @@ import contextlib
 import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
 from installer import __version__, events, localfiles, terminal
@@ -25,6 +25,7 @@ def watched(args: argparse.Namespace, out: Console, err: Console) -> Iterator[No
     never with --json), every command and its output on stderr under -vv, everything in --log-file."""
     from installer import progress, report
 
+    said: Callable[[str], None] = lambda line: _print_now(sys.stderr, line)  # noqa: E731
     with contextlib.ExitStack() as stack:
         streamed = getattr(args, "stream", False)  # exec: stdout is the commands' output, line by line
         if args.command == "exec" and not args.json and (streamed or not out.is_terminal):
@@ -41,9 +42,12 @@ def watched(args: argparse.Namespace, out: Console, err: Console) -> Iterator[No
                     report.render_host_run(r, console, args.verbose, args.diff)
                     args.printed.add(r.name)
 
-            stack.enter_context(events.subscribed(stack.enter_context(progress.Progress(out, block))))
+            live = stack.enter_context(progress.Progress(out, block))
+            stack.enter_context(events.subscribed(live))
+            if err.is_terminal:  # -vv's lines on the same terminal: above the region, never through it
+                said = live.say
         if args.verbose > 1:
-            stack.enter_context(events.subscribed(lambda e: _print_command(e), commands=True))
+            stack.enter_context(events.subscribed(lambda e: _print_command(e, said), commands=True))
         if args.log_file:
             log = _Log(args.log_file, err)
             stack.callback(log.close)
@@ -57,9 +61,9 @@ def _print_now(stream: IO[str], line: str) -> None:
     stream.flush()
 
 
-def _print_command(event: events.Event) -> None:
+def _print_command(event: events.Event, say: Callable[[str], None]) -> None:
     if event.kind == events.COMMAND:
-        _print_now(sys.stderr, f"{event.host}: {event.status}\n{event.detail}")
+        say(f"{event.host}: {event.status}\n{event.detail}")
 
 
 class _Log:
