@@ -9,6 +9,7 @@ import io
 import random
 import threading
 import time
+from typing import Any
 
 import pyte
 import pytest
@@ -41,12 +42,35 @@ def _replayed(written: str) -> list[str]:
     return shown
 
 
+def _console(terminal: _Terminal) -> Console:
+    return Console(file=terminal, force_terminal=True, width=COLUMNS, height=LINES, color_system=None,
+                   highlight=False, markup=False, emoji=False)  # fmt: skip
+
+
+def _hosts_on_threads(console: Console, block: Any, hosts: list[str], steps: int, step: Any) -> None:
+    """Each host on a thread of its own through one live region: started, ``step(live, host, k)`` for each of its
+    steps, then done (its block printed)."""
+    with progress.Progress(console, block) as live:
+        live(events.Event(events.RUN, status=str(len(hosts))))
+
+        def work(host: str) -> None:
+            live(events.Event(events.HOST, host, status="started"))
+            for k in range(steps):
+                step(live, host, k)
+            live(events.Event(events.HOST, host, status="changed", result=_Result(host)))
+
+        threads = [threading.Thread(target=work, args=(h,)) for h in hosts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_blocks_printed_from_many_threads_are_whole_in_the_scrollback(seed: int) -> None:
     rng = random.Random(seed)
     terminal = _Terminal()
-    console = Console(file=terminal, force_terminal=True, width=COLUMNS, height=LINES, color_system=None,
-                      highlight=False, markup=False, emoji=False)  # fmt: skip
+    console = _console(terminal)
     printed: list[str] = []
 
     def block(result: _Result, out: Console) -> None:
@@ -55,22 +79,12 @@ def test_blocks_printed_from_many_threads_are_whole_in_the_scrollback(seed: int)
         printed.append("\n".join(lines))
         out.print(text("\n".join(lines)))
 
+    def step(live: progress.Progress, host: str, k: int) -> None:
+        time.sleep(rng.random() * 0.03)
+        live(events.Event(events.STEP, host, name=f"step {k} " + "y" * (k * 20), status="started"))
+
     hosts = [f"host-{i:02d}" for i in range(9)]
-    with progress.Progress(console, block) as live:
-        live(events.Event(events.RUN, status=str(len(hosts))))
-
-        def work(host: str) -> None:
-            live(events.Event(events.HOST, host, status="started"))
-            for k in range(5):
-                time.sleep(rng.random() * 0.03)
-                live(events.Event(events.STEP, host, name=f"step {k} " + "y" * (k * 20), status="started"))
-            live(events.Event(events.HOST, host, status="changed", result=_Result(host)))
-
-        threads = [threading.Thread(target=work, args=(h,)) for h in rng.sample(hosts, len(hosts))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    _hosts_on_threads(console, block, rng.sample(hosts, len(hosts)), 5, step)
     expected = io.StringIO()
     plain = Console(file=expected, width=COLUMNS, color_system=None, highlight=False, markup=False, emoji=False)
     for lines in printed:
@@ -84,8 +98,7 @@ def test_commands_said_under_vv_land_above_the_region_whole(seed: int) -> None:
     above the region from the hosts' threads while blocks print: every piece whole in the scrollback."""
     rng = random.Random(seed)
     terminal = _Terminal()
-    console = Console(file=terminal, force_terminal=True, width=COLUMNS, height=LINES, color_system=None,
-                      highlight=False, markup=False, emoji=False)  # fmt: skip
+    console = _console(terminal)
     pieces: list[str] = []
     lock = threading.Lock()
 
@@ -95,26 +108,15 @@ def test_commands_said_under_vv_land_above_the_region_whole(seed: int) -> None:
             pieces.append(lines)
         out.print(text(lines))
 
-    hosts = [f"host-{i:02d}" for i in range(6)]
-    with progress.Progress(console, block) as live:
-        live(events.Event(events.RUN, status=str(len(hosts))))
+    def step(live: progress.Progress, host: str, k: int) -> None:
+        time.sleep(rng.random() * 0.02)
+        said = f"{host}: rc=0 step {k}\n\tout {k} " + "z" * rng.randrange(0, 90) + "\x1b[2J"
+        with lock:
+            pieces.append(said)
+        live.say(said)
+        live(events.Event(events.STEP, host, name=f"step {k}", status="started"))
 
-        def work(host: str) -> None:
-            live(events.Event(events.HOST, host, status="started"))
-            for k in range(4):
-                time.sleep(rng.random() * 0.02)
-                said = f"{host}: rc=0 step {k}\n\tout {k} " + "z" * rng.randrange(0, 90) + "\x1b[2J"
-                with lock:
-                    pieces.append(said)
-                live.say(said)
-                live(events.Event(events.STEP, host, name=f"step {k}", status="started"))
-            live(events.Event(events.HOST, host, status="changed", result=_Result(host)))
-
-        threads = [threading.Thread(target=work, args=(h,)) for h in hosts]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    _hosts_on_threads(console, block, [f"host-{i:02d}" for i in range(6)], 4, step)
     shown = _replayed(terminal.getvalue())
 
     def rendered(piece: str) -> list[str]:  # as the terminal wraps it, alone
