@@ -84,12 +84,16 @@ class Progress:
     def _render(self) -> Group:
         with self._lock:
             now = time.monotonic()
+            # One row per line, cut to the terminal's width: a terminal that reflows on a resize then keeps the
+            # region as tall as it was drawn, and the next erasure takes the region and nothing above it.
             lines = [
                 text(f"  {host}  ", (step, "cyan"), (f"  {now - since:.0f}s", "dim"))
                 for host, (step, since) in sorted(self.in_flight.items())
             ]
+            for line in lines:
+                line.no_wrap, line.overflow = True, "ellipsis"
             counts = ", ".join(f"{n} {status}" for status, n in sorted(self.done.items()))
             remaining = self.total - sum(self.done.values()) - len(self.in_flight)
             summary = f"{sum(self.done.values())}/{self.total} done" + (f" ({counts})" if counts else "")
             summary += f", {len(self.in_flight)} working, {max(remaining, 0)} to go"
-            return Group(*lines, Text(summary, style="bold"))
+            return Group(*lines, Text(summary, style="bold", no_wrap=True, overflow="ellipsis"))

@@ -130,3 +130,48 @@ def test_commands_said_under_vv_land_above_the_region_whole(seed: int) -> None:
         remaining.remove(match)
         at += len(match)
     assert not remaining, f"{len(remaining)} piece(s) missing from the scrollback"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_terminal_resized_while_hosts_work_keeps_every_block_and_no_progress(seed: int) -> None:
+    """The terminal narrowed and widened again mid-run (as SIGWINCH tells rich): the region is erased by the
+    rows it was drawn at, its lines cut to the width (one row each), the blocks whole."""
+    rng = random.Random(seed)
+    terminal = _Terminal()
+    console = Console(file=terminal, force_terminal=True, width=80, height=LINES, color_system=None,
+                      highlight=False, markup=False, emoji=False)  # fmt: skip
+    printed: list[str] = []
+    resizes: list[tuple[int, int]] = []  # (offset in the bytes written, the new width)
+
+    def block(result: _Result, out: Console) -> None:
+        lines = f"{result.name}  changed\n  changed  install docker-ce"  # narrower than any width used
+        printed.append(lines)
+        out.print(text(lines))
+
+    def step(live: progress.Progress, host: str, k: int) -> None:
+        time.sleep(rng.random() * 0.02)
+        live(events.Event(events.STEP, host, name=f"step {k} " + "w" * rng.randrange(30, 110), status="started"))
+        if k == 1 and host in ("host-02", "host-05"):
+            with live._printing:  # the resize lands between two writes, as a signal's handler would
+                width = rng.choice([40, 52, 100]) if host == "host-02" else rng.choice([60, 80])
+                console.size = (width, LINES)
+                resizes.append((len(terminal.getvalue()), width))
+        time.sleep(0.26 * rng.random())  # ticks at the new size
+
+    _hosts_on_threads(console, block, [f"host-{i:02d}" for i in range(8)], 4, step)
+    written = terminal.getvalue()
+    screen = pyte.HistoryScreen(80, LINES, history=10_000)
+    screen.set_mode(pyte.modes.LNM)
+    stream = pyte.Stream(screen)
+    at = 0
+    for offset, width in resizes:
+        stream.feed(written[at:offset])
+        screen.resize(LINES, width)
+        at = offset
+    stream.feed(written[at:])
+    shown = ["".join(row[x].data for x in sorted(row)).rstrip() for row in screen.history.top]
+    shown += [row.rstrip() for row in screen.display]
+    while shown and not shown[-1]:
+        shown.pop()
+    assert len(resizes) == 2
+    assert shown == [line for lines in printed for line in lines.splitlines()]
