@@ -113,7 +113,7 @@ def test_nine_hosts_finishing_out_of_order_leave_the_terminal_as_the_run_record_
     """The live region is erased and drawn again each time a host's block is printed above it: whatever the
     order hosts finish in, nothing of the output may be lost or left over."""
     fleet: Fleet = make_fleet("scroll", "el6:3,el7:3,el7+tmpfs:3")
-    columns, lines = 160, 30  # the run record is rendered 160 wide
+    columns, lines = 160, 30
     env = {**os.environ, "HOME": str(tmp_path), "COLUMNS": str(columns), "LINES": str(lines), "TERM": "xterm"}
     master, slave = pty.openpty()
     import fcntl
@@ -121,8 +121,9 @@ def test_nine_hosts_finishing_out_of_order_leave_the_terminal_as_the_run_record_
     import termios
 
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-    proc = subprocess.Popen([*PYINSTALL, "provision", "-i", str(fleet.inventory), "--retry-file", ""], stdin=slave,
-                            stdout=slave, stderr=slave, env=env, close_fds=True)  # fmt: skip
+    # -v: each step's commands in the blocks too (long lines the terminal wraps)
+    proc = subprocess.Popen([*PYINSTALL, "provision", "-v", "-i", str(fleet.inventory), "--retry-file", ""],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)  # fmt: skip
     os.close(slave)
     data = b""
     while True:
@@ -141,7 +142,9 @@ def test_nine_hosts_finishing_out_of_order_leave_the_terminal_as_the_run_record_
     shown = _screen(data, columns, lines)
     kept = subprocess.run([*PYINSTALL, "runs", "show", "1"], capture_output=True, text=True,
                           env={**env, "COLUMNS": str(columns)})  # fmt: skip
-    recorded = [line.rstrip() for line in kept.stdout.splitlines()]
+    # as the terminal shows them: a line longer than the terminal wraps at its width
+    recorded = [line[i : i + columns].rstrip() for line in kept.stdout.splitlines()
+                for i in range(0, max(len(line), 1), columns)]  # fmt: skip
     while recorded and not recorded[-1]:
         recorded.pop()
     order = [line.split()[0] for line in shown if line.endswith("  changed") and line.split()[0] in

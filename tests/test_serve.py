@@ -399,3 +399,20 @@ def test_a_real_browser_filters_and_follows_links(tmp_path: Path) -> None:
         proc.terminate()
         proc.communicate(timeout=30)
     assert all((ARTIFACTS / f"{name}.png").stat().st_size > 10_000 for name in ("runs", "run", "host"))
+
+
+def test_postgresql_is_served_read_only_too(postgresql: str) -> None:
+    from tests import postgres
+
+    url = postgres.database(postgresql, "served")
+    ids = _fleet(url)
+    records.open_read_only(url)
+    try:
+        client = _client(url)
+        page = client.get(f"/runs/{ids['info']}").text
+        assert "/etc/docker/daemon.json: debug" in page and "evil&lt;script&gt;" in page
+        assert re.findall(r'<td><a href="/runs/(\d+)">', client.get("/?command=info").text) == [str(ids["info"])]
+        with pytest.raises(records.DatabaseError, match="read-only transaction"):
+            records.start(url, records.Start(1.0, "check", "check x", "1.0", "x", ""))
+    finally:
+        records._read_only.pop(url).dispose()
