@@ -363,13 +363,13 @@ def render_rollout(merged: dict[str, Any], console: Console) -> None:
         for column in ("host", "shard", "run", "status", "why"):
             table.add_column(column, overflow="fold")
         for name, record in hosts.items():
-            _add_row(table, name, record["shard"] or "-", record["run"], record["status"], _record_why(record))
+            _add_row(table, name, record["shard"] or "-", record["run"], record["status"], record_why(record))
         console.print(table)
         counts = collections.Counter(record["status"] for record in hosts.values())
         console.print(text(", ".join(f"{n} {status}" for status, n in sorted(counts.items()))))
 
 
-def _record_why(record: dict[str, Any]) -> str:
+def record_why(record: dict[str, Any]) -> str:
     """Why a kept host record is what it is, as its command said it (HostResult.reason)."""
     error = record.get("error")
     if isinstance(error, dict):  # check's: the SSH or host error that stopped it

@@ -156,10 +156,10 @@ def _steps(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _why(record: dict[str, Any]) -> str:
-    from installer.report import _record_why
+    from installer.report import record_why
 
     try:
-        return _record_why(record)
+        return record_why(record)
     except (KeyError, ValueError):  # a record of a status this pyinstall does not know
         return str(record.get("error") or "")
 
