@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import json
-import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -379,10 +378,10 @@ def record_why(record: dict[str, Any]) -> str:
 
 
 def run_html(run: dict[str, Any]) -> str:
-    """A kept run (installer/records.py) as a self-contained page: what ran, where, and its report as printed."""
-    when = {k: time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(run[k])) if run[k] else None
-            for k in ("started", "ended")}  # fmt: skip
-    return _html("run.html.j2", run=run, **when)
+    """A kept run (installer/records.py) as a self-contained page: runs serve's run page, offline."""
+    from installer import web
+
+    return web.run_page(run)
 
 
 def _html(template: str, **values: Any) -> str:

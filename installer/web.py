@@ -177,7 +177,9 @@ def run_view(run: dict[str, Any]) -> dict[str, Any]:
             "version": info.get("server_version"), "driver": info.get("storage_driver"),
             "stdout": record.get("stdout") or "", "stderr": record.get("stderr") or "",
         })  # fmt: skip
-    return {**run, "started_at": _when(run["started"]), "ended_at": _when(run["ended"]),
+    status = run.get("status") or records.run_status(run["ended"], run["exit_status"])
+    return {**run, "status": status, "check_mode": bool(run.get("check_mode")),
+            "started_at": _when(run["started"]), "ended_at": _when(run["ended"]),
             "took": _took(run["ended"] - run["started"]) if run["ended"] else "", "hosts": hosts}  # fmt: skip
 
 
@@ -189,12 +191,22 @@ def _list_view(kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def templates() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "web")),
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         finalize=lambda v: v if isinstance(v, markupsafe.Markup) or not isinstance(v, str) else visible(v),
     )
+    env.globals.update(standalone=False, database="", guarded=False)
+    return env
+
+
+def run_page(run: dict[str, Any]) -> str:
+    """A kept run as one self-contained page (`runs show ID --html FILE`): the run page of `runs serve`,
+    its stylesheet inline and its links within the page; opens offline, runs no script."""
+    css = markupsafe.Markup((TEMPLATES_DIR / "web" / "pyinstall.css").read_text())  # pyinstall's own file
+    return templates().get_template("run.html.j2").render(standalone=True, stylesheet=css, title=f"Run {run['id']}",
+                                                          run=run_view(run))  # fmt: skip
 
 
 def app(url: str, guard: Access) -> Any:

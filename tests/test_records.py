@@ -49,7 +49,8 @@ def test_runs_are_kept_listed_and_shown_as_printed(unreachable: Path, capsys: py
     assert main(["runs", "show", str(check_id), "--html", "run.html"]) == ExitStatus.OK
     assert capsys.readouterr().out.strip() == shown.strip()
     page = Path("run.html").read_text()
-    assert html.escape(shown.strip(), quote=False) in page and "<title>pyinstall run" in page
+    assert html.escape(shown.strip(), quote=False) in page and f"<title>Run {check_id} · pyinstall runs" in page
+    assert "<script" not in page and "<style>" in page and 'href="/' not in page, "self-contained, offline"
     assert main(["runs", "host", "web1", "--json"]) == ExitStatus.OK
     history = json.loads(capsys.readouterr().out)
     assert [(h["command"], h["status"], h["changed"]) for h in history] == [
