@@ -105,7 +105,7 @@ def test_check_mode_reports_sizes_and_containers_and_changes_nothing(fleet: Flee
     rc, hosts = pyinstall_json("provision", "-i", str(inventory), "--limit", host.name, *MIGRATE, "--check",
                                home=tmp_path)  # fmt: skip
     h = hosts[host.name]
-    assert rc == 0 and h["status"] == "changed", h
+    assert rc == 0 and h["status"] == "would change", h
     (said,) = [f["message"] for f in h["findings"] if f["code"] == "MIGRATION"]
     assert "3 image(s) saved and loaded" in said and "2 container(s) to recreate (1 running" in said, said
     assert re.search(r"\(\d+\.\d kB of layers", said), said

@@ -148,7 +148,7 @@ def test_check_mode_on_a_fresh_host_changes_nothing(make_fleet, tmp_path: Path) 
     for h in fleet.hosts:
         report = hosts[h.name]
         # The facts, and the versions the repositories offer (nothing is installed yet).
-        assert report["status"] == "changed" and report["commands"] == 2
+        assert report["status"] == "would change" and report["commands"] == 2
         assert any(t["name"].startswith("install") for t in report["tasks"])
         assert fleet.testinfra(h).check_output(probe) == before[h.name]
 

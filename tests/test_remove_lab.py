@@ -23,7 +23,7 @@ def test_remove_leaves_nothing_of_pyinstalls_behind_and_converges(make_fleet, tm
     rc, _ = pyinstall_json("provision", "-i", inventory, home=tmp_path)
     assert rc == 0
     rc, hosts = pyinstall_json("remove", "-i", inventory, "--check", home=tmp_path)
-    assert rc == 0 and all(h["status"] == "changed" for h in hosts.values())
+    assert rc == 0 and all(h["status"] == "would change" for h in hosts.values())
     assert all(fleet.testinfra(h).check_output(LEFT) for h in fleet.hosts), "--check changed nothing"
 
     rc, hosts = pyinstall_json("remove", "-i", inventory, home=tmp_path)
