@@ -87,6 +87,7 @@ def _screen(data: bytes, columns: int, lines: int) -> list[str]:
     return shown
 
 
+_REGION_LINE = re.compile(r"  \S+  \x1b\[36m")  # "  HOST  " then its step in cyan (-v's info findings are cyan too)
 _ERASE = re.compile(r"\r\x1b\[2K((?:\x1b\[1A\x1b\[2K)*)")
 
 
@@ -97,7 +98,7 @@ def _misplaced_erasures(written: str) -> list[tuple[int, int, int]]:
     for m in _ERASE.finditer(written):
         drawn = 0
         for line in reversed(written[start : m.start()].split("\r\n")):
-            if "to go" not in line and "\x1b[36m" not in line:  # the region: steps in cyan, then the counts
+            if "to go" not in line and not _REGION_LINE.match(line.removeprefix("\x1b[?25l")):  # a host, its step
                 break
             drawn += 1
         erased = 1 + m.group(1).count("\x1b[1A")
