@@ -59,6 +59,7 @@ def run_host(
     try:
         with connect(target) as session:
             session.stop = stop
+            events.before_change()  # the operator's command may change the host: the run is kept first
             done = session.run(command, timeout=timeout, what="the command", lines=each)
     except Unreachable as exc:
         return HostCommand(name, Status.UNREACHABLE, error=exc.message, hint=exc.hint,

@@ -50,6 +50,21 @@ def subscribed(sink: Sink, commands: bool = False) -> Iterator[None]:
                 _sinks.remove((sink, commands))
 
 
+_before_change: list[Callable[[], None]] = []
+
+
+def hold_changes(wait: Callable[[], None]) -> Callable[[], None]:
+    """Make every first change to a host (a step run, a hook) wait for ``wait()`` (the run's record being
+    written: a run that changed a host is always listed); returns what lifts it."""
+    _before_change.append(wait)
+    return lambda: _before_change.remove(wait) if wait in _before_change else None
+
+
+def before_change() -> None:
+    for wait in list(_before_change):
+        wait()
+
+
 def redact(*secrets: str | None) -> None:
     """Never let these values reach a sink (passwords given on the command line or in the inventory)."""
     global _masked_order

@@ -292,6 +292,8 @@ def execute(session: Session | None, plan: Plan, check: bool = False, stop: Even
     if check or session is None:
         steps = (*plan.operations, *(op for op in (plan.start, plan.restart) if op), *plan.after)
         return [replace(_result(op), status=Status.WOULD_CHANGE) for op in steps]
+    if plan.operations or plan.start or plan.after:
+        events.before_change()
     results = _execute(session, plan, stop)
     if any(r.status != CHANGED and r.status != OK for r in results):
         return results

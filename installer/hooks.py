@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from installer import events
 from installer.connection import Target
 from installer.executor import TaskResult, mask
 from installer.host_run import HostRun
@@ -28,6 +29,7 @@ def run(command: str, target: Target, hook: str) -> TaskResult:
     """One hook for one host: its exit status and the end of what it printed."""
     env = {**os.environ, "PYINSTALL_HOST": target.name, "PYINSTALL_ADDRESS": target.address,
            "PYINSTALL_PORT": str(target.port or 22), "PYINSTALL_HOOK": hook}  # fmt: skip
+    events.before_change()
     began = time.monotonic()
     try:
         done = subprocess.run(command, shell=True, env=env, capture_output=True, text=True, errors="replace",

@@ -16,6 +16,7 @@ import hashlib
 import io
 import shlex
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +33,11 @@ if TYPE_CHECKING:  # annotations only
 
 
 def start(args: argparse.Namespace, err: Console) -> None:
-    """Keep the run from its start; ``args.run_id`` is its id, or None when it is not kept."""
-    from installer import records, rollout  # the database layer loads only when a run is kept
+    """Keep the run from its start; ``args.run_id`` is its id, or None when it is not kept. The database
+    layer loads and writes on a thread of its own (SQLAlchemy's import and the first write are a third of
+    a second of CPU the hosts need not wait for; finish() waits for it), unless the rollout's state must be
+    read before any host is touched: a sharded rollout's shard function, a rollout's failure budget."""
+    from installer import rollout
 
     if args.rollout:
         rollout.parse_rollout(args.rollout)
@@ -48,18 +52,32 @@ def start(args: argparse.Namespace, err: Console) -> None:
         for f in sorted(source.iterdir()) if source.is_dir() else [source]:
             with contextlib.suppress(OSError):  # the inventory's own error comes next, from the command
                 digest.update(f.read_bytes() if f.is_file() else b"")
-    begun = records.Start(
-        started=args.started_at,
-        command=args.command,
-        argv=events.clean(shlex.join(args.argv)),
-        version=__version__,
-        inventory=", ".join(str(p.resolve()) for p in sources),
-        inventory_sha256=digest.hexdigest() if sources else "",
-        rollout=args.rollout,
-        shard=args.shard and "{}/{}".format(*rollout.parse_shard(args.shard)),
-        shard_function=args.shard and rollout.SHARD_FUNCTION,
-        check_mode=bool(getattr(args, "check", False)),
-    )
+    begun = {
+        "started": args.started_at,
+        "command": args.command,
+        "argv": events.clean(shlex.join(args.argv)),
+        "version": __version__,
+        "inventory": ", ".join(str(p.resolve()) for p in sources),
+        "inventory_sha256": digest.hexdigest() if sources else "",
+        "rollout": args.rollout,
+        "shard": args.shard and "{}/{}".format(*rollout.parse_shard(args.shard)),
+        "shard_function": args.shard and rollout.SHARD_FUNCTION,
+        "check_mode": bool(getattr(args, "check", False)),
+    }
+    args.run_id, args.kept_warning = None, None
+    if args.rollout and (args.shard or getattr(args, "rollout_max_fail", None)):
+        _begin(args, begun, err)
+        return
+    args.kept_thread = threading.Thread(target=_begin, args=(args, begun, None), name="run-record")
+    args.kept_thread.start()
+    args.kept_release = events.hold_changes(args.kept_thread.join)
+
+
+def _begin(args: argparse.Namespace, begun: dict[str, Any], err: Console | None) -> None:
+    """The run's first row. ``err`` None (on the record's thread): a warning waits for finish() to say it,
+    as the hosts' progress may hold the terminal by then."""
+    from installer import records, rollout
+
     args.database = args.database or records.default_url()
     try:
         other = args.rollout and args.shard and records.shard_functions(args.database, args.rollout)
@@ -69,7 +87,7 @@ def start(args: argparse.Namespace, err: Console) -> None:
                 "(rendezvous hashing): under this one its shards would miss some hosts and do others twice",
                 "finish the rollout with the pyinstall that started it, or start a new one (another --rollout id)",
             )
-        args.run_id = records.start(args.database, begun)
+        args.run_id = records.start(args.database, records.Start(**begun))
     except _ShardFunctionChanged:
         raise
     except Exception as exc:  # any driver's error, or none installed
@@ -80,7 +98,10 @@ def start(args: argparse.Namespace, err: Console) -> None:
                 f"which cannot be written: {records.cause(exc)}",
                 "give a --database every shard can reach, or leave out --rollout-max-fail",
             ) from None
-        _warning(args.database, exc, err)
+        if err is None:
+            args.kept_warning = exc
+        else:
+            _warning(args.database, exc, err)
 
 
 class _ShardFunctionChanged(UsageError):
@@ -116,6 +137,12 @@ def finish(
 ) -> None:
     """Complete the run's record: the report as printed, each host's record. Secrets are cleaned as for
     every other view."""
+    thread = getattr(args, "kept_thread", None)
+    if thread is not None:
+        thread.join()
+        args.kept_release()
+    if getattr(args, "kept_warning", None) is not None:
+        _warning(args.database, args.kept_warning, err)
     if getattr(args, "run_id", None) is None:
         return
     from installer import records

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -119,7 +120,8 @@ def test_runs_at_once_on_a_new_database_are_all_kept(unreachable: Path, tmp_path
 
 
 def test_a_killed_run_is_listed_unfinished(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A run is kept from its start: killed while it waits on a host, it is still listed."""
+    """A run is kept from its start (its record written beside its first connections): killed while it waits
+    on a host, it is still listed."""
     with socket.socket() as silent:  # accepts connections and never says a word: the run waits on it
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -129,7 +131,10 @@ def test_a_killed_run_is_listed_unfinished(tmp_path: Path, capsys: pytest.Captur
         run = subprocess.Popen([*PYINSTALL, "check", str(inventory), "--database", url, "--timeout", "60"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         silent.settimeout(30)
-        connection, _ = silent.accept()  # the run has started and reached the host: it has been kept
+        connection, _ = silent.accept()  # the run has started and reached the host
+        deadline = time.monotonic() + 30
+        while not records.runs(url)[0] and time.monotonic() < deadline:  # its record, written on a thread
+            time.sleep(0.05)
         run.kill()
         run.wait()
         connection.close()
@@ -234,3 +239,34 @@ def test_head_is_the_newest_migration() -> None:
     config = Config()
     config.set_main_option("script_location", str(records.MIGRATIONS))
     assert ScriptDirectory.from_config(config).get_current_head() == records.HEAD
+
+
+def test_no_host_is_changed_before_the_run_is_kept() -> None:
+    """The record is written on a thread beside the first connections; the first change to a host (a step,
+    a hook, exec's command) waits for it, so a run that changed something is always listed."""
+    from installer import events
+    from installer.connection import CommandResult
+    from installer.executor import execute
+    from installer.plan import Operation, Plan
+
+    order: list[str] = []
+
+    class Session:
+        target = type("Target", (), {"name": "web1"})()
+
+        def run(self, command: str, timeout: float = 0, **_: object) -> CommandResult:
+            order.append("changed the host")
+            return CommandResult(command, 0, "", "", 0.01)
+
+    def kept() -> None:
+        time.sleep(0.3)
+        order.append("kept")
+
+    release = events.hold_changes(kept)
+    try:
+        execute(Session(), Plan([Operation("write a file", ("true",))]))  # type: ignore[arg-type]
+    finally:
+        release()
+    assert order == ["kept", "changed the host"]
+    execute(Session(), Plan([Operation("write a file", ("true",))]))  # type: ignore[arg-type]
+    assert order[-1] == "changed the host" and order.count("kept") == 1, "released: nothing waits"
