@@ -3,32 +3,39 @@
     pip install -e '.[test,bench]'       # ansible-core comes with the tests, pyinfra with the benchmarks
     python -m bench.compare [--hosts 50] [--rerun-hosts 20] [--repeat 3] [--skip pyinfra,ansible]
 
-Three pieces of work, each done by every tool on the same hosts (EL7 lab hosts; host keys checked by
-every tool against the lab's known_hosts):
+The work, each done by every tool on the same EL7 lab hosts (host keys checked by every tool against the
+lab's known_hosts), beside a bare paramiko fan-out of `true` (the SSH floor) and of pyinstall's own facts
+command (the same SSH work without pyinstall):
 
-- one host: pyinstall check, pyinfra's three facts (OS, arch, kernel), `ansible -m setup`;
-- gather on --hosts hosts (forks = hosts): the same, beside a bare paramiko fan-out of `true` (the SSH
-  floor) and of pyinstall's own facts command;
-- re-run with nothing to change on --rerun-hosts hosts, once pyinstall has provisioned them: `pyinstall
-  provision`, a pyinfra deploy and an Ansible playbook that state the same (the package, the repository
-  and daemon files, the service enabled and running), beside the bare fan-out of `true` and of one
-  command that checks all of it.
+- one host, fresh (check also asks yum which versions are on offer), and --hosts hosts: pyinstall facts
+  and check; pyinfra's three facts (OS, arch, kernel) and, like for like, pyinfra and Ansible (`raw`: no
+  Python on the host, as on EL6) running pyinstall's facts command; `ansible -m setup`;
+- one host, provisioned (running the pinned version: no version query owed): the same, and `pyinstall
+  provision` with nothing to change;
+- re-run with nothing to change on --rerun-hosts hosts: `pyinstall provision`, a pyinfra deploy and an
+  Ansible playbook that state the same (the package, the repository and daemon files, the service enabled
+  and running), beside the bare fan-out of one command that checks all of it.
 
 For each: the median wall time of --repeat runs, its ratio to the floor (`true`), the controller's CPU
 per host (user + system, its child processes included), its peak RSS, and the SSH connections and
-sessions (commands) per host, counted by each host's sshd. Targets are benchmark figures, never tests.
+sessions (commands) per host, counted by each host's sshd. Then `pyinstall --help` (median of 11 fresh
+interpreters) and check's controller CPU beyond the bare facts command's. Each run appends one line to
+bench/history.csv (--history). Targets are benchmark figures, never tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bench.preflight import measure, measure_bare
@@ -128,6 +135,129 @@ def _row(work: str, tool: str, m: dict | None, floor: dict, hosts: int) -> list[
             f"{sum(m['logins']) / hosts:.1f}", f"{m['sessions'] / hosts:.1f}"]  # fmt: skip
 
 
+def _help_seconds(runs: int = 11) -> float:
+    """`pyinstall --help` in a fresh interpreter each time (the console script users type): the median."""
+    script = TOOLS_BIN / "pyinstall"
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([str(script), "--help"], capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+class Bench:
+    """The tools, run on the lab's hosts: each piece of work a list of rows, in the table's order."""
+
+    def __init__(self, lab: Lab, work: Path, inventory: Path, repeat: int, skip: set[str]) -> None:
+        self.lab, self.work, self.inventory, self.repeat, self.skip = lab, work, inventory, repeat, skip
+        # pyinstall's own state (its run records) in a directory of the benchmark's, kept warm across runs
+        self.env = {**os.environ, "HOME": str(work), "XDG_STATE_HOME": str(work / "state")}
+        self.rows: list[list[str]] = []
+        self.figures: dict[str, dict] = {}
+
+    def pyinstall(self, command: str, chosen: list, *more: str) -> list[str]:
+        return [*PYINSTALL, command, "-i", str(self.inventory), "--limit", ",".join(h.name for h in chosen),
+                "--forks", str(len(chosen)), "--json", *more]  # fmt: skip
+
+    def add(self, label: str, tool: str, m: dict | None, floor: dict, n: int) -> None:
+        self.rows.append(_row(label, tool, m, floor, n))
+        if m is not None:
+            self.figures[f"{label}: {tool}"] = {**m, "floor": floor["wall"], "hosts": n}
+
+    def gather(self, label: str, chosen: list, provisioned: bool) -> None:
+        """Reading what check needs, every tool: the facts pyinstall gathers, or the peers' own."""
+        n = len(chosen)
+        floor = _bare(self.lab, chosen, "true", self.repeat)
+        self.add(label, "bare paramiko: true", floor, floor, n)
+        self.add(label, "bare paramiko: facts command", _bare(self.lab, chosen, None, self.repeat), floor, n)
+        for command in ("facts", "check"):  # facts: the one command check starts with
+            m = _timed(self.pyinstall(command, chosen), self.lab, self.repeat, self.env)
+            self.add(label, f"pyinstall {command}", m, floor, n)
+        if provisioned:
+            unchanged = lambda m: not any(h["changed"] for h in json.loads(m["out"])["hosts"].values())  # noqa: E731
+            argv = self.pyinstall("provision", chosen, "--retry-file", "")
+            self.add(label, "pyinstall provision, no change", _timed(argv, self.lab, self.repeat, self.env, unchanged),
+                     floor, n)  # fmt: skip
+        if "pyinfra" not in self.skip:
+            inv = _pyinfra_inventory(self.lab, chosen, self.work / "inventory.py")
+            every = lambda m, hosts=chosen: all(f'"{h.address}"' in m["out"] + m["err"] for h in hosts)  # noqa: E731
+            base = [str(TOOLS_BIN / "pyinfra"), "-y", "--parallel", str(n), str(inv), "fact"]
+            three = [*base, "server.Os", "server.Arch", "server.KernelVersion"]
+            self.add(label, "pyinfra: 3 facts", _timed(three, self.lab, self.repeat, self.home, every), floor, n)
+            same = [*base, "server.Command", f"command=sh -c {shlex.quote(facts_script())}"]
+            self.add(label, "pyinfra: pyinstall's facts", _timed(same, self.lab, self.repeat, self.home, every),
+                     floor, n)  # fmt: skip
+        if "ansible" not in self.skip:
+            base = [str(TOOLS_BIN / "ansible"), "all", "-i", str(self.inventory), "--limit",
+                    ",".join(h.name for h in chosen), "-f", str(n)]  # fmt: skip
+            if n > 1 or not provisioned:
+                setup = _timed([*base, "-m", "setup"], self.lab, self.repeat, self.cold_ansible)
+                self.add(label, "ansible -m setup", setup, floor, n)
+            raw = [*base, "-m", "raw", "-a", facts_script()]
+            self.add(label, "ansible raw: pyinstall's facts", _timed(raw, self.lab, self.repeat, self.cold_ansible),
+                     floor, n)  # fmt: skip
+
+    @property
+    def home(self) -> dict[str, str]:
+        return {**os.environ, "HOME": str(self.work)}  # no user configuration of this machine's
+
+    def cold_ansible(self) -> dict[str, str]:
+        return _ansible_env(self.lab, self.work)  # a run of its own: no connection left open
+
+    def rerun(self, chosen: list) -> None:
+        n = len(chosen)
+        label = f"{n} hosts, re-run, no change"
+        provision = self.pyinstall("provision", chosen, "--retry-file", "")
+        unchanged = lambda m: not any(h["changed"] for h in json.loads(m["out"])["hosts"].values())  # noqa: E731
+        floor = _bare(self.lab, chosen, "true", self.repeat)
+        self.add(label, "bare paramiko: true", floor, floor, n)
+        self.add(label, "bare paramiko: one-command check", _bare(self.lab, chosen, STATE_CHECK, self.repeat), floor, n)
+        self.add(label, "pyinstall provision", _timed(provision, self.lab, self.repeat, self.env, unchanged), floor, n)
+        deploy, playbook = _no_change_deploys(self.lab, chosen[0], self.work)
+        if "pyinfra" not in self.skip:
+            inv = _pyinfra_inventory(self.lab, chosen, self.work / "inventory.py")
+            argv = [str(TOOLS_BIN / "pyinfra"), "-y", "--parallel", str(n), str(inv), str(deploy)]
+            nothing = lambda m: (m["out"] + m["err"]).count("No changes") >= 4 * n  # 4 operations a host  # noqa: E731
+            self.add(label, "pyinfra deploy", _timed(argv, self.lab, self.repeat, self.home, nothing), floor, n)
+        if "ansible" not in self.skip:
+            argv = [str(TOOLS_BIN / "ansible-playbook"), "-i", str(self.inventory), "--limit",
+                    ",".join(h.name for h in chosen), "-f", str(n), str(playbook)]  # fmt: skip
+            still = lambda m: "changed=0" in m["out"] and " changed=1" not in m["out"]  # noqa: E731
+            self.add(label, "ansible-playbook", _timed(argv, self.lab, self.repeat, self.cold_ansible, still), floor, n)
+
+
+def facts_script() -> str:
+    from installer.facts import script
+
+    return script()
+
+
+def _history(path: Path, figures: dict[str, dict], extra: dict[str, str]) -> str:
+    """One line for this run in bench/history.csv: the date, the commit, each figure and its ratio to its
+    floor. The header is written with the file; a run whose figures differ from it starts a new file's
+    worth of columns in a file of its own (history-COMMIT.csv) rather than shift the old columns."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    row = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit.strip() or "-", **extra}
+    for name, m in figures.items():
+        row[f"{name} wall s"] = f"{m['wall']:.2f}"
+        row[f"{name} x floor"] = f"{m['wall'] / m['floor']:.2f}"
+        row[f"{name} CPU ms/host"] = f"{m['cpu'] / m['hosts'] * 1000:.0f}"
+    header = list(row)
+    if path.exists():
+        with path.open(newline="") as f:
+            kept = next(csv.reader(f), [])
+        if kept != header:
+            path = path.with_name(f"history-{row['commit']}.csv")
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(header)
+        writer.writerow(row.values())
+    return str(path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=50, help="hosts for the gather")
@@ -135,86 +265,55 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, the median is shown")
     parser.add_argument("--skip", default="", help="peers to leave out: pyinfra, ansible")
     parser.add_argument("--subnet", default="127.0.92")
+    parser.add_argument(
+        "--history",
+        default=str(ROOT / "bench" / "history.csv"),
+        help="the CSV file a line of this run's figures is appended to ('' for none)",
+    )
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    peers = {"pyinfra": TOOLS_BIN / "pyinfra", "ansible": TOOLS_BIN / "ansible"}
-    for name, path in peers.items():
-        if name not in skip and not path.exists():
+    for name in ("pyinfra", "ansible"):
+        if name not in skip and not (TOOLS_BIN / name).exists():
             raise SystemExit(f"{name} is not installed beside this Python: pip install -e '.[test,bench]', "
                              f"or --skip {name}")  # fmt: skip
 
     root = Path(tempfile.mkdtemp(prefix="pyinstall-bench-compare-"))
     work = root / "work"
     work.mkdir()
-    home = {**os.environ, "HOME": str(work)}  # no user configuration of this machine's
-    cold_ansible = lambda: _ansible_env(lab, work)  # noqa: E731  (a run of its own: no connection left open)
     lab = Lab(root, subnet=args.subnet)
-    rows: list[list[str]] = []
     try:
-        hosts = lab.up(f"el7:{max(args.hosts, args.rerun_hosts)}", prefix="cmp-")
-        inventory = root / "inventory.ini"
-        for label, chosen in (("1 host", hosts[:1]), (f"{args.hosts} hosts, gather", hosts[: args.hosts])):
-            n = len(chosen)
-            limit = ",".join(h.name for h in chosen)
-            floor = _bare(lab, chosen, "true", args.repeat)
-            rows.append(_row(label, "bare paramiko: true", floor, floor, n))
-            if n > 1:
-                rows.append(
-                    _row(label, "bare paramiko: facts command", _bare(lab, chosen, None, args.repeat), floor, n)
-                )
-            for command in ("facts", "check"):  # facts: the one command check starts with
-                argv = [*PYINSTALL, command, "-i", str(inventory), "--limit", limit, "--forks", str(n), "--json"]
-                rows.append(_row(label, f"pyinstall {command}", _timed(argv, lab, args.repeat), floor, n))
-            if "pyinfra" not in skip:
-                inv = _pyinfra_inventory(lab, chosen, work / "inventory.py")
-                argv = [str(peers["pyinfra"]), "-y", "--parallel", str(n), str(inv), "fact", "server.Os",
-                        "server.Arch", "server.KernelVersion"]  # fmt: skip
-                every = lambda m, hosts=chosen: all(f'"{h.address}"' in m["err"] for h in hosts)  # noqa: E731
-                rows.append(_row(label, "pyinfra: 3 facts", _timed(argv, lab, args.repeat, home, every), floor, n))
-            if "ansible" not in skip:
-                argv = [str(peers["ansible"]), "all", "-i", str(inventory), "--limit", limit, "-f", str(n), "-m",
-                        "setup"]  # fmt: skip
-                setup = _timed(argv, lab, args.repeat, cold_ansible)
-                rows.append(_row(label, "ansible -m setup", setup, floor, n))
-
-        chosen = hosts[: args.rerun_hosts]
-        n = len(chosen)
-        limit = ",".join(h.name for h in chosen)
-        label = f"{n} hosts, re-run, no change"
-        provision = [*PYINSTALL, "provision", "-i", str(inventory), "--limit", limit, "--forks", str(n), "--json",
-                     "--retry-file", ""]  # fmt: skip
-        fresh = measure(provision, lab)
-        if fresh["exit"] != 0:
-            raise SystemExit(f"the first provisioning failed:\n{fresh['out'][-3000:]}\n{fresh['err'][-2000:]}")
-        unchanged = lambda m: not any(h["changed"] for h in json.loads(m["out"])["hosts"].values())  # noqa: E731
-        floor = _bare(lab, chosen, "true", args.repeat)
-        rows.append(_row(label, "bare paramiko: true", floor, floor, n))
-        rows.append(_row(label, "bare paramiko: one-command check", _bare(lab, chosen, STATE_CHECK, args.repeat),
-                         floor, n))  # fmt: skip
-        rows.append(_row(label, "pyinstall provision", _timed(provision, lab, args.repeat, ok=unchanged), floor, n))
-        deploy, playbook = _no_change_deploys(lab, chosen[0], work)
-        if "pyinfra" not in skip:
-            inv = _pyinfra_inventory(lab, chosen, work / "inventory.py")
-            argv = [str(peers["pyinfra"]), "-y", "--parallel", str(n), str(inv), str(deploy)]
-            nothing = lambda m: (m["out"] + m["err"]).count("No changes") >= 4 * n  # 4 operations a host  # noqa: E731
-            rows.append(_row(label, "pyinfra deploy", _timed(argv, lab, args.repeat, home, nothing), floor, n))
-        if "ansible" not in skip:
-            argv = [str(TOOLS_BIN / "ansible-playbook"), "-i", str(inventory), "--limit", limit, "-f", str(n),
-                    str(playbook)]  # fmt: skip
-            still = lambda m: "changed=0" in m["out"] and " changed=1" not in m["out"]  # noqa: E731
-            rows.append(_row(label, "ansible-playbook", _timed(argv, lab, args.repeat, cold_ansible,
-                                                               still), floor, n))  # fmt: skip
+        hosts = lab.up(f"el7:{max(args.hosts, args.rerun_hosts) + 1}", prefix="cmp-")
+        bench = Bench(lab, work, root / "inventory.ini", args.repeat, skip)
+        subprocess.run(bench.pyinstall("facts", hosts[:1]), env=bench.env, capture_output=True)  # warm: the records
+        fresh, fleet, provisioned = hosts[:1], hosts[1 : args.hosts + 1], hosts[1 : args.rerun_hosts + 1]
+        bench.gather("1 host, fresh", fresh, provisioned=False)
+        bench.gather(f"{args.hosts} hosts, gather", fleet, provisioned=False)
+        first = measure(bench.pyinstall("provision", provisioned, "--retry-file", ""), lab, bench.env)
+        if first["exit"] != 0:
+            raise SystemExit(f"the first provisioning failed:\n{first['out'][-3000:]}\n{first['err'][-2000:]}")
+        bench.gather("1 host, provisioned", provisioned[:1], provisioned=True)
+        bench.rerun(provisioned)
     finally:
         lab.down(purge=True)
         shutil.rmtree(root, ignore_errors=True)
 
     header = ["work", "tool", "wall s", "x floor", "CPU ms/host", "peak MB", "conn/host", "cmd/host"]
+    rows = bench.rows
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     for r in rows:
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    figures = bench.figures
+    extra = {"--help s": f"{_help_seconds():.3f}"}
+    for label in ("1 host, fresh", "1 host, provisioned"):  # what pyinstall adds to the SSH work itself
+        check, bare = figures[f"{label}: pyinstall check"], figures[f"{label}: bare paramiko: facts command"]
+        extra[f"{label}: check CPU beyond the bare facts command ms"] = f"{(check['cpu'] - bare['cpu']) * 1000:.0f}"
     print(f"\nmedian of {args.repeat} runs; x floor: wall time over the bare paramiko `true` fan-out on the same "
           f"hosts; {os.cpu_count()} CPUs, shared by the controller and the lab hosts")  # fmt: skip
+    for name, value in extra.items():
+        print(f"{name}: {value}")
+    if args.history:
+        print(f"appended to {_history(Path(args.history), figures, extra)}")
     return 0
 
 
