@@ -9,20 +9,17 @@ argv ─▶ parser.build_parser() ─▶ context.settle() ─▶ one handler: co
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import argcomplete
-
-# Only what every command needs is imported here: `--help`, `inventory`, `config` and `runs` never load
-# the SSH libraries. The commands that reach hosts import their modules where they start.
-from installer import events, interrupts, kept, terminal
-from installer.cli import bundle, config, hosts, runs
+# Only what every command needs is imported here: `--help` answers from the parser alone, and `inventory`,
+# `config` and `runs` never load the SSH libraries. Each command imports its modules where it starts.
+from installer import events, interrupts, terminal
 from installer.cli.context import ExitStatus, settle
 from installer.cli.parser import build_parser
-from installer.cli.watch import watched
 from installer.errors import BrokenTests, PyinstallError, UsageError
 
 if TYPE_CHECKING:  # annotations only
@@ -44,7 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    argcomplete.autocomplete(parser)  # answers the shell's completion request and exits; nothing otherwise
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: answered, and exits
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     args = None
     err: Console | None = None
     try:
@@ -61,6 +61,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return ExitStatus.OK
         out, err = terminal.console(sys.stdout), terminal.console(sys.stderr)
         if args.command == "config":
+            from installer.cli import config
+
             return config.cmd_config(args)
         if args.command != "bundle":
             settle(args)
@@ -69,11 +71,21 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "database", None):
             events.redact(*_url_passwords(args.database))
         if args.command == "inventory":
+            from installer.cli import config
+
             return config.cmd_inventory(args, out)
         if args.command == "bundle":
+            from installer.cli import bundle
+
             return bundle.cmd_bundle(args, out)
         if args.command == "runs":
+            from installer.cli import runs
+
             return runs.cmd_runs(args, out, err)
+        from installer import kept
+        from installer.cli import hosts
+        from installer.cli.watch import watched
+
         if args.list_hosts:
             return hosts.cmd_list_hosts(args)
         args.started, args.started_at = time.monotonic(), time.time()
@@ -88,6 +100,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if isinstance(exc, BrokenTests):  # a test that cannot run is a failed test
             status = ExitStatus.FAILED
         if args is not None:  # a run that stopped on bad input is kept with the error it printed
+            from installer import kept
+
             kept.finish(args, {"hosts": {}}, functools.partial(_print_error, exc), status, err)
         return status
     except KeyboardInterrupt:

@@ -13,8 +13,6 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-import argcomplete
-
 from installer import __version__, package_path
 from installer.cli.context import DEFAULT_REPORT, RETRY_FILE, load_inventory, settle
 from installer.errors import PyinstallError, UsageError
@@ -215,6 +213,11 @@ def _runs_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rollout", metavar="ID", help="only the runs of this rollout")  # fmt: skip
 
 
+def _complete_tags(**_: object) -> tuple[str, ...]:
+    """--tags and --skip-tags completed by the shell: the tags there are."""
+    return tuple(TAGS)
+
+
 def since(text: str) -> float:
     """--since: a local date or time, or an age back from now, in seconds since the epoch."""
     age = re.fullmatch(r"(\d+(?:\.\d+)?)([mhdw])", text.strip())
@@ -360,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-t", "--tags", type=_tags, metavar="TAG[,TAG]", help=f"only these parts of the work: {', '.join(TAGS)}"
     )
     skip = prov.add_argument("--skip-tags", type=_tags, metavar="TAG[,TAG]", help="all but these parts")
-    tags.completer = skip.completer = argcomplete.completers.ChoicesCompleter(TAGS)  # type: ignore[attr-defined]
+    tags.completer = skip.completer = _complete_tags  # type: ignore[attr-defined]  # argcomplete calls it, when it runs
     _rollout_args(prov)
     _bundle_arg(prov)
     _migration_args(prov)
