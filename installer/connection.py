@@ -49,8 +49,8 @@ from installer.errors import (
     HostKeyUnknown,
     Unreachable,
 )
-from installer.settings import CONNECT_TIMEOUT
 from installer.truth import boolean
+from installer.vocabulary import CONNECT_TIMEOUT
 
 COMMAND_TIMEOUT = 120.0  # seconds, unless a caller says otherwise
 OUTCOME_UNKNOWN_HINT = "the outcome on the host is unknown; check it, then run again"

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from installer import events, rollout
 from installer.outcome import HostResult, failures
-from installer.settings import FORKS
+from installer.vocabulary import FORKS
 
 NOT_ATTEMPTED_INTERRUPTED = "not attempted: the run was interrupted (Ctrl-C or SIGTERM)"
 

@@ -38,34 +38,12 @@ class Status(_Word):
     INTERRUPTED = "interrupted"  # Ctrl-C while the host was in flight
 
 
-# A finished run's status in one word, by its exit status (cli.ExitStatus); any other is an error.
-RUN_STATUSES = {0: "ok", 1: "error", 2: "failed", 4: "unreachable", 5: "error", 130: "interrupted",
-                143: "interrupted"}  # fmt: skip
-RUN_STATUS_WORDS = ("ok", "failed", "unreachable", "error", "interrupted", "unfinished")
-
 NOT_INSTALLED = "Docker is not installed (no docker command)"  # info and verify say it of a host
 
 
 def failures(statuses: Iterable[str]) -> int:
     """Hosts that spend a failure budget (a batch's, a rollout's): failed or unreachable."""
     return sum(status in (Status.FAILED, Status.UNREACHABLE) for status in statuses)
-
-
-# What provision does, in the order it does it: the names --tags and --skip-tags take (plan.py tags each
-# operation with one).
-TAGS = (
-    "repo",
-    "packages",
-    "cgroups",
-    "config",
-    "proxy",
-    "registries",
-    "sysctl",
-    "users",
-    "service",
-    "images",
-    "validate",
-)
 
 
 @dataclass(frozen=True)

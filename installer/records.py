@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from installer import localfiles, package_path
 from installer.errors import PyinstallError, UsageError
-from installer.outcome import RUN_STATUSES
+from installer.vocabulary import RUN_STATUSES
 
 MIGRATIONS = package_path("migrations")
 HEAD = "0005"  # the newest migration (a test holds it to Alembic's view): Alembic loads only to migrate

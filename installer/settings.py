@@ -15,8 +15,6 @@ the command line beats the inventory.
 
 from __future__ import annotations
 
-import configparser
-import difflib
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -26,11 +24,8 @@ from typing import Any
 
 from installer.errors import UsageError
 from installer.truth import boolean
+from installer.vocabulary import CONNECT_TIMEOUT, FORKS, FORKS_MAX, TIMEOUT_MAX
 
-CONNECT_TIMEOUT = 10.0  # seconds: TCP connect, SSH banner and authentication, each
-FORKS = 20  # hosts worked on at once, unless --forks or the config file says otherwise
-FORKS_MAX = 1000  # a thread and an SSH session each: beyond this the controller runs out of descriptors
-TIMEOUT_MAX = 3600.0  # seconds: a connect timeout longer than an hour is a typo
 CONFIG_ENV = "PYINSTALL_CONFIG"
 ANSIBLE_CONFIG_ENV = "ANSIBLE_CONFIG"
 SEARCH = ("./pyinstall.cfg", "~/.pyinstall.cfg", "/etc/pyinstall/pyinstall.cfg")
@@ -221,6 +216,8 @@ def read_config(path: Path) -> Config:
                          f"fix its permissions, or set {CONFIG_ENV}") from None  # fmt: skip
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})", "save it as UTF-8") from None
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"), strict=False)
     try:
         parser.read_string(text, str(path))
@@ -262,6 +259,8 @@ def read_config(path: Path) -> Config:
 def _unknown(config: Config, shown: str, name: str, known: Iterable[str], refusal: str, note: str) -> None:
     """A section or key pyinstall does not read: near one it reads, a typo (refused with the nearest);
     otherwise Ansible's business, noted as unused."""
+    import difflib
+
     close = difflib.get_close_matches(name, list(known), 1, 0.8)
     if close:
         raise UsageError(refusal, f"did you mean {shown.replace(name, close[0])}?")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Union
 
@@ -68,9 +69,8 @@ class Unbroken:
         self.broken = False
 
     def write(self, s: str) -> int:
-        from installer.events import clean
-
-        self._guarded(self._stream.write, clean(s))
+        events = sys.modules.get("installer.events")  # not loaded yet (`--help`): no secret was registered
+        self._guarded(self._stream.write, events.clean(s) if events else s)
         return len(s)
 
     def flush(self) -> None:

@@ -33,9 +33,9 @@ import markupsafe
 
 from installer import localfiles, records, rundiff
 from installer.errors import UsageError
-from installer.outcome import RUN_STATUS_WORDS
 from installer.platforms import TEMPLATES_DIR
 from installer.terminal import visible
+from installer.vocabulary import RUN_STATUS_WORDS
 
 COMMANDS = ("check", "provision", "remove", "info", "verify", "exec")
 PAGE = 50  # runs on a page

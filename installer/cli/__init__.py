@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 # Only what every command needs is imported here: `--help` answers from the parser alone, and `inventory`,
 # `config` and `runs` never load the SSH libraries. Each command imports its modules where it starts.
-from installer import events, interrupts, terminal
+from installer import interrupts, terminal
 from installer.cli.context import ExitStatus, settle
 from installer.cli.parser import build_parser
 from installer.errors import BrokenTests, PyinstallError, UsageError
@@ -69,6 +69,8 @@ def _main(argv: Sequence[str] | None) -> int:
             for warning in args.warnings:
                 err.print(terminal.text(("warning", "yellow"), f": {warning}"), soft_wrap=True)
         if getattr(args, "database", None):
+            from installer import events
+
             events.redact(*_url_passwords(args.database))
         if args.command == "inventory":
             from installer.cli import config

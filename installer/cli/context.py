@@ -8,24 +8,23 @@ from __future__ import annotations
 
 import argparse
 import enum
-import getpass
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from installer import events, interrupts, inventory, localfiles, patterns, settings, terminal
+from installer import interrupts, terminal
+from installer.cli.parser import DEFAULT_REPORT, RETRY_FILE
 from installer.errors import UsageError
-from installer.outcome import Status
 
-if TYPE_CHECKING:  # annotations only
+if TYPE_CHECKING:  # annotations only: `--help` loads neither the inventory nor the settings
     from rich.console import Console
 
-    from installer import asked, bundle
+    from installer import asked, bundle, inventory, patterns
     from installer.connection import Target
+    from installer.outcome import Status
     from installer.vault import Vault
 
-DEFAULT_REPORT = "pyinstall-report.json"
-RETRY_FILE = "pyinstall.retry"
+__all__ = ["DEFAULT_REPORT", "RETRY_FILE", "ExitStatus", "exit_status", "load_inventory", "settle", "targets"]
 
 
 class ExitStatus(enum.IntEnum):
@@ -40,6 +39,8 @@ class ExitStatus(enum.IntEnum):
 
 def exit_status(statuses: Iterable[Status]) -> ExitStatus:
     """The one mapping from hosts' outcomes to the exit status (see EPILOG)."""
+    from installer.outcome import Status
+
     seen = set(statuses)
     if Status.INTERRUPTED in seen:
         return ExitStatus(interrupts.exit_status())
@@ -54,6 +55,8 @@ def settle(args: argparse.Namespace) -> None:
     """Fill what the command line left out from the environment, the config file and the defaults
     (installer/settings.py), so that every later step reads args alone. ``args.warnings``: what the
     user must be told (a config file passed over)."""
+    from installer import settings
+
     given = dict(vars(args))
     if hasattr(args, "inventory_opt"):  # INVENTORY and every -i, in the order they merge
         given["inventory_opt"] = ([args.inventory_pos] if args.inventory_pos else []) + args.inventory_opt
@@ -73,6 +76,8 @@ def settle(args: argparse.Namespace) -> None:
 def load_inventory(args: argparse.Namespace) -> inventory.Inventory:
     """The inventories, merged in the order given (settled: the command line's, else the environment's or
     the config file's)."""
+    from installer import inventory
+
     sources = list(args.inventory_opt)
     if any(not str(source).strip() for source in sources):
         raise UsageError("--inventory: an empty path", "give an inventory file or directory")
@@ -85,7 +90,7 @@ def load_inventory(args: argparse.Namespace) -> inventory.Inventory:
 
 def _vault(args: argparse.Namespace) -> Vault:
     """The vault passwords asked for (--vault-id, --vault-password-file, -J, the environment, the config)."""
-    from installer import vault
+    from installer import localfiles, vault
 
     asked = vault.identities(args.settings["vault_identity_list"].value, args.vault_ids,
                              args.vault_password_files, args.ask_vault_pass)  # fmt: skip
@@ -93,6 +98,8 @@ def _vault(args: argparse.Namespace) -> Vault:
         warning = identity.source != vault.PROMPT and localfiles.readable_by_others(identity.source)
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
+    import getpass
+
     prompt = getpass.getpass if sys.stdin.isatty() else None
     return vault.load_secrets(asked, prompt)
 
@@ -117,7 +124,7 @@ def targets(
 ) -> list[tuple[Target, asked.Asked]]:
     """The selected hosts: how to reach each, and what is asked of it, every variable validated before
     any host is contacted."""
-    from installer import ansible_vars, asked, platforms
+    from installer import ansible_vars, asked, events, localfiles, platforms, settings
     from installer.connection import target_from_vars
 
     inv = inv or load_inventory(args)
@@ -192,6 +199,7 @@ def _strict_off_said(hosts: list[tuple[Target, asked.Asked]], err: Console) -> N
 def _keys_usable(hosts: list[tuple[Target, asked.Asked]], args: argparse.Namespace, inv: inventory.Inventory) -> None:
     """Every private key named (option, config, inventory, ~/.ssh/config's IdentityFile) exists and is one
     OpenSSH would use, before any host is contacted: a refusal names the key and who named it."""
+    from installer import localfiles
     from installer.connection import identity_files
 
     checked: set[str] = set()
@@ -207,6 +215,8 @@ def _keys_usable(hosts: list[tuple[Target, asked.Asked]], args: argparse.Namespa
 
 
 def _key_origin(args: argparse.Namespace, inv: inventory.Inventory, host: str) -> str:
+    from installer import settings
+
     setting, where = args.settings["private_key_file"], inv.origin(host, "ansible_ssh_private_key_file")
     if setting.source == settings.COMMAND_LINE or (setting.value and not where):
         return f"private_key_file from {setting.source}"
@@ -215,7 +225,7 @@ def _key_origin(args: argparse.Namespace, inv: inventory.Inventory, host: str) -
 
 def selected(args: argparse.Namespace, inv: inventory.Inventory) -> patterns.Selection:
     """--limit, then --shard. ``args.rollout_hosts``: the hosts of every shard (a budget's percentage)."""
-    from installer import rollout
+    from installer import patterns, rollout
 
     selection = patterns.select(inv, args.limit)
     args.rollout_hosts = len(selection.hosts)
@@ -238,6 +248,8 @@ def password(ask: bool, flag: str, prompt: str, path: str | None, file_flag: str
     if not sys.stdin.isatty():
         raise UsageError(f"{flag} asks for a password on a terminal, and there is none (cron, CI, < /dev/null)", hint)
     try:
+        import getpass
+
         return getpass.getpass(prompt)
     except EOFError:  # Ctrl-D at the prompt
         raise UsageError(f"{flag}: no password given", hint) from None

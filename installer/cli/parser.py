@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import datetime
+import functools
 import math
-import platform
 import re
+import shutil
 import sys
 import textwrap
 import time
@@ -14,10 +14,11 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from installer import __version__, package_path
-from installer.cli.context import DEFAULT_REPORT, RETRY_FILE, load_inventory, settle
 from installer.errors import PyinstallError, UsageError
-from installer.outcome import RUN_STATUS_WORDS, TAGS
-from installer.settings import CONNECT_TIMEOUT, FORKS, FORKS_MAX, TIMEOUT_MAX
+from installer.vocabulary import CONNECT_TIMEOUT, FORKS, FORKS_MAX, RUN_STATUS_WORDS, TAGS, TIMEOUT_MAX
+
+DEFAULT_REPORT = "pyinstall-report.json"
+RETRY_FILE = "pyinstall.retry"
 
 DESCRIPTION = """\
 Roll a container runtime out across CentOS/RHEL 6 to 9 machines (Rocky, AlmaLinux, ...) over plain SSH.
@@ -37,9 +38,37 @@ exit status:
 """
 
 
+@functools.cache
+def _columns() -> int:
+    return shutil.get_terminal_size().columns - 2
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's help, the terminal's width read once: argparse makes a formatter at every add_argument
+    (to check its metavar), and each asked the terminal again (a tenth of `--help`'s time)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position, width or _columns())
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
+
+
+class _Version(argparse.Action):
+    """--version, worked out when asked (where the package is installed takes importlib.resources)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        print(version())
+        parser.exit()
 
 
 def _inventory_args(p: argparse.ArgumentParser) -> None:
@@ -77,6 +106,8 @@ def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
 
 def _complete_hosts(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
     """--limit completion: the inventory's groups and hosts (the inventory given so far, or the default)."""
+    from installer.cli.context import load_inventory, settle
+
     try:
         settle(parsed_args)
         inv = load_inventory(parsed_args)
@@ -147,7 +178,7 @@ def _migration_args(command: argparse.ArgumentParser) -> None:
 
 def _host_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
     """A command that works on the inventory's hosts, its help ending with the exit statuses."""
-    command = sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command = sub.add_parser(name, help=help, epilog=EPILOG)
     _host_args(command)
     command.add_argument(
         "--junit-xml",
@@ -223,6 +254,8 @@ def since(text: str) -> float:
     age = re.fullmatch(r"(\d+(?:\.\d+)?)([mhdw])", text.strip())
     if age:
         return time.time() - float(age[1]) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[age[2]]
+    import datetime
+
     try:
         return datetime.datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
@@ -316,15 +349,16 @@ def _host_args(p: argparse.ArgumentParser) -> None:
 
 def version() -> str:
     """What --version prints: pyinstall's version, and the Python it runs on (a bug report needs both)."""
+    import platform
+
     python = f"{platform.python_implementation()} {platform.python_version()}"
     return f"pyinstall {__version__}\n  python {python} ({sys.executable})\n  installed in {package_path()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="pyinstall", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--version", action="version", version=version())
+    parser = _Parser(prog="pyinstall", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action=_Version, help="show pyinstall's version, the Python it runs on, and "
+                        "where it is installed")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     inv = sub.add_parser("inventory", help="show the inventory as pyinstall reads it (ansible-inventory's views)")
