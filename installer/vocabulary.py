@@ -26,3 +26,6 @@ TAGS = (
 RUN_STATUSES = {0: "ok", 1: "error", 2: "failed", 4: "unreachable", 5: "error", 130: "interrupted",
                 143: "interrupted"}  # fmt: skip
 RUN_STATUS_WORDS = ("ok", "failed", "unreachable", "error", "interrupted", "unfinished")
+
+# The commands whose runs are kept (installer/kept.py): what `runs --command` and runs serve filter on.
+KEPT_COMMANDS = ("check", "provision", "remove", "info", "verify", "exec")

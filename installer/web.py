@@ -18,6 +18,7 @@ start without a token and TLS, and every request then needs the token (a session
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import ipaddress
@@ -35,9 +36,8 @@ from installer import localfiles, records, rundiff
 from installer.errors import UsageError
 from installer.platforms import TEMPLATES_DIR
 from installer.terminal import visible
-from installer.vocabulary import RUN_STATUS_WORDS
+from installer.vocabulary import KEPT_COMMANDS, RUN_STATUS_WORDS
 
-COMMANDS = ("check", "provision", "remove", "info", "verify", "exec")
 PAGE = 50  # runs on a page
 COOKIE = "pyinstall_session"
 SECURITY_HEADERS = {
@@ -237,7 +237,7 @@ def app(url: str, guard: Access) -> Any:
         problems = []
         command = q.get("command") or None
         status = q.get("status") or None
-        if command and command not in COMMANDS:
+        if command and command not in KEPT_COMMANDS:
             problems.append(f"no command {command!r}")
             command = None
         if status and status not in RUN_STATUS_WORDS:
@@ -249,7 +249,7 @@ def app(url: str, guard: Access) -> Any:
 
             try:
                 since = parse_since(q["since"])
-            except Exception as exc:  # argparse's ArgumentTypeError: the words say why
+            except argparse.ArgumentTypeError as exc:  # its words say why
                 problems.append(f"since: {exc}")
         filters = records.Filters(command, status, q.get("host") or None, since, q.get("rollout") or None)
         offset = number(request, "offset") or 0
@@ -257,7 +257,7 @@ def app(url: str, guard: Access) -> Any:
         chosen = {k: q.get(k, "") for k in ("command", "status", "host", "since", "rollout")}
         later = {k: v for k, v in chosen.items() if v}
         return page(request, "runs.html.j2", title="Runs", runs=_list_view(kept), total=total, offset=offset,
-                    more=max(0, total - offset - len(kept)), chosen=chosen, commands=COMMANDS,
+                    more=max(0, total - offset - len(kept)), chosen=chosen, commands=KEPT_COMMANDS,
                     statuses=RUN_STATUS_WORDS, problems=problems,
                     next_page="?" + urlencode({**later, "offset": offset + PAGE}),
                     previous_page="?" + urlencode({**later, "offset": max(0, offset - PAGE)}))  # fmt: skip

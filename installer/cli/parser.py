@@ -15,7 +15,15 @@ from typing import Any, NoReturn
 
 from installer import __version__, package_path
 from installer.errors import PyinstallError, UsageError
-from installer.vocabulary import CONNECT_TIMEOUT, FORKS, FORKS_MAX, RUN_STATUS_WORDS, TAGS, TIMEOUT_MAX
+from installer.vocabulary import (
+    CONNECT_TIMEOUT,
+    FORKS,
+    FORKS_MAX,
+    KEPT_COMMANDS,
+    RUN_STATUS_WORDS,
+    TAGS,
+    TIMEOUT_MAX,
+)
 
 DEFAULT_REPORT = "pyinstall-report.json"
 RETRY_FILE = "pyinstall.retry"
@@ -225,7 +233,7 @@ def _runs_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--command",
         dest="of_command",
-        choices=("check", "provision", "remove", "info", "verify", "exec"),
+        choices=KEPT_COMMANDS,
         help="only runs of this command",
     )
     p.add_argument(
