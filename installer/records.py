@@ -343,7 +343,7 @@ def rollout_failed(url: str, run_id: int, rollout: str, failed: int) -> int:
 
 
 def run_status(ended: float | None, exit_status: int | None) -> str:
-    """A run's status in one word (outcome.RUN_STATUSES): what `runs --status` filters on."""
+    """A run's status in one word (vocabulary.RUN_STATUSES): what `runs --status` filters on."""
     if ended is None:
         return "unfinished"
     return RUN_STATUSES.get(exit_status if exit_status is not None else 1, "error")
@@ -354,7 +354,7 @@ class Filters:
     """Which runs `runs` lists: every one given must hold."""
 
     command: str | None = None
-    status: str | None = None  # one of outcome.RUN_STATUS_WORDS
+    status: str | None = None  # one of vocabulary.RUN_STATUS_WORDS
     host: str | None = None  # runs that worked on this host
     since: float | None = None  # started at or after (seconds since the epoch)
     rollout: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import json
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import markupsafe
@@ -17,6 +17,9 @@ from installer.docker_info import size_bytes
 from installer.outcome import ALWAYS_SAID, Finding, HostResult, Level, Status
 from installer.platforms import TEMPLATES_DIR
 from installer.terminal import text, visible
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 UNREACHABLE = Status.UNREACHABLE
@@ -384,16 +387,19 @@ def run_html(run: dict[str, Any]) -> str:
     return web.run_page(run)
 
 
-def _html(template: str, **values: Any) -> str:
-    """A page from untrusted text: every value escaped, and its control characters made visible (``\\x1b``),
-    as on the terminal."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+def html_environment(directory: Path) -> jinja2.Environment:
+    """Pages from untrusted text: every value escaped, and its control characters made visible (``\\x1b``),
+    as on the terminal (the reports here, runs serve's pages)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory)),
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         finalize=lambda v: v if isinstance(v, markupsafe.Markup) or not isinstance(v, str) else visible(v),
     )
-    return env.get_template(template).render(**values)
+
+
+def _html(template: str, **values: Any) -> str:
+    return html_environment(TEMPLATES_DIR).get_template(template).render(**values)
 
 
 # ---------------------------------------------------------------- exec

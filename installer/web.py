@@ -35,7 +35,6 @@ import markupsafe
 from installer import localfiles, records, rundiff
 from installer.errors import UsageError
 from installer.platforms import TEMPLATES_DIR
-from installer.terminal import visible
 from installer.vocabulary import KEPT_COMMANDS, RUN_STATUS_WORDS
 
 PAGE = 50  # runs on a page
@@ -191,12 +190,9 @@ def _list_view(kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "web")),
-        undefined=jinja2.StrictUndefined,
-        autoescape=True,
-        finalize=lambda v: v if isinstance(v, markupsafe.Markup) or not isinstance(v, str) else visible(v),
-    )
+    from installer.report import html_environment
+
+    env = html_environment(TEMPLATES_DIR / "web")
     env.globals.update(standalone=False, database="", guarded=False)
     return env
 
