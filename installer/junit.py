@@ -82,13 +82,14 @@ def check_cases(reports: Sequence[Any]) -> list[Case]:
     return [_case(r, _findings(r.findings, "preflight"), r.seconds) for r in reports]
 
 
-def provision_cases(runs: Sequence[Any], check_mode: bool = False) -> list[Case]:
-    """``check_mode``: tasks that would change are said so, never "changed"."""
+def provision_cases(runs: Sequence[Any]) -> list[Case]:
+    """Under --check the tasks' own status says "would change" (executor.execute), never "changed"."""
 
     def task(t: Any) -> Item:
-        state = "would change" if check_mode and t.status == Status.CHANGED else str(t.status)
         failed = t.status in (Status.FAILED, Status.UNKNOWN)
-        return Item("task", t.name, state, t.msg, t.hint if failed else "", (t.stderr or t.stdout) if failed else "")
+        return Item(
+            "task", t.name, str(t.status), t.msg, t.hint if failed else "", (t.stderr or t.stdout) if failed else ""
+        )
 
     return [
         _case(
