@@ -1,8 +1,8 @@
 """What the controller keeps of each run, from the command line's side (installer/records.py is the database).
 
-    start() ─▶ records.start        the run, kept from its start (one killed on the way is still listed)
+    start() ─▶ runlog.start         the run, kept from its start (one killed on the way is still listed)
     rollout_gate() ─▶ records.rollout_failed   before each batch: this shard's failures out, the rollout's in
-    finish() ─▶ records.finish      the report as printed, each host's record
+    finish() ─▶ runlog.finish       the report as printed, each host's record
 
 A database that cannot be written is a warning, never a failed run, except for a rollout's failure
 budget: the budget is what makes it safe to go on, so a run with one changes nothing without it.
@@ -76,23 +76,25 @@ def start(args: argparse.Namespace, err: Console) -> None:
 def _begin(args: argparse.Namespace, begun: dict[str, Any], err: Console | None) -> None:
     """The run's first row. ``err`` None (on the record's thread): a warning waits for finish() to say it,
     as the hosts' progress may hold the terminal by then."""
-    from installer import records, rollout
+    from installer import rollout, runlog
 
-    args.database = args.database or records.default_url()
+    args.database = args.database or runlog.default_url()
     try:
-        other = args.rollout and args.shard and records.shard_functions(args.database, args.rollout)
+        other = args.rollout and args.shard and _shard_functions(args.database, args.rollout)
         if other and other != {rollout.SHARD_FUNCTION}:
             raise _ShardFunctionChanged(
                 f"--shard: rollout {args.rollout} was started by a pyinstall that put hosts in shards another way "
                 "(rendezvous hashing): under this one its shards would miss some hosts and do others twice",
                 "finish the rollout with the pyinstall that started it, or start a new one (another --rollout id)",
             )
-        args.run_id = records.start(args.database, records.Start(**begun))
+        args.run_id = runlog.start(args.database, runlog.Start(**begun))
     except _ShardFunctionChanged:
         raise
     except Exception as exc:  # any driver's error, or none installed
         args.run_id = None
         if getattr(args, "rollout_max_fail", None):  # no budget without the database: change nothing
+            from installer import records
+
             raise UsageError(
                 f"--rollout-max-fail: the rollout's failure budget is kept in {records.shown(args.database)}, "
                 f"which cannot be written: {records.cause(exc)}",
@@ -102,6 +104,12 @@ def _begin(args: argparse.Namespace, begun: dict[str, Any], err: Console | None)
             args.kept_warning = exc
         else:
             _warning(args.database, exc, err)
+
+
+def _shard_functions(url: str, rollout_id: str) -> set[str | None]:
+    from installer import records  # SQLAlchemy: only a sharded rollout reads before it writes
+
+    return records.shard_functions(url, rollout_id)
 
 
 class _ShardFunctionChanged(UsageError):
@@ -145,14 +153,14 @@ def finish(
         _warning(args.database, args.kept_warning, err)
     if getattr(args, "run_id", None) is None:
         return
-    from installer import records
+    from installer import runlog
 
     printed = io.StringIO()
     render(terminal.plain_console(printed, terminal.console(sys.stdout).width))
     from installer.report import dumps
 
     hosts = data["hosts"]
-    end = records.End(
+    end = runlog.End(
         ended=time.time(),
         exit_status=int(status),
         report=events.clean(printed.getvalue()),
@@ -162,10 +170,10 @@ def finish(
         argv=events.clean(shlex.join(args.argv)),
     )
     try:
-        records.finish(args.database, args.run_id, end)
+        runlog.finish(args.database, args.run_id, end)
         keep = args.settings["keep_runs"].value if hasattr(args, "settings") else None
         if keep is not None:
-            records.prune(args.database, end.ended - keep * 86400)
+            runlog.prune(args.database, end.ended - keep * 86400)
     except Exception as exc:
         _warning(args.database, exc, err)
 

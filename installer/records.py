@@ -10,16 +10,12 @@ with --database or PYINSTALL_DATABASE. The schema is Alembic's, versioned in ins
 
 from __future__ import annotations
 
-import contextlib
-import getpass
 import json
-import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,22 +24,18 @@ import sqlalchemy as sa
 
 from installer import localfiles, package_path
 from installer.errors import PyinstallError, UsageError
+from installer.runlog import HEAD, OWN_TABLES, SQLITE_BUSY_SECONDS, DatabaseError, End, Start, default_url, vacuum
 from installer.vocabulary import RUN_STATUSES
 
+__all__ = ["DatabaseError", "End", "Start", "default_url"]  # the rows and the default place, from runlog
+
 MIGRATIONS = package_path("migrations")
-HEAD = "0005"  # the newest migration (a test holds it to Alembic's view): Alembic loads only to migrate
-SQLITE_BUSY_SECONDS = 30  # a run waits this long for another run's write (each is milliseconds)
 CONNECT_SECONDS = 10  # a database server that does not answer delays a run by no more than this
 MIGRATION_LOCK = 0x70796E73  # PostgreSQL advisory lock key: one controller migrates at a time
 URL_HINT = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE"
 
 
-class DatabaseError(PyinstallError):
-    """The database cannot be opened, read or written: its URL (password masked) and why, in one line."""
-
-
 metadata = sa.MetaData()
-OWN_TABLES = {"alembic_version", "runs", "run_hosts"}  # anything else: another program's database
 runs_table = sa.Table(
     "runs",
     metadata,
@@ -74,53 +66,6 @@ hosts_table = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("result", sa.Text, nullable=False),
 )
-
-
-def _username() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # a uid with no name (containers)
-        return str(os.getuid())
-
-
-@dataclass(frozen=True)
-class Start:
-    started: float
-    command: str
-    argv: str  # secrets already cleaned
-    version: str
-    inventory: str
-    inventory_sha256: str
-    controller: str = field(default_factory=socket.gethostname)
-    username: str = field(default_factory=_username)
-    rollout: str | None = None
-    shard: str | None = None
-    shard_function: str | None = None
-    check_mode: bool = False
-
-
-@dataclass(frozen=True)
-class End:
-    ended: float
-    exit_status: int
-    report: str  # as printed
-    report_json: str  # {"hosts": {name: record}}
-    hosts: list[tuple[str, str, str]] = field(default_factory=list)  # (name, status, record as JSON)
-    failed: int = 0  # of those, failed or unreachable
-    # The command line again, masked of every secret known by the end: an inventory's passwords are known only
-    # once it was read, after the run began. None: left as it began.
-    argv: str | None = None
-
-
-def default_url() -> str:
-    """SQLite in $XDG_STATE_HOME/pyinstall (~/.local/state/pyinstall), readable by its owner only."""
-    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "pyinstall"
-    try:
-        state.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        why = f"cannot create {state}: {exc.strerror or exc}"
-        raise DatabaseError(why, "set XDG_STATE_HOME, or give --database") from None
-    return f"sqlite:///{state / 'runs.sqlite'}"
 
 
 def parse_url(url: str) -> sa.URL:
@@ -298,14 +243,13 @@ def _database_hint(url: str) -> str:
 def start(url: str, run: Start) -> int:
     """Keep a run as it starts; returns its id, for ``finish``."""
     with _connected(url, write=True) as connection:
-        return int(connection.execute(runs_table.insert().values(**run.__dict__)).inserted_primary_key[0])
+        return int(connection.execute(runs_table.insert().values(**asdict(run))).inserted_primary_key[0])
 
 
 def finish(url: str, run_id: int, end: End) -> None:
     """Complete a run's record: its end, exit status, report and hosts."""
     with _connected(url, write=True) as connection:
-        values = {k: v for k, v in end.__dict__.items() if k != "hosts" and not (k == "argv" and v is None)}
-        connection.execute(runs_table.update().where(runs_table.c.id == run_id).values(**values))
+        connection.execute(runs_table.update().where(runs_table.c.id == run_id).values(**end.columns()))
         if end.hosts:
             connection.execute(
                 hosts_table.insert(),
@@ -415,10 +359,7 @@ def prune(url: str, before: float) -> int:
         gone = connection.execute(runs_table.delete().where(runs_table.c.started < before)).rowcount
     parsed = parse_url(url)
     if gone and parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        import sqlite3
-
-        with contextlib.closing(sqlite3.connect(parsed.database, timeout=SQLITE_BUSY_SECONDS)) as connection:
-            connection.execute("VACUUM")  # outside any transaction, as SQLite requires
+        vacuum(Path(parsed.database))
     return int(gone)
 
 

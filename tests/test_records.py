@@ -3,12 +3,15 @@ printed; a database that cannot be written is a warning, never a failed run."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -18,7 +21,7 @@ import sqlalchemy as sa
 from alembic import command as migrations
 from alembic.config import Config
 
-from installer import records
+from installer import records, runlog
 from installer.cli import ExitStatus, main
 from tests import postgres
 from tests.lab.testing import PYINSTALL
@@ -174,6 +177,65 @@ def test_a_database_of_an_older_pyinstall_is_migrated(tmp_path: Path) -> None:
     assert (old["command"], old["exit_status"], old["controller"]) == ("check", 0, "")
     run_id = records.start(url, records.Start(3.0, "info", "info hosts.ini", "0.1.0", "hosts.ini", ""))
     assert [r["id"] for r in records.runs(url)[0]] == [run_id, old["id"]]
+
+
+def test_the_quick_way_in_writes_the_rows_records_writes(tmp_path: Path) -> None:
+    """runlog writes a SQLite file at the schema's head with sqlite3 alone (no SQLAlchemy loaded): the same
+    rows records writes, read back alike; a new file goes through records (created, migrated)."""
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    begun = runlog.Start(1.5, "provision", "provision hosts.ini -C", "0.1.0", "hosts.ini", "ab" * 32,
+                         controller="ctl", username="ops", rollout="r1", shard="1/2", check_mode=True)  # fmt: skip
+    end = runlog.End(2.5, 2, "web1  would change\n", '{"hosts": {}}', [("web1", "failed", "{}"), ("web2", "ok", "{}")],
+                     failed=1, argv="provision hosts.ini -C --become-password ***")  # fmt: skip
+    by_records = records.start(url, begun)  # a new file: created and migrated
+    records.finish(url, by_records, end)
+    script = f"""if True:
+        import sys
+        from installer.runlog import End, Start
+        from installer import runlog
+        begun, end = {begun!r}, {end!r}
+        run_id = runlog.start({url!r}, begun)
+        runlog.finish({url!r}, run_id, end)
+        assert "sqlalchemy" not in sys.modules, "the quick way loaded SQLAlchemy"
+        print(run_id)
+    """
+    quick = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={
+        **os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})  # fmt: skip
+    assert quick.returncode == 0, quick.stderr
+    by_runlog = int(quick.stdout)
+    assert by_runlog == by_records + 1
+    both = [records.run(url, by_records), records.run(url, by_runlog)]
+    assert both[0] == {**both[1], "id": by_records} and both[0]["check_mode"] is True
+    assert [r["hosts"] for r in records.runs(url)[0]] == [{"failed": 1, "ok": 1}] * 2
+    assert records.host_history(url, "web2")[0]["run"] == by_runlog
+    assert runlog.prune(url, 2.0) == 2 and records.runs(url) == ([], 0)
+
+
+def test_the_quick_way_in_leaves_any_other_database_to_records(tmp_path: Path) -> None:
+    """A file at an older schema is migrated, a URL with an escape is SQLAlchemy's to read, another program's
+    database is refused: records does each, as it did before runlog."""
+    begun = runlog.Start(1.0, "check", "check hosts.ini", "0.1.0", "hosts.ini", "")
+    older = f"sqlite:///{tmp_path / 'older.sqlite'}"
+    config = Config()
+    config.set_main_option("script_location", str(records.MIGRATIONS))
+    engine = sa.create_engine(older)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        migrations.upgrade(config, "0004")
+    engine.dispose()
+    run_id = runlog.start(older, begun)
+    assert records.run(older, run_id)["command"] == "check"
+    with contextlib.closing(sqlite3.connect(tmp_path / "older.sqlite")) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(records.HEAD,)]
+    escaped = f"sqlite:///{tmp_path / 'a%20b.sqlite'}"
+    assert runlog.plain_sqlite_path(escaped) is None and runlog.plain_sqlite_path("sqlite://") is None
+    runlog.start(escaped, begun)
+    assert (tmp_path / "a b.sqlite").is_file() and not (tmp_path / "a%20b.sqlite").exists()
+    foreign = tmp_path / "foreign.sqlite"
+    with contextlib.closing(sqlite3.connect(foreign)) as connection:
+        connection.execute("CREATE TABLE accounts (id INTEGER)")
+    with pytest.raises(runlog.DatabaseError, match="tables pyinstall did not create"):
+        runlog.start(f"sqlite:///{foreign}", begun)
 
 
 def test_runs_are_kept_in_postgresql(
