@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from xml.etree import ElementTree as ET
 
 from installer.outcome import Level, Status
 from installer.terminal import visible
@@ -128,6 +127,8 @@ def _failure_text(case: Case) -> str:
 def document(command: str, cases: Sequence[Case], seconds: float) -> bytes:
     """One suite named ``pyinstall COMMAND`` inside <testsuites>. Host text is made visible first: XML 1.0
     cannot carry most control characters at all."""
+    from xml.etree import ElementTree as ET  # loaded when a document is asked for (--junit-xml)
+
     counts = {kind: sum(c.outcome == kind for c in cases) for kind in (FAILURE, ERROR, SKIPPED)}
     totals = {"tests": str(len(cases)), "failures": str(counts[FAILURE]), "errors": str(counts[ERROR])}
     name = f"pyinstall {command}"

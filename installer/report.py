@@ -7,8 +7,6 @@ import json
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-import markupsafe
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +18,8 @@ from installer.terminal import text, visible
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import jinja2
 
 ERROR, WARNING, INFO = Level.ERROR, Level.WARNING, Level.INFO
 UNREACHABLE = Status.UNREACHABLE
@@ -390,6 +390,9 @@ def run_html(run: dict[str, Any]) -> str:
 def html_environment(directory: Path) -> jinja2.Environment:
     """Pages from untrusted text: every value escaped, and its control characters made visible (``\\x1b``),
     as on the terminal (the reports here, runs serve's pages)."""
+    import jinja2
+    import markupsafe
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(directory)),
         undefined=jinja2.StrictUndefined,

@@ -14,9 +14,7 @@ import json
 import shlex
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from installer import daemon_options, daytwo
 from installer.asked import YUM_LOCK_TIMEOUT, Asked
@@ -24,6 +22,9 @@ from installer.checks import Subject, store_mount
 from installer.errors import UsageError
 from installer.platforms import TEMPLATES_DIR, Channel, Platform
 from installer.repos import Repo, repos
+
+if TYPE_CHECKING:  # annotations only: Jinja2 loads where a template is rendered
+    import jinja2
 
 
 class PlanError(UsageError):
@@ -84,6 +85,8 @@ def pin_of(channel: Channel, name: str, pin: str) -> str | None:
 
 @cache
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,

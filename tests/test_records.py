@@ -65,6 +65,22 @@ def test_runs_are_kept_listed_and_shown_as_printed(unreachable: Path, capsys: py
     assert b"canary-3f9d1c" not in database.read_bytes()
 
 
+def test_the_report_is_rendered_once_and_kept_as_printed(
+    unreachable: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from installer import report
+
+    drawn: list[object] = []
+    render = report.render
+    monkeypatch.setattr(report, "render", lambda *args, **kwargs: (drawn.append(args), render(*args, **kwargs))[1])
+    assert main(["check", str(unreachable)]) == ExitStatus.UNREACHABLE
+    printed = capsys.readouterr().out
+    assert len(drawn) == 1, "rendered for the terminal and again for the record"
+    [kept], _ = records.runs(records.default_url())
+    report_kept = records.run(records.default_url(), kept["id"])["report"]
+    assert "1 unreachable" in report_kept and printed.endswith(report_kept), "after the progress lines: the report"
+
+
 def test_a_database_that_cannot_be_written_is_a_warning(
     unreachable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

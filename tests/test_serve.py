@@ -16,7 +16,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -344,7 +344,13 @@ def test_a_real_browser_filters_and_follows_links(tmp_path: Path) -> None:
     assert CHROMEDRIVER and CHROMIUM, "CI installs chromium and chromium-driver (setup.sh)"
     webdriver = pytest.importorskip("selenium.webdriver", reason="the test extra's selenium")
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    def arrived(check: Callable[[str], bool]) -> str:
+        """The page a click led to: a click returns before a form's submission has navigated."""
+        WebDriverWait(driver, 20).until(lambda d: check(d.current_url) and d.execute_script(
+            "return document.readyState") == "complete")  # fmt: skip
+        return driver.current_url
 
     url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
     ids = _fleet(url)
@@ -370,11 +376,11 @@ def test_a_real_browser_filters_and_follows_links(tmp_path: Path) -> None:
         Select(driver.find_element(By.NAME, "command")).select_by_visible_text("provision")
         driver.find_element(By.NAME, "host").send_keys("web1")
         driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
-        assert "command=provision" in driver.current_url and "host=web1" in driver.current_url
+        assert "host=web1" in arrived(lambda url: "command=provision" in url)
         shown = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "table.runs tbody td:first-child a")]
         assert shown == [str(ids["provision"]), str(ids["dry"])]
         driver.find_element(By.LINK_TEXT, str(ids["provision"])).click()
-        assert driver.current_url == f"{base}/runs/{ids['provision']}"
+        arrived(lambda url: url == f"{base}/runs/{ids['provision']}")
         assert driver.title == f"Run {ids['provision']} · pyinstall runs"
         steps = driver.find_element(By.CSS_SELECTOR, "section.host details")
         assert not steps.find_element(By.CSS_SELECTOR, "table.steps").is_displayed(), "steps folded"
@@ -383,10 +389,11 @@ def test_a_real_browser_filters_and_follows_links(tmp_path: Path) -> None:
         driver.save_screenshot(str(ARTIFACTS / "run.png"))
         driver.find_element(By.NAME, "a").send_keys(str(ids["check"]))
         driver.find_element(By.CSS_SELECTOR, "form.compare button").click()
-        assert driver.current_url.startswith(f"{base}/diff?") and "Runs" in driver.title
+        arrived(lambda url: url.startswith(f"{base}/diff?"))
+        assert "Runs" in driver.title
         driver.get(f"{base}/runs/{ids['info']}")
         driver.find_element(By.LINK_TEXT, "web1").click()
-        assert driver.current_url == f"{base}/hosts/web1"
+        arrived(lambda url: url == f"{base}/hosts/web1")
         history = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "table.history td:first-child a")]
         assert history == [str(ids["info"]), str(ids["provision"]), str(ids["dry"]), str(ids["check"])]
         driver.save_screenshot(str(ARTIFACTS / "host.png"))

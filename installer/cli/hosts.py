@@ -60,11 +60,12 @@ def cmd_facts(args: argparse.Namespace, out: Console, err: Console) -> ExitStatu
 @contextlib.contextmanager
 def _bundles(args: argparse.Namespace) -> Iterator[dict[str, bundle.Bundle]]:
     """The offline bundles given (--bundle), one per platform, unpacked for the run's length."""
+    if not args.bundle:
+        yield {}
+        return
     from installer import bundle
 
-    with contextlib.ExitStack() as stack:
-        # Only runs given a bundle need somewhere to unpack it.
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="pyinstall-bundles-")) if args.bundle else ""
+    with tempfile.TemporaryDirectory(prefix="pyinstall-bundles-") as tmp:
         bundles: dict[str, bundle.Bundle] = {}
         for i, path in enumerate(args.bundle):
             loaded = bundle.load(Path(path), Path(tmp) / str(i))
@@ -97,13 +98,25 @@ def _reported(
     from installer import report
 
     _junit(args, cases, err)
+    printed = None
     if args.json:
         print(report.dumps(data, pretty=True))
     else:
-        render(out)
+        printed = _printed(render, out)
     status = exit_status(r.status for r in results)
-    kept.finish(args, data, render, status, err)
+    kept.finish(args, data, render, status, err, printed)
     return status
+
+
+def _printed(render: Callable[[Console], None], out: Console) -> str:
+    """Render to ``out`` and return what it printed, as plain text: the report rendered once, for the
+    terminal and for the run's record alike."""
+    out.record = True
+    try:
+        render(out)
+        return out.export_text(clear=True)
+    finally:
+        out.record = False
 
 
 def cmd_provision(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus:
@@ -227,14 +240,16 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
         if not localfiles.save(args.html, report.info_html(results, summary, outliers, generated), err):
             args.html = None
     data = report.info_report(results, summary, outliers)
+    render = functools.partial(report.render_info, results, summary, outliers)
+    printed = None
     if args.json:
         print(report.dumps(data, pretty=True))
     else:
-        report.render_info(results, summary, outliers, out)
+        printed = _printed(render, out)
         if args.html:
             out.print(terminal.text(f"HTML report: {args.html}"))
     status = exit_status(h.status for h in results)
-    kept.finish(args, data, lambda console: report.render_info(results, summary, outliers, console), status, err)
+    kept.finish(args, data, render, status, err, printed)
     return status
 
 
@@ -280,12 +295,15 @@ def cmd_exec(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     _junit(args, junit.exec_cases(results), err)
     data = {"command": command, **report.exec_report(results)}
     render = functools.partial(report.render_exec, results)
+    printed = None
     if args.json:
         print(report.dumps(data, pretty=True))
+    elif args.stream:
+        render(out, output=False)  # the output was printed as it came; the record keeps it whole, drawn again
     else:
-        render(out, output=not args.stream)
+        printed = _printed(render, out)
     status = exit_status(r.status for r in results)
-    kept.finish(args, data, render, status, err)
+    kept.finish(args, data, render, status, err, printed)
     return status
 
 
