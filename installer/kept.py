@@ -143,14 +143,13 @@ def rollout_gate(args: argparse.Namespace) -> Callable[[list[provision.HostRun]]
 def finish(
     args: argparse.Namespace,
     data: dict[str, Any],
-    render: Callable[[Console], None],
+    report: str | Callable[[Console], None] | None,
     status: int,
     err: Console,
-    printed: str | None = None,
 ) -> None:
-    """Complete the run's record: the report as printed (``printed``: its text as the terminal got it; else
-    ``render`` draws it again, as wide as the terminal), each host's record. Secrets are cleaned as for every
-    other view."""
+    """Complete the run's record: the report as printed (``report``: its text as the terminal got it, or how
+    to draw it again, as wide as the terminal; None when the run printed its JSON document, report_json:
+    no text is drawn that nobody saw), each host's record. Secrets are cleaned as for every other view."""
     thread = getattr(args, "kept_thread", None)
     if thread is not None:
         thread.join()
@@ -161,17 +160,17 @@ def finish(
         return
     from installer import runlog
 
-    if printed is None:
+    if callable(report):
         drawn = io.StringIO()
-        render(terminal.plain_console(drawn, terminal.console(sys.stdout).width))
-        printed = drawn.getvalue()
+        report(terminal.plain_console(drawn, terminal.console(sys.stdout).width))
+        report = drawn.getvalue()
     from installer.report import dumps
 
     hosts = data["hosts"]
     end = runlog.End(
         ended=time.time(),
         exit_status=int(status),
-        report=events.clean(printed),
+        report=None if report is None else events.clean(report),
         report_json=events.clean(dumps(data)),
         hosts=[(name, str(h["status"]), events.clean(dumps(h))) for name, h in hosts.items()],
         failed=failures(str(h["status"]) for h in hosts.values()),

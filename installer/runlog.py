@@ -63,7 +63,7 @@ class Start:
 class End:
     ended: float
     exit_status: int
-    report: str  # as printed
+    report: str | None  # as printed; None: the run printed its JSON document (report_json)
     report_json: str  # {"hosts": {name: record}}
     hosts: list[tuple[str, str, str]] = field(default_factory=list)  # (name, status, record as JSON)
     failed: int = 0  # of those, failed or unreachable

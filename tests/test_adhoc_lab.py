@@ -61,8 +61,10 @@ def test_each_hosts_output_and_exit_status_and_no_password(fleet: Fleet, tmp_pat
 
     kept = json.loads(pyinstall("runs", "--json", home=tmp_path).stdout)
     assert [r["command"] for r in kept][:4] == ["exec"] * 4 and kept[0]["exit_status"] == 0
-    shown = pyinstall("runs", "show", str(kept[-1]["id"]), home=tmp_path).stdout
+    shown = pyinstall("runs", "show", str(kept[-2]["id"]), home=tmp_path).stdout
     assert f"{fleet.hosts[0].name} | failed | rc=3" in shown
+    document = json.loads(pyinstall("runs", "show", str(kept[-1]["id"]), home=tmp_path).stdout)  # --json's, as printed
+    assert document["hosts"][fleet.hosts[0].name]["rc"] == 3 and document == json.loads(proc.stdout)
     for db in tmp_path.rglob("*.sqlite"):
         assert CANARY not in "\n".join(sqlite3.connect(db).iterdump())
 

@@ -81,6 +81,17 @@ def test_the_report_is_rendered_once_and_kept_as_printed(
     assert "1 unreachable" in report_kept and printed.endswith(report_kept), "after the progress lines: the report"
 
 
+def test_a_json_run_is_shown_as_the_document_it_printed(unreachable: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --json run draws no text report nobody saw: `runs show` prints the document it printed."""
+    assert main(["check", str(unreachable), "--json"]) == ExitStatus.UNREACHABLE
+    printed = capsys.readouterr().out
+    [kept], _ = records.runs(records.default_url())
+    assert records.run(records.default_url(), kept["id"])["report"] is None
+    assert main(["runs", "show", str(kept["id"])]) == ExitStatus.OK
+    shown = capsys.readouterr().out
+    assert shown == printed and json.loads(shown)["hosts"]["web1"]["status"] == "unreachable"
+
+
 def test_a_database_that_cannot_be_written_is_a_warning(
     unreachable: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

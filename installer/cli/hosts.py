@@ -104,7 +104,7 @@ def _reported(
     else:
         printed = _printed(render, out)
     status = exit_status(r.status for r in results)
-    kept.finish(args, data, render, status, err, printed)
+    kept.finish(args, data, printed, status, err)
     return status
 
 
@@ -199,9 +199,8 @@ def _rolled_out(args: argparse.Namespace, out: Console, err: Console, runs: list
             out.print(terminal.text(f"Report saved to {saved}"))
     # Hosts not started because of Ctrl-C count as interrupted, even when none was in flight.
     status = exit_status(Status.INTERRUPTED if r.error == NOT_ATTEMPTED_INTERRUPTED else r.status for r in runs)
-    kept.finish(
-        args, data, lambda console: report.render_provision(runs, console, args.verbose, args.diff), status, err
-    )
+    drawn = None if args.json else lambda console: report.render_provision(runs, console, args.verbose, args.diff)
+    kept.finish(args, data, drawn, status, err)
     return status
 
 
@@ -249,7 +248,7 @@ def cmd_info(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
         if args.html:
             out.print(terminal.text(f"HTML report: {args.html}"))
     status = exit_status(h.status for h in results)
-    kept.finish(args, data, render, status, err, printed)
+    kept.finish(args, data, printed, status, err)
     return status
 
 
@@ -303,7 +302,7 @@ def cmd_exec(args: argparse.Namespace, out: Console, err: Console) -> ExitStatus
     else:
         printed = _printed(render, out)
     status = exit_status(r.status for r in results)
-    kept.finish(args, data, render, status, err, printed)
+    kept.finish(args, data, render if args.stream else printed, status, err)
     return status
 
 

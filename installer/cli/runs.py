@@ -95,6 +95,8 @@ def _show(url: str, args: argparse.Namespace, out: Console, err: Console) -> Non
     elif found["ended"] is None:
         out.print(terminal.text(f"run {args.id} is unfinished: still running, or stopped before its end "
                                 f"({found['controller']}, {found['argv']})"), soft_wrap=True)  # fmt: skip
+    elif found["report"] is None:  # the run printed JSON (--json): its document, as printed
+        print(report.dumps(found["report_json"], pretty=True))
     else:
         if found["check_mode"] and "changed" in found["report"] and "would change" not in found["report"]:
             # printed before --check runs said so
