@@ -12,9 +12,17 @@ command (the same SSH work without pyinstall):
   Python on the host, as on EL6) running pyinstall's facts command; `ansible -m setup`;
 - one host, provisioned (running the pinned version: no version query owed): the same, and `pyinstall
   provision` with nothing to change;
+- --hosts hosts, provisioned: the same like-for-like rows, where check owes no version query (on fresh
+  hosts it asks yum once more, which pyinfra's and Ansible's rows do not);
+- the inventory inputs apart, on the --hosts hosts: `pyinstall facts` with its inventory read through
+  `ansible-inventory` (a constructed plugin after the INI) and with a vaulted variable per host (a key
+  derivation each), over the same run on the plain INI;
 - re-run with nothing to change on --rerun-hosts hosts: `pyinstall provision`, a pyinfra deploy and an
   Ansible playbook that state the same (the package, the repository and daemon files, the service enabled
   and running), beside the bare fan-out of one command that checks all of it.
+
+What pyinstall is asked is bench/inventory.ini (fixed; the lab's hosts and how to reach them are written
+above it), and every tool reads the same hosts from it.
 
 For each: the median wall time of --repeat runs, its ratio to the floor (`true`), the controller's CPU
 per host (user + system, its child processes included), its peak RSS, and the SSH connections and
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import shlex
@@ -45,6 +54,8 @@ from tests.lab import Lab
 ROOT = Path(__file__).resolve().parent.parent
 PYINSTALL = [sys.executable, "-m", "installer.cli"]
 TOOLS_BIN = Path(sys.executable).parent
+INVENTORY = ROOT / "bench" / "inventory.ini"  # what pyinstall is asked of every host: fixed, committed
+VAULT_PASSWORD = "bench-vault-password"
 REPO_FILE = "/etc/yum.repos.d/pyinstall-docker-ce-stable.repo"
 DAEMON_JSON = "/etc/docker/daemon.json"
 
@@ -75,6 +86,35 @@ def _pyinfra_inventory(lab: Lab, hosts: list, path: Path) -> Path:
             "ssh_known_hosts_file": str(lab.known_hosts), "ssh_strict_host_key_checking": "yes"}  # fmt: skip
     path.write_text(f"hosts = {[(h.address, data) for h in hosts]!r}\n")  # a list: pyinfra ignores a tuple
     return path
+
+
+def _inventory(lab: Lab, hosts: list, path: Path) -> Path:
+    """The benchmark's inventory: the lab's hosts and how to reach them, then bench/inventory.ini."""
+    lines = ["[bench]", *(f"{h.name} ansible_host={h.address}" for h in hosts), "", "[bench:vars]",
+             "ansible_user=root", f"ansible_port={hosts[0].port}", f"ansible_ssh_private_key_file={lab.key}",
+             f"pyinstall_known_hosts_file={lab.known_hosts}", ""]  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + INVENTORY.read_text())
+    return path
+
+
+def _vaulted_inputs(lab: Lab, hosts: list, work: Path) -> list[str]:
+    """The inventory again, each host with a variable pyinstall reads (ansible_become_password) vaulted
+    inline in host_vars/, as ansible-vault encrypt_string writes it: the options that read it."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    vault = VaultLib([("default", VaultSecret(VAULT_PASSWORD.encode()))])
+    inventory = _inventory(lab, hosts, work / "hosts.ini")
+    (work / "host_vars").mkdir(exist_ok=True)
+    for h in hosts:
+        sealed = vault.encrypt(f"become-{h.name}").decode()
+        (work / "host_vars" / f"{h.name}.yml").write_text(
+            "ansible_become_password: !vault |\n" + "".join(f"  {line}\n" for line in sealed.splitlines())
+        )
+    password = work / "vault.pw"
+    password.write_text(VAULT_PASSWORD + "\n")
+    password.chmod(0o600)
+    return ["-i", str(inventory), "--vault-password-file", str(password)]
 
 
 def _ansible_env(lab: Lab, work: Path) -> dict[str, str]:
@@ -165,9 +205,10 @@ class Bench:
         # compile about 40 modules at every run: 0.14 s of CPU the peers, installed by pip, never pay).
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "installer")], check=True)
 
-    def pyinstall(self, command: str, chosen: list, *more: str) -> list[str]:
-        return [*PYINSTALL, command, "-i", str(self.inventory), "--limit", ",".join(h.name for h in chosen),
-                "--forks", str(len(chosen)), "--json", *more]  # fmt: skip
+    def pyinstall(self, command: str, chosen: list, *more: str, inventory: list[str] | None = None) -> list[str]:
+        given = inventory or ["-i", str(self.inventory)]
+        return [*PYINSTALL, command, *given, "--limit", ",".join(h.name for h in chosen), "--forks", str(len(chosen)),
+                "--json", *more]  # fmt: skip
 
     def add(self, label: str, tool: str, m: dict | None, floor: dict, n: int) -> None:
         self.rows.append(_row(label, tool, m, floor, n))
@@ -183,7 +224,7 @@ class Bench:
         for command in ("facts", "check"):  # facts: the one command check starts with
             m = _timed(self.pyinstall(command, chosen), self.lab, self.repeat, self.env)
             self.add(label, f"pyinstall {command}", m, floor, n)
-        if provisioned:
+        if provisioned and n == 1:  # the re-run rows show it for a fleet
             unchanged = lambda m: not any(h["changed"] for h in json.loads(m["out"])["hosts"].values())  # noqa: E731
             argv = self.pyinstall("provision", chosen, "--retry-file", "")
             self.add(label, "pyinstall provision, no change", _timed(argv, self.lab, self.repeat, self.env, unchanged),
@@ -200,12 +241,32 @@ class Bench:
         if "ansible" not in self.skip:
             base = [str(TOOLS_BIN / "ansible"), "all", "-i", str(self.inventory), "--limit",
                     ",".join(h.name for h in chosen), "-f", str(n)]  # fmt: skip
-            if n > 1 or not provisioned:
+            if not provisioned:  # the same, provisioned or not
                 setup = _timed([*base, "-m", "setup"], self.lab, self.repeat, self.cold_ansible)
                 self.add(label, "ansible -m setup", setup, floor, n)
             raw = [*base, "-m", "raw", "-a", facts_script()]
             self.add(label, "ansible raw: pyinstall's facts", _timed(raw, self.lab, self.repeat, self.cold_ansible),
                      floor, n)  # fmt: skip
+
+    def inputs(self, chosen: list) -> None:
+        """The newer inventory inputs' cost apart: `pyinstall facts` on the same hosts, its inventory read
+        through ansible-inventory, then with a vaulted variable per host; x floor: over the plain INI's run."""
+        n, label = len(chosen), f"{len(chosen)} hosts, inventory inputs"
+        plain = self.figures[f"{len(chosen)} hosts, provisioned: pyinstall facts"]
+        self.add(label, "pyinstall facts: INI", plain, plain, n)
+        if "ansible" in self.skip:
+            return
+        constructed = self.work / "inputs" / "constructed.yml"
+        constructed.parent.mkdir(exist_ok=True)
+        constructed.write_text(
+            "plugin: ansible.builtin.constructed\ngroups:\n  benched: inventory_hostname is defined\n"
+        )
+        through = ["-i", str(self.inventory), "-i", str(constructed)]
+        m = _timed(self.pyinstall("facts", chosen, inventory=through), self.lab, self.repeat, self.env)
+        self.add(label, "pyinstall facts: through ansible-inventory", m, plain, n)
+        vaulted = _vaulted_inputs(self.lab, chosen, self.work / "inputs" / "vaulted")
+        m = _timed(self.pyinstall("facts", chosen, inventory=vaulted), self.lab, self.repeat, self.env)
+        self.add(label, "pyinstall facts: a vaulted variable per host", m, plain, n)
 
     @property
     def home(self) -> dict[str, str]:
@@ -243,27 +304,27 @@ def facts_script() -> str:
 
 
 def _history(path: Path, figures: dict[str, dict], extra: dict[str, str]) -> str:
-    """One line for this run in bench/history.csv: the date, the commit, each figure and its ratio to its
-    floor. The header is written with the file; a run whose figures differ from it starts a new file's
-    worth of columns in a file of its own (history-COMMIT.csv) rather than shift the old columns."""
+    """One line for this run in bench/history.csv: the date, the commit, bench/inventory.ini's checksum, each
+    figure and its ratio to its floor. A figure new to the file gets a column of its own at the end (the
+    lines before it leave it empty): the file keeps one column per figure, whenever it began."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
-    row = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit.strip() or "-", **extra}
+    row = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit.strip() or "-",
+           "inventory sha256": hashlib.sha256(INVENTORY.read_bytes()).hexdigest()[:12], **extra}  # fmt: skip
     for name, m in figures.items():
         row[f"{name} wall s"] = f"{m['wall']:.2f}"
         row[f"{name} x floor"] = f"{m['wall'] / m['floor']:.2f}"
         row[f"{name} CPU ms/host"] = f"{m['cpu'] / m['hosts'] * 1000:.0f}"
+    lines: list[dict[str, str]] = []
     header = list(row)
     if path.exists():
         with path.open(newline="") as f:
-            kept = next(csv.reader(f), [])
-        if kept != header:
-            path = path.with_name(f"history-{row['commit']}.csv")
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.writer(f)
-        if new:
-            writer.writerow(header)
-        writer.writerow(row.values())
+            reader = csv.DictReader(f)
+            lines = list(reader)
+            header = [*(reader.fieldnames or []), *(c for c in row if c not in (reader.fieldnames or []))]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, header, restval="")
+        writer.writeheader()
+        writer.writerows([*lines, row])
     return str(path)
 
 
@@ -292,16 +353,18 @@ def main() -> int:
     lab = Lab(root, subnet=args.subnet)
     try:
         hosts = lab.up(f"el7:{max(args.hosts, args.rerun_hosts) + 1}", prefix="cmp-")
-        bench = Bench(lab, work, root / "inventory.ini", args.repeat, skip)
+        bench = Bench(lab, work, _inventory(lab, hosts, root / "bench-inventory.ini"), args.repeat, skip)
         subprocess.run(bench.pyinstall("facts", hosts[:1]), env=bench.env, capture_output=True)  # warm: the records
-        fresh, fleet, provisioned = hosts[:1], hosts[1 : args.hosts + 1], hosts[1 : args.rerun_hosts + 1]
+        fresh, fleet = hosts[:1], hosts[1 : max(args.hosts, args.rerun_hosts) + 1]
         bench.gather("1 host, fresh", fresh, provisioned=False)
-        bench.gather(f"{args.hosts} hosts, gather", fleet, provisioned=False)
-        first = measure(bench.pyinstall("provision", provisioned, "--retry-file", ""), lab, bench.env)
+        bench.gather(f"{args.hosts} hosts, gather", fleet[: args.hosts], provisioned=False)
+        first = measure(bench.pyinstall("provision", fleet, "--retry-file", ""), lab, bench.env)
         if first["exit"] != 0:
             raise SystemExit(f"the first provisioning failed:\n{first['out'][-3000:]}\n{first['err'][-2000:]}")
-        bench.gather("1 host, provisioned", provisioned[:1], provisioned=True)
-        bench.rerun(provisioned)
+        bench.gather("1 host, provisioned", fleet[:1], provisioned=True)
+        bench.gather(f"{args.hosts} hosts, provisioned", fleet[: args.hosts], provisioned=True)
+        bench.inputs(fleet[: args.hosts])
+        bench.rerun(fleet[: args.rerun_hosts])
     finally:
         lab.down(purge=True)
         shutil.rmtree(root, ignore_errors=True)
