@@ -10,8 +10,9 @@ command (the same SSH work without pyinstall):
 - one host, fresh (check also asks yum which versions are on offer), and --hosts hosts: pyinstall facts
   and check; pyinfra's three facts (OS, arch, kernel) and, like for like, pyinfra and Ansible (`raw`: no
   Python on the host, as on EL6) running pyinstall's facts command; `ansible -m setup`;
-- one host, provisioned (running the pinned version: no version query owed): the same, and `pyinstall
-  provision` with nothing to change;
+- one host, provisioned (running the pinned version: no version query owed), measured while the only one:
+  the same, and `pyinstall provision` with nothing to change beside the bare fan-out of one command that
+  checks what it would (the package, the files, the service);
 - --hosts hosts, provisioned: the same like-for-like rows, where check owes no version query (on fresh
   hosts it asks yum once more, which pyinfra's and Ansible's rows do not);
 - the inventory inputs apart, on the --hosts hosts: `pyinstall facts` with its inventory read through
@@ -225,6 +226,8 @@ class Bench:
             m = _timed(self.pyinstall(command, chosen), self.lab, self.repeat, self.env)
             self.add(label, f"pyinstall {command}", m, floor, n)
         if provisioned and n == 1:  # the re-run rows show it for a fleet
+            self.add(label, "bare paramiko: one-command check", _bare(self.lab, chosen, STATE_CHECK, self.repeat),
+                     floor, n)  # fmt: skip
             unchanged = lambda m: not any(h["changed"] for h in json.loads(m["out"])["hosts"].values())  # noqa: E731
             argv = self.pyinstall("provision", chosen, "--retry-file", "")
             self.add(label, "pyinstall provision, no change", _timed(argv, self.lab, self.repeat, self.env, unchanged),
@@ -247,6 +250,13 @@ class Bench:
             raw = [*base, "-m", "raw", "-a", facts_script()]
             self.add(label, "ansible raw: pyinstall's facts", _timed(raw, self.lab, self.repeat, self.cold_ansible),
                      floor, n)  # fmt: skip
+
+    def provision(self, chosen: list) -> None:
+        """The hosts provisioned, ten at a time (fifty package transactions at once starve two cores' lab
+        hosts past yum's wait)."""
+        done = measure(self.pyinstall("provision", chosen, "--retry-file", "", "--forks", "10"), self.lab, self.env)
+        if done["exit"] != 0:
+            raise SystemExit(f"provisioning failed:\n{done['out'][-3000:]}\n{done['err'][-2000:]}")
 
     def inputs(self, chosen: list) -> None:
         """The newer inventory inputs' cost apart: `pyinstall facts` on the same hosts, its inventory read
@@ -358,11 +368,10 @@ def main() -> int:
         fresh, fleet = hosts[:1], hosts[1 : max(args.hosts, args.rerun_hosts) + 1]
         bench.gather("1 host, fresh", fresh, provisioned=False)
         bench.gather(f"{args.hosts} hosts, gather", fleet[: args.hosts], provisioned=False)
-        # Ten at a time: fifty package transactions at once starve two cores' lab hosts past yum's wait.
-        first = measure(bench.pyinstall("provision", fleet, "--retry-file", "", "--forks", "10"), lab, bench.env)
-        if first["exit"] != 0:
-            raise SystemExit(f"the first provisioning failed:\n{first['out'][-3000:]}\n{first['err'][-2000:]}")
+        # One host first, measured while the only dockerd running: fifty idle ones take a share of two cores.
+        bench.provision(fleet[:1])
         bench.gather("1 host, provisioned", fleet[:1], provisioned=True)
+        bench.provision(fleet[1:])
         bench.gather(f"{args.hosts} hosts, provisioned", fleet[: args.hosts], provisioned=True)
         bench.inputs(fleet[: args.hosts])
         bench.rerun(fleet[: args.rerun_hosts])
