@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,22 @@ def test_every_section_has_a_parser_and_a_case() -> None:
             continue  # one-liners, covered by the whole-output cases
         assert name in PARSERS, name
         assert list((HERE / name).glob("*.txt")), f"no recorded case for section {name}"
+
+
+@pytest.mark.parametrize("with_dd", [True, False], ids=["dd", "cat when dd is missing"])
+def test_buffered_script_prints_all_it_would_have_printed(tmp_path: Path, with_dd: bool) -> None:
+    """Run by this machine's sh: the same bytes, in order, with the script's own variables and status
+    lines; without dd on the PATH, cat passes the output on."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("cat", "printf", *(("dd",) if with_dd else ())):
+        (bin_dir / tool).symlink_to(shutil.which(tool) or f"/bin/{tool}")
+    script = "x=1; printf 'a %s\\n' \"$x\"; printf 'b\\0c\\n'; printf 'no newline at the end'"
+    expected = subprocess.run(["/bin/sh", "-c", script], capture_output=True, env={"PATH": str(bin_dir)}).stdout
+    said = subprocess.run(["/bin/sh", "-c", facts.buffered(script)], capture_output=True, env={"PATH": str(bin_dir)})
+    assert expected == b"a 1\nb\0c\nno newline at the end"
+    assert said.stdout == expected
+    assert said.returncode == 0
 
 
 def test_split_sections_ignores_a_banner_and_crlf() -> None:
