@@ -22,7 +22,7 @@ FOREIGN = {
     "dnf": {"--allowerasing"},
     "ansible-config": {"--only-changed"},
     "python -m tests.lab": {"--hosts", "--root", "--purge", "--noisy"},
-    "python -m bench.*": {"--mb"},
+    "python -m bench.*": {"--mb", "--repeat"},
     "python -m image.zipapp": {"--python"},
 }  # fmt: skip
 
