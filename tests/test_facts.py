@@ -83,8 +83,9 @@ def test_every_section_has_a_parser_and_a_case() -> None:
 
 @pytest.mark.parametrize("with_dd", [True, False], ids=["dd", "cat when dd is missing"])
 def test_buffered_script_prints_all_it_would_have_printed(tmp_path: Path, with_dd: bool) -> None:
-    """Run by this machine's sh: the same bytes, in order, with the script's own variables and status
-    lines; without dd on the PATH, cat passes the output on."""
+    """Run by this machine's sh: the same bytes, in order (a NUL byte and a missing last newline
+    included), the script's own variables set, exit status 0; without dd on the PATH, cat passes the
+    output on."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("cat", "printf", *(("dd",) if with_dd else ())):
